@@ -1,0 +1,205 @@
+"""The sales model: wires the market, the team, the deals and the policies together, and records tables.
+
+`simulate(scenario, seed)` is the one entry point: it builds a `SalesModel`, runs SimPy until the
+scenario's last day and returns a `SimResult` with the canonical tables and headline metrics.
+
+All randomness comes from one `numpy.random.Generator` made from the seed. The model splits it into
+independent streams (`market_rng` for leads and conditions, `policy_rng` for policies), so that changing
+a policy or the team does not change which leads arrive: scenarios compare on common random numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from . import schema
+from .market import Conditions, Lead, LeadFactory, arrivals
+from .metrics import pipeline_metrics
+from .scenario import Scenario
+from .stages import win_chance, work_the_deal
+from .tables import Tables
+from .team import Rep, Team
+
+Seed = int | np.random.SeedSequence | None
+
+
+@dataclass(eq=False)
+class Deal:
+    """An opportunity in flight: its lead, its owner, where it is and how it ended."""
+
+    id: str
+    lead: Lead
+    owner: Rep
+    loss_factor: float
+    stage_index: int = -1
+    history: list[list[Any]] = field(default_factory=list)   # [stage index, entered, exited]
+    stalls: int = 0
+    closed: float | None = None
+    won: bool | None = None
+    amount: float | None = None
+    extra: dict = field(default_factory=dict)                 # room for policies' per-deal bookkeeping
+
+    def enter(self, stage_index: int, now: float) -> None:
+        """Move into a stage, closing the stay in the previous one."""
+        if self.history:
+            self.history[-1][2] = now
+        self.stage_index = stage_index
+        self.history.append([stage_index, now, None])
+
+
+@dataclass
+class SimResult:
+    """What one run produced: the scenario and seed used, the canonical tables and headline metrics."""
+
+    scenario: Scenario
+    seed: Any
+    tables: Tables
+    metrics: dict[str, float]
+
+
+class SalesModel:
+    """One simulated sales organisation. Processes call back into it to record what happens."""
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.market_rng, self.policy_rng = rng.spawn(2)
+        self.conditions = Conditions.build(scenario, self.market_rng)
+        self.leads = LeadFactory(scenario, self.market_rng)
+        self.team = Team(self.env, self)
+        self.policies = scenario.policies.active()
+        self.deals: list[Deal] = []
+        self.customer_revenue: dict[int, float] = {}    # account -> won amount, for repeat business
+        self.declined: list[Lead] = []
+        self._loss_factor = {s.name: s.loss_factor for s in scenario.lead_sources}
+
+    # ---- the story -----------------------------------------------------------------------------
+    def run(self) -> SimResult:
+        env = self.env
+        env.process(arrivals(env, self))
+        env.process(self.team.hiring(env))
+        for policy in self.policies:
+            policy.attach(self)
+        env.run(until=self.scenario.days)
+        tables = self.tables()
+        return SimResult(self.scenario, None, tables, self.metrics(tables))
+
+    def receive(self, lead: Lead) -> None:
+        """A lead arrived: if every policy admits it, it becomes a deal with an owner and starts moving."""
+        if not all(p.admit(self, lead) for p in self.policies):
+            self.declined.append(lead)
+            return
+        deal = Deal(
+            id=f"OPP-{len(self.deals) + 1:06d}",
+            lead=lead,
+            owner=self.team.assign(),
+            loss_factor=self._loss_factor.get(lead.source, 1.0),
+        )
+        self.deals.append(deal)
+        self.env.process(work_the_deal(self.env, self, deal))
+
+    def close(self, deal: Deal, won: bool) -> None:
+        """Record a deal's outcome; a win books its signed amount and makes the account a customer."""
+        now = self.env.now
+        deal.history[-1][2] = now
+        deal.closed, deal.won = now, won
+        deal.owner.open_deals -= 1
+        if won:
+            deal.amount = round(deal.lead.first_estimate * deal.lead.realisation, 2)
+            deal.owner.bookings += deal.amount
+            self.customer_revenue[deal.lead.account] = self.customer_revenue.get(deal.lead.account, 0.0) + deal.amount
+        for policy in self.policies:
+            policy.on_close(self, deal)
+
+    # ---- what policies decide ----------------------------------------------------------------
+    def priority(self, deal: Deal) -> float:
+        return sum(p.priority(self, deal) for p in self.policies)
+
+    def effort(self, rep: Rep) -> float:
+        effort = 1.0
+        for p in self.policies:
+            effort *= p.effort(self, rep)
+        return effort
+
+    # ---- recording -----------------------------------------------------------------------------
+    def timestamps(self, days: np.ndarray | list) -> pd.DatetimeIndex:
+        """Simulated days since start -> real timestamps (to the second), NaT where missing."""
+        base = pd.Timestamp(self.scenario.start)
+        secs = np.round(np.asarray(days, dtype=float) * 86400.0)
+        return pd.DatetimeIndex(base + pd.to_timedelta(secs, unit="s")).astype("datetime64[ns]")
+
+    def tables(self) -> Tables:
+        """Build the canonical tables from the deals recorded during the run."""
+        stages = self.scenario.stage_names
+        deals = self.deals
+        outcome = ["open" if d.won is None else ("won" if d.won else "lost") for d in deals]
+        opp = pd.DataFrame({
+            "opportunity_id": [d.id for d in deals],
+            "account_id": [f"ACC-{d.lead.account + 1:05d}" for d in deals],
+            "owner": [d.owner.name for d in deals],
+            "created_at": self.timestamps([d.lead.arrived for d in deals]),
+            "closed_at": self.timestamps([np.nan if d.closed is None else d.closed for d in deals]),
+            "stage": [stages[d.stage_index] for d in deals],
+            "outcome": outcome,
+            "amount": [d.amount if d.amount is not None else d.lead.first_estimate for d in deals],
+            "first_estimate": [d.lead.first_estimate for d in deals],
+            "lead_source": [d.lead.source for d in deals],
+            "segment": [d.lead.segment for d in deals],
+            "fit_score": [round(d.lead.fit, 4) for d in deals],
+            "truth_win_chance": [round(win_chance(self.scenario, d.lead.fit, d.loss_factor), 4) for d in deals],
+            "truth_amount": [round(d.lead.first_estimate * d.lead.realisation, 2) for d in deals],
+            "truth_stalls": [d.stalls for d in deals],
+        })
+        rows = [(d.id, stages[s], entered, exited) for d in deals for s, entered, exited in d.history]
+        hist = pd.DataFrame(rows, columns=["opportunity_id", "stage", "entered_at", "exited_at"])
+        hist["entered_at"] = self.timestamps(hist["entered_at"].to_numpy(dtype=float))
+        hist["exited_at"] = self.timestamps(hist["exited_at"].astype(float).to_numpy())
+        return Tables(
+            opportunities=schema.conform(opp, "opportunities"),
+            stage_history=schema.conform(hist, "stage_history"),
+            accounts=self.accounts_table(),
+        )
+
+    def accounts_table(self) -> pd.DataFrame:
+        factory = self.leads
+        n = len(factory.account_segment)
+        return schema.conform(pd.DataFrame({
+            "account_id": [f"ACC-{a + 1:05d}" for a in range(n)],
+            "segment": [self.scenario.segments[s].name for s in factory.account_segment],
+            "revenue": [round(self.customer_revenue.get(a, 0.0), 2) for a in range(n)],
+            "truth_fit": [round(f, 4) for f in factory.account_fit],
+        }), "accounts")
+
+    def metrics(self, tables: Tables) -> dict[str, float]:
+        """Pipeline metrics from the tables plus what only the model knows (leads, declines, rep time)."""
+        out = {"leads": float(self.leads.count), "declined": float(len(self.declined))}
+        out.update(pipeline_metrics(tables.opportunities))
+        out["rep_utilisation"] = self.team.utilisation(self.scenario.days)
+        out["reps_at_end"] = float(len(self.team.active))
+        return out
+
+
+def make_rng(seed: Seed) -> np.random.Generator:
+    """The run's one generator, from an int or a `SeedSequence` (as `replicate` hands out)."""
+    return np.random.default_rng(seed)
+
+
+def simulate(scenario: Scenario, seed: Seed = 0) -> SimResult:
+    """Run `scenario` once with `seed`; same scenario and seed give identical tables."""
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"simulate() needs a sim.Scenario, got {type(scenario).__name__}; "
+                        "use Scenario.preset(name) or Scenario.from_yaml(path)")
+    result = SalesModel(scenario, make_rng(seed)).run()
+    result.seed = seed
+    return result
+
+
+def day_of(scenario: Scenario, when: dt.date) -> int:
+    """Simulated day number of a calendar date."""
+    return (when - scenario.start).days

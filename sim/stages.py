@@ -1,0 +1,75 @@
+"""A deal's life: it walks the stages one by one, needing its rep's time in each, until won or lost.
+
+The process reads like the sale itself::
+
+    for each stage:
+        enter the stage
+        wait for the rep, who works the stage's hours
+        the customer takes their time (and sometimes stalls)
+        at the end of the stage, the deal is lost or moves on
+    won
+
+Chances and times come from the scenario's stage table, bent by the lead's fit, its source and the
+market conditions of the day; the random numbers were drawn with the lead (see `market.Lead`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .scenario import Scenario, Stage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Deal, SalesModel
+
+
+def loss_chance(scenario: Scenario, stage: Stage, fit: float, loss_factor: float, pass_factor: float = 1.0) -> float:
+    """Chance a deal is lost at the end of `stage`, given its fit, lead source and market conditions."""
+    base = stage.loss_chance * math.exp(scenario.fit_effects.on_loss * (0.5 - fit)) * loss_factor
+    passing = (1.0 - min(base, 0.99)) * pass_factor
+    return min(max(1.0 - passing, 0.0), 1.0)
+
+
+def win_chance(scenario: Scenario, fit: float, loss_factor: float) -> float:
+    """A deal's real chance of being won in normal market conditions: the product of its pass chances."""
+    chance = 1.0
+    for stage in scenario.stages:
+        chance *= 1.0 - loss_chance(scenario, stage, fit, loss_factor)
+    return chance
+
+
+def stage_days(scenario: Scenario, deal: Deal, i: int, stretch: float) -> float:
+    """Customer-side days deal spends in stage `i`, including a stall if one happens."""
+    stage, lead = scenario.stages[i], deal.lead
+    fit_factor = math.exp(scenario.fit_effects.on_duration * (0.5 - lead.fit))
+    days = stage.median_days * math.exp(stage.spread * lead.stage_noise[i]) * fit_factor * stretch
+    if lead.stall_draws[i] < stage.stall_chance:
+        deal.stalls += 1
+        days += stage.stall_days * math.exp(0.5 * lead.stall_noise[i])
+    return days
+
+
+def work_the_deal(env, model: SalesModel, deal: Deal):
+    """Process: the deal walks the stages, holding its rep's desk while the rep works each one."""
+    scenario, rep = model.scenario, deal.owner
+    for i, stage in enumerate(scenario.stages):
+        deal.enter(i, env.now)
+
+        if stage.rep_hours > 0:
+            with rep.desk.request(priority=model.priority(deal)) as turn:
+                yield turn
+                work = rep.days_for(stage.rep_hours, env.now, model.effort(rep))
+                yield env.timeout(work)
+                rep.busy_days += work
+
+        day = model.conditions.at(env.now)
+        yield env.timeout(stage_days(scenario, deal, i, model.conditions.stretch[day]))
+
+        day = model.conditions.at(env.now)
+        chance = loss_chance(scenario, stage, deal.lead.fit, deal.loss_factor, model.conditions.pass_factor[day])
+        if deal.lead.loss_draws[i] < chance:
+            model.close(deal, won=False)
+            return
+
+    model.close(deal, won=True)

@@ -1,0 +1,94 @@
+"""The sales team: reps whose time is the constraint every deal competes for.
+
+Each rep has one desk (a SimPy `PriorityResource` of capacity 1): a deal that needs work waits for the
+desk, holds it while the rep works, and lets go. Hours of work become calendar days through the rep's
+selling hours per week, their ramp (new reps are slower) and any effort multiplier a policy sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import simpy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import SalesModel
+
+
+@dataclass(eq=False)
+class Rep:
+    """One rep: a name, a desk to queue for, when they joined, and what they have done."""
+
+    name: str
+    desk: simpy.PriorityResource
+    joined: float                 # simulated day the rep started (negative = long before the run)
+    hours_per_week: float
+    ramp_days: int
+    ramp_start: float
+    left: float | None = None     # simulated day the rep left, if they did
+    open_deals: int = 0
+    busy_days: float = 0.0
+    bookings: float = 0.0
+    extra: dict = field(default_factory=dict)   # room for policies' per-rep bookkeeping
+
+    def speed(self, now: float) -> float:
+        """Share of full speed at day `now`: ramps linearly from `ramp_start` to 1 over `ramp_days`."""
+        if self.ramp_days <= 0:
+            return 1.0
+        done = min(1.0, max(0.0, (now - self.joined) / self.ramp_days))
+        return self.ramp_start + (1.0 - self.ramp_start) * done
+
+    def days_for(self, hours: float, now: float, effort: float = 1.0) -> float:
+        """Calendar days of this rep's time that `hours` of work take at day `now`."""
+        return hours / (self.hours_per_week / 7.0) / (self.speed(now) * effort)
+
+
+class Team:
+    """All reps, and the rule that gives each new deal an owner (the rep with the fewest open deals)."""
+
+    def __init__(self, env: simpy.Environment, model: SalesModel):
+        self.env, self.model = env, model
+        self.reps: list[Rep] = []
+        cfg = model.scenario.reps
+        for _ in range(cfg.count):
+            self.hire(joined=-float(cfg.ramp_days) - 1.0)
+
+    def hire(self, joined: float) -> Rep:
+        cfg = self.model.scenario.reps
+        rep = Rep(
+            name=f"Rep {len(self.reps) + 1:02d}",
+            desk=simpy.PriorityResource(self.env, capacity=1),
+            joined=joined,
+            hours_per_week=cfg.selling_hours_per_week,
+            ramp_days=cfg.ramp_days,
+            ramp_start=cfg.ramp_start,
+        )
+        self.reps.append(rep)
+        return rep
+
+    @property
+    def active(self) -> list[Rep]:
+        return [r for r in self.reps if r.left is None]
+
+    def assign(self) -> Rep:
+        """The active rep with the fewest open deals (earliest hired on a tie)."""
+        rep = min(self.active, key=lambda r: r.open_deals)
+        rep.open_deals += 1
+        return rep
+
+    def hiring(self, env: simpy.Environment):
+        """Process: new reps join on the scenario's hire dates."""
+        start = self.model.scenario.start
+        for hire in sorted(self.model.scenario.reps.hires, key=lambda h: h.at):
+            day = (hire.at - start).days
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            for _ in range(hire.count):
+                self.hire(joined=env.now)
+
+    def utilisation(self, until: float) -> float:
+        """Share of the reps' available time spent working deals."""
+        available = sum(max(0.0, min(until, r.left if r.left is not None else until) - max(0.0, r.joined))
+                        for r in self.reps)
+        return sum(r.busy_days for r in self.reps) / available if available > 0 else 0.0
