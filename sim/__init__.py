@@ -10,6 +10,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .model import SimResult, simulate
+from .replicate import compare, replicate, replicate_each, summarise
 from .scenario import Scenario, ScenarioError
 from .tables import Tables
 
@@ -18,4 +19,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+source"
 
-__all__ = ["Scenario", "ScenarioError", "SimResult", "Tables", "simulate", "__version__"]
+__all__ = ["Scenario", "ScenarioError", "SimResult", "Tables", "compare", "replicate", "replicate_each", "simulate", "summarise", "__version__"]

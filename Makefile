@@ -1,0 +1,47 @@
+# Sales Playbook Lab. `make demo` and `make test` are all a fresh machine needs (Python >= 3.11 and pip).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-unit test-notebooks notebooks lab bench clean
+
+install: $(STAMP)
+
+# (Re)create the virtual environment whenever the dependencies change.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	@touch $@
+
+demo: install
+	$(BIN)/playbook simulate baseline --seed 7 --out runs/demo
+	$(BIN)/playbook compare baseline downturn --reps 50 --seed 7 --metrics bookings,deals_won,win_rate,median_cycle_days
+	@echo "demo output: runs/demo (tables as CSV, metrics.json, scenario.yaml)"
+
+test: install
+	PLAYBOOK_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval -p no:cacheprovider
+
+test-unit: install
+	$(BIN)/python -m pytest tests
+
+test-notebooks: install
+	PLAYBOOK_PROGRESS=0 $(BIN)/python -m pytest --nbval notebooks -p no:cacheprovider
+
+# Re-execute every notebook in place, so the stored outputs are today's results.
+notebooks: install
+	for nb in notebooks/*.ipynb; do \
+	  PLAYBOOK_PROGRESS=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; \
+	done
+
+lab: install
+	$(BIN)/jupyter lab notebooks
+
+bench: install
+	for b in benchmarks/bench_*.py; do $(BIN)/python "$$b" || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

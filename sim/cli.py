@@ -1,0 +1,127 @@
+"""The `playbook` command: simulate, compare and write scenarios from a shell.
+
+Each sub-command is a small function registered in `COMMANDS` with the argparse set-up it needs, so a new
+command is one function plus one `@command(...)` line. Errors a user can fix (a bad scenario value, a
+missing file) are printed as one clear message with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .replicate import compare
+from .scenario import Scenario, ScenarioError
+from .model import simulate
+from .schema import TableError
+
+Handler = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for, reported as one line and exit status 2."""
+
+
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
+    """Register a sub-command: `configure` adds its arguments, the decorated function runs it."""
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = (help, configure, fn)
+        return fn
+    return register
+
+
+# ---- simulate ----------------------------------------------------------------------------------------
+def _simulate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="a preset name (" + ", ".join(Scenario.presets()) + ") or a scenario YAML file")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the tables, metrics and scenario into")
+
+
+@command("simulate", "run one scenario and write its tables as CSV, with metrics and the exact scenario", _simulate_args)
+def cmd_simulate(args: argparse.Namespace) -> int:
+    scenario = Scenario.load(args.scenario)
+    result = simulate(scenario, seed=args.seed)
+    paths = result.tables.save(args.out)
+    (args.out / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+    scenario.to_yaml(args.out / "scenario.yaml")
+    run = {"scenario": scenario.name, "seed": args.seed, "package_version": __version__,
+           "reproduce": f"playbook simulate {args.out / 'scenario.yaml'} --seed {args.seed} --out DIR"}
+    (args.out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    print(f"simulated {scenario.name!r} with seed {args.seed}: "
+          f"{result.metrics['deals_won']:.0f} deals won, bookings {result.metrics['bookings']:,.0f} {scenario.currency}")
+    for path in [*paths, args.out / "metrics.json", args.out / "scenario.yaml", args.out / "run.json"]:
+        print(f"  wrote {path}")
+    return 0
+
+
+# ---- compare -------------------------------------------------------------------------------------------
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenarios", nargs="+", help="two or more presets or scenario YAML files; the first is the reference")
+    p.add_argument("--reps", type=int, default=100, help="replications per scenario (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--metrics", help="comma-separated metrics to show (default: all)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+@command("compare", "replicate scenarios on common random numbers and print means, differences and 95% CIs", _compare_args)
+def cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.scenarios) < 2:
+        raise UsageError("compare needs at least two scenarios")
+    if args.reps < 2:
+        raise UsageError(f"--reps: {args.reps} is not allowed, must be a whole number >= 2 (a CI needs two runs)")
+    scenarios = {}
+    for ref in args.scenarios:
+        sc = Scenario.load(ref)
+        label = sc.name if sc.name not in scenarios else f"{sc.name} ({ref})"
+        scenarios[label] = sc
+    metrics = args.metrics.split(",") if args.metrics else None
+    table = compare(scenarios, n=args.reps, seed=args.seed, metrics=metrics, progress=not args.no_progress)
+    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.float_format", "{:,.3f}".format):
+        print(table)
+    return 0
+
+
+# ---- scenario ------------------------------------------------------------------------------------------
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="a preset name or a scenario YAML file")
+
+
+@command("scenario", "print a scenario as commented YAML to edit (e.g. playbook scenario baseline > my.yaml)", _scenario_args)
+def cmd_scenario(args: argparse.Namespace) -> int:
+    sys.stdout.write(Scenario.load(args.scenario).to_yaml())
+    return 0
+
+
+# ---- entry point ---------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load and report.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, configure, handler) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        configure(sp)
+        sp.set_defaults(handler=handler)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ScenarioError, TableError, UsageError, FileNotFoundError) as err:
+        print(f"playbook {args.command}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"playbook {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

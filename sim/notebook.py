@@ -1,0 +1,65 @@
+"""What every principle notebook does the same way: get its data, mark its headline, figure and skips.
+
+The report (`playbook report`) runs the notebooks with papermill and builds its cards from what these
+helpers display: each output carries metadata ``{"playbook": {"role": ...}}`` with role ``headline``,
+``main-figure`` or ``skipped``, so a card's number and figure are exactly what the notebook computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .model import simulate
+from .scenario import Scenario
+from .schema import MissingColumns
+from .tables import Tables
+
+T = TypeVar("T")
+
+
+def load_tables(
+    export: str | Path | None = None,
+    crm: str | None = None,
+    mapping: str | Path | None = None,
+    seed: int = 0,
+    scenario: str = "baseline",
+) -> Tables:
+    """The notebook's data: a CRM export when `export` is given, else a simulated run of `scenario`."""
+    if export is None:
+        return simulate(Scenario.load(scenario), seed=seed).tables
+    from .crm import load  # the loader is only needed for real exports
+
+    return load(export, crm=crm, mapping=mapping).tables
+
+
+def _show(obj: Any, role: str, **extra: Any) -> None:
+    from IPython.display import display
+
+    display(obj, metadata={"playbook": {"role": role, **extra}})
+
+
+def headline(text: str) -> str:
+    """Show the one number that matters, in a sentence; the report puts it on the principle's card."""
+    from IPython.display import Markdown
+
+    _show(Markdown(f"**{text}**"), "headline", text=text)
+    return text
+
+
+def main_figure(fig) -> None:
+    """Show the notebook's main figure; the report puts it on the card."""
+    _show(fig, "main-figure")
+
+
+def guarded(analysis: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run `fn`; if the data lacks columns it needs, say which and return None instead of failing."""
+    from IPython.display import Markdown
+
+    try:
+        return fn(*args, **kwargs)
+    except MissingColumns as err:
+        _show(Markdown(f"*Skipped {analysis}: needs column(s) {', '.join(err.missing)}, "
+                       "which this data lacks.*"), "skipped", analysis=analysis, missing=err.missing)
+        return None

@@ -1,0 +1,31 @@
+"""Confidence intervals for replicated simulation results (Student t; paired for common random numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of `values` and its two-sided t confidence interval; NaNs are ignored."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return (np.nan, np.nan, np.nan)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return (mean, np.nan, np.nan)
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return (mean, mean - half, mean + half)
+
+
+def paired_diff_ci(values, baseline, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of `values - baseline`, replication by replication, with its t interval.
+
+    Pairing is right when replication i of both used the same seed (common random numbers): the shared
+    noise cancels and the interval is much narrower than comparing two independent means.
+    """
+    a, b = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired comparison needs equal numbers of replications, got {len(a)} and {len(b)}")
+    return mean_ci(a - b, confidence)
