@@ -1,0 +1,38 @@
+"""Figures shared by the notebooks and the report. Every figure has a title and labelled axes with units.
+
+Figures are made with `new_figure`, which detaches them from pyplot's global state: a figure shows exactly
+once in a notebook (as a cell's value or through `sim.notebook.main_figure`) and never leaks memory when
+the report draws hundreds of them.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://", "agg")) else None
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (8, 4.5), **kwargs):
+    """A (figure, axes) pair that pyplot does not keep: display it or save it, nothing else holds it."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
+    plt.close(fig)
+    return fig, axes
+
+
+def comparison(summary: pd.DataFrame, metric: str, unit: str, title: str | None = None) -> Figure:
+    """Means with 95% CIs of one metric per scenario (the output of `sim.compare` / `sim.summarise`)."""
+    rows = summary.xs(metric, level="metric")
+    fig, ax = new_figure(figsize=(7, 0.6 * len(rows) + 1.6))
+    y = range(len(rows))
+    ax.errorbar(rows["mean"], y, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]],
+                fmt="o", capsize=4, color="tab:blue")
+    ax.set_yticks(list(y), rows.index)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric.replace('_', ' ')} [{unit}] — mean and 95% CI")
+    ax.set_ylabel("scenario")
+    ax.set_title(title or f"{metric.replace('_', ' ').capitalize()} by scenario")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
