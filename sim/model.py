@@ -186,7 +186,13 @@ class SalesModel:
 
 
 def make_rng(seed: Seed) -> np.random.Generator:
-    """The run's one generator, from an int or a `SeedSequence` (as `replicate` hands out)."""
+    """The run's one generator, from an int or a `SeedSequence` (as `replicate` hands out).
+
+    A `SeedSequence` is copied first: spawning streams from it counts children on the object itself,
+    and the same replication seed must give the same streams in every scenario that uses it.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        seed = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
     return np.random.default_rng(seed)
 
 

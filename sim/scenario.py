@@ -34,9 +34,9 @@ class Shock(Data):
     """A market shock: at `start` conditions drop to the trough, stay there, then recover linearly."""
 
     start: dt.date = Field(description="first day of the shock")
-    lead_drop: float = Field(0.0, ge=0, le=1, description="share of the lead flow lost at the trough (0.3 = 30% fewer leads)")
-    win_drop: float = Field(0.0, ge=0, le=1, description="share of each stage's pass chance lost at the trough")
-    cycle_stretch: float = Field(0.0, ge=0, le=5, description="extra stage time at the trough (0.5 = stages take 50% longer)")
+    lead_drop: float = Field(0.0, ge=0.0, le=1.0, description="share of the lead flow lost at the trough (0.3 = 30% fewer leads)")
+    win_drop: float = Field(0.0, ge=0.0, le=1.0, description="share of each stage's pass chance lost at the trough")
+    cycle_stretch: float = Field(0.0, ge=0.0, le=5.0, description="extra stage time at the trough (0.5 = stages take 50% longer)")
     trough_days: int = Field(90, ge=0, description="days the market stays at the trough")
     recovery_days: int = Field(180, ge=0, description="days from the end of the trough back to normal")
 
@@ -44,15 +44,15 @@ class Shock(Data):
 class Market(Data):
     """What the market sends the team."""
 
-    leads_per_month: float = Field(40.0, gt=0, le=100_000, description="average new leads per month")
+    leads_per_month: float = Field(40.0, gt=0.0, le=100_000.0, description="average new leads per month")
     seasonality: tuple[float, ...] | None = Field(
         None, description="12 monthly multipliers on the lead rate, January first (null = flat)"
     )
     repeat_share: float = Field(
-        0.15, ge=0, lt=1, description="share of leads that come from existing customers (expansion, renewals)"
+        0.15, ge=0.0, lt=1.0, description="share of leads that come from existing customers (expansion, renewals)"
     )
     volatility: float = Field(
-        0.0, ge=0, le=2, description="month-to-month randomness of the lead rate (0 = calm, 0.5 = volatile)"
+        0.0, ge=0.0, le=2.0, description="month-to-month randomness of the lead rate (0 = calm, 0.5 = volatile)"
     )
     shock: Shock | None = Field(None, description="an optional downturn with recovery")
 
@@ -70,11 +70,11 @@ class Segment(Data):
     """A group of accounts that look alike: how well they fit, how big their deals are, how many exist."""
 
     name: str = Field(min_length=1, description="segment name")
-    share: float = Field(gt=0, description="relative share of new-logo leads from this segment")
-    fit_mean: float = Field(0.5, gt=0, lt=1, description="average fit score of its accounts (0..1)")
-    fit_sd: float = Field(0.15, gt=0, lt=0.5, description="spread of fit scores")
-    deal_size: float = Field(20_000.0, gt=0, description="median first estimate of a deal, in the scenario currency")
-    size_spread: float = Field(0.6, ge=0, le=3, description="spread of deal sizes (log scale)")
+    share: float = Field(gt=0.0, description="relative share of new-logo leads from this segment")
+    fit_mean: float = Field(0.5, gt=0.0, lt=1.0, description="average fit score of its accounts (0..1)")
+    fit_sd: float = Field(0.15, gt=0.0, lt=0.5, description="spread of fit scores")
+    deal_size: float = Field(20_000.0, gt=0.0, description="median first estimate of a deal, in the scenario currency")
+    size_spread: float = Field(0.6, ge=0.0, le=3.0, description="spread of deal sizes (log scale)")
     accounts: int | None = Field(None, ge=1, description="accounts in this market (null = unlimited)")
 
     @model_validator(mode="after")
@@ -89,20 +89,20 @@ class LeadSource(Data):
     """How leads are found and how much better (or worse) such leads close."""
 
     name: str = Field(min_length=1, description="lead source name")
-    share: float = Field(gt=0, description="relative share of new-logo leads")
-    loss_factor: float = Field(1.0, gt=0, le=5, description="multiplier on stage loss chances (0.7 = loses 30% less often)")
+    share: float = Field(gt=0.0, description="relative share of new-logo leads")
+    loss_factor: float = Field(1.0, gt=0.0, le=5.0, description="multiplier on stage loss chances (0.7 = loses 30% less often)")
 
 
 class Stage(Data):
     """One sales stage: customer-side time, the rep work it needs, and its chances of loss and stall."""
 
     name: str = Field(min_length=1, description="stage name as the CRM shows it")
-    median_days: float = Field(gt=0, le=3650, description="median customer-side days in this stage")
-    spread: float = Field(0.5, ge=0, le=3, description="spread of stage time (log scale)")
-    rep_hours: float = Field(4.0, ge=0, le=1000, description="hours of rep work the stage needs")
-    loss_chance: float = Field(0.1, ge=0, lt=1, description="chance a deal of average fit is lost at the end of this stage")
-    stall_chance: float = Field(0.1, ge=0, le=1, description="chance the deal stalls in this stage")
-    stall_days: float = Field(30.0, ge=0, le=3650, description="median extra days a stall adds")
+    median_days: float = Field(gt=0.0, le=3650.0, description="median customer-side days in this stage")
+    spread: float = Field(0.5, ge=0.0, le=3.0, description="spread of stage time (log scale)")
+    rep_hours: float = Field(4.0, ge=0.0, le=1000.0, description="hours of rep work the stage needs")
+    loss_chance: float = Field(0.1, ge=0.0, lt=1.0, description="chance a deal of average fit is lost at the end of this stage")
+    stall_chance: float = Field(0.1, ge=0.0, le=1.0, description="chance the deal stalls in this stage")
+    stall_days: float = Field(30.0, ge=0.0, le=3650.0, description="median extra days a stall adds")
 
 
 class Hire(Data):
@@ -116,25 +116,25 @@ class Reps(Data):
     """The sales team. Rep time is the constraint: every stage needs some of it."""
 
     count: int = Field(8, ge=1, le=10_000, description="reps at the start, fully ramped")
-    selling_hours_per_week: float = Field(30.0, gt=0, le=80, description="hours a rep spends selling each week")
+    selling_hours_per_week: float = Field(30.0, gt=0.0, le=80.0, description="hours a rep spends selling each week")
     ramp_days: int = Field(90, ge=0, le=730, description="days a new rep needs to reach full speed")
-    ramp_start: float = Field(0.3, gt=0, le=1, description="speed of a new rep on day one, as a share of full speed")
+    ramp_start: float = Field(0.3, gt=0.0, le=1.0, description="speed of a new rep on day one, as a share of full speed")
     hires: tuple[Hire, ...] = Field((), description="reps joining later")
 
 
 class DealValue(Data):
     """How the signed amount compares with the first estimate (the '2 licences instead of 10' gap)."""
 
-    realisation_median: float = Field(0.85, gt=0, le=10, description="median of actual / first estimate for won deals")
-    realisation_spread: float = Field(0.3, ge=0, le=3, description="spread of that ratio (log scale)")
+    realisation_median: float = Field(0.85, gt=0.0, le=10.0, description="median of actual / first estimate for won deals")
+    realisation_spread: float = Field(0.3, ge=0.0, le=3.0, description="spread of that ratio (log scale)")
 
 
 class FitEffects(Data):
     """How much a lead's fit score matters. 0 = not at all; larger = good fit helps more."""
 
-    on_loss: float = Field(2.0, ge=0, le=10, description="good fit lowers stage loss chances: x exp(on_loss * (0.5 - fit))")
-    on_size: float = Field(0.5, ge=0, le=10, description="good fit raises deal size: x exp(on_size * (fit - 0.5))")
-    on_duration: float = Field(0.5, ge=0, le=10, description="good fit shortens stages: x exp(on_duration * (0.5 - fit))")
+    on_loss: float = Field(2.0, ge=0.0, le=10.0, description="good fit lowers stage loss chances: x exp(on_loss * (0.5 - fit))")
+    on_size: float = Field(0.5, ge=0.0, le=10.0, description="good fit raises deal size: x exp(on_size * (fit - 0.5))")
+    on_duration: float = Field(0.5, ge=0.0, le=10.0, description="good fit shortens stages: x exp(on_duration * (0.5 - fit))")
 
 
 def _default_segments() -> tuple[Segment, ...]:
@@ -206,11 +206,16 @@ class Scenario(Data):
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise ScenarioError([f"cannot read the file: {err.strerror}"], str(path)) from None
+        return cls.from_yaml_text(text, str(path))
+
+    @classmethod
+    def from_yaml_text(cls, text: str, source: str | None = None) -> Scenario:
+        """Parse and validate scenario YAML held in a string."""
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise ScenarioError([f"not valid YAML: {err}"], str(path)) from None
-        return cls.build(data or {}, str(path))
+            raise ScenarioError([f"not valid YAML: {err}"], source) from None
+        return cls.build(data or {}, source)
 
     @classmethod
     def preset(cls, name: str) -> Scenario:
@@ -219,7 +224,7 @@ class Scenario(Data):
         if name not in names:
             raise ScenarioError([f"no preset named {name!r}; choose one of: {', '.join(names)}"])
         text = resources.files("sim.presets").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-        return cls.build(yaml.safe_load(text), f"preset {name}")
+        return cls.from_yaml_text(text, f"preset {name}")
 
     @staticmethod
     def presets() -> list[str]:
@@ -299,24 +304,34 @@ def _merge(base: dict, change: dict) -> dict:
     return out
 
 
+_BOUNDS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+
+
 def _problems(err: ValidationError) -> list[str]:
     """One readable line per pydantic error: `path: value is not allowed, must be ...`."""
     lines = []
-    for e in err.errors(include_url=False):
-        path = ".".join(str(p) for p in e["loc"])
+    errors = err.errors(include_url=False)
+    paths = [".".join(str(p) for p in e["loc"]) for e in errors]
+    for e, path in zip(errors, paths):
+        if e["type"] == "too_short" and any(p.startswith(path + ".") for p in paths):
+            continue  # a list emptied by its own bad items: the items' errors say it all
+        kind, value, ctx = e["type"], e.get("input"), e.get("ctx", {})
         msg = e["msg"].removeprefix("Value error, ")
-        value = e.get("input")
-        if e["type"] == "extra_forbidden":
-            lines.append(f"{path}: unknown field (check the spelling; see `playbook scenario baseline` for all fields)")
-        elif e["type"] == "missing":
+        if kind == "extra_forbidden":
+            lines.append(f"{path}: unknown field (check the spelling; `playbook scenario baseline` lists all fields)")
+        elif kind == "missing":
             lines.append(f"{path}: missing, this field is required")
-        elif e["type"] in ("value_error", "assertion_error") and not path:
-            lines.append(msg)
+        elif kind == "value_error":
+            lines.append(f"{path}: {msg}" if path else msg)
+        elif kind in _BOUNDS:
+            limit = next(iter(ctx.values()))
+            number = "a whole number" if isinstance(limit, int) else "a number"
+            lines.append(f"{path}: {value!r} is not allowed, must be {number} {_BOUNDS[kind]} {limit:g}")
+        elif kind.startswith("int_"):
+            lines.append(f"{path}: {value!r} is not allowed, must be a whole number")
         else:
-            allowed = msg.replace("Input should be", "must be")
-            if e["type"].startswith("int") or e["type"] == "greater_than_equal" and isinstance(value, int):
-                allowed = allowed.replace("must be", "must be a whole number", 1) if "integer" not in allowed else allowed
-            lines.append(f"{path}: {value!r} is not allowed, {allowed}")
+            where = f"{path}: " if path else ""
+            lines.append(f"{where}{value!r} is not allowed, {msg.replace('Input should be', 'must be')}")
     return lines
 
 
