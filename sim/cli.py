@@ -20,6 +20,9 @@ from .replicate import compare
 from .scenario import Scenario, ScenarioError
 from .model import simulate
 from .schema import TableError
+from .crm import PRESETS, ExportError
+from .crm import load as load_export
+from .crm.synth import write_export
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -99,6 +102,65 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- check / synth (CRM exports) -----------------------------------------------------------------------
+def _check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("export", type=Path, help="an export file (CSV/XLSX) or a folder holding the files of one export")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
+    how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
+    p.add_argument("--show", type=int, default=10, help="how many rejected rows and repaired values to list (default 10)")
+
+
+@command("check", "load a CRM export, print what was read, loaded and rejected; exit 1 if nothing usable loaded", _check_args)
+def cmd_check(args: argparse.Namespace) -> int:
+    result = load_export(args.export, crm=args.crm, mapping=args.mapping)
+    summary = result.summary()
+    print(f"{args.export}: {summary['format']} export")
+    for name, f in summary["files"].items():
+        print(f"  {name} ({f['kind']}, {f['encoding']}, delimiter {f['delimiter']!r}): "
+              f"{f['rows_read']} rows read, {f['rows_loaded']} loaded, {f['rows_rejected']} rejected")
+        if f["unused_columns"]:
+            print(f"    columns not used: {', '.join(f['unused_columns'])}")
+    o = summary["outcomes"]
+    print(f"  opportunities: {summary['opportunities']} ({o['won']} won, {o['lost']} lost, {o['open']} open); "
+          f"dates {' to '.join(summary['date_range'] or ['none'])}; {len(summary['owners'])} owner(s); "
+          f"{summary['stage_history_rows']} stage-history rows")
+    print("  stages: " + "; ".join(f"{label} -> {s['maps_to']} ({s['deals']})" for label, s in summary["stages"].items()))
+    if summary["missing_columns"]:
+        print(f"  missing or empty columns (analyses needing them are skipped): {', '.join(summary['missing_columns'])}")
+    for note in summary["notes"]:
+        print(f"  note: {note}")
+    for title, frame in (("rejected rows", result.rejected), ("repaired values", result.repaired)):
+        if len(frame):
+            print(f"  {title} ({len(frame)}; first {min(args.show, len(frame))}):")
+            for row in frame.head(args.show).itertuples(index=False):
+                print(f"    {row.file} row {row.row}, {row.column} = {row.value!r}: {row.reason}")
+    return 0 if summary["opportunities"] else 1
+
+
+def _synth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crm", choices=sorted(PRESETS), required=True, help="which CRM's export format to write")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the export into")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--scenario", default="baseline", help="preset or scenario YAML to simulate (default baseline)")
+    p.add_argument("--broken", type=int, default=0, metavar="N",
+                   help="damage N rows on purpose (listed in broken_rows.json) to exercise data-quality checks")
+
+
+@command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels)", _synth_args)
+def cmd_synth(args: argparse.Namespace) -> int:
+    if args.broken < 0:
+        raise UsageError(f"--broken: {args.broken} is not allowed, must be 0 or more")
+    scenario = Scenario.load(args.scenario)
+    tables = simulate(scenario, seed=args.seed).tables
+    paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken)
+    print(f"wrote a simulated {args.crm} export of {scenario.name!r} (seed {args.seed}, "
+          f"{len(tables.opportunities)} deals, {args.broken} broken rows):")
+    for path in paths:
+        print(f"  {path}")
+    return 0
+
+
 # ---- entry point ---------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load and report.")
@@ -115,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ScenarioError, TableError, UsageError, FileNotFoundError) as err:
+    except (ScenarioError, TableError, UsageError, ExportError, FileNotFoundError) as err:
         print(f"playbook {args.command}: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,199 @@
+"""Column presets for the exports of common CRMs, and how a file is recognised from its header.
+
+A `Format` says, for each kind of file a CRM exports (the opportunities/deals list, and where the CRM
+has one, the opportunity stage history), which export columns feed which canonical column, and what
+its stage labels mean (won, lost, or a stage a deal is still in). Header names are matched without
+regard to case or surrounding spaces. The same structure is built from a user's mapping file
+(`sim.crm.mapping`), so every export goes through one loader.
+
+Where the column names come from (looked up, not invented):
+- Salesforce: the Opportunity field labels in Salesforce Help "Opportunity Fields" (Account Name, Amount,
+  Close Date, Stage, Lead Source, Probability (%), Type, Forecast Category, Opportunity Owner) as a report
+  exports them; the stage history as the OpportunityHistory object labels it in the Salesforce field
+  reference (Opportunity ID, Stage Name, Amount, Close Date, Created Date = when the stage was set);
+  default stage picklist Prospecting ... Closed Won / Closed Lost.
+- HubSpot: the deals export headers (Record ID, Deal Name, Deal Stage, Amount, Close Date, Create Date,
+  Deal owner, Pipeline, Associated Company) and the default sales pipeline stages (Appointment
+  Scheduled, Qualified To Buy, Presentation Scheduled, Decision Maker Bought-In, Contract Sent,
+  Closed Won, Closed Lost).
+- Pipedrive: the "Entity - Field" headers of a deals export (Deal - ID, Deal - Title, Deal - Value,
+  Deal - Currency of value, Deal - Stage, Deal - Status, Deal - Owner, Deal - Organization,
+  Deal - Deal created, Deal - Won time, Deal - Lost time, Deal - Lost reason, Deal - Expected close
+  date), status open / won / lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Canonical columns an export can fill beyond the schema's own, with their meaning (kept as extra columns).
+EXTRA_COLUMNS = {
+    "expected_close_at": "the close date an open deal is expected on (CRMs keep it in the close date field)",
+    "won_at": "when a deal was won (Pipedrive keeps it apart from the lost time)",
+    "lost_at": "when a deal was lost",
+    "currency": "currency of the amount",
+    "name": "the deal's name",
+    "probability": "the CRM's win probability for the stage [%]",
+}
+DATE_COLUMNS = {"created_at", "closed_at", "expected_close_at", "won_at", "lost_at", "entered_at"}
+NUMBER_COLUMNS = {"amount", "first_estimate", "fit_score", "probability"}
+OUTCOME_WORDS = {"won": "won", "lost": "lost", "open": "open", "closed won": "won", "closed lost": "lost",
+                 "true": "won", "false": "lost"}
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One kind of file of an export: which header feeds which canonical column."""
+
+    kind: str                                   # "opportunities" or "history"
+    columns: dict[str, tuple[str, ...]]         # canonical column -> accepted export headers
+    keys: tuple[str, ...] = ("opportunity_id",)  # canonical columns whose header must be present
+
+    def resolve(self, header: list[str]) -> dict[str, str]:
+        """canonical column -> the actual header in this file, for the columns present."""
+        by_norm = {_norm(h): h for h in header}
+        found = {}
+        for canon, aliases in self.columns.items():
+            for alias in aliases:
+                if _norm(alias) in by_norm:
+                    found[canon] = by_norm[_norm(alias)]
+                    break
+        return found
+
+    def matches(self, header: list[str]) -> int:
+        """How well a header fits this file kind: columns found, or 0 when a key column is missing."""
+        found = self.resolve(header)
+        if any(k not in found for k in self.keys):
+            return 0
+        return len(found)
+
+
+@dataclass(frozen=True)
+class Format:
+    """How one CRM (or one mapping file) exports its pipeline."""
+
+    name: str
+    files: tuple[FileSpec, ...]
+    stages: dict[str, str] = field(default_factory=dict)   # export label -> "won" / "lost" / canonical stage
+    strict_stages: bool = False      # a mapping file lists every label; unknown ones are rejected
+    date_format: str | None = None
+    currency: str | None = None
+    keep: tuple[str, ...] = ()       # export columns kept as they are, as extra columns
+
+    def spec(self, kind: str) -> FileSpec | None:
+        return next((f for f in self.files if f.kind == kind), None)
+
+    def stage_meaning(self, label: str) -> str:
+        """'won', 'lost', or the stage name a label stands for (unknown labels stand for themselves)."""
+        if label in self.stages:
+            return self.stages[label]
+        low = label.strip().lower()
+        for known, meaning in self.stages.items():
+            if known.lower() == low:
+                return meaning
+        return label
+
+
+def _norm(header: str) -> str:
+    return " ".join(str(header).replace("\ufeff", "").split()).lower()
+
+
+# ---- presets ---------------------------------------------------------------------------------------
+SALESFORCE = Format(
+    "salesforce",
+    (
+        FileSpec("opportunities", {
+            "opportunity_id": ("Opportunity ID", "Opportunity ID (18)", "Id"),
+            "name": ("Opportunity Name",),
+            "account_id": ("Account Name", "Account ID"),
+            "owner": ("Opportunity Owner", "Owner Name", "Owner"),
+            "stage": ("Stage",),
+            "amount": ("Amount", "Amount (converted)"),
+            "probability": ("Probability (%)", "Probability"),
+            "created_at": ("Created Date",),
+            "closed_at": ("Close Date",),
+            "lead_source": ("Lead Source",),
+            "segment": ("Segment", "Industry"),
+            "forecast_category": ("Forecast Category",),
+            "loss_reason": ("Loss Reason",),
+            "competitor": ("Main Competitor(s)", "Competitor"),
+            "currency": ("Opportunity Currency", "Amount Currency"),
+        }, keys=("opportunity_id", "stage")),
+        FileSpec("history", {
+            "opportunity_id": ("Opportunity ID",),
+            "stage": ("Stage Name", "To Stage", "Stage"),
+            "entered_at": ("Created Date", "Last Modified", "Last Modified Date", "Edit Date"),
+            "amount": ("Amount",),
+        }, keys=("opportunity_id", "stage", "entered_at")),
+    ),
+    stages={
+        "Prospecting": "Prospecting", "Qualification": "Qualification", "Needs Analysis": "Needs Analysis",
+        "Value Proposition": "Value Proposition", "Id. Decision Makers": "Id. Decision Makers",
+        "Perception Analysis": "Perception Analysis", "Proposal/Price Quote": "Proposal/Price Quote",
+        "Negotiation/Review": "Negotiation/Review", "Closed Won": "won", "Closed Lost": "lost",
+    },
+)
+
+HUBSPOT = Format(
+    "hubspot",
+    (
+        FileSpec("opportunities", {
+            "opportunity_id": ("Record ID", "Deal ID"),
+            "name": ("Deal Name",),
+            "account_id": ("Associated Company", "Associated Company (Primary)", "Company Name"),
+            "owner": ("Deal owner",),
+            "stage": ("Deal Stage",),
+            "amount": ("Amount", "Amount in company currency"),
+            "created_at": ("Create Date",),
+            "closed_at": ("Close Date",),
+            "lead_source": ("Original Traffic Source", "Original Source Type", "Original Source"),
+            "forecast_category": ("Forecast category",),
+            "loss_reason": ("Closed Lost Reason",),
+            "currency": ("Currency",),
+            "probability": ("Deal probability",),
+        }, keys=("opportunity_id", "stage")),
+    ),
+    stages={
+        "Appointment Scheduled": "Appointment Scheduled", "Qualified To Buy": "Qualified To Buy",
+        "Presentation Scheduled": "Presentation Scheduled", "Decision Maker Bought-In": "Decision Maker Bought-In",
+        "Contract Sent": "Contract Sent", "Closed Won": "won", "Closed Lost": "lost",
+        "closedwon": "won", "closedlost": "lost",
+    },
+)
+
+PIPEDRIVE = Format(
+    "pipedrive",
+    (
+        FileSpec("opportunities", {
+            "opportunity_id": ("Deal - ID",),
+            "name": ("Deal - Title",),
+            "account_id": ("Deal - Organization", "Organization - Name", "Organization"),
+            "owner": ("Deal - Owner",),
+            "stage": ("Deal - Stage",),
+            "outcome": ("Deal - Status",),
+            "amount": ("Deal - Value",),
+            "currency": ("Deal - Currency of value", "Deal - Currency"),
+            "created_at": ("Deal - Deal created", "Deal - Add time"),
+            "won_at": ("Deal - Won time",),
+            "lost_at": ("Deal - Lost time",),
+            "expected_close_at": ("Deal - Expected close date",),
+            "loss_reason": ("Deal - Lost reason",),
+            "lead_source": ("Deal - Source channel", "Deal - Source", "Deal - Lead Source"),
+            "probability": ("Deal - Probability",),
+        }, keys=("opportunity_id",)),
+    ),
+    stages={"Won": "won", "Lost": "lost"},
+)
+
+PRESETS: dict[str, Format] = {f.name: f for f in (SALESFORCE, HUBSPOT, PIPEDRIVE)}
+
+
+def detect(header: list[str]) -> tuple[Format, FileSpec] | None:
+    """The preset and file kind whose columns best fit a header, or None when none fits."""
+    best, score = None, 0
+    for fmt in PRESETS.values():
+        for spec in fmt.files:
+            s = spec.matches(header)
+            if s > score:
+                best, score = (fmt, spec), s
+    return best

@@ -1,0 +1,402 @@
+"""Load a CRM export into the canonical tables, accounting for every input row.
+
+`load(path, crm=None, mapping=None)` reads one file or a folder of files of one export, recognises the
+CRM from the header (or uses the named preset or mapping file), parses the messy values and returns a
+`LoadResult`: the canonical `Tables`, every rejected row (file, row, column, value, reason), every
+repaired value, and a `summary()`. For every file, rows read = rows loaded + rows rejected.
+
+What happens to imperfect input:
+- a row is *rejected* (listed in `rejected`, not loaded) when it has no opportunity id, a duplicate id,
+  no stage or outcome, a stage label a mapping file does not list, or a close before its creation; blank
+  rows are rejected as blank;
+- a *value* that cannot be read (a formula or words in a number column, an impossible date, a negative
+  amount) is left empty and listed in `repaired`, as is a date read in another format than its column's;
+  the row is still loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..tables import Tables
+from . import parse
+from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
+from .mapping import read_mapping
+from .parse import ExportError, RawTable
+
+ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]
+TERMINAL = ("won", "lost")
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file."""
+
+    file: str
+    kind: str
+    rows_read: int
+    rows_loaded: int
+    encoding: str
+    delimiter: str | None
+    columns: dict[str, str]
+    unused: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_read - self.rows_loaded
+
+
+@dataclass
+class LoadResult:
+    """An export loaded: canonical tables, rejected rows, repaired values and a per-file account."""
+
+    tables: Tables
+    rejected: pd.DataFrame
+    repaired: pd.DataFrame
+    format: str
+    files: list[FileReport]
+    stages: dict[str, dict]
+    notes: list[str]
+
+    def summary(self) -> dict:
+        """Rows read/loaded/rejected per file, date range, owners, stages found and how they were mapped."""
+        opp = self.tables.opportunities
+        dates = pd.concat([opp[c] for c in ("created_at", "closed_at") if c in opp]).dropna() if len(opp) else pd.Series(dtype="datetime64[ns]")
+        owners = sorted(opp["owner"].dropna().unique().tolist()) if "owner" in opp else []
+        return {
+            "format": self.format,
+            "files": {
+                f.file: {"kind": f.kind, "rows_read": f.rows_read, "rows_loaded": f.rows_loaded,
+                         "rows_rejected": f.rows_rejected, "encoding": f.encoding, "delimiter": f.delimiter,
+                         "columns": f.columns, "unused_columns": f.unused, "notes": f.notes}
+                for f in self.files
+            },
+            "rows_read": sum(f.rows_read for f in self.files),
+            "rows_loaded": sum(f.rows_loaded for f in self.files),
+            "rows_rejected": sum(f.rows_rejected for f in self.files),
+            "values_repaired": len(self.repaired),
+            "opportunities": len(opp),
+            "outcomes": {k: int((opp["outcome"] == k).sum()) for k in schema.OUTCOMES},
+            "date_range": [dates.min().date().isoformat(), dates.max().date().isoformat()] if len(dates) else None,
+            "owners": owners,
+            "stages": self.stages,
+            "missing_columns": schema.missing_columns(opp, [c for c in schema.OPPORTUNITIES.columns]),
+            "stage_history_rows": len(self.tables.stage_history),
+            "notes": self.notes,
+        }
+
+
+# ---- entry point -------------------------------------------------------------------------------------
+def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = None) -> LoadResult:
+    """Load an export file or folder. `crm` names a preset (salesforce, hubspot, pipedrive); `mapping` is a
+    mapping YAML for anything else; with neither, the format is recognised from each file's header."""
+    if crm is not None and mapping is not None:
+        raise ExportError("give either crm= or mapping=, not both")
+    fmt = _choose_format(crm, mapping)
+    raws = [parse.read_table(p) for p in _files(Path(path))]
+    kinds = _classify(raws, fmt)
+    opp_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "opportunities"]
+    if not opp_files:
+        names = ", ".join(r.path.name for r in raws)
+        raise ExportError(f"{path}: no opportunities/deals file found among {names}; "
+                          "name the CRM with crm=... or describe the columns in a mapping file")
+    builder = _Builder()
+    opps = builder.opportunities(opp_files)
+    hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
+    history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
+    opps = _complete_from_history(opps, history, builder.first_amounts)
+    tables = Tables(
+        opportunities=schema.conform(opps, "opportunities"),
+        stage_history=schema.conform(history, "stage_history"),
+        accounts=_accounts(opps),
+    ).validate(source=str(path))
+    used = {f.name for _, f, _ in opp_files}
+    return LoadResult(tables, builder.issues("rejected"), builder.issues("repaired"), " + ".join(sorted(used)),
+                      builder.reports, builder.stage_report, builder.notes)
+
+
+def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:
+    if mapping is not None:
+        return read_mapping(mapping)
+    if crm is not None:
+        key = str(crm).strip().lower()
+        if key not in PRESETS:
+            raise ExportError(f"crm: {crm!r} is not a known CRM; choose one of {', '.join(PRESETS)} or use a mapping file")
+        return PRESETS[key]
+    return None
+
+
+def _files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in parse.TEXT_SUFFIXES + parse.EXCEL_SUFFIXES)
+    if not files:
+        raise ExportError(f"{path}: the folder holds no .csv or .xlsx files")
+    return files
+
+
+def _classify(raws: list[RawTable], fmt: Format | None) -> dict[RawTable, tuple[Format, FileSpec]]:
+    """Which format and file kind each file is; files that fit nothing are an error naming the file."""
+    out = {}
+    for raw in raws:
+        header = list(raw.frame.columns)
+        if fmt is not None:
+            scored = [(spec.matches(header), spec) for spec in fmt.files]
+            score, spec = max(scored, key=lambda t: t[0])
+            found = (fmt, spec) if score else None
+        else:
+            found = detect(header)
+        if found is None:
+            expected = _expected_headers(fmt)
+            raise ExportError(f"{raw.path}: the header ({', '.join(header[:8])}{'...' if len(header) > 8 else ''}) "
+                              f"does not fit {expected}; name the CRM with crm=... or use a mapping file")
+        out[raw] = found
+    return out
+
+
+def _expected_headers(fmt: Format | None) -> str:
+    if fmt is None:
+        return "a Salesforce, HubSpot or Pipedrive export"
+    need = {k: v[0] for spec in fmt.files for k, v in spec.columns.items() if k in spec.keys}
+    return f"{fmt.name} (needs columns {', '.join(sorted(set(need.values())))})"
+
+
+# ---- building the tables -------------------------------------------------------------------------------
+class _Builder:
+    """Collects rejected rows and repaired values while the files are turned into canonical columns."""
+
+    def __init__(self):
+        self._issues: dict[str, list[pd.DataFrame]] = {"rejected": [], "repaired": []}
+        self.reports: list[FileReport] = []
+        self.notes: list[str] = []
+        self.stage_report: dict[str, dict] = {}
+        self.first_amounts = pd.Series(dtype="float64")
+
+    # -- issues
+    def flag(self, which: str, raw: RawTable, mask: pd.Series, column: str, values: pd.Series, reason) -> None:
+        """Record one issue per True in `mask` (reason: a string or a Series of strings)."""
+        if not mask.any():
+            return
+        idx = mask[mask].index
+        self._issues[which].append(pd.DataFrame({
+            "file": raw.path.name,
+            "row": idx.to_numpy() + 2,
+            "column": column,
+            "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
+            "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
+        }))
+
+    def issues(self, which: str) -> pd.DataFrame:
+        parts = self._issues[which]
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
+        return pd.concat(parts, ignore_index=True)
+
+    # -- columns
+    def parsed(self, raw: RawTable, cols: dict[str, str], canon: str, fmt: Format, alive: pd.Series):
+        """One canonical column of a file, parsed; unreadable values are reported as repairs."""
+        frame = raw.frame
+        if canon not in cols:
+            return None
+        text = frame[cols[canon]]
+        header = cols[canon]
+        if canon in DATE_COLUMNS:
+            p = parse.parse_dates(text, fmt.date_format)
+            self.flag("repaired", raw, p.invalid & alive, header, text, "not a date in any known format; left empty")
+            self.flag("repaired", raw, p.fallback & alive, header, text,
+                      f"date not in the column's format {p.style}; read as " + p.values.dt.strftime("%Y-%m-%d %H:%M"))
+            if p.ambiguous:
+                self.notes.append(f"{raw.path.name}: {header}: every date fits both month/day and day/month; "
+                                  f"read as {p.style} (set date_format in a mapping to override)")
+            return p.values
+        if canon in NUMBER_COLUMNS:
+            p = parse.parse_amount(text)
+            self.flag("repaired", raw, p.invalid & alive, header, text, "not a number (text or a formula); left empty")
+            values = p.values
+            if canon != "probability":
+                negative = values < 0
+                self.flag("repaired", raw, negative & alive, header, text, "negative amount; left empty")
+                values = values.where(~negative)
+            if canon == "fit_score":
+                out = (values > 1)
+                self.flag("repaired", raw, out & alive, header, text, "fit score above 1; left empty")
+                values = values.where(~out)
+            return values
+        return parse.parse_text(text)
+
+    def opportunities(self, files: list[tuple[RawTable, Format, FileSpec]]) -> pd.DataFrame:
+        parts = [self._opportunity_file(raw, fmt, spec) for raw, fmt, spec in files]
+        opps = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return opps.drop(columns=["_file", "_row"])
+
+    def _opportunity_file(self, raw: RawTable, fmt: Format, spec: FileSpec) -> pd.DataFrame:
+        frame = raw.frame
+        cols = spec.resolve(list(frame.columns))
+        keep = [c for c in fmt.keep if c in frame.columns]
+        missing_keep = [c for c in fmt.keep if c not in frame.columns]
+        if missing_keep:
+            self.notes.append(f"{raw.path.name}: column(s) to keep not found: {', '.join(missing_keep)}")
+        alive = ~parse.blank_rows(frame)
+        self.flag("rejected", raw, ~alive, "(all)", pd.Series("", index=frame.index), "blank row")
+
+        out = {c: self.parsed(raw, cols, c, fmt, alive) for c in cols}
+        ids = out["opportunity_id"]
+        no_id = alive & ids.isna()
+        self.flag("rejected", raw, no_id, cols["opportunity_id"], frame[cols["opportunity_id"]], "no opportunity id")
+        alive &= ~no_id
+
+        outcome, stage, alive = self._outcome_and_stage(raw, fmt, cols, out, alive)
+        out["outcome"], out["stage"] = outcome, stage
+        for extra in ("won_at", "lost_at"):
+            if extra in out:
+                when = out.pop(extra)
+                mask = outcome == extra[:-3]
+                closed = out.get("closed_at", pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+                out["closed_at"] = closed.where(closed.notna() | ~mask, when)
+        if "closed_at" in out:
+            open_with_date = (outcome == "open") & out["closed_at"].notna() & alive
+            if open_with_date.any():
+                expected = out.get("expected_close_at", pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
+                out["expected_close_at"] = expected.where(expected.notna(), out["closed_at"].where(open_with_date))
+                out["closed_at"] = out["closed_at"].where(~open_with_date)
+                self.notes.append(f"{raw.path.name}: the close date of {int(open_with_date.sum())} open deal(s) "
+                                  "is a date they are expected to close; kept as expected_close_at")
+        if "created_at" in out and "closed_at" in out:
+            backwards = alive & (out["closed_at"] < out["created_at"])
+            self.flag("rejected", raw, backwards, cols.get("closed_at") or cols.get("won_at") or cols.get("lost_at", ""),
+                      out["closed_at"].dt.strftime("%Y-%m-%d"), "closed before it was created")
+            alive &= ~backwards
+
+        first_row = pd.Series(raw.row_numbers(), index=frame.index)
+        ids_alive = ids.where(alive)
+        dup = alive & ids_alive.duplicated(keep="first") & ids_alive.notna()
+        if dup.any():
+            first_seen = first_row.groupby(ids_alive).transform("min")
+            self.flag("rejected", raw, dup, cols["opportunity_id"], ids,
+                      "duplicate opportunity id (first at row " + first_seen.astype("Int64").astype(str) + ")")
+            alive &= ~dup
+
+        table = pd.DataFrame({c: v for c, v in out.items()}, index=frame.index)
+        for c in keep:
+            table[c] = parse.parse_text(frame[c])
+        if fmt.currency and "currency" not in table:
+            table["currency"] = fmt.currency
+        table["_file"], table["_row"] = raw.path.name, first_row
+        loaded = table[alive]
+        self.reports.append(FileReport(
+            raw.path.name, "opportunities", len(frame), len(loaded), raw.encoding, raw.delimiter,
+            cols, [c for c in frame.columns if c not in cols.values() and c not in keep], raw.notes,
+        ))
+        return loaded.reset_index(drop=True)
+
+    def _outcome_and_stage(self, raw, fmt: Format, cols, out, alive) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """Outcome from a status column or from the stage label's meaning; the stage a deal is (or was last) in."""
+        index = raw.frame.index
+        labels = out.get("stage", pd.Series(None, index=index, dtype="object"))
+        uniq = pd.unique(labels.dropna())
+        meaning = {lab: fmt.stage_meaning(lab) for lab in uniq}
+        means = labels.map(meaning)
+        if fmt.strict_stages and "stage" in cols:
+            unknown = alive & labels.notna() & ~labels.isin([lab for lab in uniq if _listed(fmt, lab)])
+            self.flag("rejected", raw, unknown, cols["stage"], labels, "stage label not listed in the mapping's stages")
+            alive = alive & ~unknown
+        if "outcome" in out:
+            status = out["outcome"].str.lower().map(OUTCOME_WORDS)
+            bad = alive & status.isna()
+            self.flag("rejected", raw, bad, cols["outcome"], out["outcome"], "status is not won, lost or open")
+            outcome = status
+        else:
+            outcome = means.where(means.isin(TERMINAL), "open").where(labels.notna())
+            self.flag("rejected", raw, alive & labels.isna(), cols.get("stage", "stage"), labels, "no stage")
+        alive = alive & outcome.notna()
+        stage = means.where(~means.isin(TERMINAL))
+        outcome = outcome.where(alive)
+        counts = labels[alive].value_counts()
+        for lab in uniq:
+            m = meaning[lab]
+            listed = _listed(fmt, lab) or not fmt.strict_stages
+            self.stage_report[str(lab)] = {"maps_to": m if listed else "(rejected: not in mapping)",
+                                           "deals": int(counts.get(lab, 0))}
+        return outcome.astype("object"), stage.astype("object"), alive
+
+    def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
+        """Stage stays from history files: one row per stay, consecutive rows in one stage merged."""
+        known = set(opps["opportunity_id"])
+        parts, amounts = [], []
+        for raw, fmt, spec in files:
+            frame = raw.frame
+            cols = spec.resolve(list(frame.columns))
+            alive = ~parse.blank_rows(frame)
+            self.flag("rejected", raw, ~alive, "(all)", pd.Series("", index=frame.index), "blank row")
+            out = {c: self.parsed(raw, cols, c, fmt, alive) for c in cols}
+            for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
+                bad = alive & out[c].isna()
+                self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
+                alive &= ~bad
+            orphan = alive & ~out["opportunity_id"].isin(known)
+            self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
+                      "opportunity not among the loaded opportunities")
+            alive &= ~orphan
+            labels = out["stage"]
+            meaning = {lab: fmt.stage_meaning(lab) for lab in pd.unique(labels[alive])}
+            part = pd.DataFrame({"opportunity_id": out["opportunity_id"], "stage": labels.map(meaning),
+                                 "entered_at": out["entered_at"],
+                                 "amount": out.get("amount", pd.Series(np.nan, index=frame.index))})[alive]
+            parts.append(part)
+            self.reports.append(FileReport(raw.path.name, "history", len(frame), int(alive.sum()), raw.encoding,
+                                           raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
+        rows = pd.concat(parts, ignore_index=True).sort_values(["opportunity_id", "entered_at"], kind="stable")
+        self.first_amounts = rows.dropna(subset=["amount"]).groupby("opportunity_id")["amount"].first()
+        # a new stay starts where the stage differs from the previous row of the same deal
+        new_deal = rows["opportunity_id"].ne(rows["opportunity_id"].shift())
+        new_stay = new_deal | rows["stage"].ne(rows["stage"].shift())
+        stays = rows[new_stay].copy()
+        nxt_same = stays["opportunity_id"].eq(stays["opportunity_id"].shift(-1))
+        stays["exited_at"] = stays["entered_at"].shift(-1).where(nxt_same)
+        closed = opps.set_index("opportunity_id")["closed_at"] if "closed_at" in opps else pd.Series(dtype="datetime64[ns]")
+        last = ~nxt_same
+        stays.loc[last, "exited_at"] = stays.loc[last, "opportunity_id"].map(closed)
+        stays = stays[~stays["stage"].isin(TERMINAL)]
+        # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
+        early = stays["exited_at"] < stays["entered_at"]
+        stays.loc[early, "exited_at"] = stays.loc[early, "entered_at"]
+        return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
+
+
+def _listed(fmt: Format, label: str) -> bool:
+    low = label.strip().lower()
+    return any(k.strip().lower() == low for k in fmt.stages)
+
+
+def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:
+    """Fill what only the history knows: the first estimate, and the last stage of a closed deal."""
+    opps = opps.copy()
+    if len(first_amounts) and ("first_estimate" not in opps or opps["first_estimate"].isna().all()):
+        opps["first_estimate"] = opps["opportunity_id"].map(first_amounts).astype("float64")
+    if len(history):
+        last_stage = history.groupby("opportunity_id", sort=False)["stage"].last()
+        fill = opps["stage"].isna()
+        opps.loc[fill, "stage"] = opps.loc[fill, "opportunity_id"].map(last_stage)
+    return opps
+
+
+def _accounts(opps: pd.DataFrame) -> pd.DataFrame:
+    """One row per account seen in the opportunities, with the won amount as its revenue."""
+    if "account_id" not in opps or opps["account_id"].isna().all():
+        return schema.empty("accounts")
+    known = opps.dropna(subset=["account_id"])
+    won = known[known["outcome"] == "won"]
+    revenue = won.groupby("account_id")["amount"].sum() if "amount" in won else pd.Series(dtype="float64")
+    accounts = pd.DataFrame({"account_id": sorted(known["account_id"].unique())})
+    if "segment" in known:
+        accounts["segment"] = accounts["account_id"].map(known.groupby("account_id")["segment"].first())
+    accounts["revenue"] = accounts["account_id"].map(revenue).fillna(0.0).astype("float64")
+    return schema.conform(accounts, "accounts")
