@@ -82,11 +82,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scenarios = {}
     for ref in args.scenarios:
         sc = Scenario.load(ref)
-        label = sc.name if sc.name not in scenarios else f"{sc.name} ({ref})"
+        label = sc.name if sc.name not in scenarios else f"{sc.name} ({Path(ref).name})"
         scenarios[label] = sc
     metrics = args.metrics.split(",") if args.metrics else None
     table = compare(scenarios, n=args.reps, seed=args.seed, metrics=metrics, progress=not args.no_progress)
-    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.float_format", "{:,.3f}".format):
+    with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_rows", 500, "display.float_format", "{:,.3f}".format):
         print(table)
     return 0
 

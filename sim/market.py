@@ -8,7 +8,10 @@ numbers intact: two scenarios with the same market see the same leads, whatever 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,10 +92,10 @@ class Lead:
     source: str
     first_estimate: float
     realisation: float          # signed amount / first estimate, if won
-    loss_draws: np.ndarray      # one uniform per stage: lost at that stage if below its loss chance
-    stage_noise: np.ndarray     # one standard normal per stage: how long the stage takes
-    stall_draws: np.ndarray     # one uniform per stage: stalls if below its stall chance
-    stall_noise: np.ndarray     # one standard normal per stage: how long a stall lasts
+    loss_draws: list[float]     # one uniform per stage: lost at that stage if below its loss chance
+    stage_noise: list[float]    # one standard normal per stage: how long the stage takes
+    stall_draws: list[float]    # one uniform per stage: stalls if below its stall chance
+    stall_noise: list[float]    # one standard normal per stage: how long a stall lasts
 
 
 class LeadFactory:
@@ -101,9 +104,9 @@ class LeadFactory:
     def __init__(self, scenario: Scenario, rng: np.random.Generator):
         self.scenario, self.rng = scenario, rng
         self.segments = scenario.segments
-        self.segment_p = _shares(s.share for s in self.segments)
+        self.segment_cum = _cumulative(s.share for s in self.segments)
         self.sources = scenario.lead_sources
-        self.source_p = _shares(s.share for s in self.sources)
+        self.source_cum = _cumulative(s.share for s in self.sources)
         self.accounts_left = [s.accounts if s.accounts is not None else np.inf for s in self.segments]
         self.account_segment: list[int] = []      # account number -> segment index
         self.account_fit: list[float] = []
@@ -112,23 +115,23 @@ class LeadFactory:
 
     def draw(self, now: float, customers: dict[int, float]) -> Lead | None:
         """The next lead; None when its segment's market has no account left to sell to."""
-        rng, n_stages = self.rng, len(self.scenario.stages)
-        u = rng.random(2 + 2 * n_stages)
-        z = rng.standard_normal(2 + 2 * n_stages)
+        n_stages = len(self.scenario.stages)
+        u = self.rng.random(3 + 2 * n_stages).tolist()
+        z = self.rng.standard_normal(2 + 2 * n_stages).tolist()
         if customers and u[0] < self.scenario.market.repeat_share:
             account = _pick_weighted(customers, u[1])
             seg_i, source = self.account_segment[account], REPEAT_SOURCE
         else:
-            seg_i = int(np.searchsorted(np.cumsum(self.segment_p), u[1] * 0.999999, side="right"))
+            seg_i = bisect.bisect_right(self.segment_cum, u[1])
             if self.accounts_left[seg_i] <= 0:
                 self.market_exhausted += 1
                 return None
             self.accounts_left[seg_i] -= 1
             account = self._new_account(seg_i)
-            source = self.sources[int(rng.choice(len(self.sources), p=self.source_p))].name
+            source = self.sources[bisect.bisect_right(self.source_cum, u[2])].name
         segment = self.segments[seg_i]
         fit = self.account_fit[account]
-        size_factor = np.exp(self.scenario.fit_effects.on_size * (fit - 0.5))
+        size_factor = math.exp(self.scenario.fit_effects.on_size * (fit - 0.5))
         value = self.scenario.deal_value
         self.count += 1
         return Lead(
@@ -138,11 +141,11 @@ class LeadFactory:
             segment=segment.name,
             fit=fit,
             source=source,
-            first_estimate=round(float(segment.deal_size * np.exp(segment.size_spread * z[0]) * size_factor), 2),
-            realisation=float(value.realisation_median * np.exp(value.realisation_spread * z[1])),
-            loss_draws=u[2 : 2 + n_stages],
+            first_estimate=round(segment.deal_size * math.exp(segment.size_spread * z[0]) * size_factor, 2),
+            realisation=value.realisation_median * math.exp(value.realisation_spread * z[1]),
+            loss_draws=u[3 : 3 + n_stages],
             stage_noise=z[2 : 2 + n_stages],
-            stall_draws=u[2 + n_stages :],
+            stall_draws=u[3 + n_stages :],
             stall_noise=z[2 + n_stages :],
         )
 
@@ -156,16 +159,17 @@ class LeadFactory:
         return len(self.account_segment) - 1
 
 
-def _shares(values) -> np.ndarray:
-    arr = np.fromiter(values, dtype=float)
-    return arr / arr.sum()
+def _cumulative(shares) -> list[float]:
+    """Cumulative shares normalised to end at 1 (the last bound is dropped so bisect never overruns)."""
+    cum = list(itertools.accumulate(shares))
+    return [c / cum[-1] for c in cum[:-1]]
 
 
 def _pick_weighted(weights: dict[int, float], u: float) -> int:
     """Pick a key with probability proportional to its weight, using the uniform `u`."""
     keys = list(weights)
-    cum = np.cumsum([weights[k] for k in keys])
-    return keys[min(int(np.searchsorted(cum, u * cum[-1], side="right")), len(keys) - 1)]
+    cum = list(itertools.accumulate(weights.values()))
+    return keys[min(bisect.bisect_right(cum, u * cum[-1]), len(keys) - 1)]
 
 
 def arrivals(env, model: SalesModel):

@@ -11,6 +11,7 @@ a policy or the team does not change which leads arrive: scenarios compare on co
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,9 @@ import simpy
 from . import schema
 from .market import Conditions, Lead, LeadFactory, arrivals
 from .metrics import pipeline_metrics
+from .policies import Policy
 from .scenario import Scenario
-from .stages import win_chance, work_the_deal
+from .stages import pass_chances, work_the_deal
 from .tables import Tables
 from .team import Rep, Team
 
@@ -36,7 +38,7 @@ class Deal:
     id: str
     lead: Lead
     owner: Rep
-    loss_factor: float
+    pass_chances: list[float]                                 # per stage, in normal market conditions
     stage_index: int = -1
     history: list[list[Any]] = field(default_factory=list)   # [stage index, entered, exited]
     stalls: int = 0
@@ -66,14 +68,17 @@ class SimResult:
 class SalesModel:
     """One simulated sales organisation. Processes call back into it to record what happens."""
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator):
+    def __init__(self, scenario: Scenario, rng: np.random.Generator, env: simpy.Environment | None = None):
         self.scenario = scenario
-        self.env = simpy.Environment()
+        self.env = env if env is not None else simpy.Environment()
         self.market_rng, self.policy_rng = rng.spawn(2)
         self.conditions = Conditions.build(scenario, self.market_rng)
         self.leads = LeadFactory(scenario, self.market_rng)
         self.team = Team(self.env, self)
         self.policies = scenario.policies.active()
+        # only the policies that override a hook are asked at that hook (hooks run on every event)
+        self._prioritisers = [p for p in self.policies if type(p).priority is not Policy.priority]
+        self._motivators = [p for p in self.policies if type(p).effort is not Policy.effort]
         self.deals: list[Deal] = []
         self.customer_revenue: dict[int, float] = {}    # account -> won amount, for repeat business
         self.declined: list[Lead] = []
@@ -99,7 +104,7 @@ class SalesModel:
             id=f"OPP-{len(self.deals) + 1:06d}",
             lead=lead,
             owner=self.team.assign(),
-            loss_factor=self._loss_factor.get(lead.source, 1.0),
+            pass_chances=pass_chances(self.scenario, lead.fit, self._loss_factor.get(lead.source, 1.0)),
         )
         self.deals.append(deal)
         self.env.process(work_the_deal(self.env, self, deal))
@@ -119,11 +124,16 @@ class SalesModel:
 
     # ---- what policies decide ----------------------------------------------------------------
     def priority(self, deal: Deal) -> float:
-        return sum(p.priority(self, deal) for p in self.policies)
+        """Queue priority of a deal asking for rep time: the sum of what the policies say (lower first)."""
+        priority = 0.0
+        for p in self._prioritisers:
+            priority += p.priority(self, deal)
+        return priority
 
     def effort(self, rep: Rep) -> float:
+        """Speed multiplier on a rep's work: the product of what the policies say."""
         effort = 1.0
-        for p in self.policies:
+        for p in self._motivators:
             effort *= p.effort(self, rep)
         return effort
 
@@ -152,7 +162,7 @@ class SalesModel:
             "lead_source": [d.lead.source for d in deals],
             "segment": [d.lead.segment for d in deals],
             "fit_score": [round(d.lead.fit, 4) for d in deals],
-            "truth_win_chance": [round(win_chance(self.scenario, d.lead.fit, d.loss_factor), 4) for d in deals],
+            "truth_win_chance": [round(math.prod(d.pass_chances), 4) for d in deals],
             "truth_amount": [round(d.lead.first_estimate * d.lead.realisation, 2) for d in deals],
             "truth_stalls": [d.stalls for d in deals],
         })

@@ -40,12 +40,11 @@ def _show(obj: Any, role: str, **extra: Any) -> None:
     display(obj, metadata={"playbook": {"role": role, **extra}})
 
 
-def headline(text: str) -> str:
+def headline(text: str) -> None:
     """Show the one number that matters, in a sentence; the report puts it on the principle's card."""
     from IPython.display import Markdown
 
     _show(Markdown(f"**{text}**"), "headline", text=text)
-    return text
 
 
 def main_figure(fig) -> None:

@@ -33,3 +33,29 @@ def comparison(summary: pd.DataFrame, metric: str, unit: str, title: str | None 
     ax.set_title(title or f"{metric.replace('_', ' ').capitalize()} by scenario")
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def stage_funnel(summary: pd.DataFrame, title: str = "Where deals go and how long each stage takes") -> Figure:
+    """Two panels from `sim.analysis.pipeline.stage_summary`: deals per stage by fate, and days per stage."""
+    fig, (left, right) = new_figure(1, 2, figsize=(11, 4.2))
+    stages = list(summary.index)
+    y = range(len(stages))
+    left.barh(y, summary["moved_on"], color="tab:green", label="moved on")
+    left.barh(y, summary["open_here"], left=summary["moved_on"], color="tab:gray", label="still open here")
+    left.barh(y, summary["lost_here"], left=summary["moved_on"] + summary["open_here"], color="tab:red",
+              label="lost here")
+    left.set_yticks(list(y), stages)
+    left.invert_yaxis()
+    left.set_xlabel("deals that entered the stage [count]")
+    left.set_title("Deals per stage")
+    left.legend(loc="lower right", fontsize=8)
+    right.barh(y, summary["median_days"], color="tab:blue", label="median")
+    right.scatter(summary["p90_days"], list(y), color="black", marker="|", s=200, label="90th percentile")
+    right.set_yticks(list(y), [""] * len(stages))
+    right.invert_yaxis()
+    right.set_xlabel("days in stage [days]")
+    right.set_title("Time per stage")
+    right.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -159,8 +159,12 @@ class TableError(ValueError):
 
 def empty(table: str) -> pd.DataFrame:
     """An empty DataFrame with the table's columns and dtypes."""
-    spec = TABLES[table]
-    return conform(pd.DataFrame({c: [] for c in spec.columns}), table)
+    if table not in _EMPTY:
+        _EMPTY[table] = conform(pd.DataFrame({c: [] for c in TABLES[table].columns}), table)
+    return _EMPTY[table].copy()
+
+
+_EMPTY: dict[str, pd.DataFrame] = {}
 
 
 _DTYPES = {"str": "object", "datetime": "datetime64[ns]", "float": "float64", "int": "Int64"}
@@ -182,8 +186,8 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
             s = pd.to_datetime(s).astype("datetime64[ns]")
         elif c.kind == "float" and s.dtype != "float64":
             s = pd.to_numeric(s).astype("float64")
-        elif c.kind == "str":
-            s = s.astype("object").where(s.notna(), None)
+        elif c.kind == "str" and not (s.dtype == "object" or pd.api.types.is_string_dtype(s)):
+            s = s.astype("object").where(s.isna(), s.astype(str)).where(s.notna(), None)
         out[c.name] = s
     rest = [c for c in df.columns if c not in out]
     return pd.DataFrame({**out, **{c: df[c] for c in rest}}, index=df.index)

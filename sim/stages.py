@@ -18,25 +18,21 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from .scenario import Scenario, Stage
+from .scenario import Scenario
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Deal, SalesModel
 
 
-def loss_chance(scenario: Scenario, stage: Stage, fit: float, loss_factor: float, pass_factor: float = 1.0) -> float:
-    """Chance a deal is lost at the end of `stage`, given its fit, lead source and market conditions."""
-    base = stage.loss_chance * math.exp(scenario.fit_effects.on_loss * (0.5 - fit)) * loss_factor
-    passing = (1.0 - min(base, 0.99)) * pass_factor
-    return min(max(1.0 - passing, 0.0), 1.0)
+def pass_chances(scenario: Scenario, fit: float, loss_factor: float) -> list[float]:
+    """Per stage, the chance a deal of this fit and lead source moves on, in normal market conditions."""
+    fit_factor = math.exp(scenario.fit_effects.on_loss * (0.5 - fit)) * loss_factor
+    return [1.0 - min(stage.loss_chance * fit_factor, 0.99) for stage in scenario.stages]
 
 
 def win_chance(scenario: Scenario, fit: float, loss_factor: float) -> float:
     """A deal's real chance of being won in normal market conditions: the product of its pass chances."""
-    chance = 1.0
-    for stage in scenario.stages:
-        chance *= 1.0 - loss_chance(scenario, stage, fit, loss_factor)
-    return chance
+    return math.prod(pass_chances(scenario, fit, loss_factor))
 
 
 def stage_days(scenario: Scenario, deal: Deal, i: int, stretch: float) -> float:
@@ -66,9 +62,8 @@ def work_the_deal(env, model: SalesModel, deal: Deal):
         day = model.conditions.at(env.now)
         yield env.timeout(stage_days(scenario, deal, i, model.conditions.stretch[day]))
 
-        day = model.conditions.at(env.now)
-        chance = loss_chance(scenario, stage, deal.lead.fit, deal.loss_factor, model.conditions.pass_factor[day])
-        if deal.lead.loss_draws[i] < chance:
+        passing = deal.pass_chances[i] * model.conditions.pass_factor[model.conditions.at(env.now)]
+        if deal.lead.loss_draws[i] >= passing:
             model.close(deal, won=False)
             return
 
