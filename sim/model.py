@@ -150,26 +150,30 @@ class SalesModel:
         deals = self.deals
         outcome = ["open" if d.won is None else ("won" if d.won else "lost") for d in deals]
         opp = pd.DataFrame({
-            "opportunity_id": [d.id for d in deals],
-            "account_id": [f"ACC-{d.lead.account + 1:05d}" for d in deals],
-            "owner": [d.owner.name for d in deals],
+            "opportunity_id": text([d.id for d in deals]),
+            "account_id": text([f"ACC-{d.lead.account + 1:05d}" for d in deals]),
+            "owner": text([d.owner.name for d in deals]),
             "created_at": self.timestamps([d.lead.arrived for d in deals]),
             "closed_at": self.timestamps([np.nan if d.closed is None else d.closed for d in deals]),
-            "stage": [stages[d.stage_index] for d in deals],
-            "outcome": outcome,
+            "stage": text([stages[d.stage_index] for d in deals]),
+            "outcome": text(outcome),
             "amount": [d.amount if d.amount is not None else d.lead.first_estimate for d in deals],
             "first_estimate": [d.lead.first_estimate for d in deals],
-            "lead_source": [d.lead.source for d in deals],
-            "segment": [d.lead.segment for d in deals],
+            "lead_source": text([d.lead.source for d in deals]),
+            "segment": text([d.lead.segment for d in deals]),
             "fit_score": [round(d.lead.fit, 4) for d in deals],
             "truth_win_chance": [round(math.prod(d.pass_chances), 4) for d in deals],
             "truth_amount": [round(d.lead.first_estimate * d.lead.realisation, 2) for d in deals],
             "truth_stalls": [d.stalls for d in deals],
         })
-        rows = [(d.id, stages[s], entered, exited) for d in deals for s, entered, exited in d.history]
-        hist = pd.DataFrame(rows, columns=["opportunity_id", "stage", "entered_at", "exited_at"])
-        hist["entered_at"] = self.timestamps(hist["entered_at"].to_numpy(dtype=float))
-        hist["exited_at"] = self.timestamps(hist["exited_at"].astype(float).to_numpy())
+        stays = [(d.id, stages[s], entered, exited) for d in deals for s, entered, exited in d.history]
+        ids, names, entered, exited = zip(*stays) if stays else ((), (), (), ())
+        hist = pd.DataFrame({
+            "opportunity_id": text(ids),
+            "stage": text(names),
+            "entered_at": self.timestamps(entered),
+            "exited_at": self.timestamps([np.nan if x is None else x for x in exited]),
+        })
         return Tables(
             opportunities=schema.conform(opp, "opportunities"),
             stage_history=schema.conform(hist, "stage_history"),
@@ -180,8 +184,8 @@ class SalesModel:
         factory = self.leads
         n = len(factory.account_segment)
         return schema.conform(pd.DataFrame({
-            "account_id": [f"ACC-{a + 1:05d}" for a in range(n)],
-            "segment": [self.scenario.segments[s].name for s in factory.account_segment],
+            "account_id": text([f"ACC-{a + 1:05d}" for a in range(n)]),
+            "segment": text([self.scenario.segments[s].name for s in factory.account_segment]),
             "revenue": [round(self.customer_revenue.get(a, 0.0), 2) for a in range(n)],
             "truth_fit": [round(f, 4) for f in factory.account_fit],
         }), "accounts")
@@ -193,6 +197,11 @@ class SalesModel:
         out["rep_utilisation"] = self.team.utilisation(self.scenario.days)
         out["reps_at_end"] = float(len(self.team.active))
         return out
+
+
+def text(values) -> np.ndarray:
+    """A column of Python strings as pandas' `object` dtype (the canonical text dtype, see `schema`)."""
+    return np.array(values, dtype=object)
 
 
 def make_rng(seed: Seed) -> np.random.Generator:

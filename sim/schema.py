@@ -186,11 +186,21 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
             s = pd.to_datetime(s).astype("datetime64[ns]")
         elif c.kind == "float" and s.dtype != "float64":
             s = pd.to_numeric(s).astype("float64")
-        elif c.kind == "str" and not (s.dtype == "object" or pd.api.types.is_string_dtype(s)):
-            s = s.astype("object").where(s.isna(), s.astype(str)).where(s.notna(), None)
+        elif c.kind == "str":
+            s = _as_text(s)
         out[c.name] = s
     rest = [c for c in df.columns if c not in out]
     return pd.DataFrame({**out, **{c: df[c] for c in rest}}, index=df.index)
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Text columns are `object` holding `str`, with None for missing (the same whatever pandas infers)."""
+    if s.dtype == "object" and not s.isna().any():
+        return s
+    missing = s.isna()
+    if not pd.api.types.is_string_dtype(s):
+        s = s.astype(str)
+    return s.astype("object").where(~missing, None)
 
 
 def _pandera_schema(spec: Table) -> pa.DataFrameSchema:
