@@ -32,7 +32,7 @@ def test_serial_process_pool_and_dask_agree(quick):
 
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         dasked = sim.replicate(quick, n=6, seed=7, executor=client.get_executor(), progress=False)
     pd.testing.assert_frame_equal(serial, dasked)
 
