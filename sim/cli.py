@@ -161,6 +161,66 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- report --------------------------------------------------------------------------------------------
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("export", nargs="?", type=Path,
+                   help="a CRM export (file or folder); omitted: a simulated Salesforce-style export is made and used")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
+    how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
+    p.add_argument("-o", "--out", type=Path, help="report folder (default: reports/<export name>, or reports/demo)")
+    p.add_argument("--force", action="store_true", help="replace the report folder if it exists")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the notebooks' what-ifs (default 0)")
+    p.add_argument("--reps", type=int, help="replications for the notebooks' what-ifs (default: each notebook's own)")
+    p.add_argument("--workers", type=int, default=2, help="notebooks run side by side (default 2)")
+    p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+@command("report", "run every principle notebook on an export and write a static report (index.html, data quality)", _report_args)
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import ReportError, build_report
+    from .report.build import NOTEBOOKS
+
+    if args.reps is not None and args.reps < 2:
+        raise UsageError(f"--reps: {args.reps} is not allowed, must be a whole number >= 2 (a CI needs two runs)")
+    if args.workers < 1:
+        raise UsageError(f"--workers: {args.workers} is not allowed, must be a whole number >= 1")
+    if args.export is not None and not args.export.exists():
+        raise UsageError(f"export: {args.export} does not exist")
+    out = args.out or Path("reports") / (args.export.stem if args.export else "demo")
+    if out.exists() and not args.force:  # refuse before any work, not after minutes of it
+        raise UsageError(f"{out} already exists; pass --force to replace it")
+    export, crm = args.export, args.crm
+    if export is None:
+        export, crm = _demo_export(out.parent / f"{out.name}-export", args.seed), "salesforce"
+        print(f"no export given: made a simulated Salesforce-style export in {export}")
+    try:
+        report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
+                              seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
+                              progress=False if args.no_progress else None)
+    except ReportError as err:
+        raise UsageError(str(err)) from None
+    t = report.timings
+    print(f"report: {len(report.cards)} notebooks in {t['total']:.1f} s "
+          f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
+    for card in report.cards:
+        if not card.ran:
+            why = card.error or "; ".join(f"skipped {s.analysis} (missing {', '.join(s.missing)})" for s in card.skipped)
+            print(f"  {card.slug}: {why}")
+    print(report.index)
+    return 0 if report.complete else 1
+
+
+def _demo_export(folder: Path, seed: int) -> Path:
+    """A simulated baseline pipeline written as a Salesforce export, with a few deliberately broken rows."""
+    if folder.exists():
+        import shutil
+        shutil.rmtree(folder)
+    write_export(simulate(Scenario.preset("baseline"), seed=seed).tables, "salesforce", folder, seed=seed, broken=12)
+    return folder
+
+
 # ---- entry point ---------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load and report.")

@@ -1,0 +1,177 @@
+"""`build_report`: run every principle notebook on an export and write the report folder.
+
+The report is built in a temporary folder next to the destination and moved into place only when it is
+complete, so an interrupted run (Ctrl-C) leaves nothing half-written; an existing report is replaced only
+when asked (`force`). A notebook that fails or skips an analysis never stops the others: its card says
+why, and `Report.complete` tells the caller (and the exit status) that not everything ran.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .cards import Card, card_from_run, save_figure
+from .errors import ReportError
+from .data import ReportData, load_export, simulated
+from .pages import notebook_html, render, rows_json
+from .run import Run, principle_notebooks, run_notebook
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
+
+
+@dataclass
+class Report:
+    """A finished report: where it is, its cards, and how long each part took (seconds)."""
+
+    path: Path
+    cards: list[Card]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def index(self) -> Path:
+        return self.path / "index.html"
+
+    @property
+    def complete(self) -> bool:
+        """True when every notebook ran through and skipped no analysis."""
+        return all(c.ran for c in self.cards)
+
+
+def _run_and_render(job: tuple[Path, Path, dict[str, Any], int | None]) -> tuple[Run, float]:
+    """Worker: execute one notebook, then render its page; returns the run and the rendering seconds."""
+    source, executed, parameters, timeout = job
+    # The kernel's own chatter (warnings on stderr) goes to a log beside the notebook, not the terminal.
+    log = os.open(executed.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
+    run = run_notebook(source, executed, parameters, timeout)
+    start = time.perf_counter()
+    if executed.exists():
+        notebook_html(executed, executed.with_suffix(".html"))
+    return run, time.perf_counter() - start
+
+
+def _run_all(jobs: list[tuple], workers: int, progress: bool) -> list[tuple[Run, float]]:
+    """Run the jobs on `workers` processes with a progress bar; on any interruption stop them all."""
+    pool = multiprocessing.get_context("fork").Pool(min(workers, len(jobs)), maxtasksperchild=1)
+    try:
+        done = []
+        with tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=not progress) as bar:
+            for result in pool.imap_unordered(_run_and_render, jobs):
+                done.append(result)
+                bar.set_postfix_str(result[0].source.stem)
+                bar.update()
+        pool.close()
+        return done
+    finally:
+        pool.terminate()   # a no-op once closed and drained; kills the workers on Ctrl-C
+        pool.join()
+
+
+def _status_line(cards: list[Card]) -> str:
+    ok = sum(c.status == "ok" for c in cards)
+    parts = [f"{ok} of {len(cards)} notebooks ran with every analysis"]
+    if partial := sum(c.status == "partial" for c in cards):
+        parts.append(f"{partial} skipped an analysis for missing columns")
+    if failed := sum(c.status == "failed" for c in cards):
+        parts.append(f"{failed} failed")
+    return "; ".join(parts) + "."
+
+
+def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None) -> None:
+    """index.html, data-quality.html, rejected.csv and report.json, from the data and the cards."""
+    figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
+    common = dict(data=data, crm=crm, mapping=mapping, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    skipped = [(c, s) for c in cards for s in c.skipped]
+    render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards),
+           status_line=_status_line(cards), skipped_count=len(skipped), **common)
+    render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
+           rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), **common)
+    data.rejected.to_csv(folder / "rejected.csv", index=False)
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Replace `out` by `tmp` with renames only, so `out` is never a half-built report."""
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        out.rename(old / out.name)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def build_report(
+    export: str | Path | None,
+    out: str | Path,
+    *,
+    crm: str | None = None,
+    mapping: str | Path | None = None,
+    notebooks: str | Path = NOTEBOOKS,
+    seed: int = 0,
+    reps: int | None = None,
+    workers: int = 2,
+    force: bool = False,
+    progress: bool | None = None,
+    timeout: int | None = None,
+) -> Report:
+    """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
+
+    `reps` is passed to notebooks that declare it (fewer replications for their what-ifs make a faster
+    report); `timeout` bounds each notebook cell, in seconds.
+    """
+    out = Path(out)
+    if out.exists() and not force:
+        raise ReportError(f"{out} already exists; pass --force to replace it")
+    sources = principle_notebooks(notebooks)
+    if not sources:
+        raise ReportError(f"no principle notebooks (NN-slug.ipynb) in {notebooks}")
+    if progress is None:
+        progress = os.environ.get("PLAYBOOK_PROGRESS", "1") != "0"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        timings = {}
+        start = time.perf_counter()
+        data = load_export(export, crm, mapping) if export is not None else simulated(seed)
+        timings["loading"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        parameters = {"export": None if export is None else str(Path(export).resolve()), "crm": crm,
+                      "mapping": None if mapping is None else str(Path(mapping).resolve()), "seed": seed}
+        if reps is not None:
+            parameters["reps"] = reps
+        (tmp / "notebooks").mkdir()
+        jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout) for src in sources]
+        results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
+        runs = [results[src.name][0] for src in sources]
+        timings["notebooks"] = time.perf_counter() - start
+        timings["notebook_html"] = sum(html_s for _, html_s in results.values())
+
+        start = time.perf_counter()
+        cards = [card_from_run(run) for run in runs]
+        _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping))
+        timings["pages"] = time.perf_counter() - start
+        timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
+        (tmp / "report.json").write_text(json.dumps({
+            "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings,
+            "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline,
+                       "skipped": [{"analysis": s.analysis, "missing": list(s.missing)} for s in c.skipped],
+                       "error": c.error, "seconds": c.seconds} for c in cards],
+        }, indent=2) + "\n")
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Report(out, cards, timings)

@@ -1,0 +1,95 @@
+"""A principle's card on the report's front page, read from its executed notebook.
+
+The notebook marks what the card shows (`sim.notebook.headline`, `main_figure`, `guarded`): each such
+output carries metadata ``{"playbook": {"role": ...}}``. The card takes those outputs as they are, so the
+number on the card is the number the notebook computed, never recomputed or retyped here.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .run import Run
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An analysis the notebook skipped because the export lacks columns it needs."""
+
+    analysis: str
+    missing: tuple[str, ...]
+
+
+@dataclass
+class Card:
+    """What the front page shows of one principle notebook."""
+
+    slug: str                              # file stem, e.g. "12-pareto-fractal"
+    title: str
+    seconds: float
+    headline: str | None = None
+    figure_png: bytes | None = None
+    skipped: list[Skip] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ran(self) -> bool:
+        """True when the notebook ran through and skipped nothing: everything it offers is on the card."""
+        return self.error is None and not self.skipped
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.error else ("partial" if self.skipped else "ok")
+
+
+def _title(nb: nbformat.NotebookNode, fallback: str) -> str:
+    """The notebook's first Markdown heading (without the #s), or a title made from the file name."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#+\s+(.+?)\s*#*\s*$", cell.source, flags=re.MULTILINE)
+            if m:
+                return m.group(1)
+    return fallback.split("-", 1)[-1].replace("-", " ").capitalize()
+
+
+def _outputs(nb: nbformat.NotebookNode):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            yield from cell.get("outputs", [])
+
+
+def _role(output) -> dict:
+    return output.get("metadata", {}).get("playbook", {}) if output.get("output_type") in ("display_data", "execute_result") else {}
+
+
+def card_from_run(run: Run) -> Card:
+    """Build the card of one notebook run from what its executed copy displayed."""
+    slug = run.source.stem
+    if not run.executed.exists():   # papermill could not even start (bad JSON, no kernel)
+        return Card(slug, _title(nbformat.v4.new_notebook(), slug), run.seconds, error=run.error or "the notebook did not run")
+    nb = nbformat.read(run.executed, as_version=4)
+    card = Card(slug, _title(nb, slug), run.seconds, error=run.error)
+    for output in _outputs(nb):
+        meta = _role(output)
+        role = meta.get("role")
+        if role == "headline" and card.headline is None:
+            card.headline = str(meta.get("text", ""))
+        elif role == "main-figure" and card.figure_png is None and "image/png" in output.get("data", {}):
+            card.figure_png = base64.b64decode(output["data"]["image/png"])
+        elif role == "skipped":
+            card.skipped.append(Skip(str(meta.get("analysis", "an analysis")), tuple(map(str, meta.get("missing", [])))))
+    return card
+
+
+def save_figure(card: Card, folder: Path) -> str | None:
+    """Write the card's figure as `folder/<slug>.png`; returns its path relative to the report, or None."""
+    if card.figure_png is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{card.slug}.png").write_bytes(card.figure_png)
+    return f"{folder.name}/{card.slug}.png"

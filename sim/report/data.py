@@ -1,0 +1,77 @@
+"""The data a report is about: a CRM export loaded once for its summary and rejected rows, or a simulation.
+
+The notebooks load the export themselves (through `sim.notebook.load_tables`); the report loads it once
+more here only to show what went in: rows loaded and rejected, date range, owners, stages, and every
+rejected row with its reason for the data-quality page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..model import simulate
+from ..scenario import Scenario
+from ..tables import Tables
+from .errors import ReportError
+
+REJECTED_COLUMNS = ["file", "row", "column", "value", "reason"]
+
+
+@dataclass
+class ReportData:
+    """What the report says about its input; `details` is the loader's own summary, shown as it is."""
+
+    label: str
+    tables: Tables
+    rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
+    repaired: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def overview(self) -> dict[str, str]:
+        """The few facts a reader checks first, computed from the canonical tables."""
+        opp = self.tables.opportunities
+        out = {"opportunities loaded": f"{len(opp):,}", "rows rejected": f"{len(self.rejected):,}"}
+        if len(opp):
+            counts = opp["outcome"].value_counts()
+            out["won / lost / open"] = " / ".join(f"{counts.get(k, 0):,}" for k in ("won", "lost", "open"))
+        dates = pd.concat([opp[c] for c in ("created_at", "closed_at") if c in opp]).dropna() if len(opp) else pd.Series(dtype="datetime64[ns]")
+        if len(dates):
+            out["date range"] = f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}"
+        if "owner" in opp and opp["owner"].notna().any():
+            out["owners"] = f"{opp['owner'].nunique():,}"
+        if "stage" in opp and opp["stage"].notna().any():
+            out["stages"] = ", ".join(map(str, opp["stage"].dropna().unique()))
+        return out
+
+
+def load_export(path: str | Path, crm: str | None = None, mapping: str | Path | None = None) -> ReportData:
+    """Load a CRM export with the project's loader (`sim.crm.load`), keeping its summary and rejections."""
+    from ..crm import load
+
+    try:
+        res = load(path, crm=crm, mapping=mapping)
+    except (ValueError, OSError) as err:   # the loader's errors name the file, row and column
+        raise ReportError(f"could not load the export {path}: {err}") from None
+    return ReportData(
+        label=str(path), tables=res.tables,
+        rejected=_rows(res.rejected), repaired=_rows(getattr(res, "repaired", None)),
+        details=res.summary(),
+    )
+
+
+def simulated(seed: int = 0, scenario: str = "baseline") -> ReportData:
+    """The data the notebooks use when given no export: one simulated run of `scenario` with `seed`."""
+    tables = simulate(Scenario.load(scenario), seed=seed).tables
+    return ReportData(label=f"simulated data: scenario {scenario!r}, seed {seed}", tables=tables)
+
+
+def _rows(df: pd.DataFrame | None) -> pd.DataFrame:
+    """The loader's rejected/repaired rows in the report's column order (empty when there are none)."""
+    if df is None or df.empty:
+        return pd.DataFrame(columns=REJECTED_COLUMNS)
+    cols = [c for c in REJECTED_COLUMNS if c in df.columns] + [c for c in df.columns if c not in REJECTED_COLUMNS]
+    return df[cols].reset_index(drop=True)
