@@ -36,10 +36,14 @@ def rows_json(frame: pd.DataFrame) -> Markup:
 
 
 def notebook_html(executed: Path, dest: Path) -> Path:
-    """Render an executed notebook as a standalone page that works offline and links back to the report."""
+    """Render an executed notebook as a standalone page that works offline and links back to the report.
+
+    Outputs are sanitised: a Markdown or HTML output quoting an export value (an owner named
+    ``<img onerror=...>``) is shown as text, never run as markup.
+    """
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", extra_template_paths=[str(TEMPLATES)], template_file="notebook.html.j2")
+    exporter = HTMLExporter(template_name="lab", sanitize_html=True, extra_template_paths=[str(TEMPLATES)], template_file="notebook.html.j2")
     body, _ = exporter.from_filename(str(executed), resources={"metadata": {"name": executed.stem}})
     dest.write_text(body, encoding="utf-8")
     return dest

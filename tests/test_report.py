@@ -1,0 +1,169 @@
+"""`playbook report`: cards carry what the notebooks computed, failures stay on their card, the folder is atomic.
+
+The report runs small fixture notebooks (tests/fixtures/report_notebooks: one that runs, one that guards
+an analysis needing `lead_source`, one that raises) so these tests do not depend on the principle
+notebooks' run time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sim
+from sim.cli import main
+from sim.report import Card, ReportError, Skip, build_report, principle_notebooks
+from sim.report.build import _write_pages
+from sim.report.data import ReportData
+
+FIXTURES = Path(__file__).parent / "fixtures" / "report_notebooks"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One report on simulated data (seed 3), shared by the tests that only read it."""
+    out = tmp_path_factory.mktemp("reports") / "sim"
+    return build_report(None, out, notebooks=FIXTURES, seed=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """A small simulated pipeline written as a Salesforce export, with a few deliberately broken rows."""
+    synth = pytest.importorskip("sim.crm.synth", reason="the CRM loader (issue 4) is not on this branch yet")
+    folder = tmp_path_factory.mktemp("export")
+    synth.write_export(sim.simulate(sim.Scenario.preset("baseline"), seed=5).tables, "salesforce", folder, seed=5, broken=6)
+    return folder
+
+
+def test_principle_notebooks_are_the_numbered_ones_without_the_tour(tmp_path):
+    for name in ["00-start-here.ipynb", "01-a.ipynb", "12-b.ipynb", "notes.ipynb", "1-c.ipynb"]:
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in principle_notebooks(tmp_path)] == ["01-a.ipynb", "12-b.ipynb"]
+
+
+def test_card_headline_is_the_number_the_notebook_computed_on_the_same_data(report):
+    opp = sim.simulate(sim.Scenario.preset("baseline"), seed=3).tables.opportunities
+    won = opp[opp.outcome == "won"].groupby("owner").size().sort_values(ascending=False)
+    card = report.cards[0]
+    assert card.slug == "01-runs" and card.title == "Deals won by owner"
+    assert card.headline == f"{won.index[0]} won the most deals: {won.iloc[0]} of {won.sum()} won deals ({len(opp)} opportunities)"
+    assert card.figure_png.startswith(b"\x89PNG")
+    assert (report.path / "figures" / "01-runs.png").read_bytes() == card.figure_png
+    assert card.headline in (report.path / "index.html").read_text()
+
+
+def test_a_failing_notebook_gets_a_card_saying_why_and_the_rest_still_render(report):
+    assert [c.status for c in report.cards] == ["ok", "ok", "failed"]
+    failed = report.cards[2]
+    assert failed.error.startswith("ValueError: deliberate failure after reading")
+    assert not report.complete
+    index = (report.path / "index.html").read_text()
+    assert "deliberate failure after reading" in index and index.count('class="card ') == 3
+    for c in report.cards:   # every notebook, even the failed one, is there to read
+        assert (report.path / "notebooks" / f"{c.slug}.ipynb").exists()
+        assert (report.path / "notebooks" / f"{c.slug}.html").exists()
+    assert json.loads((report.path / "report.json").read_text())["complete"] is False
+
+
+def test_pages_fetch_nothing_from_the_internet(report):
+    for page in report.path.rglob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?(https?:)?//", text), page.name
+
+
+def test_export_values_are_escaped_in_every_page(tmp_path):
+    evil = "<script>alert('x')</script>"
+    tables = sim.simulate(sim.Scenario.preset("baseline"), seed=1).tables
+    tables.opportunities.loc[0, "owner"] = evil
+    rejected = pd.DataFrame([{"file": "opps.csv", "row": 7, "column": "Amount", "value": evil, "reason": "not a number"}])
+    data = ReportData(label=f"export {evil}", tables=tables, rejected=rejected)
+    card = Card("01-x", f"Title {evil}", 1.0, headline=f"Top account {evil}", skipped=[Skip(evil, (evil,))])
+    _write_pages(tmp_path, data, [card], crm=None, mapping=None)
+    for page in ["index.html", "data-quality.html"]:
+        text = (tmp_path / page).read_text()
+        assert "<script>alert" not in text, page
+        assert "&lt;script&gt;alert" in text or "\\u003cscript\\u003ealert" in text, page
+
+
+def test_an_existing_report_is_not_overwritten_without_force(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    with pytest.raises(ReportError, match="already exists; pass --force"):
+        build_report(None, out, notebooks=FIXTURES, progress=False)
+    assert (out / "mine.txt").read_text() == "keep me"
+    assert main(["report", "-o", str(out), "--notebooks", str(FIXTURES)]) == 2
+
+
+def test_force_replaces_the_report_and_exit_status_says_not_everything_ran(tmp_path, capsys, export):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
+    code = main(["report", str(export), "-o", str(out), "--notebooks", str(nbs), "--force", "--no-progress"])
+    assert code == 0 and not (out / "old.txt").exists() and (out / "index.html").exists()
+    printed = capsys.readouterr().out
+    assert re.search(r"report: 1 notebooks in [\d.]+ s \(loading", printed) and str(out / "index.html") in printed
+    (nbs / "03-raises.ipynb").write_bytes((FIXTURES / "03-raises.ipynb").read_bytes())
+    assert main(["report", str(export), "-o", str(out), "--notebooks", str(nbs), "--force", "--no-progress"]) == 1
+    assert "03-raises: ValueError: deliberate failure" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temp folders left
+
+
+def test_an_error_while_building_leaves_no_half_report(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("sim.report.build._write_pages", interrupted)
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
+    with pytest.raises(KeyboardInterrupt):
+        build_report(None, tmp_path / "out" / "r", notebooks=nbs, progress=False)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_ctrl_c_during_the_notebooks_stops_the_run_and_leaves_nothing(tmp_path, export):
+    out = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "report", str(export), "-o", str(out), "--notebooks", str(FIXTURES), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".r.partial-*/notebooks/*.log")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_without_lead_source_skips_that_analysis_says_so_and_exits_1(tmp_path, capsys):
+    synth = pytest.importorskip("sim.crm.synth", reason="the CRM loader (issue 4) is not on this branch yet")
+    export = tmp_path / "export"
+    synth.write_export(sim.simulate(sim.Scenario.preset("baseline"), seed=2).tables, "salesforce", export, seed=2)
+    opps = pd.read_csv(export / "opportunities.csv", dtype=str, keep_default_na=False)
+    opps.drop(columns=["Lead Source"]).to_csv(export / "opportunities.csv", index=False)
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    for name in ["01-runs.ipynb", "02-lead-source.ipynb"]:
+        (nbs / name).write_bytes((FIXTURES / name).read_bytes())
+    out = tmp_path / "report"
+    assert main(["report", str(export), "--crm", "salesforce", "-o", str(out), "--notebooks", str(nbs), "--no-progress"]) == 1
+    assert "02-lead-source: skipped win rate by lead source (missing lead_source)" in capsys.readouterr().out
+    index = (out / "index.html").read_text()
+    card = index.split('id="card-02-lead-source"')[1].split("</article>")[0]
+    assert "Skipped win rate by lead source: the export lacks column(s) lead_source." in card
+    assert re.search(r"\d+% of \d+ closed deals were won", card)       # the rest of that notebook still ran
+    assert 'id="card-01-runs"' in index and "won the most deals" in index
+    quality = (out / "data-quality.html").read_text()
+    assert re.search(r"<td>win rate by lead source</td><td>lead_source</td>", quality)
