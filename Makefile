@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	@touch $@
 
+# A simulated Salesforce-style export with a few rows broken on purpose, and the report built on it; the
+# report prints the path of its index.html. Exit status 1 (an analysis skipped or failed) still shows the report.
 demo: install
-	$(BIN)/playbook simulate baseline --seed 7 --out runs/demo
-	$(BIN)/playbook compare baseline downturn --reps 50 --seed 7 --metrics bookings,deals_won,win_rate,median_cycle_days
-	@echo "demo output: runs/demo (tables as CSV, metrics.json, scenario.yaml)"
+	$(BIN)/playbook synth --crm salesforce --seed 7 --broken 12 --out runs/demo-export
+	$(BIN)/playbook report runs/demo-export --crm salesforce --seed 7 -o runs/demo-report --force || [ $$? -eq 1 ]
 
 test: install
 	PLAYBOOK_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval -p no:cacheprovider
