@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from . import schema
+from . import quota, schema
 from .market import Conditions, Lead, LeadFactory, arrivals
 from .metrics import pipeline_metrics
 from .policies import Policy
@@ -46,6 +46,7 @@ class Deal:
     won: bool | None = None
     amount: float | None = None
     extra: dict = field(default_factory=dict)                 # room for policies' per-deal bookkeeping
+    handover: simpy.Event | None = None                       # fires if the deal changes owner while waiting
 
     def enter(self, stage_index: int, now: float) -> None:
         """Move into a stage, closing the stay in the previous one."""
@@ -122,6 +123,17 @@ class SalesModel:
         for policy in self.policies:
             policy.on_close(self, deal)
 
+    def open_deals(self, rep: Rep) -> list[Deal]:
+        """The deals `rep` owns that are still open."""
+        return [d for d in self.deals if d.owner is rep and d.closed is None]
+
+    def hand_over(self, deal: Deal, rep: Rep) -> None:
+        """Give an open deal to another rep; if it is waiting for rep time, it queues at the new owner."""
+        deal.owner.open_deals -= 1
+        deal.owner = rep
+        if deal.handover is not None and not deal.handover.triggered:
+            deal.handover.succeed()
+
     # ---- what policies decide ----------------------------------------------------------------
     def priority(self, deal: Deal) -> float:
         """Queue priority of a deal asking for rep time: the sum of what the policies say (lower first)."""
@@ -174,11 +186,26 @@ class SalesModel:
             "entered_at": self.timestamps(entered),
             "exited_at": self.timestamps([np.nan if x is None else x for x in exited]),
         })
-        return Tables(
+        tables = Tables(
             opportunities=schema.conform(opp, "opportunities"),
             stage_history=schema.conform(hist, "stage_history"),
             accounts=self.accounts_table(),
         )
+        if self.scenario.reps.quota is not None:
+            tables.attainment = self.attainment_table(tables.opportunities)
+        return tables
+
+    def attainment_table(self, opportunities: pd.DataFrame) -> pd.DataFrame:
+        """Each rep's quota, bookings and attainment per quota period, prorated for when they joined or left."""
+        reps = self.team.reps
+        tenure = pd.DataFrame({
+            "owner": [r.name for r in reps],
+            "joined": self.timestamps([r.joined if r.joined > 0 else np.nan for r in reps]),
+            "left": self.timestamps([np.nan if r.left is None else r.left for r in reps]),
+        })
+        cfg, start = self.scenario.reps, pd.Timestamp(self.scenario.start)
+        return quota.attainment(opportunities, cfg.quota, cfg.quota_period, tenure,
+                                start=start, end=start + pd.Timedelta(days=self.scenario.days))
 
     def accounts_table(self) -> pd.DataFrame:
         factory = self.leads
@@ -196,6 +223,9 @@ class SalesModel:
         out.update(pipeline_metrics(tables.opportunities))
         out["rep_utilisation"] = self.team.utilisation(self.scenario.days)
         out["reps_at_end"] = float(len(self.team.active))
+        out.update(self.team.headcount(self.scenario.days))
+        if self.scenario.reps.quota is not None:
+            out["attainment"] = quota.annual_attainment(tables.attainment)
         return out
 
 

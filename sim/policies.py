@@ -75,11 +75,18 @@ class AllocationPolicy(Policy):
         return focus
 
 
+# Policies that live in their own modules import `Data` and `Policy` from here, so they come after them.
+from .qualification import QualificationPolicy  # noqa: E402
+
+
 class Policies(Data):
     """The policies a scenario runs with. Later principles add their own fields here."""
 
     allocation: AllocationPolicy = Field(
         default_factory=AllocationPolicy, description="how reps share their time between waiting deals"
+    )
+    qualification: QualificationPolicy | None = Field(
+        None, description="which leads the team declines by fit score (null = take every lead)"
     )
 
     def active(self) -> list[Policy]:

@@ -12,7 +12,7 @@ import copy
 import datetime as dt
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -120,6 +120,8 @@ class Reps(Data):
     ramp_days: int = Field(90, ge=0, le=730, description="days a new rep needs to reach full speed")
     ramp_start: float = Field(0.3, gt=0.0, le=1.0, description="speed of a new rep on day one, as a share of full speed")
     hires: tuple[Hire, ...] = Field((), description="reps joining later")
+    quota: float | None = Field(None, gt=0, description="yearly quota of each rep, in the scenario currency (null = no quotas)")
+    quota_period: Literal["month", "quarter", "year"] = Field("quarter", description="period over which quotas are judged")
 
 
 class DealValue(Data):
@@ -182,6 +184,9 @@ class Scenario(Data):
                 f"policies.allocation.focus_segments: {', '.join(unknown)} not among the segments "
                 f"({', '.join(sorted(segment_names))})"
             )
+        qualification = self.policies.qualification
+        if qualification is not None and qualification.relax_when_behind is not None and self.reps.quota is None:
+            raise ValueError("policies.qualification.relax_when_behind needs reps.quota: behind is judged against a quota")
         for i, hire in enumerate(self.reps.hires):
             if hire.at < self.start:
                 raise ValueError(f"reps.hires.{i}.at: {hire.at} is before the scenario start {self.start}")

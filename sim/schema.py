@@ -150,7 +150,21 @@ ACCOUNTS = Table(
     doc="one row per account",
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (OPPORTUNITIES, STAGE_HISTORY, FORECASTS, ACTIVITIES, ACCOUNTS)}
+ATTAINMENT = Table(
+    "attainment",
+    (
+        Col("owner", "str", required=True, nullable=False, doc="the rep"),
+        Col("period", "str", required=True, nullable=False, doc="quota period, e.g. 2026-Q1"),
+        Col("period_start", "datetime", doc="first day of the period"),
+        Col("period_end", "datetime", doc="first day after the period"),
+        Col("quota", "float", required=True, lo=0, doc="the rep's quota for the period (prorated for partial tenure)"),
+        Col("bookings", "float", required=True, lo=0, doc="won amount closed in the period"),
+        Col("attainment", "float", lo=0, doc="bookings / quota"),
+    ),
+    doc="one row per rep and quota period",
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (OPPORTUNITIES, STAGE_HISTORY, FORECASTS, ACTIVITIES, ACCOUNTS, ATTAINMENT)}
 
 
 class TableError(ValueError):

@@ -46,18 +46,29 @@ def stage_days(scenario: Scenario, deal: Deal, i: int, stretch: float) -> float:
     return days
 
 
+def rep_time(env, model: SalesModel, deal: Deal, hours: float):
+    """Process step: the deal waits for its owner's desk, then the owner works `hours` on it.
+
+    A deal handed to another rep while it waits (its owner left) queues again at the new owner.
+    """
+    while True:
+        rep = deal.owner
+        with rep.desk.request(priority=model.priority(deal)) as turn:
+            deal.handover = env.event()
+            yield turn | deal.handover
+            if turn.triggered:
+                yield from rep.work(env, hours, model.effort(rep))
+                return
+
+
 def work_the_deal(env, model: SalesModel, deal: Deal):
     """Process: the deal walks the stages, holding its rep's desk while the rep works each one."""
-    scenario, rep = model.scenario, deal.owner
+    scenario = model.scenario
     for i, stage in enumerate(scenario.stages):
         deal.enter(i, env.now)
 
         if stage.rep_hours > 0:
-            with rep.desk.request(priority=model.priority(deal)) as turn:
-                yield turn
-                work = rep.days_for(stage.rep_hours, env.now, model.effort(rep))
-                yield env.timeout(work)
-                rep.busy_days += work
+            yield from rep_time(env, model, deal, stage.rep_hours)
 
         day = model.conditions.at(env.now)
         yield env.timeout(stage_days(scenario, deal, i, model.conditions.stretch[day]))

@@ -1,4 +1,4 @@
-"""`Tables`: the five canonical tables together, whether they came from a simulation or an export."""
+"""`Tables`: the canonical tables together, whether they came from a simulation or an export."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Tables:
     forecasts: pd.DataFrame = field(default_factory=lambda: schema.empty("forecasts"))
     activities: pd.DataFrame = field(default_factory=lambda: schema.empty("activities"))
     accounts: pd.DataFrame = field(default_factory=lambda: schema.empty("accounts"))
+    attainment: pd.DataFrame = field(default_factory=lambda: schema.empty("attainment"))
 
     @staticmethod
     def names() -> list[str]:

@@ -43,6 +43,12 @@ class Rep:
         """Calendar days of this rep's time that `hours` of work take at day `now`."""
         return hours / (self.hours_per_week / 7.0) / (self.speed(now) * effort)
 
+    def work(self, env: simpy.Environment, hours: float, effort: float = 1.0):
+        """Process step, called while holding the desk: the rep spends `hours` of work, counted as busy time."""
+        days = self.days_for(hours, env.now, effort)
+        yield env.timeout(days)
+        self.busy_days += days
+
 
 class Team:
     """All reps, and the rule that gives each new deal an owner (the rep with the fewest open deals)."""
@@ -71,11 +77,21 @@ class Team:
     def active(self) -> list[Rep]:
         return [r for r in self.reps if r.left is None]
 
+    def pick(self) -> Rep:
+        """The rep the next deal would go to: the active rep with the fewest open deals (earliest hired on a tie)."""
+        return min(self.active, key=lambda r: r.open_deals)
+
     def assign(self) -> Rep:
-        """The active rep with the fewest open deals (earliest hired on a tie)."""
-        rep = min(self.active, key=lambda r: r.open_deals)
+        """Give the next deal to `pick()`'s rep."""
+        rep = self.pick()
         rep.open_deals += 1
         return rep
+
+    def release(self, rep: Rep) -> None:
+        """The rep leaves today; each of their open deals is handed to the active rep with the fewest."""
+        rep.left = self.env.now
+        for deal in self.model.open_deals(rep):
+            self.model.hand_over(deal, self.assign())
 
     def hiring(self, env: simpy.Environment):
         """Process: new reps join on the scenario's hire dates."""
@@ -86,6 +102,13 @@ class Team:
                 yield env.timeout(day - env.now)
             for _ in range(hire.count):
                 self.hire(joined=env.now)
+
+    def headcount(self, until: float) -> dict[str, float]:
+        """Rep-years on the payroll during [0, until), reps hired during the run and reps who left."""
+        on = sum(max(0.0, min(until, r.left if r.left is not None else until) - max(0.0, r.joined)) for r in self.reps)
+        return {"rep_years": on / 365.25,
+                "reps_hired": float(sum(r.joined >= 0 for r in self.reps)),
+                "reps_left": float(sum(r.left is not None for r in self.reps))}
 
     def utilisation(self, until: float) -> float:
         """Share of the reps' available time spent working deals."""

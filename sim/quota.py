@@ -1,0 +1,116 @@
+"""Quotas and attainment: each rep's number per period, and how much of it they booked.
+
+A quota is set per rep per year (`scenario.reps.quota`) and judged per calendar period (month, quarter or
+year, `scenario.reps.quota_period`). A rep who joins or leaves mid-period carries the share of the period
+they were on the team. `attainment(...)` builds the per-rep-per-period table from the opportunities, so the
+same numbers come out of a simulated run and of a CRM export (give it the quota you set your team).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+
+Period = Literal["month", "quarter", "year"]
+PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+_FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
+
+
+def label(when: dt.date | pd.Timestamp, period: Period) -> str:
+    """The period holding `when`, as text: 2026-03, 2026-Q1 or 2026."""
+    p = pd.Period(pd.Timestamp(when), freq=_FREQ[period])
+    return f"{p.year}-Q{p.quarter}" if period == "quarter" else str(p)
+
+
+def bounds(start: pd.Timestamp, end: pd.Timestamp, period: Period) -> pd.DataFrame:
+    """Every period touching [start, end): label, period_start, period_end (exclusive)."""
+    if period not in PER_YEAR:
+        raise ValueError(f"period: {period!r} is not allowed, must be one of {', '.join(PER_YEAR)}")
+    spans = pd.period_range(pd.Timestamp(start), pd.Timestamp(end) - pd.Timedelta(seconds=1), freq=_FREQ[period])
+    return pd.DataFrame({
+        "period": [label(p.start_time, period) for p in spans],
+        "period_start": [p.start_time.normalize() for p in spans],
+        "period_end": [(p.end_time + pd.Timedelta(seconds=1)).normalize() for p in spans],
+    })
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Quota periods of a run in simulated days: which period a day is in, and where it starts and ends."""
+
+    starts: np.ndarray   # first simulated day of each period
+    ends: np.ndarray     # first simulated day after each period
+    labels: tuple[str, ...]
+
+    def index(self, day: float) -> int:
+        """Index of the period holding simulated day `day`."""
+        return int(np.searchsorted(self.starts, day, side="right")) - 1
+
+
+@lru_cache(maxsize=64)
+def calendar(start: dt.date, days: int, period: Period) -> Calendar:
+    """The quota periods of a run starting on `start` and lasting `days` days."""
+    t0 = pd.Timestamp(start)
+    spans = bounds(t0, t0 + pd.Timedelta(days=days), period)
+    to_day = lambda s: ((s - t0).dt.days).to_numpy(dtype=float)  # noqa: E731 - tiny local conversion
+    return Calendar(to_day(spans["period_start"]), to_day(spans["period_end"]), tuple(spans["period"]))
+
+
+def plan_to_date(quota_per_year: float, period: Period, cal: Calendar, day: float, joined: float) -> float:
+    """What a rep should have booked so far this period: the quota's share of the days they have been on."""
+    i = cal.index(day)
+    start, end = cal.starts[i], cal.ends[i]
+    return quota_per_year / PER_YEAR[period] * max(0.0, day - max(start, joined)) / (end - start)
+
+
+def attainment(
+    opportunities: pd.DataFrame,
+    quota_per_year: float,
+    period: Period = "quarter",
+    tenure: pd.DataFrame | None = None,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """One row per owner and period: quota, bookings (won amount closed in the period) and attainment.
+
+    `tenure` (owner, joined, left; NaT = before the start / still there) prorates the quota of reps who
+    joined or left mid-period; without it every owner counts for the whole span. `start`/`end` default to
+    the first creation and the last close in the data. Works the same on an export and a simulated run.
+    """
+    schema.require(opportunities, ["owner", "outcome", "amount", "closed_at"], "attainment")
+    if not quota_per_year > 0:
+        raise ValueError(f"quota_per_year: {quota_per_year!r} is not allowed, must be a positive amount")
+    opp = opportunities
+    start = pd.Timestamp(start if start is not None else opp["created_at"].min()).normalize()
+    end = pd.Timestamp(end if end is not None else opp["closed_at"].max() + pd.Timedelta(days=1)).normalize()
+    spans = bounds(start, end, period)
+    if tenure is None:
+        owners = sorted(opp["owner"].dropna().unique())
+        tenure = pd.DataFrame({"owner": owners, "joined": pd.NaT, "left": pd.NaT})
+    grid = tenure.merge(spans, how="cross")
+    on_from = grid[["period_start"]].assign(a=grid["joined"]).max(axis=1).clip(lower=start)
+    on_to = grid[["period_end"]].assign(b=grid["left"]).min(axis=1).clip(upper=end)
+    days_on = ((on_to - on_from).dt.total_seconds() / 86400).clip(lower=0)
+    length = (grid["period_end"] - grid["period_start"]).dt.total_seconds() / 86400
+    grid["quota"] = (quota_per_year / PER_YEAR[period] * days_on / length).round(2)
+
+    won = opp[(opp["outcome"] == "won") & opp["closed_at"].notna()]
+    booked = won.assign(period=[label(t, period) for t in won["closed_at"]]).groupby(["owner", "period"])["amount"].sum()
+    grid["bookings"] = [round(float(booked.get((o, p), 0.0)), 2) for o, p in zip(grid["owner"], grid["period"])]
+    grid = grid[grid["quota"] > 0].copy()
+    grid["attainment"] = grid["bookings"] / grid["quota"]
+    cols = ["owner", "period", "period_start", "period_end", "quota", "bookings", "attainment"]
+    return schema.conform(grid[cols].reset_index(drop=True), "attainment")
+
+
+def annual_attainment(table: pd.DataFrame) -> float:
+    """The team's attainment over the whole table: total bookings / total quota."""
+    quota = float(table["quota"].sum())
+    return float(table["bookings"].sum()) / quota if quota > 0 else np.nan
