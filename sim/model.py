@@ -46,7 +46,8 @@ class Deal:
     won: bool | None = None
     amount: float | None = None
     extra: dict = field(default_factory=dict)                 # room for policies' per-deal bookkeeping
-    handover: simpy.Event | None = None                       # fires if the deal changes owner while waiting
+    process: simpy.Process | None = None                      # the deal's SimPy process
+    waiting: bool = False                                     # queued for its owner's time right now
 
     def enter(self, stage_index: int, now: float) -> None:
         """Move into a stage, closing the stay in the previous one."""
@@ -108,7 +109,7 @@ class SalesModel:
             pass_chances=pass_chances(self.scenario, lead.fit, self._loss_factor.get(lead.source, 1.0)),
         )
         self.deals.append(deal)
-        self.env.process(work_the_deal(self.env, self, deal))
+        deal.process = self.env.process(work_the_deal(self.env, self, deal))
 
     def close(self, deal: Deal, won: bool) -> None:
         """Record a deal's outcome; a win books its signed amount and makes the account a customer."""
@@ -131,8 +132,8 @@ class SalesModel:
         """Give an open deal to another rep; if it is waiting for rep time, it queues at the new owner."""
         deal.owner.open_deals -= 1
         deal.owner = rep
-        if deal.handover is not None and not deal.handover.triggered:
-            deal.handover.succeed()
+        if deal.waiting:
+            deal.process.interrupt("handed over")
 
     # ---- what policies decide ----------------------------------------------------------------
     def priority(self, deal: Deal) -> float:

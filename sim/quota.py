@@ -25,8 +25,14 @@ _FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
 
 def label(when: dt.date | pd.Timestamp, period: Period) -> str:
     """The period holding `when`, as text: 2026-03, 2026-Q1 or 2026."""
-    p = pd.Period(pd.Timestamp(when), freq=_FREQ[period])
-    return f"{p.year}-Q{p.quarter}" if period == "quarter" else str(p)
+    return labels(pd.Series([pd.Timestamp(when)]), period).iloc[0]
+
+
+def labels(when: pd.Series, period: Period) -> pd.Series:
+    """`label` for a whole column of timestamps at once."""
+    p = pd.to_datetime(when).dt.to_period(_FREQ[period])
+    text = p.astype(str)
+    return text.str.replace("Q", "-Q", regex=False) if period == "quarter" else text
 
 
 def bounds(start: pd.Timestamp, end: pd.Timestamp, period: Period) -> pd.DataFrame:
@@ -34,10 +40,11 @@ def bounds(start: pd.Timestamp, end: pd.Timestamp, period: Period) -> pd.DataFra
     if period not in PER_YEAR:
         raise ValueError(f"period: {period!r} is not allowed, must be one of {', '.join(PER_YEAR)}")
     spans = pd.period_range(pd.Timestamp(start), pd.Timestamp(end) - pd.Timedelta(seconds=1), freq=_FREQ[period])
+    first = pd.Series(spans.start_time.normalize())
     return pd.DataFrame({
-        "period": [label(p.start_time, period) for p in spans],
-        "period_start": [p.start_time.normalize() for p in spans],
-        "period_end": [(p.end_time + pd.Timedelta(seconds=1)).normalize() for p in spans],
+        "period": labels(first, period),
+        "period_start": first,
+        "period_end": pd.Series((spans.end_time + pd.Timedelta(seconds=1)).normalize()),
     })
 
 
@@ -84,7 +91,9 @@ def attainment(
     joined or left mid-period; without it every owner counts for the whole span. `start`/`end` default to
     the first creation and the last close in the data. Works the same on an export and a simulated run.
     """
-    schema.require(opportunities, ["owner", "outcome", "amount", "closed_at"], "attainment")
+    absent = [c for c in ("owner", "outcome", "amount", "closed_at") if c not in opportunities.columns]
+    if absent:   # present but empty is fine: a period where nothing closed is a zero, not a missing column
+        raise schema.MissingColumns("attainment", absent)
     if not quota_per_year > 0:
         raise ValueError(f"quota_per_year: {quota_per_year!r} is not allowed, must be a positive amount")
     opp = opportunities
@@ -95,15 +104,17 @@ def attainment(
         owners = sorted(opp["owner"].dropna().unique())
         tenure = pd.DataFrame({"owner": owners, "joined": pd.NaT, "left": pd.NaT})
     grid = tenure.merge(spans, how="cross")
-    on_from = grid[["period_start"]].assign(a=grid["joined"]).max(axis=1).clip(lower=start)
-    on_to = grid[["period_end"]].assign(b=grid["left"]).min(axis=1).clip(upper=end)
-    days_on = ((on_to - on_from).dt.total_seconds() / 86400).clip(lower=0)
-    length = (grid["period_end"] - grid["period_start"]).dt.total_seconds() / 86400
-    grid["quota"] = (quota_per_year / PER_YEAR[period] * days_on / length).round(2)
+    ns = lambda col: grid[col].to_numpy(dtype="datetime64[ns]")  # noqa: E731 - NaT-aware column access
+    on_from = np.fmax(np.fmax(ns("period_start"), ns("joined")), start.to_datetime64())
+    on_to = np.fmin(np.fmin(ns("period_end"), ns("left")), end.to_datetime64())
+    days_on = np.clip((on_to - on_from) / np.timedelta64(1, "D"), 0, None)
+    length = (ns("period_end") - ns("period_start")) / np.timedelta64(1, "D")
+    grid["quota"] = np.round(quota_per_year / PER_YEAR[period] * days_on / length, 2)
 
     won = opp[(opp["outcome"] == "won") & opp["closed_at"].notna()]
-    booked = won.assign(period=[label(t, period) for t in won["closed_at"]]).groupby(["owner", "period"])["amount"].sum()
-    grid["bookings"] = [round(float(booked.get((o, p), 0.0)), 2) for o, p in zip(grid["owner"], grid["period"])]
+    booked = won.groupby([won["owner"], labels(won["closed_at"], period).rename("period")])["amount"].sum()
+    grid = grid.merge(booked.rename("bookings").reset_index(), on=["owner", "period"], how="left")
+    grid["bookings"] = grid["bookings"].fillna(0.0).round(2)
     grid = grid[grid["quota"] > 0].copy()
     grid["attainment"] = grid["bookings"] / grid["quota"]
     cols = ["owner", "period", "period_start", "period_end", "quota", "bookings", "attainment"]

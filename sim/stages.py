@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import simpy
+
 from .scenario import Scenario
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,11 +56,15 @@ def rep_time(env, model: SalesModel, deal: Deal, hours: float):
     while True:
         rep = deal.owner
         with rep.desk.request(priority=model.priority(deal)) as turn:
-            deal.handover = env.event()
-            yield turn | deal.handover
-            if turn.triggered:
-                yield from rep.work(env, hours, model.effort(rep))
-                return
+            deal.waiting = True
+            try:
+                yield turn
+            except simpy.Interrupt:      # handed over while waiting: queue at the new owner
+                continue
+            finally:
+                deal.waiting = False
+            yield from rep.work(env, hours, model.effort(rep))
+            return
 
 
 def work_the_deal(env, model: SalesModel, deal: Deal):
