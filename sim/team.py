@@ -103,15 +103,17 @@ class Team:
             for _ in range(hire.count):
                 self.hire(joined=env.now)
 
+    def rep_days(self, until: float) -> float:
+        """Days on the team during [0, until), summed over every rep who was on it."""
+        return sum(max(0.0, min(until, r.left if r.left is not None else until) - max(0.0, r.joined)) for r in self.reps)
+
     def headcount(self, until: float) -> dict[str, float]:
         """Rep-years on the payroll during [0, until), reps hired during the run and reps who left."""
-        on = sum(max(0.0, min(until, r.left if r.left is not None else until) - max(0.0, r.joined)) for r in self.reps)
-        return {"rep_years": on / 365.25,
+        return {"rep_years": self.rep_days(until) / 365.25,
                 "reps_hired": float(sum(r.joined >= 0 for r in self.reps)),
                 "reps_left": float(sum(r.left is not None for r in self.reps))}
 
     def utilisation(self, until: float) -> float:
         """Share of the reps' available time spent working deals."""
-        available = sum(max(0.0, min(until, r.left if r.left is not None else until) - max(0.0, r.joined))
-                        for r in self.reps)
+        available = self.rep_days(until)
         return sum(r.busy_days for r in self.reps) / available if available > 0 else 0.0

@@ -36,9 +36,10 @@ def test_declining_costs_rep_time(sweet):
     free = sim.simulate(everything_out.replace({"policies.qualification.decline_hours": 0.0}), seed=1)
     assert costly.metrics["opportunities"] == free.metrics["opportunities"] == 0
     assert free.metrics["rep_utilisation"] == 0
-    # every declined lead took 2 hours of a rep's desk
+    # every declined lead took 2 hours of a rep's desk (the last few may still be in progress at the end)
     hours = costly.metrics["rep_utilisation"] * 4 * 90 * 30 / 7
-    assert hours == pytest.approx(2.0 * costly.metrics["declined"], rel=0.02)
+    declined = costly.metrics["declined"]
+    assert 2.0 * (declined - 10) <= hours <= 2.0 * declined + 1e-6
 
 
 def test_relaxing_admits_poor_fit_only_while_behind(sweet):
@@ -90,7 +91,7 @@ def test_an_interior_threshold_maximises_bookings_when_rep_time_is_scarce(sweet)
 
 
 def test_relaxing_when_behind_lowers_annual_attainment_under_capacity_pressure(sweet):
-    runs = strictness.death_spiral(sweet, relax_to=0.0, n=16, seed=7, executor="serial", progress=False)
+    runs = strictness.death_spiral(sweet, relax_to=0.0, n=40, seed=7, progress=False)
     hold = runs[runs["scenario"] == "hold the line"].sort_values("replication")
     relax = runs[runs["scenario"] == "relax when behind"].sort_values("replication")
     diff, _, hi = paired_diff_ci(relax["attainment"].to_numpy(), hold["attainment"].to_numpy())
@@ -109,6 +110,12 @@ def test_a_sweet_spot_too_small_caps_bookings_below_plan_whatever_the_win_rate(s
     best_small = summary.loc[("small", 0.1)]
     assert best_small["win_rate"] > 0.9                       # the team wins almost everything it works...
     assert best_small["attainment_high"] < 0.8                # ...and still cannot reach the plan
-    assert summary.loc[("unlimited", 0.1), "attainment"] > 1.0  # the same team in a big enough market can
-    small = runs[(runs["market"] == "small") & (runs["loss_scale"] == 0.1)]
-    assert (small["accounts_won_share"] > 0.4).all()
+    assert summary.loc[("unlimited", 0.1), "attainment_high"] > 1.0   # the same team in a big enough market can
+    unlimited = runs[(runs["market"] == "unlimited") & (runs["loss_scale"] == 0.1)]
+    _, lo, _ = paired_diff_ci(unlimited["attainment"].to_numpy(), runs_small_best(runs)["attainment"].to_numpy())
+    assert lo > 0.2
+    assert (runs_small_best(runs)["accounts_won_share"] > 0.4).all()
+
+
+def runs_small_best(runs):
+    return runs[(runs["market"] == "small") & (runs["loss_scale"] == 0.1)]
