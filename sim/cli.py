@@ -174,6 +174,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reps", type=int, help="replications for the notebooks' what-ifs (default: each notebook's own)")
     p.add_argument("--workers", type=int, default=2, help="notebooks run side by side (default 2)")
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
+    p.add_argument("--timeout", type=int, help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -184,6 +185,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.reps is not None and args.reps < 2:
         raise UsageError(f"--reps: {args.reps} is not allowed, must be a whole number >= 2 (a CI needs two runs)")
+    if args.timeout is not None and args.timeout < 1:
+        raise UsageError(f"--timeout: {args.timeout} is not allowed, must be a whole number of seconds >= 1")
     if args.workers < 1:
         raise UsageError(f"--workers: {args.workers} is not allowed, must be a whole number >= 1")
     if args.export is not None and not args.export.exists():
@@ -198,7 +201,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                               seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
-                              progress=False if args.no_progress else None)
+                              progress=False if args.no_progress else None, timeout=args.timeout)
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings

@@ -115,6 +115,7 @@ def test_force_replaces_the_report_and_exit_status_says_not_everything_ran(tmp_p
     assert code == 0 and not (out / "old.txt").exists() and (out / "index.html").exists()
     printed = capsys.readouterr().out
     assert re.search(r"report: 1 notebooks in [\d.]+ s \(loading", printed) and str(out / "index.html") in printed
+    (nbs / "01-runs.ipynb").unlink()
     (nbs / "03-raises.ipynb").write_bytes((FIXTURES / "03-raises.ipynb").read_bytes())
     assert main(["report", str(export), "-o", str(out), "--notebooks", str(nbs), "--force", "--no-progress"]) == 1
     assert "03-raises: ValueError: deliberate failure" in capsys.readouterr().out
@@ -167,3 +168,30 @@ def test_an_export_without_lead_source_skips_that_analysis_says_so_and_exits_1(t
     assert 'id="card-01-runs"' in index and "won the most deals" in index
     quality = (out / "data-quality.html").read_text()
     assert re.search(r"<td>win rate by lead source</td><td>lead_source</td>", quality)
+
+
+def test_without_an_export_the_report_runs_on_a_simulated_salesforce_export(tmp_path, capsys):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
+    out = tmp_path / "reports" / "demo"
+    assert main(["report", "-o", str(out), "--notebooks", str(nbs), "--seed", "4", "--no-progress"]) == 0
+    export = tmp_path / "reports" / "demo-export"
+    assert (export / "opportunities.csv").exists() and (export / "broken_rows.json").exists()
+    printed = capsys.readouterr().out
+    assert f"made a simulated Salesforce-style export in {export}" in printed
+    assert printed.strip().endswith(str(out / "index.html"))
+    quality = (out / "data-quality.html").read_text()
+    assert "no opportunity id" in quality   # the demo export's broken rows are on the data-quality page
+
+
+def test_a_file_that_is_not_a_notebook_gets_a_failed_card_not_a_crash(tmp_path):
+    from sim.report.cards import card_from_run
+    from sim.report.run import run_notebook
+
+    bad = tmp_path / "07-broken.ipynb"
+    bad.write_text("{ this is not json")
+    run = run_notebook(bad, tmp_path / "out.ipynb", {"seed": 0})
+    card = card_from_run(run)
+    assert card.status == "failed" and card.slug == "07-broken" and card.title == "Broken"
+    assert "\n" not in card.error and card.error.split(":")[0].endswith("Error")

@@ -104,3 +104,26 @@ def test_an_owner_named_like_an_html_tag_is_text_not_markup(built, browser):
     assert errors == []
     assert page.locator("#card-01-runs .headline").inner_text().startswith(EVIL_OWNER)
     assert page.locator("#card-01-runs .headline img").count() == 0
+
+
+def test_a_long_rejection_list_is_paged_and_filterable(tmp_path, browser):
+    import pandas as pd
+
+    from sim.report.build import _write_pages
+    from sim.report.data import ReportData
+
+    rejected = pd.DataFrame({"file": "opps.csv", "row": range(2, 252), "column": "Amount",
+                             "value": [f"<b>{i}</b>" for i in range(250)], "reason": "not a number"})
+    tables = sim.simulate(sim.Scenario.preset("baseline"), seed=1).tables
+    _write_pages(tmp_path, ReportData("an export", tables, rejected=rejected), [], crm=None, mapping=None)
+    page, errors = open_page(browser, tmp_path / "data-quality.html")
+    box = page.locator("#rejected-rows")
+
+    def rows():
+        return page.evaluate("[...document.querySelectorAll('#rejected-rows tbody tr')].map(tr => tr.cells[1].textContent)")
+    assert errors == [] and rows() == [str(r) for r in range(2, 102)]
+    box.locator("button[data-step='1']").click()
+    assert rows() == [str(r) for r in range(102, 202)]
+    assert "page 2 of 3" in box.locator(".count").inner_text()
+    box.locator("input").fill("<b>237</b>")
+    assert rows() == ["239"] and page.locator("#rejected-rows tbody b").count() == 0

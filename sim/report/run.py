@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +60,6 @@ def run_notebook(source: Path, executed: Path, parameters: dict[str, Any], timeo
         )
     except PapermillExecutionError as err:
         error = f"{err.ename}: {err.evalue}".strip().rstrip(":")
-    except Exception as err:  # a kernel that died, a notebook that is not valid JSON...  # noqa: BLE001
-        error = "".join(traceback.format_exception_only(err)).strip()
+    except Exception as err:  # a cell that timed out, a kernel that died, a file that is not a notebook...  # noqa: BLE001
+        error = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else 'no message'}"
     return Run(source, executed, time.perf_counter() - start, error)
