@@ -80,6 +80,7 @@ def test_every_link_resolves_and_every_notebook_page_opens_cleanly(built, browse
     for target in sorted(t for t in targets if t.parent.name == "notebooks" and t.suffix == ".html"):
         nb_page, errors = open_page(browser, target)
         assert errors == [], target.name
+        assert all(w > 0 for w in nb_page.evaluate("[...document.images].map(i => i.naturalWidth)")), target.name
         back = nb_page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
         assert all(Path(unquote(urlparse(h).path)).exists() for h in back if h.startswith("file:"))
 
@@ -127,3 +128,12 @@ def test_a_long_rejection_list_is_paged_and_filterable(tmp_path, browser):
     assert "page 2 of 3" in box.locator(".count").inner_text()
     box.locator("input").fill("<b>237</b>")
     assert rows() == ["239"] and page.locator("#rejected-rows tbody b").count() == 0
+
+
+def test_notebook_pages_show_export_values_as_text_and_keep_their_formatting(built, browser):
+    page, errors = open_page(browser, built["out"] / "notebooks" / "01-runs.html")
+    assert errors == []
+    outputs = page.locator(".jp-OutputArea-output.jp-RenderedMarkdown")
+    assert any(t.startswith(EVIL_OWNER) for t in outputs.all_inner_texts())
+    assert page.locator(".jp-RenderedMarkdown img").count() == 0
+    assert page.locator("h1").first.inner_text().startswith("Deals won by owner")   # Markdown still renders

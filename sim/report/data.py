@@ -34,7 +34,13 @@ class ReportData:
     def overview(self) -> dict[str, str]:
         """The few facts a reader checks first, computed from the canonical tables."""
         opp = self.tables.opportunities
-        out = {"opportunities loaded": f"{len(opp):,}", "rows rejected": f"{len(self.rejected):,}"}
+        out = {}
+        if "rows_read" in self.details:
+            out["rows read (all files)"] = f"{self.details['rows_read']:,}"
+        out["opportunities loaded"] = f"{len(opp):,}"
+        out["rows rejected"] = f"{len(self.rejected):,}"
+        if len(self.repaired):
+            out["values repaired"] = f"{len(self.repaired):,}"
         if len(opp):
             counts = opp["outcome"].value_counts()
             out["won / lost / open"] = " / ".join(f"{counts.get(k, 0):,}" for k in ("won", "lost", "open"))
@@ -44,7 +50,9 @@ class ReportData:
         if "owner" in opp and opp["owner"].notna().any():
             out["owners"] = f"{opp['owner'].nunique():,}"
         if "stage" in opp and opp["stage"].notna().any():
-            out["stages"] = ", ".join(map(str, opp["stage"].dropna().unique()))
+            out["stages deals are in"] = ", ".join(map(str, opp["stage"].dropna().unique()))
+        if self.details.get("missing_columns"):
+            out["columns missing or empty"] = ", ".join(map(str, self.details["missing_columns"]))
         return out
 
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import bleach
 import jinja2
 import pandas as pd
 from markupsafe import Markup
@@ -35,6 +36,19 @@ def rows_json(frame: pd.DataFrame) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+# What a notebook's Markdown and HTML may use on its page: text formatting, headings, tables and links.
+# Anything else (a <script>, an <img onerror=...> quoted from an export) is shown as text, not run.
+NOTEBOOK_TAGS = sorted({*bleach.ALLOWED_TAGS, "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "pre",
+                        "table", "thead", "tbody", "tfoot", "caption", "tr", "th", "td", "sup", "sub", "dl", "dt", "dd", "del"})
+NOTEBOOK_ATTRIBUTES = {**bleach.ALLOWED_ATTRIBUTES, "*": ["class", "id", "title"], "th": ["colspan", "rowspan"], "td": ["colspan", "rowspan"]}
+
+
+def clean_html(html: str | bytes) -> str:
+    """Keep a notebook output's formatting, escape every other tag (nbconvert's own list escapes even <p>)."""
+    html = html.decode() if isinstance(html, bytes) else str(html)
+    return bleach.clean(html, tags=NOTEBOOK_TAGS, attributes=NOTEBOOK_ATTRIBUTES)
+
+
 def notebook_html(executed: Path, dest: Path) -> Path:
     """Render an executed notebook as a standalone page that works offline and links back to the report.
 
@@ -43,7 +57,7 @@ def notebook_html(executed: Path, dest: Path) -> Path:
     """
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", sanitize_html=True, extra_template_paths=[str(TEMPLATES)], template_file="notebook.html.j2")
+    exporter = HTMLExporter(template_name="lab", sanitize_html=True, filters={"clean_html": clean_html}, extra_template_paths=[str(TEMPLATES)], template_file="notebook.html.j2")
     body, _ = exporter.from_filename(str(executed), resources={"metadata": {"name": executed.stem}})
     dest.write_text(body, encoding="utf-8")
     return dest
