@@ -184,3 +184,12 @@ def test_generated_messy_files_account_for_every_row(tmp_path_factory, generated
         oid = f"D{i}"
         if kind == "ok" and oid in once and oid in loaded.index and np.isfinite(loaded.loc[oid, "amount"]):
             assert loaded.loc[oid, "amount"] == pytest.approx(value, abs=0.51)
+
+
+def test_a_deal_repeated_in_a_second_file_is_rejected_there(tmp_path):
+    (tmp_path / "a.csv").write_text("Deal - ID,Deal - Status,Deal - Value\n1,Won,100\n2,Lost,50\n")
+    (tmp_path / "b.csv").write_text("Deal - ID,Deal - Status,Deal - Value\n2,Open,70\n3,Open,20\n")
+    res = load(tmp_path, crm="pipedrive")
+    assert res.tables.opportunities["opportunity_id"].tolist() == ["1", "2", "3"]
+    assert res.rejected[["file", "row", "reason"]].values.tolist() == [["b.csv", 2, "duplicate opportunity id (also in a.csv)"]]
+    counts_add_up(res)

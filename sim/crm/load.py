@@ -67,7 +67,8 @@ class LoadResult:
     def summary(self) -> dict:
         """Rows read/loaded/rejected per file, date range, owners, stages found and how they were mapped."""
         opp = self.tables.opportunities
-        dates = pd.concat([opp[c] for c in ("created_at", "closed_at") if c in opp]).dropna() if len(opp) else pd.Series(dtype="datetime64[ns]")
+        date_cols = [opp[c] for c in ("created_at", "closed_at") if c in opp]
+        dates = pd.concat(date_cols).dropna() if date_cols else pd.Series(dtype="datetime64[ns]")
         owners = sorted(opp["owner"].dropna().unique().tolist()) if "owner" in opp else []
         return {
             "format": self.format,
@@ -211,8 +212,10 @@ class _Builder:
         if canon in DATE_COLUMNS:
             p = parse.parse_dates(text, fmt.date_format)
             self.flag("repaired", raw, p.invalid & alive, header, text, "not a date in any known format; left empty")
-            self.flag("repaired", raw, p.fallback & alive, header, text,
-                      f"date not in the column's format {p.style}; read as " + p.values.dt.strftime("%Y-%m-%d %H:%M"))
+            fallback = p.fallback & alive
+            if fallback.any():
+                self.flag("repaired", raw, fallback, header, text,
+                          f"date not in the column's format {p.style}; read as " + p.values[fallback].dt.strftime("%Y-%m-%d %H:%M"))
             if p.ambiguous:
                 self.notes.append(f"{raw.path.name}: {header}: every date fits both month/day and day/month; "
                                   f"read as {p.style} (set date_format in a mapping to override)")
@@ -233,9 +236,26 @@ class _Builder:
         return parse.parse_text(text)
 
     def opportunities(self, files: list[tuple[RawTable, Format, FileSpec]]) -> pd.DataFrame:
+        """The deals of every opportunities file; a deal repeated in a later file is rejected there."""
         parts = [self._opportunity_file(raw, fmt, spec) for raw, fmt, spec in files]
-        opps = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        return opps.drop(columns=["_file", "_row"])
+        if len(parts) == 1:
+            return parts[0].drop(columns="_index")
+        for k, part in enumerate(parts):
+            part["_part"] = k
+        opps = pd.concat(parts, ignore_index=True)
+        dup = opps["opportunity_id"].duplicated(keep="first")
+        first_file = opps.groupby("opportunity_id")["_part"].transform("first").map(lambda k: files[k][0].path.name)
+        for k, (raw, _, _) in enumerate(files):
+            mine = dup & (opps["_part"] == k)
+            if not mine.any():
+                continue
+            where = pd.Series(False, index=raw.frame.index)
+            where[opps.loc[mine, "_index"].to_numpy()] = True
+            reasons = ("duplicate opportunity id (also in " + first_file[mine] + ")").set_axis(opps.loc[mine, "_index"].to_numpy())
+            self.flag("rejected", raw, where, "opportunity_id", opps.loc[mine, "opportunity_id"].set_axis(opps.loc[mine, "_index"].to_numpy()), reasons)
+            report = next(r for r in self.reports if r.file == raw.path.name and r.kind == "opportunities")
+            report.rows_loaded -= int(mine.sum())
+        return opps[~dup].drop(columns=["_part", "_index"]).reset_index(drop=True)
 
     def _opportunity_file(self, raw: RawTable, fmt: Format, spec: FileSpec) -> pd.DataFrame:
         frame = raw.frame
@@ -271,8 +291,9 @@ class _Builder:
                                   "is a date they are expected to close; kept as expected_close_at")
         if "created_at" in out and "closed_at" in out:
             backwards = alive & (out["closed_at"] < out["created_at"])
-            self.flag("rejected", raw, backwards, cols.get("closed_at") or cols.get("won_at") or cols.get("lost_at", ""),
-                      out["closed_at"].dt.strftime("%Y-%m-%d"), "closed before it was created")
+            if backwards.any():
+                self.flag("rejected", raw, backwards, cols.get("closed_at") or cols.get("won_at") or cols.get("lost_at", ""),
+                          out["closed_at"][backwards].dt.strftime("%Y-%m-%d"), "closed before it was created")
             alive &= ~backwards
 
         first_row = pd.Series(raw.row_numbers(), index=frame.index)
@@ -289,8 +310,8 @@ class _Builder:
             table[c] = parse.parse_text(frame[c])
         if fmt.currency and "currency" not in table:
             table["currency"] = fmt.currency
-        table["_file"], table["_row"] = raw.path.name, first_row
         loaded = table[alive]
+        loaded.insert(len(loaded.columns), "_index", loaded.index.to_numpy())
         self.reports.append(FileReport(
             raw.path.name, "opportunities", len(frame), len(loaded), raw.encoding, raw.delimiter,
             cols, [c for c in frame.columns if c not in cols.values() and c not in keep], raw.notes,
@@ -298,34 +319,41 @@ class _Builder:
         return loaded.reset_index(drop=True)
 
     def _outcome_and_stage(self, raw, fmt: Format, cols, out, alive) -> tuple[pd.Series, pd.Series, pd.Series]:
-        """Outcome from a status column or from the stage label's meaning; the stage a deal is (or was last) in."""
+        """Outcome from a status column or from the stage label's meaning; the stage a deal is (or was last) in.
+
+        Labels repeat, so their meaning is worked out once per distinct label and spread by code.
+        """
         index = raw.frame.index
         labels = out.get("stage", pd.Series(None, index=index, dtype="object"))
-        uniq = pd.unique(labels.dropna())
-        meaning = {lab: fmt.stage_meaning(lab) for lab in uniq}
-        means = labels.map(meaning)
+        codes, uniq = pd.factorize(labels)
+        meaning = [fmt.stage_meaning(lab) for lab in uniq]
+        listed = [_listed(fmt, lab) or not fmt.strict_stages for lab in uniq]
+        has_label = pd.Series(codes >= 0, index=index)
+
+        def spread(per_label: list, missing=None) -> pd.Series:
+            table = np.array(list(per_label) + [missing], dtype=object)
+            return pd.Series(table[codes], index=index)     # code -1 picks the last entry: `missing`
+
         if fmt.strict_stages and "stage" in cols:
-            unknown = alive & labels.notna() & ~labels.isin([lab for lab in uniq if _listed(fmt, lab)])
+            unknown = alive & ~spread(listed, True).astype(bool)
             self.flag("rejected", raw, unknown, cols["stage"], labels, "stage label not listed in the mapping's stages")
             alive = alive & ~unknown
         if "outcome" in out:
             status = out["outcome"].str.lower().map(OUTCOME_WORDS)
             bad = alive & status.isna()
             self.flag("rejected", raw, bad, cols["outcome"], out["outcome"], "status is not won, lost or open")
-            outcome = status
+            outcome = status.astype("object")
         else:
-            outcome = means.where(means.isin(TERMINAL), "open").where(labels.notna())
-            self.flag("rejected", raw, alive & labels.isna(), cols.get("stage", "stage"), labels, "no stage")
+            outcome = spread([m if m in TERMINAL else "open" for m in meaning])
+            self.flag("rejected", raw, alive & ~has_label, cols.get("stage", "stage"), labels, "no stage")
         alive = alive & outcome.notna()
-        stage = means.where(~means.isin(TERMINAL))
-        outcome = outcome.where(alive)
-        counts = labels[alive].value_counts()
-        for lab in uniq:
-            m = meaning[lab]
-            listed = _listed(fmt, lab) or not fmt.strict_stages
-            self.stage_report[str(lab)] = {"maps_to": m if listed else "(rejected: not in mapping)",
-                                           "deals": int(counts.get(lab, 0))}
-        return outcome.astype("object"), stage.astype("object"), alive
+        stage = spread([None if m in TERMINAL else m for m in meaning])
+        outcome = outcome.where(alive, None)
+        counts = np.bincount(codes[alive.to_numpy() & (codes >= 0)], minlength=len(uniq))
+        for k, lab in enumerate(uniq):
+            self.stage_report[str(lab)] = {"maps_to": meaning[k] if listed[k] else "(rejected: not in mapping)",
+                                           "deals": int(counts[k])}
+        return outcome, stage, alive
 
     def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
         """Stage stays from history files: one row per stay, consecutive rows in one stage merged."""

@@ -124,7 +124,11 @@ def blank_rows(frame: pd.DataFrame) -> pd.Series:
     """True for rows whose every cell is empty (blank lines, trailing ',,,' rows)."""
     if frame.shape[1] == 0:
         return pd.Series(True, index=frame.index)
-    return (frame == "").all(axis=1)
+    first_empty = frame.iloc[:, 0] == ""
+    blank = pd.Series(False, index=frame.index)
+    if first_empty.any():
+        blank[first_empty] = (frame[first_empty] == "").all(axis=1)
+    return blank
 
 
 # ---- values ----------------------------------------------------------------------------------------
@@ -139,11 +143,23 @@ class Parsed:
     ambiguous: bool = False     # e.g. every date fits both day/month and month/day
 
 
+EMPTY_TOKENS = ("", "-", "N/A", "n/a", "NA", "null", "NULL", "None", "#N/A")
+
+
 def is_empty(text: pd.Series) -> pd.Series:
-    return text.str.strip().isin(("", "-", "N/A", "n/a", "NA", "null", "NULL", "None", "#N/A"))
+    """Cells that hold nothing: blank, or a spreadsheet's placeholder for nothing ('N/A', '-', 'null')."""
+    return text.str.strip().isin(EMPTY_TOKENS)
 
 
-_CURRENCY = r"(?:US\$|\$|€|£|¥|USD|EUR|GBP|CHF|JPY|CAD|AUD|kr|zł)"
+# A number with optional currency (symbol or 3-letter code) before or after, thousands separators
+# (, . space '), a sign or accounting parentheses, or a trailing %. Anything else (words, formulas) is not.
+_NUMBER_TEXT = (r"\s*\(?\s*[-+]?\s*(?:US\$|\$|€|£|¥|[A-Z]{3})?\s*[-+]?\d[\d.,'\s\u00a0\u202f]*"
+                r"\s*(?:€|£|\$|¥|[A-Z]{3}|%)?\s*\)?\s*")
+_KEEP_NUMBER_CHARS = r"[^\d.,()+\-]"
+
+
+_SYMBOLS = ("US$", "$", "€", "£", "¥", "USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "%", " ", "\u00a0", "\u202f", "'")
+_STRINGS = np.dtypes.StringDType()
 
 
 def parse_amount(text: pd.Series) -> Parsed:
@@ -153,38 +169,64 @@ def parse_amount(text: pd.Series) -> Parsed:
     (',' followed by 1-2 digits at the end means a decimal comma), so '1.200' in a European column is
     1200 while '1.2' in a US column is 1.2. Formulas ('=A1*2') and words are not numbers: they become
     empty and are reported.
-    """
-    raw = text.str.strip()
-    empty = is_empty(raw)
-    plain = pd.to_numeric(raw.where(~empty, None), errors="coerce")
-    todo = plain.isna() & ~empty
-    if not todo.any():
-        return Parsed(plain.astype("float64"), _false(text), _false(text), "plain numbers")
 
-    s = raw[todo]
-    negative = s.str.match(r"^\(.*\)$") | s.str.match(r"^-")
-    s = s.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.lstrip("-")
-    s = s.str.replace(_CURRENCY, "", regex=True).str.replace(r"[\s\u00a0\u202f']", "", regex=True)
-    s = s.str.rstrip("%").str.lstrip("-")
-    comma_decimal = s.str.contains(r",\d{1,2}$") | s.str.contains(r"\.\d{3},")
-    dot_decimal = s.str.contains(r"\.\d{1,2}$") | s.str.contains(r",\d{3}\.")
-    european = int(comma_decimal.sum()) > int(dot_decimal.sum())
+    Fast path: the symbols a sample of the column uses are removed from every cell with numpy's
+    compiled string functions and the rest converts in one go; only cells that still do not read as
+    numbers go through the slower, stricter pattern check.
+    """
+    text = text.fillna("").astype(str)
+    empty = text.isin(EMPTY_TOKENS)
+    present = text[~empty]
+    sample = present.iloc[:: max(1, len(present) // 2000)].iloc[:2000].tolist()
+    european = _decimal_comma([_strip_symbols(v) for v in sample])
+    cells = np.asarray(text.to_numpy(dtype=object), dtype=_STRINGS)
+    for symbol in [t for t in _SYMBOLS if any(t in v for v in sample)]:
+        cells = np.strings.replace(cells, symbol, "")
+    cells = np.strings.replace(cells, "." if european else ",", "")
     if european:
-        s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-        style = "decimal comma (1.234,56)"
-    else:
-        s = s.str.replace(",", "", regex=False)
-        style = "decimal point (1,234.56)"
-    number = pd.to_numeric(s.where(s.str.match(r"^\d*\.?\d+$"), None), errors="coerce")
-    number = number.where(~negative, -number)
-    values = plain.copy()
-    values[todo] = number
-    if european:
-        # '3.400' read as 3.4 by the plain pass is 3400 in a decimal-comma column
-        grouped = ~todo & ~empty & raw.str.match(r"^-?\d{1,3}(\.\d{3})+$")
-        values[grouped] = pd.to_numeric(raw[grouped].str.replace(".", "", regex=False))
-    invalid = todo & values.isna()
-    return Parsed(values.astype("float64"), invalid, _false(text), style)
+        cells = np.strings.replace(cells, ",", ".")
+    if any(v.lstrip().startswith("(") for v in sample):
+        cells = np.strings.replace(np.strings.replace(cells, "(", "-"), ")", "")
+    values = pd.Series(pd.to_numeric(cells.astype(object), errors="coerce"), index=text.index, dtype="float64")
+    values[empty] = np.nan
+    slow = values.isna() & ~empty
+    if slow.any():
+        values[slow] = _strict_numbers(text[slow], european)
+        empty = empty | (slow & is_empty(text.where(slow, "")))
+    values[np.isinf(values)] = np.nan
+    invalid = ~empty & values.isna()
+    style = "decimal comma (1.234,56)" if european else "decimal point (1,234.56)"
+    return Parsed(values, invalid, _false(text), style)
+
+
+def _strip_symbols(v: str) -> str:
+    return "".join(ch for ch in v if ch.isdigit() or ch in ",.")
+
+
+def _strict_numbers(s: pd.Series, european: bool) -> pd.Series:
+    """Cells the fast path could not read: numbers only if the whole cell looks like one."""
+    shaped = s.str.fullmatch(_NUMBER_TEXT)
+    core = s.str.replace(_KEEP_NUMBER_CHARS, "", regex=True)
+    table = str.maketrans({".": None, ",": ".", "(": "-", ")": None} if european
+                          else {",": None, "(": "-", ")": None})
+    return pd.to_numeric(core.where(shaped, None).str.translate(table), errors="coerce").astype("float64")
+
+
+def _decimal_comma(part: list[str]) -> bool:
+    """Whether a sample of numbers (digits and separators) shows a decimal comma more often than a decimal point."""
+    comma = sum(1 for v in part if _tail_after(v, ",") in (1, 2) or _last_two(v) == (".", ","))
+    point = sum(1 for v in part if _tail_after(v, ".") in (1, 2) or _last_two(v) == (",", "."))
+    return comma > point
+
+
+def _tail_after(v: str, sep: str) -> int:
+    i = v.rfind(sep)
+    return -1 if i < 0 or (sep == "," and "." in v[i:]) or (sep == "." and "," in v[i:]) else len(v.rstrip("-")) - i - 1
+
+
+def _last_two(v: str) -> tuple[str, str] | None:
+    seps = [c for c in v if c in ",."]
+    return (seps[-2], seps[-1]) if len(seps) >= 2 and seps[-2] != seps[-1] else None
 
 
 DATE_FORMATS = (
@@ -214,17 +256,33 @@ def detect_date_format(text: pd.Series, sample: int = 500) -> tuple[str | None, 
 
 
 def parse_dates(text: pd.Series, fmt: str | None = None) -> Parsed:
-    """Dates in one column: the given or detected format for all cells, other known formats as a fallback."""
-    raw = text.str.strip()
-    empty = is_empty(raw)
+    """Dates in one column: the given or detected format for all cells, other known formats as a fallback.
+
+    Exports repeat the same dates over and over, so only the distinct cells are parsed.
+    """
+    codes, uniques = pd.factorize(text)
+    cells = pd.Series(uniques, dtype="object").astype(str)
+    p = _parse_distinct_dates(cells, fmt)
+
+    def spread(values: pd.Series) -> pd.Series:
+        taken = values.to_numpy()[codes]
+        out = pd.Series(taken, index=text.index)
+        return out.where(codes >= 0, pd.NaT if values.dtype.kind == "M" else False)
+
+    values = spread(p.values).astype("datetime64[ns]")
+    return Parsed(values, spread(p.invalid).astype(bool), spread(p.fallback).astype(bool), p.style, p.ambiguous)
+
+
+def _parse_distinct_dates(cells: pd.Series, fmt: str | None) -> Parsed:
+    raw = cells.str.strip()
+    empty = raw.isin(EMPTY_TOKENS)
     ambiguous = False
     if fmt is None:
         fmt, ambiguous = detect_date_format(raw)
     if fmt is None:
-        invalid = ~empty
-        return Parsed(pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]"), invalid, _false(text), "no dates")
+        return Parsed(pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]"), ~empty, _false(cells), "no dates")
     values = pd.to_datetime(raw.where(~empty, None), format=fmt, errors="coerce")
-    fallback = _false(text)
+    fallback = _false(cells)
     todo = values.isna() & ~empty
     for other in DATE_FORMATS:
         if not todo.any():
@@ -242,9 +300,20 @@ def parse_dates(text: pd.Series, fmt: str | None = None) -> Parsed:
 
 
 def parse_text(text: pd.Series) -> pd.Series:
-    """Trimmed text, None for empty cells."""
-    raw = text.str.strip()
-    return raw.where(~is_empty(raw), None).astype("object")
+    """Trimmed text as an object column, None for empty cells.
+
+    Columns that repeat a few values (owners, stages, sources) are trimmed once per distinct value;
+    columns of mostly distinct values (ids, names) with numpy's compiled string functions.
+    """
+    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
+    if sample.nunique() < len(sample) // 2:
+        codes, uniq = pd.factorize(text)
+        trimmed = pd.Series(uniq, dtype="object").str.strip()
+        table = np.append(trimmed.where(~trimmed.isin(EMPTY_TOKENS), None).to_numpy(dtype=object), None)
+        return pd.Series(table[codes], index=text.index, dtype="object")
+    cells = np.strings.strip(np.asarray(text.fillna("").to_numpy(dtype=object), dtype=_STRINGS)).astype(object)
+    out = pd.Series(cells, index=text.index, dtype="object")
+    return out.where(~out.isin(EMPTY_TOKENS), None)
 
 
 def _false(like: pd.Series) -> pd.Series:
