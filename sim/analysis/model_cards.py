@@ -231,3 +231,29 @@ def first_customers(base: Scenario, focus: str, n_customers: int = 5, reps: int 
     runs = replicate_each({"spread": spread, f"focus on {focus}": focused}, replications, seed,
                           measure=partial(days_to_customers, n=n_customers), progress=False)
     return summarise(runs)
+
+
+# ---- figures -------------------------------------------------------------------------------------------------
+def figure_realisation(ratios: pd.Series):
+    """Histogram of signed amount / first estimate for won deals, with the 1.0 line (signed as estimated)."""
+    from ..plots import new_figure
+
+    fig, ax = new_figure(figsize=(7, 3.8))
+    ax.hist(ratios.clip(upper=3), bins=30, color="tab:blue", alpha=0.8)
+    ax.axvline(1.0, color="black", lw=1, ls="--", label="signed = first estimate")
+    ax.axvline(ratios.median(), color="tab:red", lw=1.5, label=f"median {ratios.median():.2f}")
+    ax.set_xlabel("signed amount / first estimate [ratio, capped at 3]")
+    ax.set_ylabel("won deals [count]")
+    ax.set_title("How much of the first estimate won deals actually signed")
+    ax.legend()
+    return fig
+
+
+def focus_headline(summary: pd.DataFrame, focus: str, n_customers: int, reps: int = 2) -> str:
+    """The what-if in one sentence: how much sooner (or later) the focused team reached its first customers."""
+    row = summary.loc[(f"focus on {focus}", f"days_to_{n_customers}_customers")]
+    d, lo, hi = row["diff"], row["diff_low"], row["diff_high"]
+    direction = "sooner" if d < 0 else "later"
+    return (f"A new {reps}-rep team that works {focus} deals first reaches its first {n_customers} customers "
+            f"{abs(d):.0f} days {direction} (95% CI {min(abs(lo), abs(hi)):.0f} to {max(abs(lo), abs(hi)):.0f}"
+            f"{'' if lo * hi > 0 else ', which includes no difference'}) than a team that spreads its time over every lead.")

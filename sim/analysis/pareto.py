@@ -154,3 +154,37 @@ def time_allocation(base: Scenario, reps: int | None = None, replications: int =
     runs = replicate_each({"even": even, "top first": top}, replications, seed, measure=allocation_measure,
                           progress=False)
     return summarise(runs)
+
+
+# ---- figures -------------------------------------------------------------------------------------------------
+def figure_concentration(values: pd.Series, title: str = "How concentrated is revenue across accounts?"):
+    """Concentration curve (top x% of accounts hold y% of revenue) with the 80/64/51% fractal points marked."""
+    from ..plots import new_figure
+
+    curve = concentration_curve(values).iloc[1:]
+    shares = top_shares(values)
+    fig, ax = new_figure(figsize=(7, 4.5))
+    ax.plot(curve["holder_share"] * 100, curve["value_share"] * 100, color="tab:blue", lw=2, label="this data")
+    x = np.logspace(np.log10(0.5), 2, 50)
+    ax.plot(x, x, color="grey", lw=1, ls=":", label="every account equal")
+    tops = np.array(list(FRACTAL_80_20)) * 100
+    ax.scatter(tops, np.array(list(FRACTAL_80_20.values())) * 100, color="tab:red", marker="x", s=60, zorder=3,
+               label="fractal 80/20: 20%→80%, 4%→64%, 0.8%→51%")
+    ax.scatter(shares.index * 100, shares["share"] * 100, color="tab:blue", s=30, zorder=3, label="this data at 20/4/0.8%")
+    ax.set_xscale("log")
+    ax.set_xlim(0.5, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xticks([0.8, 4, 20, 100], ["0.8", "4", "20", "100"])
+    ax.set_xlabel("top share of accounts, largest first [%, log scale]")
+    ax.set_ylabel("share of won revenue [%]")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def concentration_headline(check: dict) -> str:
+    """The fractal check in one sentence: the top 20% and 4% shares against the 80% and 64% the rule predicts."""
+    return (f"The top 20% of accounts bring {check['top_20']:.0%} of won revenue (the 80/20 rule says 80%) and the "
+            f"top 4% bring {check['top_4']:.0%} (the fractal says 64%, or {check['top_20'] ** 2:.0%} from this "
+            f"data's own top-20% share).")
