@@ -73,3 +73,11 @@ def test_focus_reaches_first_customers_sooner():
     summary = mc.first_customers(sim.Scenario.preset("baseline"), "Mid-market", n_customers=5, replications=12, seed=2)
     diff = summary.loc[("focus on Mid-market", "days_to_5_customers")]
     assert diff["diff_high"] < 0        # concentrating is faster, and the CI excludes no difference
+
+
+def test_headline_says_sooner_or_later_with_the_interval():
+    summary = pd.DataFrame({"diff": [-32.0, 5.0], "diff_low": [-57.0, 2.0], "diff_high": [3.0, 9.0]},
+                           index=pd.MultiIndex.from_tuples([("focus on A", "days_to_5_customers"),
+                                                            ("focus on B", "days_to_5_customers")]))
+    assert "32 days sooner (95% CI from 3 days later to 57 days sooner)" in mc.focus_headline(summary, "A", 5)
+    assert "5 days later (95% CI from 9 days later to 2 days later)" in mc.focus_headline(summary, "B", 5)

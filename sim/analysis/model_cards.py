@@ -252,8 +252,10 @@ def figure_realisation(ratios: pd.Series):
 def focus_headline(summary: pd.DataFrame, focus: str, n_customers: int, reps: int = 2) -> str:
     """The what-if in one sentence: how much sooner (or later) the focused team reached its first customers."""
     row = summary.loc[(f"focus on {focus}", f"days_to_{n_customers}_customers")]
-    d, lo, hi = row["diff"], row["diff_low"], row["diff_high"]
-    direction = "sooner" if d < 0 else "later"
+    sooner, low, high = -row["diff"], -row["diff_high"], -row["diff_low"]
+
+    def days(v: float) -> str:
+        return f"{abs(v):.0f} days {'sooner' if v >= 0 else 'later'}"
+
     return (f"A new {reps}-rep team that works {focus} deals first reaches its first {n_customers} customers "
-            f"{abs(d):.0f} days {direction} (95% CI {min(abs(lo), abs(hi)):.0f} to {max(abs(lo), abs(hi)):.0f}"
-            f"{'' if lo * hi > 0 else ', which includes no difference'}) than a team that spreads its time over every lead.")
+            f"{days(sooner)} (95% CI from {days(low)} to {days(high)}) than a team that spreads its time over every lead.")
