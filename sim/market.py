@@ -127,8 +127,28 @@ class LeadFactory:
                 self.market_exhausted += 1
                 return None
             self.accounts_left[seg_i] -= 1
-            account = self._new_account(seg_i)
+            account = self._new_account(seg_i, self.rng)
             source = self.sources[bisect.bisect_right(self.source_cum, u[2])].name
+        return self._lead(now, seg_i, account, source, u, z)
+
+    def prospect(self, seg_i: int, rng: np.random.Generator) -> int | None:
+        """A rep researches a new account of segment `seg_i`, drawn with `rng`: its number, or None when the
+        segment has no account left. The account is used up whether or not it becomes a lead."""
+        if self.accounts_left[seg_i] <= 0:
+            return None
+        self.accounts_left[seg_i] -= 1
+        return self._new_account(seg_i, rng)
+
+    def prospected_lead(self, now: float, account: int, source: str, rng: np.random.Generator) -> Lead:
+        """The lead a prospected account becomes, with its chance draws taken from `rng`."""
+        n_stages = len(self.scenario.stages)
+        u = rng.random(3 + 2 * n_stages).tolist()
+        z = rng.standard_normal(2 + 2 * n_stages).tolist()
+        return self._lead(now, self.account_segment[account], account, source, u, z)
+
+    def _lead(self, now: float, seg_i: int, account: int, source: str, u: list[float], z: list[float]) -> Lead:
+        """A lead for `account`, its size and fate set by the uniforms `u` and normals `z`."""
+        n_stages = len(self.scenario.stages)
         segment = self.segments[seg_i]
         fit = self.account_fit[account]
         size_factor = math.exp(self.scenario.fit_effects.on_size * (fit - 0.5))
@@ -149,13 +169,13 @@ class LeadFactory:
             stall_noise=z[2 + n_stages :],
         )
 
-    def _new_account(self, seg_i: int) -> int:
+    def _new_account(self, seg_i: int, rng: np.random.Generator) -> int:
         seg = self.segments[seg_i]
         # beta distribution with the segment's mean and spread
         m, v = seg.fit_mean, seg.fit_sd**2
         k = m * (1 - m) / v - 1
         self.account_segment.append(seg_i)
-        self.account_fit.append(float(self.rng.beta(m * k, (1 - m) * k)))
+        self.account_fit.append(float(rng.beta(m * k, (1 - m) * k)))
         return len(self.account_segment) - 1
 
 

@@ -77,6 +77,7 @@ class AllocationPolicy(Policy):
 
 # Policies that live in their own modules import `Data` and `Policy` from here, so they come after them.
 from .qualification import QualificationPolicy  # noqa: E402
+from .staffing import StaffingPolicy  # noqa: E402
 
 
 class Policies(Data):
@@ -87,6 +88,9 @@ class Policies(Data):
     )
     qualification: QualificationPolicy | None = Field(
         None, description="which leads the team declines by fit score (null = take every lead)"
+    )
+    staffing: StaffingPolicy | None = Field(
+        None, description="hold, cut or refocus the team on a date, e.g. in a downturn (null = no change)"
     )
 
     def active(self) -> list[Policy]:

@@ -55,6 +55,10 @@ class Market(Data):
         0.0, ge=0.0, le=2.0, description="month-to-month randomness of the lead rate (0 = calm, 0.5 = volatile)"
     )
     shock: Shock | None = Field(None, description="an optional downturn with recovery")
+    patience_days: float | None = Field(
+        None, gt=0, le=3650,
+        description="buyers' patience: a deal kept waiting w days for its rep passes the stage with chance x exp(-w / patience) (null = buyers wait forever)",
+    )
 
     @model_validator(mode="after")
     def _twelve_months(self) -> Market:
@@ -187,6 +191,9 @@ class Scenario(Data):
         qualification = self.policies.qualification
         if qualification is not None and qualification.relax_when_behind is not None and self.reps.quota is None:
             raise ValueError("policies.qualification.relax_when_behind needs reps.quota: behind is judged against a quota")
+        staffing = self.policies.staffing
+        if staffing is not None and not self.start <= staffing.at < self.end:
+            raise ValueError(f"policies.staffing.at: {staffing.at} is outside the scenario ({self.start} to {self.end})")
         for i, hire in enumerate(self.reps.hires):
             if hire.at < self.start:
                 raise ValueError(f"reps.hires.{i}.at: {hire.at} is before the scenario start {self.start}")

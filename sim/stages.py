@@ -9,8 +9,8 @@ The process reads like the sale itself::
         at the end of the stage, the deal is lost or moves on
     won
 
-Chances and times come from the scenario's stage table, bent by the lead's fit, its source and the
-market conditions of the day; the random numbers were drawn with the lead (see `market.Lead`).
+Chances and times come from the scenario's stage table, bent by the lead's fit, its source, the
+market conditions of the day and, when the market sets a patience, how long the buyer waited for the rep; the random numbers were drawn with the lead (see `market.Lead`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def rep_time(env, model: SalesModel, deal: Deal, hours: float):
     """Process step: the deal waits for its owner's desk, then the owner works `hours` on it.
 
     A deal handed to another rep while it waits (its owner left) queues again at the new owner.
+    Returns the days the deal waited before the work started.
     """
+    asked = env.now
     while True:
         rep = deal.owner
         with rep.desk.request(priority=model.priority(deal)) as turn:
@@ -63,8 +65,9 @@ def rep_time(env, model: SalesModel, deal: Deal, hours: float):
                 continue
             finally:
                 deal.waiting = False
+            waited = env.now - asked
             yield from rep.work(env, hours, model.effort(rep))
-            return
+            return waited
 
 
 def work_the_deal(env, model: SalesModel, deal: Deal):
@@ -73,13 +76,16 @@ def work_the_deal(env, model: SalesModel, deal: Deal):
     for i, stage in enumerate(scenario.stages):
         deal.enter(i, env.now)
 
+        waited = 0.0
         if stage.rep_hours > 0:
-            yield from rep_time(env, model, deal, stage.rep_hours)
+            waited = yield from rep_time(env, model, deal, stage.rep_hours)
 
         day = model.conditions.at(env.now)
         yield env.timeout(stage_days(scenario, deal, i, model.conditions.stretch[day]))
 
         passing = deal.pass_chances[i] * model.conditions.pass_factor[model.conditions.at(env.now)]
+        if waited and scenario.market.patience_days is not None:   # a buyer kept waiting may go elsewhere
+            passing *= math.exp(-waited / scenario.market.patience_days)
         if deal.lead.loss_draws[i] >= passing:
             model.close(deal, won=False)
             return
