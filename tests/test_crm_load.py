@@ -193,3 +193,20 @@ def test_a_deal_repeated_in_a_second_file_is_rejected_there(tmp_path):
     assert res.tables.opportunities["opportunity_id"].tolist() == ["1", "2", "3"]
     assert res.rejected[["file", "row", "reason"]].values.tolist() == [["b.csv", 2, "duplicate opportunity id (also in a.csv)"]]
     counts_add_up(res)
+
+
+def test_mapping_with_a_history_file(tmp_path):
+    (tmp_path / "deals.csv").write_text("id,status,value\nX1,won,1000\nX2,open,\n")
+    (tmp_path / "moves.csv").write_text("deal,step,when\nX1,Intro,2026-01-01\nX1,Demo,2026-01-10\nX1,Signed,2026-02-01\n"
+                                        "X2,Intro,2026-01-05\nX9,Intro,2026-01-06\n")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("columns: {opportunity_id: id, outcome: status, amount: value}\n"
+                       "stages: {Intro: Needs Analysis, Demo: Evaluation of Options, Signed: won}\n"
+                       "history: {columns: {opportunity_id: deal, stage: step, entered_at: when}}\n")
+    res = load(tmp_path, mapping=mapping)
+    hist = res.tables.stage_history
+    assert hist["stage"].tolist() == ["Needs Analysis", "Evaluation of Options", "Needs Analysis"]
+    assert hist["exited_at"].iloc[1] == pd.Timestamp("2026-02-01") and pd.isna(hist["exited_at"].iloc[2])
+    assert res.tables.opportunities["stage"].tolist() == ["Evaluation of Options", "Needs Analysis"]
+    assert res.rejected["reason"].tolist() == ["opportunity not among the loaded opportunities"]
+    counts_add_up(res)

@@ -389,9 +389,10 @@ class _Builder:
         stays = rows[new_stay].copy()
         nxt_same = stays["opportunity_id"].eq(stays["opportunity_id"].shift(-1))
         stays["exited_at"] = stays["entered_at"].shift(-1).where(nxt_same)
-        closed = opps.set_index("opportunity_id")["closed_at"] if "closed_at" in opps else pd.Series(dtype="datetime64[ns]")
-        last = ~nxt_same
-        stays.loc[last, "exited_at"] = stays.loc[last, "opportunity_id"].map(closed)
+        if "closed_at" in opps and opps["closed_at"].notna().any():   # the last stay of a closed deal ends at its close
+            closed = opps.set_index("opportunity_id")["closed_at"]
+            last = ~nxt_same
+            stays.loc[last, "exited_at"] = stays.loc[last, "opportunity_id"].map(closed)
         stays = stays[~stays["stage"].isin(TERMINAL)]
         # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
         early = stays["exited_at"] < stays["entered_at"]
@@ -406,13 +407,14 @@ def _listed(fmt: Format, label: str) -> bool:
 
 def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:
     """Fill what only the history knows: the first estimate, and the last stage of a closed deal."""
+    if history.empty:
+        return opps
     opps = opps.copy()
     if len(first_amounts) and ("first_estimate" not in opps or opps["first_estimate"].isna().all()):
         opps["first_estimate"] = opps["opportunity_id"].map(first_amounts).astype("float64")
-    if len(history):
-        last_stage = history.groupby("opportunity_id", sort=False)["stage"].last()
-        fill = opps["stage"].isna()
-        opps.loc[fill, "stage"] = opps.loc[fill, "opportunity_id"].map(last_stage)
+    last_stage = history.groupby("opportunity_id", sort=False)["stage"].last()
+    fill = opps["stage"].isna()
+    opps.loc[fill, "stage"] = opps.loc[fill, "opportunity_id"].map(last_stage)
     return opps
 
 
@@ -420,11 +422,14 @@ def _accounts(opps: pd.DataFrame) -> pd.DataFrame:
     """One row per account seen in the opportunities, with the won amount as its revenue."""
     if "account_id" not in opps or opps["account_id"].isna().all():
         return schema.empty("accounts")
-    known = opps.dropna(subset=["account_id"])
-    won = known[known["outcome"] == "won"]
-    revenue = won.groupby("account_id")["amount"].sum() if "amount" in won else pd.Series(dtype="float64")
-    accounts = pd.DataFrame({"account_id": sorted(known["account_id"].unique())})
-    if "segment" in known:
-        accounts["segment"] = accounts["account_id"].map(known.groupby("account_id")["segment"].first())
-    accounts["revenue"] = accounts["account_id"].map(revenue).fillna(0.0).astype("float64")
+    codes, names = pd.factorize(opps["account_id"], sort=True)
+    seen = codes >= 0
+    won = seen & (opps["outcome"] == "won").to_numpy()
+    amount = opps["amount"].fillna(0.0).to_numpy() if "amount" in opps else np.zeros(len(opps))
+    revenue = np.bincount(codes[won], weights=amount[won], minlength=len(names))
+    accounts = pd.DataFrame({"account_id": pd.Series(names, dtype="object")})
+    if "segment" in opps:
+        first = pd.Series(opps["segment"].to_numpy()[seen]).groupby(codes[seen]).first()
+        accounts["segment"] = first.reindex(range(len(names))).to_numpy()
+    accounts["revenue"] = revenue.astype("float64")
     return schema.conform(accounts, "accounts")

@@ -187,7 +187,11 @@ def parse_amount(text: pd.Series) -> Parsed:
         cells = np.strings.replace(cells, ",", ".")
     if any(v.lstrip().startswith("(") for v in sample):
         cells = np.strings.replace(np.strings.replace(cells, "(", "-"), ")", "")
-    values = pd.Series(pd.to_numeric(cells.astype(object), errors="coerce"), index=text.index, dtype="float64")
+    cells[empty.to_numpy()] = "nan"
+    try:    # every cell now reads as a number: one compiled conversion
+        values = pd.Series(cells.astype(np.float64), index=text.index)
+    except ValueError:
+        values = pd.Series(pd.to_numeric(cells.astype(object), errors="coerce"), index=text.index, dtype="float64")
     values[empty] = np.nan
     slow = values.isna() & ~empty
     if slow.any():
@@ -302,8 +306,7 @@ def _parse_distinct_dates(cells: pd.Series, fmt: str | None) -> Parsed:
 def parse_text(text: pd.Series) -> pd.Series:
     """Trimmed text as an object column, None for empty cells.
 
-    Columns that repeat a few values (owners, stages, sources) are trimmed once per distinct value;
-    columns of mostly distinct values (ids, names) with numpy's compiled string functions.
+    Columns that repeat their values (owners, stages, sources) are trimmed once per distinct value.
     """
     sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
     if sample.nunique() < len(sample) // 2:
@@ -311,9 +314,8 @@ def parse_text(text: pd.Series) -> pd.Series:
         trimmed = pd.Series(uniq, dtype="object").str.strip()
         table = np.append(trimmed.where(~trimmed.isin(EMPTY_TOKENS), None).to_numpy(dtype=object), None)
         return pd.Series(table[codes], index=text.index, dtype="object")
-    cells = np.strings.strip(np.asarray(text.fillna("").to_numpy(dtype=object), dtype=_STRINGS)).astype(object)
-    out = pd.Series(cells, index=text.index, dtype="object")
-    return out.where(~out.isin(EMPTY_TOKENS), None)
+    trimmed = text.str.strip()
+    return trimmed.astype("object").where(~trimmed.isin(EMPTY_TOKENS), None)
 
 
 def _false(like: pd.Series) -> pd.Series:
