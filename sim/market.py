@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import truth
 from .scenario import Scenario
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,6 +97,7 @@ class Lead:
     stage_noise: list[float]    # one standard normal per stage: how long the stage takes
     stall_draws: list[float]    # one uniform per stage: stalls if below its stall chance
     stall_noise: list[float]    # one standard normal per stage: how long a stall lasts
+    truth: truth.HiddenTruth    # budget, champion, competitor: what really decides the deal
 
 
 class LeadFactory:
@@ -129,7 +131,7 @@ class LeadFactory:
             self.accounts_left[seg_i] -= 1
             account = self._new_account(seg_i, self.rng)
             source = self.sources[bisect.bisect_right(self.source_cum, u[2])].name
-        return self._lead(now, seg_i, account, source, u, z)
+        return self._lead(now, seg_i, account, source, u, z, self.rng)
 
     def prospect(self, seg_i: int, rng: np.random.Generator) -> int | None:
         """A rep researches a new account of segment `seg_i`, drawn with `rng`: its number, or None when the
@@ -144,15 +146,17 @@ class LeadFactory:
         n_stages = len(self.scenario.stages)
         u = rng.random(3 + 2 * n_stages).tolist()
         z = rng.standard_normal(2 + 2 * n_stages).tolist()
-        return self._lead(now, self.account_segment[account], account, source, u, z)
+        return self._lead(now, self.account_segment[account], account, source, u, z, rng)
 
-    def _lead(self, now: float, seg_i: int, account: int, source: str, u: list[float], z: list[float]) -> Lead:
-        """A lead for `account`, its size and fate set by the uniforms `u` and normals `z`."""
+    def _lead(self, now: float, seg_i: int, account: int, source: str, u: list[float], z: list[float],
+              rng: np.random.Generator) -> Lead:
+        """A lead for `account`, its size and fate set by the uniforms `u` and normals `z`, its hidden truth by `rng`."""
         n_stages = len(self.scenario.stages)
         segment = self.segments[seg_i]
         fit = self.account_fit[account]
         size_factor = math.exp(self.scenario.fit_effects.on_size * (fit - 0.5))
         value = self.scenario.deal_value
+        hidden = truth.draw(self.scenario.truth, self.scenario.market.volatility, now, rng)
         self.count += 1
         return Lead(
             number=self.count,
@@ -167,6 +171,7 @@ class LeadFactory:
             stage_noise=z[2 : 2 + n_stages],
             stall_draws=u[3 + n_stages :],
             stall_noise=z[2 + n_stages :],
+            truth=hidden,
         )
 
     def _new_account(self, seg_i: int, rng: np.random.Generator) -> int:

@@ -27,6 +27,7 @@ from .scenario import Scenario
 from .stages import pass_chances, work_the_deal
 from .tables import Tables
 from .team import Rep, Team
+from .truth import Knowledge, calibrate
 
 Seed = int | np.random.SeedSequence | None
 
@@ -48,6 +49,10 @@ class Deal:
     extra: dict = field(default_factory=dict)                 # room for policies' per-deal bookkeeping
     process: simpy.Process | None = None                      # the deal's SimPy process
     waiting: bool = False                                     # queued for its owner's time right now
+    knows: Knowledge = field(init=False)                      # what the rep has learned of the hidden truth
+
+    def __post_init__(self) -> None:
+        self.knows = Knowledge(self.lead.truth)
 
     def enter(self, stage_index: int, now: float) -> None:
         """Move into a stage, closing the stay in the previous one."""
@@ -84,7 +89,9 @@ class SalesModel:
         self.deals: list[Deal] = []
         self.customer_revenue: dict[int, float] = {}    # account -> won amount, for repeat business
         self.declined: list[Lead] = []
+        self.extra: dict = {}                           # room for policies' per-run bookkeeping
         self._loss_factor = {s.name: s.loss_factor for s in scenario.lead_sources}
+        self._truth_scale = calibrate(scenario.truth, [1.0 - p for p in pass_chances(scenario, 0.5, 1.0)])
 
     # ---- the story -----------------------------------------------------------------------------
     def run(self) -> SimResult:
@@ -106,7 +113,7 @@ class SalesModel:
             id=f"OPP-{len(self.deals) + 1:06d}",
             lead=lead,
             owner=self.team.assign(),
-            pass_chances=pass_chances(self.scenario, lead.fit, self._loss_factor.get(lead.source, 1.0)),
+            pass_chances=pass_chances(self.scenario, lead.fit, self.loss_factor(lead, lead.arrived)),
         )
         self.deals.append(deal)
         deal.process = self.env.process(work_the_deal(self.env, self, deal))
@@ -143,6 +150,18 @@ class SalesModel:
             priority += p.priority(self, deal)
         return priority
 
+    def loss_factor(self, lead: Lead, now: float) -> float:
+        """Factor on a lead's stage loss chances at day `now`: its lead source and its hidden truth."""
+        source = self._loss_factor.get(lead.source, 1.0)
+        return source * self._truth_scale * lead.truth.loss_multiplier(self.scenario.truth, now)
+
+    def pass_chance(self, deal: Deal, i: int, now: float) -> float:
+        """Chance the deal passes stage `i` at day `now` in normal conditions; lower once its budget was cut."""
+        truth = deal.lead.truth
+        if truth.budget_now(now) or not truth.budget:
+            return deal.pass_chances[i]
+        return pass_chances(self.scenario, deal.lead.fit, self.loss_factor(deal.lead, now))[i]
+
     def effort(self, rep: Rep) -> float:
         """Speed multiplier on a rep's work: the product of what the policies say."""
         effort = 1.0
@@ -176,6 +195,10 @@ class SalesModel:
             "segment": text([d.lead.segment for d in deals]),
             "fit_score": [round(d.lead.fit, 4) for d in deals],
             "truth_win_chance": [round(math.prod(d.pass_chances), 4) for d in deals],
+            "truth_budget": [d.lead.truth.budget for d in deals],
+            "truth_champion_power": [round(d.lead.truth.champion_power, 4) for d in deals],
+            "truth_competitor_ahead": [d.lead.truth.competitor_ahead for d in deals],
+            "truth_budget_cut_at": self.timestamps([_cut_while_open(d, self.scenario.days) for d in deals]),
             "truth_amount": [round(d.lead.first_estimate * d.lead.realisation, 2) for d in deals],
             "truth_stalls": [d.stalls for d in deals],
         })
@@ -187,10 +210,12 @@ class SalesModel:
             "entered_at": self.timestamps(entered),
             "exited_at": self.timestamps([np.nan if x is None else x for x in exited]),
         })
+        written = {name: df for p in self.policies for name, df in p.tables(self).items()}
         tables = Tables(
             opportunities=schema.conform(opp, "opportunities"),
             stage_history=schema.conform(hist, "stage_history"),
             accounts=self.accounts_table(),
+            **written,
         )
         if self.scenario.reps.quota is not None:
             tables.attainment = self.attainment_table(tables.opportunities)
@@ -227,12 +252,20 @@ class SalesModel:
         out.update(self.team.headcount(self.scenario.days))
         if self.scenario.reps.quota is not None:
             out["attainment"] = quota.annual_attainment(tables.attainment)
+        for policy in self.policies:
+            out.update(policy.metrics(self))
         return out
 
 
 def text(values) -> np.ndarray:
     """A column of Python strings as pandas' `object` dtype (the canonical text dtype, see `schema`)."""
     return np.array(values, dtype=object)
+
+
+def _cut_while_open(deal: Deal, end: float) -> float:
+    """Day the deal's budget was cut while it was open (NaN if it never was)."""
+    cut, until = deal.lead.truth.budget_cut_at, deal.closed if deal.closed is not None else end
+    return cut if deal.lead.truth.budget and cut < until else np.nan
 
 
 def make_rng(seed: Seed) -> np.random.Generator:

@@ -8,6 +8,8 @@ A policy never hides inside a process as an ``if``. The model asks every active 
 - ``priority(model, deal)``  when a deal asks for rep time: lower goes first (time allocation)
 - ``effort(model, rep)``  when a rep works: a multiplier on how fast the work gets done (incentives)
 - ``on_close(model, deal)``  when a deal is won or lost (bookkeeping, e.g. attainment)
+- ``tables(model)`` / ``metrics(model)``  after the run: canonical tables the policy wrote (forecast
+  snapshots) and numbers it measured (hours spent reviewing), added to the run's result
 
 Each policy is a frozen pydantic model, so it validates and round-trips through YAML with the scenario.
 The defaults below are the neutral answers, which is what a scenario without that policy gets.
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:  # pragma: no cover - imported for type hints only
+    import pandas as pd
+
     from .model import Deal, Lead, Rep, SalesModel
 
 
@@ -50,6 +54,14 @@ class Policy(Data):
     def on_close(self, model: SalesModel, deal: Deal) -> None:
         """React to a deal being won or lost."""
 
+    def tables(self, model: SalesModel) -> dict[str, pd.DataFrame]:
+        """Canonical tables this policy wrote during the run, by table name."""
+        return {}
+
+    def metrics(self, model: SalesModel) -> dict[str, float]:
+        """Numbers this policy measured during the run, added to the run's metrics."""
+        return {}
+
 
 class AllocationPolicy(Policy):
     """How a rep chooses which waiting deal gets their time next.
@@ -78,6 +90,7 @@ class AllocationPolicy(Policy):
 # Policies that live in their own modules import `Data` and `Policy` from here, so they come after them.
 from .qualification import QualificationPolicy  # noqa: E402
 from .staffing import StaffingPolicy  # noqa: E402
+from .forecasting import ForecastPolicy  # noqa: E402
 
 
 class Policies(Data):
@@ -91,6 +104,9 @@ class Policies(Data):
     )
     staffing: StaffingPolicy | None = Field(
         None, description="hold, cut or refocus the team on a date, e.g. in a downturn (null = no change)"
+    )
+    forecast: ForecastPolicy | None = Field(
+        None, description="forecast reviews: cadence and which deals go in the call (null = no forecasting)"
     )
 
     def active(self) -> list[Policy]:

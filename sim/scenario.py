@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from .policies import Data, Policies
 from .schema import DEFAULT_STAGES
+from .truth import TruthSettings
 
 
 class ScenarioError(ValueError):
@@ -170,6 +171,7 @@ class Scenario(Data):
     reps: Reps = Field(default_factory=Reps, description="the sales team")
     deal_value: DealValue = Field(default_factory=DealValue, description="first estimate vs signed amount")
     fit_effects: FitEffects = Field(default_factory=FitEffects, description="how much fit matters")
+    truth: TruthSettings = Field(default_factory=TruthSettings, description="hidden facts behind each deal's real chance, and how reps learn them")
     policies: Policies = Field(default_factory=Policies, description="policies the model consults")
 
     @model_validator(mode="after")
@@ -194,6 +196,10 @@ class Scenario(Data):
         staffing = self.policies.staffing
         if staffing is not None and not self.start <= staffing.at < self.end:
             raise ValueError(f"policies.staffing.at: {staffing.at} is outside the scenario ({self.start} to {self.end})")
+        forecast = self.policies.forecast
+        if forecast is not None and forecast.stage_probabilities is not None and len(forecast.stage_probabilities) != len(self.stages):
+            raise ValueError(f"policies.forecast.stage_probabilities: {len(forecast.stage_probabilities)} values "
+                             f"for {len(self.stages)} stages; give one per stage")
         for i, hire in enumerate(self.reps.hires):
             if hire.at < self.start:
                 raise ValueError(f"reps.hires.{i}.at: {hire.at} is before the scenario start {self.start}")

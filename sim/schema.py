@@ -278,6 +278,9 @@ class MissingColumns(LookupError):
         self.analysis, self.missing = analysis, list(missing)
         super().__init__(f"{analysis} needs column(s) {', '.join(self.missing)}, which this data lacks or leaves empty")
 
+    def __reduce__(self):  # so the error survives the trip back from a worker process
+        return (type(self), (self.analysis, self.missing))
+
 
 def missing_columns(df: pd.DataFrame, columns: list[str]) -> list[str]:
     """The columns among `columns` that are absent from `df` or entirely empty."""

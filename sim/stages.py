@@ -79,11 +79,12 @@ def work_the_deal(env, model: SalesModel, deal: Deal):
         waited = 0.0
         if stage.rep_hours > 0:
             waited = yield from rep_time(env, model, deal, stage.rep_hours)
+            deal.knows.contact(env.now)
 
         day = model.conditions.at(env.now)
         yield env.timeout(stage_days(scenario, deal, i, model.conditions.stretch[day]))
 
-        passing = deal.pass_chances[i] * model.conditions.pass_factor[model.conditions.at(env.now)]
+        passing = model.pass_chance(deal, i, env.now) * model.conditions.pass_factor[model.conditions.at(env.now)]
         if waited and scenario.market.patience_days is not None:   # a buyer kept waiting may go elsewhere
             passing *= math.exp(-waited / scenario.market.patience_days)
         if deal.lead.loss_draws[i] >= passing:

@@ -1,0 +1,176 @@
+"""Forecast accuracy on small hand-made tables (where every number can be checked by hand) and on a run."""
+
+import pandas as pd
+import pytest
+
+import sim
+from sim import schema
+from sim.analysis.forecast import (
+    TEAM, accuracy_summary, bookings, forecast_accuracy, normalise_categories, period_bounds,
+    rebuild_snapshots, slippage, stage_order, stage_win_rates,
+)
+from sim.schema import MissingColumns
+from sim.tables import Tables
+
+T = pd.Timestamp
+
+
+def opportunities(rows):
+    df = pd.DataFrame(rows, columns=["opportunity_id", "owner", "created_at", "closed_at", "outcome", "amount"])
+    for c in ("created_at", "closed_at"):
+        df[c] = pd.to_datetime(df[c])
+    return schema.conform(df, "opportunities")
+
+
+def forecasts(rows):
+    df = pd.DataFrame(rows, columns=["as_of", "period", "owner", "category", "amount"])
+    df["as_of"] = pd.to_datetime(df["as_of"])
+    return schema.conform(df, "forecasts")
+
+
+@pytest.fixture
+def small() -> Tables:
+    """Two reps, Q1 2026: A books 100 (Feb) and 50 (Mar 20), B books 30 (Mar 25); a deal lost; Q2 unfinished."""
+    opp = opportunities([
+        ("o1", "A", "2025-11-01", "2026-02-10", "won", 100.0),
+        ("o2", "A", "2025-12-01", "2026-03-20", "won", 50.0),
+        ("o3", "B", "2026-01-05", "2026-03-25", "won", 30.0),
+        ("o4", "B", "2026-01-05", "2026-02-01", "lost", 80.0),
+        ("o5", "A", "2026-03-01", "2026-04-20", "won", 70.0),
+    ])
+    fc = forecasts([
+        # quarter start: A calls 120 commit, B 60 commit + 40 best case
+        ("2026-01-01", "2026-Q1", "A", "Commit", 120.0),
+        ("2026-01-01", "2026-Q1", "B", "Commit", 60.0),
+        ("2026-01-01", "2026-Q1", "B", "Best Case", 40.0),
+        # five weeks before the end: A closed 100 + commit 50, B commit 20 + pipeline 30
+        ("2026-02-24", "2026-Q1", "A", "Closed", 100.0),
+        ("2026-02-24", "2026-Q1", "A", "commit", 50.0),
+        ("2026-02-24", "2026-Q1", "B", "commit", 20.0),
+        ("2026-02-24", "2026-Q1", "B", "pipeline", 30.0),
+        ("2026-04-01", "2026-Q2", "A", "commit", 70.0),
+    ])
+    hist = pd.DataFrame({"opportunity_id": [], "stage": [], "entered_at": [], "exited_at": []})
+    return Tables(opportunities=opp, forecasts=fc, stage_history=schema.conform(hist.assign(
+        entered_at=pd.to_datetime(hist["entered_at"]), exited_at=pd.to_datetime(hist["exited_at"])), "stage_history"))
+
+
+def test_period_labels_of_common_forms():
+    assert period_bounds("2026-Q1") == (T("2026-01-01"), T("2026-04-01"))
+    assert period_bounds("2026Q4") == (T("2026-10-01"), T("2027-01-01"))
+    assert period_bounds("Q2 2026") == (T("2026-04-01"), T("2026-07-01"))
+    assert period_bounds("2026-02") == (T("2026-02-01"), T("2026-03-01"))
+    with pytest.raises(ValueError, match="period 'spring' is not a period"):
+        period_bounds("spring")
+
+
+def test_categories_are_normalised_and_unknown_ones_named():
+    got = normalise_categories(pd.Series(["Closed Won", "COMMIT", "best_case", "Omitted", None]))
+    assert list(got) == ["closed", "commit", "best case", "omitted", "pipeline"]
+    with pytest.raises(ValueError, match="unknown category 'gut feel'"):
+        normalise_categories(pd.Series(["gut feel"]))
+    assert list(normalise_categories(pd.Series(["gut feel"]), {"gut feel": "commit"})) == ["commit"]
+
+
+def test_bookings_per_period_and_owner(small):
+    got = bookings(small.opportunities, ["2026-Q1"]).set_index("owner")["actual"]
+    assert got.to_dict() == {TEAM: 180.0, "A": 150.0, "B": 30.0}
+
+
+def test_accuracy_uses_the_forecast_held_at_each_horizon(small):
+    acc = forecast_accuracy(small, horizons=(0, 4, 13))
+    assert set(acc["period"]) == {"2026-Q1"}          # Q2 had not ended when the data stops
+    call = acc[(acc["category"] == "commit")].set_index(["horizon_weeks", "owner"])
+    # 4 weeks out (cutoff Mar 4) the Feb 24 snapshot is held: team 100 + 50 + 20 = 170 against 180
+    assert call.loc[(4, TEAM), "forecast"] == 170.0
+    assert call.loc[(4, TEAM), "as_of"] == T("2026-02-24")
+    assert call.loc[(4, TEAM), "error"] == -10.0
+    assert call.loc[(4, "B"), "pct_error"] == pytest.approx((20 - 30) / 30)
+    # 13 weeks out (cutoff Dec 31) no snapshot was taken yet
+    assert 13 not in call.index.get_level_values(0)
+    # the ladder is cumulative: best case adds B's 40 at quarter start, pipeline adds B's 30 later
+    at0 = acc[(acc["horizon_weeks"] == 0) & (acc["owner"] == TEAM)].set_index("category")["forecast"]
+    assert at0.to_dict() == {"closed": 100.0, "commit": 170.0, "best case": 170.0, "pipeline": 200.0}
+
+
+def test_accuracy_summary_gives_mape_and_signed_bias(small):
+    acc = forecast_accuracy(small, horizons=(4,))
+    team = accuracy_summary(acc).loc[4]
+    assert team["mape"] == pytest.approx(10 / 180)
+    assert team["bias"] == -10.0
+    owners = accuracy_summary(acc, owner=None).loc[4]
+    assert owners["forecasts"] == 2
+    assert owners["bias_pct"] == pytest.approx(((150 - 150) / 150 + (20 - 30) / 30) / 2)
+
+
+def test_since_skips_early_periods(small):
+    assert forecast_accuracy(small, since="2026-02-01").empty
+
+
+def test_no_snapshots_means_a_clear_skip():
+    with pytest.raises(MissingColumns, match="forecast accuracy needs column"):
+        forecast_accuracy(Tables())
+
+
+@pytest.fixture
+def staged() -> Tables:
+    """Three deals walking two stages in January-March 2026 (all times at midnight)."""
+    opp = opportunities([
+        ("d1", "A", "2026-01-01", "2026-01-21", "won", 100.0),
+        ("d2", "A", "2026-01-01", "2026-01-11", "lost", 50.0),
+        ("d3", "B", "2026-01-08", "2026-04-10", "won", 40.0),
+    ])
+    hist = pd.DataFrame([
+        ("d1", "Needs Analysis", "2026-01-01", "2026-01-11"), ("d1", "Implementation", "2026-01-11", "2026-01-21"),
+        ("d2", "Needs Analysis", "2026-01-01", "2026-01-11"),
+        ("d3", "Needs Analysis", "2026-01-08", "2026-01-18"), ("d3", "Implementation", "2026-01-18", "2026-04-10"),
+    ], columns=["opportunity_id", "stage", "entered_at", "exited_at"])
+    hist[["entered_at", "exited_at"]] = hist[["entered_at", "exited_at"]].apply(pd.to_datetime)
+    return Tables(opportunities=opp, stage_history=schema.conform(hist, "stage_history"))
+
+
+def test_stage_probabilities_come_from_the_export(staged):
+    assert stage_order(staged.stage_history) == ["Needs Analysis", "Implementation"]
+    assert stage_win_rates(staged).to_dict() == {"Needs Analysis": pytest.approx(2 / 3), "Implementation": 1.0}
+
+
+def test_rebuilt_snapshot_weights_the_open_pipeline(staged):
+    fc = rebuild_snapshots(staged, probabilities={"Needs Analysis": 0.5, "Implementation": 0.9})
+    first = fc[(fc["as_of"] == T("2026-01-01")) & (fc["period"] == "2026-Q1")].set_index(["owner", "category"])["amount"]
+    # Jan 1: d1 and d2 in Needs Analysis (median 10 days + Implementation median 46 days -> Feb 26, in Q1)
+    assert first[("A", "commit")] == 0.5 * 150
+    assert first[("A", "pipeline")] == 0.5 * 150
+    later = fc[(fc["as_of"] == T("2026-01-29")) & (fc["period"] == "2026-Q1")].set_index(["owner", "category"])["amount"]
+    assert later[("A", "closed")] == 100.0              # d1 won on Jan 21
+    assert later[("B", "commit")] == pytest.approx(0.9 * 40)
+
+
+def test_slippage_counts_deals_that_closed_after_their_period(staged):
+    got = slippage(staged, period="month").set_index("period")
+    # Feb 1: d3 is open in Implementation since Jan 18; median stay 46 days -> expected Mar 5, not in Feb
+    assert got.loc["2026-02", "expected"] == 0
+    # Mar 1: expected in March, closed Apr 10: 9 days after the month ended
+    assert got.loc["2026-03", "slipped"] == 1
+    assert got.loc["2026-03", "median_slip_days"] == 9.0
+
+
+def test_rebuilt_closed_amounts_match_the_simulated_snapshots():
+    """The same bookings-so-far whether the simulator wrote the snapshot or it was rebuilt from history."""
+    res = sim.simulate(sim.Scenario.preset("baseline").replace({"policies.forecast": {"cadence": "weekly"}}), seed=3)
+    rebuilt = rebuild_snapshots(res.tables)
+    key = ["as_of", "period", "owner"]
+    sim_closed = res.tables.forecasts.query("category == 'closed'").set_index(key)["amount"]
+    re_closed = rebuilt.query("category == 'closed'").set_index(key)["amount"]
+    common = sim_closed.index.intersection(re_closed.index)
+    assert len(common) > 300
+    pd.testing.assert_series_equal(sim_closed[common], re_closed[common], check_exact=False, atol=0.05)
+
+
+def test_accuracy_runs_on_a_simulated_run():
+    res = sim.simulate(sim.Scenario.preset("baseline").replace(
+        {"days": 547, "policies.forecast": {"cadence": "monthly", "inclusion": "stage_weighted"}}), seed=1)
+    acc = forecast_accuracy(res.tables, since="2026-07-01")
+    assert set(acc["period"]) == {"2026-Q3", "2026-Q4", "2027-Q1", "2027-Q2"}
+    assert set(acc["owner"]) == {TEAM, *(f"Rep {i:02d}" for i in range(1, 9))}
+    summary = accuracy_summary(acc)
+    assert (summary["mape"] >= 0).all() and summary.loc[0, "forecasts"] == 4
