@@ -81,3 +81,9 @@ def test_headline_says_sooner_or_later_with_the_interval():
                                                             ("focus on B", "days_to_5_customers")]))
     assert "32 days sooner (95% CI from 3 days later to 57 days sooner)" in mc.focus_headline(summary, "A", 5)
     assert "5 days later (95% CI from 9 days later to 2 days later)" in mc.focus_headline(summary, "B", 5)
+
+
+def test_cards_show_the_champion_when_the_export_has_one(tables):
+    opp = tables.opportunities.assign(champion=lambda d: "CFO of " + d["account_id"])
+    cards = mc.model_cards(sim.Tables(opportunities=opp, stage_history=tables.stage_history))
+    assert cards["champion"].str.startswith("CFO of ").all()

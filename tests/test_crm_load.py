@@ -100,6 +100,7 @@ def test_mapping_file_with_stage_labels(tmp_path):
     reasons = dict(zip(res.rejected["row"], res.rejected["reason"]))
     assert reasons == {4: "stage label not listed in the mapping's stages", 5: "closed before it was created"}
     assert res.summary()["stages"]["Stalled"]["maps_to"].startswith("(rejected")
+    assert "the mapping names column(s) the file does not have: champion (Champion)" in res.summary()["notes"][0]
     counts_add_up(res)
 
 

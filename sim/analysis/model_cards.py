@@ -45,7 +45,8 @@ def _cycle_days(opp: pd.DataFrame) -> pd.Series:
 
 # ---- per won deal ----------------------------------------------------------------------------------------
 def model_cards(tables: Tables, factor: float = STALL_FACTOR) -> pd.DataFrame:
-    """One card per won deal: source, owner, cycle, signed vs first estimate, days per stage, worst stall.
+    """One card per won deal: source, owner (and champion, when mapped), cycle, signed vs first estimate,
+    days per stage, worst stall.
 
     Stage columns (``days: <stage>``) and the stall columns appear only when the data has a stage history;
     realisation only when it has first estimates. Sorted by close date, so the first rows are the first
@@ -54,8 +55,8 @@ def model_cards(tables: Tables, factor: float = STALL_FACTOR) -> pd.DataFrame:
     opp = tables.opportunities
     require(opp, ["opportunity_id", "outcome", "created_at", "closed_at"], "sales model cards")
     won = opp[opp["outcome"] == "won"].sort_values("closed_at", kind="stable")
-    keep = [c for c in ("opportunity_id", "account_id", "owner", "lead_source", "segment", "created_at", "closed_at",
-                        "amount", "first_estimate") if c in won and won[c].notna().any()]
+    keep = [c for c in ("opportunity_id", "account_id", "owner", "champion", "lead_source", "segment", "created_at",
+                        "closed_at", "amount", "first_estimate") if c in won and won[c].notna().any()]
     cards = won[keep].copy()
     cards["cycle_days"] = _cycle_days(won).round(1)
     if "first_estimate" in cards and "amount" in cards:

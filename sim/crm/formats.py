@@ -34,11 +34,11 @@ EXTRA_COLUMNS = {
     "currency": "currency of the amount",
     "name": "the deal's name",
     "probability": "the CRM's win probability for the stage [%]",
+    "champion": "who drove the deal inside the customer (rarely exported; map it when your CRM has it)",
 }
 DATE_COLUMNS = {"created_at", "closed_at", "expected_close_at", "won_at", "lost_at", "entered_at"}
 NUMBER_COLUMNS = {"amount", "first_estimate", "fit_score", "probability"}
-OUTCOME_WORDS = {"won": "won", "lost": "lost", "open": "open", "closed won": "won", "closed lost": "lost",
-                 "true": "won", "false": "lost"}
+OUTCOME_WORDS = {"won": "won", "lost": "lost", "open": "open", "closed won": "won", "closed lost": "lost"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Format:
     date_format: str | None = None
     currency: str | None = None
     keep: tuple[str, ...] = ()       # export columns kept as they are, as extra columns
+    mapped: bool = False             # built from a user's mapping file: every column it names should exist
 
     def spec(self, kind: str) -> FileSpec | None:
         return next((f for f in self.files if f.kind == kind), None)

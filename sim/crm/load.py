@@ -264,6 +264,10 @@ class _Builder:
         missing_keep = [c for c in fmt.keep if c not in frame.columns]
         if missing_keep:
             self.notes.append(f"{raw.path.name}: column(s) to keep not found: {', '.join(missing_keep)}")
+        if fmt.mapped:
+            absent = [f"{canon} ({aliases[0]})" for canon, aliases in spec.columns.items() if canon not in cols]
+            if absent:
+                self.notes.append(f"{raw.path.name}: the mapping names column(s) the file does not have: {', '.join(absent)}")
         alive = ~parse.blank_rows(frame)
         self.flag("rejected", raw, ~alive, "(all)", pd.Series("", index=frame.index), "blank row")
 

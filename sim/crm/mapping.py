@@ -99,7 +99,7 @@ class Mapping(_Strict):
                                   keys=("opportunity_id", "stage", "entered_at")))
         stages = {label: (m.lower() if m.lower() in ("won", "lost") else m) for label, m in self.stages.items()}
         return Format(name, tuple(files), stages=stages, strict_stages=bool(stages),
-                      date_format=self.date_format, currency=self.currency, keep=self.keep)
+                      date_format=self.date_format, currency=self.currency, keep=self.keep, mapped=True)
 
 
 def read_mapping(path: str | Path) -> Format:
