@@ -192,7 +192,8 @@ def test_a_deal_repeated_in_a_second_file_is_rejected_there(tmp_path):
     (tmp_path / "b.csv").write_text("Deal - ID,Deal - Status,Deal - Value\n2,Open,70\n3,Open,20\n")
     res = load(tmp_path, crm="pipedrive")
     assert res.tables.opportunities["opportunity_id"].tolist() == ["1", "2", "3"]
-    assert res.rejected[["file", "row", "reason"]].values.tolist() == [["b.csv", 2, "duplicate opportunity id (also in a.csv)"]]
+    assert res.rejected[["file", "row", "column", "value", "reason"]].values.tolist() == [
+        ["b.csv", 2, "Deal - ID", "2", "duplicate opportunity id (also in a.csv)"]]
     counts_add_up(res)
 
 

@@ -245,14 +245,16 @@ class _Builder:
         opps = pd.concat(parts, ignore_index=True)
         dup = opps["opportunity_id"].duplicated(keep="first")
         first_file = opps.groupby("opportunity_id")["_part"].transform("first").map(lambda k: files[k][0].path.name)
-        for k, (raw, _, _) in enumerate(files):
+        for k, (raw, _, spec) in enumerate(files):
             mine = dup & (opps["_part"] == k)
             if not mine.any():
                 continue
+            rows = opps.loc[mine, "_index"].to_numpy()
             where = pd.Series(False, index=raw.frame.index)
-            where[opps.loc[mine, "_index"].to_numpy()] = True
-            reasons = ("duplicate opportunity id (also in " + first_file[mine] + ")").set_axis(opps.loc[mine, "_index"].to_numpy())
-            self.flag("rejected", raw, where, "opportunity_id", opps.loc[mine, "opportunity_id"].set_axis(opps.loc[mine, "_index"].to_numpy()), reasons)
+            where[rows] = True
+            reasons = ("duplicate opportunity id (also in " + first_file[mine] + ")").set_axis(rows)
+            header = spec.resolve(list(raw.frame.columns))["opportunity_id"]
+            self.flag("rejected", raw, where, header, opps.loc[mine, "opportunity_id"].set_axis(rows), reasons)
             report = next(r for r in self.reports if r.file == raw.path.name and r.kind == "opportunities")
             report.rows_loaded -= int(mine.sum())
         return opps[~dup].drop(columns=["_part", "_index"]).reset_index(drop=True)
