@@ -129,6 +129,25 @@ class ForecastPolicy(Policy):
             return all(self.evidence_seen(deal, c, now) for c in self.evidence)
         return not self.heard_against(deal)
 
+    def commit_test(self):
+        """`committed` as one fast function of (deal, now), the evidence list read once (it runs per deal per review)."""
+        if self.inclusion != "evidence_gated":
+            return lambda deal, now: not self.heard_against(deal)
+        budget, champion = "budget" in self.evidence, "champion" in self.evidence
+        competitor, recent = "no_competitor_ahead" in self.evidence, "recent_contact" in self.evidence
+        power_min, recent_days = self.champion_power_min, self.recent_contact_days
+
+        def test(deal: Deal, now: float) -> bool:
+            k = deal.knows
+            if budget and k.budget() is not True:
+                return False
+            if champion and ((power := k.champion_power()) is None or power < power_min):
+                return False
+            if competitor and k.competitor_ahead() is not False:
+                return False
+            return not recent or (k.last_contact is not None and now - k.last_contact <= recent_days)
+        return test
+
     def evidence_seen(self, deal: Deal, criterion: Criterion, now: float) -> bool:
         """Whether the rep has seen this piece of evidence for the deal (unknown is not evidence)."""
         k = deal.knows
@@ -229,7 +248,7 @@ class ForecastBook:
         first = self.period_of(now)[1]
         last = self.period_of(max(now, next_review - 1e-9))[1]
         lo, hi = self.bounds[first], self.bounds[last + 1]
-        policy, weighted = self.policy, self.policy.inclusion == "stage_weighted"
+        weighted, committed = self.policy.inclusion == "stage_weighted", self.policy.commit_test()
         amounts: dict[tuple[str, int, str], float] = defaultdict(float)
         for deal in deals:
             close = self.expected_close(deal, now)
@@ -237,7 +256,7 @@ class ForecastBook:
                 continue
             p = first if last == first else self.period_of(close)[1]
             value = deal.lead.first_estimate * self.amount_factor
-            share = self.stage_prob[deal.stage_index] if weighted else float(policy.committed(deal, now))
+            share = self.stage_prob[deal.stage_index] if weighted else float(committed(deal, now))
             owner = deal.owner.name
             amounts[(owner, p, "commit")] += value * share
             amounts[(owner, p, "pipeline")] += value * (1.0 - share)

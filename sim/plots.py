@@ -10,6 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (8, 4.5), **kwargs):
@@ -56,6 +57,35 @@ def stage_funnel(summary: pd.DataFrame, title: str = "Where deals go and how lon
     right.set_xlabel("days in stage [days]")
     right.set_title("Time per stage")
     right.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def bands(curves: pd.DataFrame, x: str, line: str, facet: str, xlabel: str, ylabel: str, title: str,
+          invert_x: bool = False, percent: bool = False) -> Figure:
+    """Means with 95% CI bands along `x`: one panel per `facet` value, one line per `line` value.
+
+    `curves` has columns `x`, `line`, `facet`, ``mean``, ``ci_low``, ``ci_high`` (e.g.
+    `sim.analysis.forecast.horizon_curves`).
+    """
+    facets = list(dict.fromkeys(curves[facet]))
+    fig, axes = new_figure(1, len(facets), figsize=(5.4 * len(facets), 4.4), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], facets):
+        part = curves[curves[facet] == name]
+        for i, (label, g) in enumerate(part.groupby(line, sort=False)):
+            g = g.sort_values(x)
+            ax.plot(g[x], g["mean"], marker="o", markersize=3, color=f"C{i}", label=label)
+            ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=f"C{i}", alpha=0.18, linewidth=0)
+        ax.set_title(str(name))
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        if invert_x:
+            ax.invert_xaxis()
+        if percent:
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=8, loc="upper right")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

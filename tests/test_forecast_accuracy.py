@@ -6,9 +6,11 @@ import pytest
 import sim
 from sim import schema
 from sim.analysis.forecast import (
-    TEAM, accuracy_summary, bookings, forecast_accuracy, normalise_categories, period_bounds,
-    rebuild_snapshots, slippage, stage_order, stage_win_rates,
+    TEAM, accuracy_summary, bookings, forecast_accuracy, forecast_measure, forecast_scenarios, gap_at, habit_table,
+    horizon_curves, normalise_categories, period_bounds, pipeline_at, read_forecasts, rebuild_snapshots, slippage,
+    stage_order, stage_win_rates,
 )
+from sim.crm import ExportError
 from sim.schema import MissingColumns
 from sim.tables import Tables
 
@@ -174,3 +176,61 @@ def test_accuracy_runs_on_a_simulated_run():
     assert set(acc["owner"]) == {TEAM, *(f"Rep {i:02d}" for i in range(1, 9))}
     summary = accuracy_summary(acc)
     assert (summary["mape"] >= 0).all() and summary.loc[0, "forecasts"] == 4
+
+
+def test_forecast_history_file_is_read_with_crm_headers(tmp_path):
+    path = tmp_path / "forecast_history.csv"
+    path.write_text("Snapshot Date,Period,Owner,Forecast Category,Amount\n"
+                    "01/01/2026,2026-Q1,A,Commit,\"$1,200.50\"\n"
+                    "01/01/2026,2026-Q1,A,Best Case,300\n", encoding="utf-8")
+    fc = read_forecasts(path)
+    assert list(fc["category"]) == ["commit", "best case"]
+    assert list(fc["amount"]) == [1200.5, 300.0]
+    assert fc["as_of"].iloc[0] == T("2026-01-01")
+
+
+def test_forecast_history_errors_name_file_row_and_column(tmp_path):
+    path = tmp_path / "fc.csv"
+    path.write_text("As Of,Period,Amount\n2026-01-01,2026-Q1,100\n2026-01-08,2026-Q1,lots\n", encoding="utf-8")
+    with pytest.raises(ExportError, match=r"fc.csv: column 'Amount' \(amount\) unreadable or empty at row 3: 'lots'"):
+        read_forecasts(path)
+    path.write_text("When,Amount\n2026-01-01,100\n", encoding="utf-8")
+    with pytest.raises(ExportError, match="no column for as_of, period"):
+        read_forecasts(path)
+
+
+def test_exports_without_stage_history_are_read_as_one_stage(small):
+    # o4 was lost in February; o5 created in March and won in April: one open deal on March 1
+    live = pipeline_at(small, T("2026-03-01"))
+    assert set(live["opportunity_id"]) == {"o2", "o3", "o5"}
+    assert set(live["stage"]) == {"(open)"}
+    rebuilt = rebuild_snapshots(small, cadence="monthly")
+    assert set(rebuilt["category"]) == {"closed", "commit", "pipeline"}
+    assert stage_win_rates(small).to_dict() == {"(open)": pytest.approx(4 / 5)}
+
+
+def test_experiment_helpers_pair_habits_by_market():
+    base = sim.Scenario.preset("baseline").replace(days=400)
+    scenarios = forecast_scenarios(base, {"w": ("weekly", "evidence_gated"), "q": ("quarterly", "stage_weighted")},
+                                   {"calm": 0.0})
+    assert list(scenarios) == ["calm · w", "calm · q"]
+    assert scenarios["calm · w"].policies.forecast.cadence == "weekly"
+    runs = sim.replicate_each(scenarios, n=3, seed=1, measure=forecast_measure, progress=False, executor="serial")
+    curves = horizon_curves(runs, "mape")
+    assert set(curves["horizon_weeks"]) == {0, 4, 8, 13} and set(curves["habit"]) == {"w", "q"}
+    gap = gap_at(runs, "w", "q").loc["calm"]
+    assert gap["diff"] == pytest.approx(gap["a"] - gap["b"])
+    table = habit_table(runs)
+    assert table.loc[("calm", "w"), "review hours per rep"] > table.loc[("calm", "q"), "review hours per rep"]
+
+
+def test_deals_still_open_at_the_end_count_as_slipped(staged):
+    """d3 never closes; a later deal (no stage history) makes the data run into April."""
+    opp = pd.concat([staged.opportunities.assign(closed_at=staged.opportunities["closed_at"].where(
+        staged.opportunities["opportunity_id"] != "d3")), opportunities([("d4", "B", "2026-04-01", "2026-04-15", "won", 5.0)])])
+    hist = staged.stage_history
+    still = (hist["opportunity_id"] == "d3") & (hist["stage"] == "Implementation")
+    got = slippage(Tables(opportunities=opp, stage_history=hist.assign(exited_at=hist["exited_at"].where(~still))),
+                   period="month").set_index("period")
+    assert got.loc["2026-03", "slipped"] == 1
+    assert got.loc["2026-03", "median_slip_days"] == 14.0     # open until the data ends on Apr 15

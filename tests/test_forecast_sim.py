@@ -151,6 +151,8 @@ def test_evidence_gated_commits_only_what_the_rep_has_seen():
     weak = FakeDeal(make_knowledge(champion_power=0.2, contacts_to_learn=(1, 1, 1)))
     weak.knows.contact(0.0)
     assert not policy.committed(weak, 1.0)
+    fast = policy.commit_test()
+    assert [fast(d, t) for d, t in ((deal, 3.0), (deal, 30.0), (weak, 1.0))] == [True, False, False]
     judgement = ForecastPolicy(inclusion="rep_judgement")
     assert judgement.committed(weak, 1.0)                   # the optimist commits a weak champion
     behind = FakeDeal(make_knowledge(competitor_ahead=True, contacts_to_learn=(1, 1, 1)))

@@ -11,6 +11,9 @@ simulated run (`sim.forecasting.ForecastPolicy`):
 - `rebuild_snapshots(tables)`: for exports without forecast history, what the pipeline looked like at
   each past date (from the stage history) and what a stage-weighted forecast would have said.
 - `slippage(tables)`: how often and how far deals expected in a period closed after it.
+- `read_forecasts(path)`: a CRM's forecast history file as the `forecasts` table.
+- `forecast_scenarios`, `forecast_measure`, `horizon_curves`, `gap_at`, `habit_table`: the simulated
+  experiment of principle 05 (forecasting habits on calm and volatile markets) and its summaries.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pandas as pd
 
 from .. import schema
 from ..schema import require
+from ..stats import mean_ci, paired_diff_ci
 
 LADDER = ("closed", "commit", "best case", "pipeline")
 CALL = "commit"                 # the level a team calls: closed + commit
@@ -132,46 +136,65 @@ def forecast_accuracy(
     bounds = {p: period_bounds(p) for p in labels}
     floor = pd.Timestamp(since) if since is not None else pd.Timestamp.min
     labels = [p for p in labels if bounds[p][1] <= end_of_data + pd.Timedelta(days=1) and bounds[p][0] >= floor]
-    actual = bookings(tables.opportunities, labels).set_index(["period", "owner"])["actual"]
+    actual = bookings(tables.opportunities, labels)
+    ladder = _ladder(fc[fc["period"].astype(str).isin(labels)].assign(period=lambda d: d["period"].astype(str)))
 
-    rows = []
+    held = []   # (period, horizon, as_of of the snapshot held then)
     for label in labels:
-        snaps = fc[fc["period"].astype(str) == label]
+        dates = np.sort(ladder.loc[label].index.get_level_values("as_of").unique()) if label in ladder.index else []
         for h in horizons:
             cutoff = bounds[label][1] - pd.Timedelta(weeks=h)
-            held = snaps[snaps["as_of"] <= cutoff]
-            if held.empty:
-                continue
-            as_of = held["as_of"].max()
-            rows.extend(_levels(held[held["as_of"] == as_of], label, h, as_of, actual))
-    out = pd.DataFrame(rows, columns=["period", "horizon_weeks", "as_of", "owner", "category", "forecast", "actual"])
+            i = np.searchsorted(dates, np.datetime64(cutoff), side="right")
+            if i > 0:
+                held.append((label, h, dates[i - 1]))
+    columns = ["period", "horizon_weeks", "as_of", "owner", "category", "forecast", "actual"]
+    if not held:
+        return pd.DataFrame(columns=columns + ["error", "pct_error"])
+    picked = pd.DataFrame(held, columns=["period", "horizon_weeks", "as_of"])
+    long = ladder.reset_index().melt(id_vars=["period", "as_of", "owner"], var_name="category", value_name="forecast")
+    out = picked.merge(long, on=["period", "as_of"]).merge(actual, on=["period", "owner"], how="left")
+    out["actual"] = out["actual"].fillna(0.0)
+    out["category"] = pd.Categorical(out["category"], LADDER)
+    out = out.sort_values(["period", "horizon_weeks", "owner", "category"], key=_team_first, kind="stable")
+    out["category"] = out["category"].astype(str)
+    out = out[columns].reset_index(drop=True)
     out["error"] = out["forecast"] - out["actual"]
     out["pct_error"] = np.where(out["actual"] > 0, out["error"] / out["actual"].where(out["actual"] > 0), np.nan)
     return out
 
 
-def _levels(snapshot: pd.DataFrame, label: str, h: int, as_of, actual: pd.Series) -> list[tuple]:
-    """Cumulative forecast per ladder level, per owner and for the team, of one snapshot."""
-    by = snapshot.groupby(["owner", "level"])["amount"].sum().unstack(fill_value=0.0)
-    by = by.reindex(columns=list(LADDER), fill_value=0.0).cumsum(axis=1)
-    owners = [o for o in by.index if o != TEAM]
-    team = by.loc[owners].sum() if owners else by.loc[TEAM]
-    rows = []
-    for owner, levels in [(TEAM, team), *((o, by.loc[o]) for o in owners)]:
-        got = float(actual.get((label, owner), 0.0))
-        rows.extend((label, h, as_of, owner, level, float(levels[level]), got) for level in LADDER)
-    return rows
+def _team_first(col: pd.Series) -> pd.Series:
+    """Sort key: the team's rows before the owners' (and otherwise natural order)."""
+    return col.map(lambda o: (0, "") if o == TEAM else (1, o)) if col.name == "owner" else col
+
+
+def _ladder(fc: pd.DataFrame) -> pd.DataFrame:
+    """Cumulative forecast per ladder level, indexed by (period, as_of, owner), with the team's total.
+
+    The team's total is the sum of the owners' forecasts where a snapshot has them, else its team rows.
+    """
+    wide = fc.pivot_table(index=["period", "as_of", "owner"], columns="level", values="amount", aggfunc="sum",
+                          fill_value=0.0)
+    wide = wide.reindex(columns=list(LADDER), fill_value=0.0).cumsum(axis=1)
+    wide.columns = list(LADDER)
+    owners = wide[wide.index.get_level_values("owner") != TEAM]
+    team = owners.groupby(level=["period", "as_of"]).sum()
+    if (wide.index.get_level_values("owner") == TEAM).any():
+        team = team.combine_first(wide.xs(TEAM, level="owner"))
+    team = team.assign(owner=TEAM).set_index("owner", append=True)
+    return pd.concat([team, owners]).sort_index()
 
 
 def accuracy_summary(
-    acc: pd.DataFrame, by: Iterable[str] = ("horizon_weeks",), category: str = CALL, owner: str | None = TEAM
+    acc: pd.DataFrame, by: Iterable[str] = ("horizon_weeks",), category: str | None = CALL, owner: str | None = TEAM
 ) -> pd.DataFrame:
     """Mean absolute error, MAPE and signed bias (mean error, mean % error) per group, for one level.
 
+    `category`: the ladder level (default the call), None for all levels (group by ``category`` then).
     `owner`: `TEAM` (default) for the team's forecast, None for every owner's own forecast pooled.
     Positive bias means the forecast promised more than was booked.
     """
-    rows = acc[acc["category"] == category]
+    rows = acc if category is None else acc[acc["category"] == category]
     rows = rows[rows["owner"] == owner] if owner is not None else rows[rows["owner"] != TEAM]
     grouped = rows.groupby(list(by))
     return pd.DataFrame({
@@ -184,6 +207,30 @@ def accuracy_summary(
 
 
 # ---- pipeline snapshots rebuilt from the stage history --------------------------------------------
+ONE_STAGE = "(open)"
+
+
+def stays(tables) -> pd.DataFrame:
+    """The stage history; for an export without one, one stay per deal from creation to close.
+
+    With a single stay per deal the rebuilt forecast weights every open deal by the export's overall win
+    rate and expects it to close after the median cycle: cruder than stage weighting, but available on
+    any export that has creation and close dates.
+    """
+    hist = tables.stage_history
+    if not hist.empty:
+        return hist
+    opp = tables.opportunities
+    require(opp, ["opportunity_id", "created_at"], "rebuilt forecast")
+    opp = opp[opp["created_at"].notna()]
+    return schema.conform(pd.DataFrame({
+        "opportunity_id": opp["opportunity_id"].to_numpy(dtype=object),
+        "stage": ONE_STAGE,
+        "entered_at": opp["created_at"].to_numpy(),
+        "exited_at": opp["closed_at"].to_numpy(),
+    }), "stage_history")
+
+
 def stage_order(stage_history: pd.DataFrame) -> list[str]:
     """Stages in the order deals pass them: the canonical order when names match, else as the data shows."""
     names = list(dict.fromkeys(stage_history["stage"].dropna()))
@@ -197,12 +244,12 @@ def stage_order(stage_history: pd.DataFrame) -> list[str]:
 
 def stage_win_rates(tables) -> pd.Series:
     """Per stage: the share of closed deals that reached the stage and were won (the CRM's stage probability)."""
-    require(tables.stage_history, ["opportunity_id", "stage", "entered_at"], "stage-weighted forecast")
+    hist = stays(tables)
     outcome = tables.opportunities.set_index("opportunity_id")["outcome"]
-    hist = tables.stage_history.assign(outcome=tables.stage_history["opportunity_id"].map(outcome))
+    hist = hist.assign(outcome=hist["opportunity_id"].map(outcome))
     closed = hist[hist["outcome"].isin(["won", "lost"])].drop_duplicates(["opportunity_id", "stage"])
     rates = closed.groupby("stage")["outcome"].apply(lambda o: (o == "won").mean())
-    return rates.reindex(stage_order(tables.stage_history))
+    return rates.reindex(stage_order(hist))
 
 
 def _median_stage_days(hist: pd.DataFrame, order: list[str]) -> tuple[pd.Series, pd.Series]:
@@ -214,9 +261,10 @@ def _median_stage_days(hist: pd.DataFrame, order: list[str]) -> tuple[pd.Series,
     return days, later
 
 
-def pipeline_at(tables, as_of: pd.Timestamp) -> pd.DataFrame:
+def pipeline_at(tables, as_of: pd.Timestamp, hist: pd.DataFrame | None = None) -> pd.DataFrame:
     """The deals open at `as_of`, each with the stage it was in then and since when (from the stage history)."""
-    opp, hist = tables.opportunities, tables.stage_history
+    opp = tables.opportunities
+    hist = stays(tables) if hist is None else hist
     live = hist[(hist["entered_at"] <= as_of) & (hist["exited_at"].isna() | (hist["exited_at"] > as_of))]
     live = live.sort_values("entered_at").drop_duplicates("opportunity_id", keep="last")
     info = opp.set_index("opportunity_id")
@@ -252,9 +300,9 @@ def rebuild_snapshots(
     Stage probabilities default to the export's own stage-to-win rates (`stage_win_rates`), which look
     ahead at how deals ended: this is the forecast a team calibrated on its own history would make.
     """
-    opp, hist = tables.opportunities, tables.stage_history
-    require(opp, ["opportunity_id", "outcome", "created_at", "closed_at", "amount"], "rebuilt forecast")
-    require(hist, ["opportunity_id", "stage", "entered_at"], "rebuilt forecast")
+    opp = tables.opportunities
+    require(opp, ["opportunity_id", "outcome", "created_at", "amount"], "rebuilt forecast")
+    hist = stays(tables)
     order = stage_order(hist)
     prob = pd.Series(probabilities) if probabilities is not None else stage_win_rates(tables)
     prob = prob.reindex(order).fillna(0.0)
@@ -263,40 +311,41 @@ def rebuild_snapshots(
     won = opp[opp["outcome"] == "won"].assign(owner=owners)
 
     first = period_bounds(period_label(opp["created_at"].min(), period))[0]
-    rows = []
+    names = sorted(set(owners))
+    frames = []
     for as_of in review_dates(first, data_end(tables), cadence):
-        live = pipeline_at(tables, as_of)
+        live = pipeline_at(tables, as_of, hist)
         in_stage = (as_of - live["entered_at"]).dt.total_seconds() / 86400
         close = as_of + pd.to_timedelta(
             (live["stage"].map(days) - in_stage).clip(lower=0) + live["stage"].map(later), unit="D")
-        live = live.assign(owner=live["owner"].fillna(TEAM), close=close, p=live["stage"].map(prob).fillna(0.0))
+        weight = live["stage"].map(prob).fillna(0.0)
+        live = live.assign(owner=live["owner"].fillna(TEAM), commit=live["amount"] * weight,
+                           pipeline=live["amount"] * (1.0 - weight))
         now_label = period_label(as_of, period)
-        nxt_label = period_label(period_bounds(now_label)[1], period)
-        for label in (now_label, nxt_label):
+        for label in (now_label, period_label(period_bounds(now_label)[1], period)):
             start, end = period_bounds(label)
-            due = live[(live["close"] >= start) & (live["close"] < end)]
+            due = live[(close >= start) & (close < end)].groupby("owner")[["commit", "pipeline"]].sum()
             booked = won[(won["closed_at"] >= start) & (won["closed_at"] < end) & (won["closed_at"] <= as_of)]
-            for owner in sorted(set(owners)):
-                mine, got = due[due["owner"] == owner], booked[booked["owner"] == owner]
-                weighted = float((mine["amount"] * mine["p"]).sum())
-                rows += [(as_of, label, owner, "closed", float(got["amount"].sum())),
-                         (as_of, label, owner, "commit", weighted),
-                         (as_of, label, owner, "pipeline", float(mine["amount"].sum()) - weighted)]
-    df = pd.DataFrame(rows, columns=["as_of", "period", "owner", "category", "amount"])
+            snap = due.reindex(names, fill_value=0.0)
+            snap.insert(0, "closed", booked.groupby("owner")["amount"].sum().reindex(names, fill_value=0.0))
+            frames.append(snap.rename_axis("owner").reset_index().assign(as_of=as_of, period=label))
+    df = pd.concat(frames).melt(id_vars=["as_of", "period", "owner"], var_name="category", value_name="amount")
+    df = df.sort_values(["as_of", "period", "owner"], kind="stable").reset_index(drop=True)
     df["owner"] = df["owner"].where(df["owner"] != TEAM, None)
-    return schema.conform(df, "forecasts")
+    return schema.conform(df[["as_of", "period", "owner", "amount", "category"]], "forecasts")
 
 
 def slippage(tables, period: Literal["quarter", "month"] = "quarter") -> pd.DataFrame:
     """Per period: deals expected (at its start) to close in it, how many slipped out, and how far.
 
-    A deal slips when it was still open at the period's end; `median_slip_days` is how long after the
+    Exports without a stage history are read as one stage per deal (see `stays`). A deal slips when it
+    was still open at the period's end; `median_slip_days` is how long after the
     period's end slipped deals closed (counting deals still open at the end of the data up to that day).
     The expected close is rebuilt from the stage history as in `rebuild_snapshots`.
     """
-    opp, hist = tables.opportunities, tables.stage_history
-    require(opp, ["opportunity_id", "closed_at", "created_at"], "close-date slippage")
-    require(hist, ["opportunity_id", "stage", "entered_at"], "close-date slippage")
+    opp = tables.opportunities
+    require(opp, ["opportunity_id", "created_at"], "close-date slippage")
+    hist = stays(tables)
     order = stage_order(hist)
     days, later = _median_stage_days(hist, order)
     closed_at = opp.set_index("opportunity_id")["closed_at"]
@@ -305,15 +354,15 @@ def slippage(tables, period: Literal["quarter", "month"] = "quarter") -> pd.Data
     start = pd.Timestamp(period_bounds(period_label(opp["created_at"].min(), period))[1])
     while True:
         end = period_bounds(period_label(start, period))[1]
-        if end > last:
+        if end > last + pd.Timedelta(days=1):
             break
-        live = pipeline_at(tables, start)
+        live = pipeline_at(tables, start, hist)
         in_stage = (start - live["entered_at"]).dt.total_seconds() / 86400
         close = start + pd.to_timedelta((live["stage"].map(days) - in_stage).clip(lower=0) + live["stage"].map(later), unit="D")
         expected = live[close < end]
-        actual = expected["opportunity_id"].map(closed_at).fillna(last)
-        slipped = actual >= end
-        late = (actual[slipped] - end).dt.total_seconds() / 86400
+        actual = expected["opportunity_id"].map(closed_at)
+        slipped = actual.isna() | (actual >= end)           # still open at the end of the data, or closed late
+        late = (actual.fillna(max(last, end))[slipped] - end).dt.total_seconds() / 86400
         rows.append((period_label(start, period), len(expected), int(slipped.sum()),
                      float(slipped.mean()) if len(expected) else np.nan,
                      float(late.median()) if len(late) else np.nan))
@@ -327,20 +376,127 @@ MEASURE_HORIZONS = (0, 4, 8, 13)
 MEASURED = {"mape": "mape", "bias": "bias_pct", "abs_error": "mean_abs_error"}   # measure name -> summary column
 
 
-def forecast_measure(result) -> dict[str, float]:
+def forecast_measure(result, horizons: Iterable[int] = MEASURE_HORIZONS) -> dict[str, float]:
     """Per replication: headline metrics plus the team call's MAPE, signed % bias and mean absolute error
     (``mape_4w``, ``bias_4w``, ``abs_error_4w``...) at a few horizons.
 
-    A picklable `measure` for `sim.replicate_each`; periods of the warm-up half-year are skipped.
+    A picklable `measure` for `sim.replicate_each` (use `functools.partial` for other `horizons`);
+    periods of the warm-up half-year are skipped.
     """
+    horizons = list(horizons)
     out = dict(result.metrics)
     if result.tables.forecasts.empty:   # no forecast policy: nothing to score
-        return out | {f"{k}_{h}w": np.nan for h in MEASURE_HORIZONS for k in MEASURED}
+        return out | {f"{k}_{h}w": np.nan for h in horizons for k in MEASURED}
     since = pd.Timestamp(result.scenario.start) + pd.Timedelta(days=WARMUP_DAYS)
-    acc = forecast_accuracy(result.tables, MEASURE_HORIZONS, since=since)
+    acc = forecast_accuracy(result.tables, horizons, since=since)
     summary = accuracy_summary(acc)
-    for h in MEASURE_HORIZONS:
+    for h in horizons:
         got = summary.loc[h] if h in summary.index else None
         for key, column in MEASURED.items():
             out[f"{key}_{h}w"] = float(got[column]) if got is not None else np.nan
     return out
+
+
+# ---- forecast history files -----------------------------------------------------------------------
+HISTORY_COLUMNS = {   # canonical column -> headers that CRMs use for it (compared case-insensitively)
+    "as_of": ("as_of", "as of", "snapshot date", "as of date", "date", "created date", "forecast date"),
+    "period": ("period", "forecast period", "fiscal period", "quarter", "period name"),
+    "owner": ("owner", "forecast owner", "opportunity owner", "user", "sales rep", "rep"),
+    "category": ("category", "forecast category", "forecast type"),
+    "amount": ("amount", "forecast amount", "total amount", "value"),
+}
+
+
+def read_forecasts(path, columns: Mapping[str, str] | None = None, categories: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A CRM's forecast history (one row per snapshot, owner, period and category) as the `forecasts` table.
+
+    Headers are matched to `HISTORY_COLUMNS` (Salesforce's forecast history report uses 'Snapshot Date',
+    'Period', 'Owner', 'Forecast Category', 'Amount'); `columns` maps canonical names to your own headers.
+    A cell that cannot be read is an error naming the file, row and column; nothing is dropped silently.
+    """
+    from ..crm import parse
+
+    raw = parse.read_table(path)
+    frame, lower = raw.frame, {h.strip().lower(): h for h in raw.frame.columns}
+    mapping = {k: (columns or {}).get(k) or next((lower[h] for h in names if h in lower), None)
+               for k, names in HISTORY_COLUMNS.items()}
+    missing = [k for k in ("as_of", "period", "amount") if mapping[k] is None or mapping[k] not in frame.columns]
+    if missing:
+        raise parse.ExportError(f"{raw.path.name}: no column for {', '.join(missing)} (headers: "
+                                f"{', '.join(frame.columns)}); pass columns={{'as_of': 'your header', ...}}")
+    rows = pd.Series(raw.row_numbers(), index=frame.index)
+    as_of = parse.parse_dates(frame[mapping["as_of"]])
+    amount = parse.parse_amount(frame[mapping["amount"]])
+    problems = []
+    for col, parsed in (("as_of", as_of), ("amount", amount)):
+        bad = parsed.invalid | parsed.values.isna()
+        if bad.any():
+            shown = ", ".join(f"row {r}: {v!r}" for r, v in zip(rows[bad].head(5), frame.loc[bad, mapping[col]].head(5)))
+            problems.append(f"column {mapping[col]!r} ({col}) unreadable or empty at {shown}")
+    period = parse.parse_text(frame[mapping["period"]])
+    for label in sorted(set(period.dropna())):
+        try:
+            period_bounds(label)
+        except ValueError as err:
+            problems.append(f"column {mapping['period']!r}: {err}")
+    if problems:
+        raise parse.ExportError(f"{raw.path.name}: " + "; ".join(problems))
+    out = pd.DataFrame({"as_of": as_of.values, "period": period, "amount": amount.values})
+    for col in ("owner", "category"):
+        if mapping[col] is not None:
+            out[col] = parse.parse_text(frame[mapping[col]])
+    if "category" in out:
+        out["category"] = normalise_categories(out["category"], categories)
+    return schema.validate(schema.conform(out, "forecasts"), "forecasts", raw.path.name)
+
+
+# ---- experiments: forecasting habits on calm and volatile markets ---------------------------------
+SEP = " · "
+
+
+def forecast_scenarios(base, habits: Mapping[str, tuple[str, str]], markets: Mapping[str, float]) -> dict:
+    """One scenario per market and habit, named 'market · habit'.
+
+    `habits` maps a name to (cadence, inclusion); `markets` maps a name to the market volatility.
+    """
+    return {f"{market}{SEP}{habit}": base.replace({"market.volatility": vol,
+                                                    "policies.forecast": {"cadence": cadence, "inclusion": inclusion}})
+            for market, vol in markets.items() for habit, (cadence, inclusion) in habits.items()}
+
+
+def _by_market_habit(runs: pd.DataFrame) -> pd.DataFrame:
+    parts = runs["scenario"].str.split(SEP, n=1, expand=True, regex=False)
+    return runs.assign(market=parts[0], habit=parts[1])
+
+
+def horizon_curves(runs: pd.DataFrame, metric: str = "mape") -> pd.DataFrame:
+    """Mean and 95% CI of `metric` (columns like ``mape_4w`` from `forecast_measure`) per market, habit, horizon."""
+    runs = _by_market_habit(runs)
+    found = {c: int(m[1]) for c in runs.columns if (m := re.fullmatch(rf"{metric}_(\d+)w", c))}
+    rows = [(market, habit, h, *mean_ci(g[c]))
+            for (market, habit), g in runs.groupby(["market", "habit"], sort=False) for c, h in found.items()]
+    return pd.DataFrame(rows, columns=["market", "habit", "horizon_weeks", "mean", "ci_low", "ci_high"])
+
+
+def gap_at(runs: pd.DataFrame, a: str, b: str, metric: str = "mape_4w") -> pd.DataFrame:
+    """Per market: mean `metric` of habits `a` and `b` and their paired difference a - b with its 95% CI."""
+    runs = _by_market_habit(runs)
+    out = {}
+    for market, g in runs.groupby("market", sort=False):
+        x, y = (g[g["habit"] == h].sort_values("replication")[metric].to_numpy() for h in (a, b))
+        diff, lo, hi = paired_diff_ci(x, y)
+        out[market] = {"a": np.nanmean(x), "b": np.nanmean(y), "diff": diff, "diff_low": lo, "diff_high": hi}
+    return pd.DataFrame.from_dict(out, orient="index").rename_axis("market")
+
+
+def habit_table(runs: pd.DataFrame, horizon: int = 4) -> pd.DataFrame:
+    """Per market and habit (means over replications): MAPE and signed bias `horizon` weeks out,
+    review hours per rep and bookings over the run."""
+    runs = _by_market_habit(runs)
+    g = runs.groupby(["market", "habit"], sort=False)
+    return pd.DataFrame({
+        f"MAPE {horizon}w": g[f"mape_{horizon}w"].mean(),
+        f"bias {horizon}w": g[f"bias_{horizon}w"].mean(),
+        "review hours per rep": (runs["forecast_review_hours"] / runs["reps_at_end"]).groupby([runs["market"], runs["habit"]], sort=False).mean(),
+        "bookings": g["bookings"].mean(),
+    })
