@@ -22,7 +22,7 @@ import pytest
 import sim
 from sim.cli import main
 from sim.report import Card, ReportError, Skip, build_report, principle_notebooks
-from sim.report.build import _write_pages
+from sim.report.build import _run_and_render, _write_pages
 from sim.report.data import ReportData
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report_notebooks"
@@ -124,13 +124,11 @@ def test_force_replaces_the_report_and_exit_status_says_not_everything_ran(tmp_p
 
 def test_an_error_while_building_leaves_no_half_report(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
+        (tmp_path / "out").glob(".r.partial-*").__next__().joinpath("half-written.html").write_text("...")
         raise KeyboardInterrupt
-    monkeypatch.setattr("sim.report.build._write_pages", interrupted)
-    nbs = tmp_path / "nbs"
-    nbs.mkdir()
-    (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
+    monkeypatch.setattr("sim.report.build._run_all", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        build_report(None, tmp_path / "out" / "r", notebooks=nbs, progress=False)
+        build_report(None, tmp_path / "out" / "r", notebooks=FIXTURES, progress=False)
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -195,3 +193,6 @@ def test_a_file_that_is_not_a_notebook_gets_a_failed_card_not_a_crash(tmp_path):
     card = card_from_run(run)
     assert card.status == "failed" and card.slug == "07-broken" and card.title == "Broken"
     assert "\n" not in card.error and card.error.split(":")[0].endswith("Error")
+    out, _ = _run_and_render((bad, tmp_path / "08-broken.ipynb", {"seed": 0}, None))
+    page = (tmp_path / "08-broken.html").read_text()
+    assert out.error in page.replace("&#39;", "'").replace("&quot;", '"') and 'href="../index.html"' in page

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .cards import Card, card_from_run, save_figure
 from .errors import ReportError
 from .data import ReportData, load_export, simulated
-from .pages import notebook_html, render, rows_json
+from .pages import fallback_page, notebook_html, render, rows_json
 from .run import Run, principle_notebooks, run_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
@@ -48,17 +48,25 @@ class Report:
         return all(c.ran for c in self.cards)
 
 
-def _run_and_render(job: tuple[Path, Path, dict[str, Any], int | None]) -> tuple[Run, float]:
-    """Worker: execute one notebook, then render its page; returns the run and the rendering seconds."""
-    source, executed, parameters, timeout = job
-    # The kernel's own chatter (warnings on stderr) goes to a log beside the notebook, not the terminal.
-    log = os.open(executed.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def _worker(job: tuple[Path, Path, dict[str, Any], int | None]) -> tuple[Run, float]:
+    """In a pool process of its own: send the kernel's chatter (warnings on stderr) to a log beside the
+    notebook instead of the terminal, then run and render the notebook."""
+    log = os.open(job[1].with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 2)
     os.close(log)
+    return _run_and_render(job)
+
+
+def _run_and_render(job: tuple[Path, Path, dict[str, Any], int | None]) -> tuple[Run, float]:
+    """Execute one notebook, then render its page; returns the run and the rendering seconds."""
+    source, executed, parameters, timeout = job
     run = run_notebook(source, executed, parameters, timeout)
     start = time.perf_counter()
-    if executed.exists():
-        notebook_html(executed, executed.with_suffix(".html"))
+    page = executed.with_suffix(".html")
+    try:
+        notebook_html(executed, page)
+    except Exception as err:  # not even a readable notebook: the card says why; the link still leads somewhere  # noqa: BLE001
+        fallback_page(page, source.stem, run.error or f"{type(err).__name__}: {err}")
     return run, time.perf_counter() - start
 
 
@@ -68,7 +76,7 @@ def _run_all(jobs: list[tuple], workers: int, progress: bool) -> list[tuple[Run,
     try:
         done = []
         with tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=not progress) as bar:
-            for result in pool.imap_unordered(_run_and_render, jobs):
+            for result in pool.imap_unordered(_worker, jobs):
                 done.append(result)
                 bar.set_postfix_str(result[0].source.stem)
                 bar.update()
@@ -90,7 +98,7 @@ def _status_line(cards: list[Card]) -> str:
 
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None) -> None:
-    """index.html, data-quality.html, rejected.csv and report.json, from the data and the cards."""
+    """index.html, data-quality.html, the figures and rejected.csv, from the data and the cards."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
     common = dict(data=data, crm=crm, mapping=mapping, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
     skipped = [(c, s) for c in cards for s in c.skipped]

@@ -61,3 +61,8 @@ def notebook_html(executed: Path, dest: Path) -> Path:
     body, _ = exporter.from_filename(str(executed), resources={"metadata": {"name": executed.stem}})
     dest.write_text(body, encoding="utf-8")
     return dest
+
+
+def fallback_page(dest: Path, slug: str, error: str) -> Path:
+    """The page of a notebook that could not be rendered: what went wrong and the way back."""
+    return render("notebook-missing.html.j2", dest, slug=slug, error=error)
