@@ -29,6 +29,10 @@ def load_tables(
     """The notebook's data: a CRM export when `export` is given, else a simulated run of `scenario`."""
     if export is None:
         return simulate(Scenario.load(scenario), seed=seed).tables
+    from .report.shared import shared_tables  # run by `playbook report`: the export it already loaded
+
+    if (tables := shared_tables(export, crm, mapping)) is not None:
+        return tables
     from .crm import load  # the loader is only needed for real exports
 
     return load(export, crm=crm, mapping=mapping).tables

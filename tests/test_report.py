@@ -196,3 +196,38 @@ def test_a_file_that_is_not_a_notebook_gets_a_failed_card_not_a_crash(tmp_path):
     out, _ = _run_and_render((bad, tmp_path / "08-broken.ipynb", {"seed": 0}, None))
     page = (tmp_path / "08-broken.html").read_text()
     assert out.error in page.replace("&#39;", "'").replace("&quot;", '"') and 'href="../index.html"' in page
+
+
+def test_notebooks_reuse_the_export_the_report_loaded(tmp_path, monkeypatch, export):
+    from sim.report import build
+
+    loaded, original = {}, build.load_export
+
+    def load_then_hide_the_export(path, crm, mapping):
+        loaded["data"] = data = original(path, crm, mapping)
+        Path(path).rename(tmp_path / "hidden")   # a notebook that loaded the export again would fail now
+        return data
+    monkeypatch.setattr(build, "load_export", load_then_hide_the_export)
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
+    try:
+        report = build_report(export, tmp_path / "r", crm="salesforce", notebooks=nbs, progress=False)
+    finally:
+        (tmp_path / "hidden").rename(export)
+    assert report.cards[0].status == "ok", report.cards[0].error
+    assert report.cards[0].headline.endswith(f"({len(loaded['data'].tables.opportunities)} opportunities)")
+    assert not (report.path / "tables.pickle").exists()
+
+
+def test_shared_tables_serve_only_the_export_crm_and_mapping_they_were_loaded_for(tmp_path, monkeypatch):
+    from sim.notebook import load_tables
+    from sim.report.shared import share
+
+    tables = sim.simulate(sim.Scenario.preset("baseline"), seed=1).tables
+    for key, value in share(tables, tmp_path, tmp_path / "export.csv", "hubspot", None).items():
+        monkeypatch.setenv(key, value)
+    got = load_tables(tmp_path / "export.csv", crm="hubspot")
+    pd.testing.assert_frame_equal(got.opportunities, tables.opportunities)
+    with pytest.raises(Exception, match="export.csv"):   # another CRM: the loader itself reads the (absent) file
+        load_tables(tmp_path / "export.csv", crm="salesforce")

@@ -26,6 +26,7 @@ from .errors import ReportError
 from .data import ReportData, load_export, simulated
 from .pages import fallback_page, notebook_html, render, rows_json
 from .run import Run, principle_notebooks, run_notebook
+from .shared import share
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
 
@@ -48,18 +49,22 @@ class Report:
         return all(c.ran for c in self.cards)
 
 
-def _worker(job: tuple[Path, Path, dict[str, Any], int | None]) -> tuple[Run, float]:
-    """In a pool process of its own: send the kernel's chatter (warnings on stderr) to a log beside the
-    notebook instead of the terminal, then run and render the notebook."""
+Job = tuple[Path, Path, dict[str, Any], int | None, dict[str, str]]   # source, executed, parameters, timeout, env
+
+
+def _worker(job: Job) -> tuple[Run, float]:
+    """In a pool process of its own: set the environment the kernel inherits, send the kernel's chatter
+    (warnings on stderr) to a log beside the notebook instead of the terminal, run and render the notebook."""
+    os.environ.update(job[4])
     log = os.open(job[1].with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 2)
     os.close(log)
     return _run_and_render(job)
 
 
-def _run_and_render(job: tuple[Path, Path, dict[str, Any], int | None]) -> tuple[Run, float]:
+def _run_and_render(job: Job) -> tuple[Run, float]:
     """Execute one notebook, then render its page; returns the run and the rendering seconds."""
-    source, executed, parameters, timeout = job
+    source, executed, parameters, timeout, _ = job
     run = run_notebook(source, executed, parameters, timeout)
     start = time.perf_counter()
     page = executed.with_suffix(".html")
@@ -70,7 +75,7 @@ def _run_and_render(job: tuple[Path, Path, dict[str, Any], int | None]) -> tuple
     return run, time.perf_counter() - start
 
 
-def _run_all(jobs: list[tuple], workers: int, progress: bool) -> list[tuple[Run, float]]:
+def _run_all(jobs: list[Job], workers: int, progress: bool) -> list[tuple[Run, float]]:
     """Run the jobs on `workers` processes with a progress bar; on any interruption stop them all."""
     pool = multiprocessing.get_context("fork").Pool(min(workers, len(jobs)), maxtasksperchild=1)
     try:
@@ -107,6 +112,16 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), **common)
     data.rejected.to_csv(folder / "rejected.csv", index=False)
+
+
+def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float]) -> None:
+    """report.json: each card's status, headline, skips and error, and the timings, for scripts and benchmarks."""
+    path.write_text(json.dumps({
+        "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings,
+        "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline,
+                   "skipped": [{"analysis": s.analysis, "missing": list(s.missing)} for s in c.skipped],
+                   "error": c.error, "seconds": c.seconds} for c in cards],
+    }, indent=2) + "\n")
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:
@@ -153,6 +168,7 @@ def build_report(
         timings = {}
         start = time.perf_counter()
         data = load_export(export, crm, mapping) if export is not None else simulated(seed)
+        env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
         timings["loading"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -161,7 +177,7 @@ def build_report(
         if reps is not None:
             parameters["reps"] = reps
         (tmp / "notebooks").mkdir()
-        jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout) for src in sources]
+        jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env) for src in sources]
         results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
         runs = [results[src.name][0] for src in sources]
         timings["notebooks"] = time.perf_counter() - start
@@ -172,12 +188,8 @@ def build_report(
         _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping))
         timings["pages"] = time.perf_counter() - start
         timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
-        (tmp / "report.json").write_text(json.dumps({
-            "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings,
-            "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline,
-                       "skipped": [{"analysis": s.analysis, "missing": list(s.missing)} for s in c.skipped],
-                       "error": c.error, "seconds": c.seconds} for c in cards],
-        }, indent=2) + "\n")
+        _write_json(tmp / "report.json", data, cards, timings)
+        (tmp / "tables.pickle").unlink(missing_ok=True)   # the notebooks' shared input, not part of the report
         _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
