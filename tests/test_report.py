@@ -62,7 +62,7 @@ def test_card_headline_is_the_number_the_notebook_computed_on_the_same_data(repo
 
 
 def test_a_failing_notebook_gets_a_card_saying_why_and_the_rest_still_render(report):
-    assert [c.status for c in report.cards] == ["ok", "ok", "failed"]
+    assert [c.status for c in report.cards] == ["ok", "ok", "failed"], [c.error for c in report.cards]
     failed = report.cards[2]
     assert failed.error.startswith("ValueError: deliberate failure after reading")
     assert not report.complete
@@ -193,7 +193,7 @@ def test_a_file_that_is_not_a_notebook_gets_a_failed_card_not_a_crash(tmp_path):
     card = card_from_run(run)
     assert card.status == "failed" and card.slug == "07-broken" and card.title == "Broken"
     assert "\n" not in card.error and card.error.split(":")[0].endswith("Error")
-    out, _ = _run_and_render((bad, tmp_path / "08-broken.ipynb", {"seed": 0}, None))
+    out, _ = _run_and_render((bad, tmp_path / "08-broken.ipynb", {"seed": 0}, None, {}))
     page = (tmp_path / "08-broken.html").read_text()
     assert out.error in page.replace("&#39;", "'").replace("&quot;", '"') and 'href="../index.html"' in page
 

@@ -56,10 +56,14 @@ def _worker(job: Job) -> tuple[Run, float]:
     """In a pool process of its own: set the environment the kernel inherits, send the kernel's chatter
     (warnings on stderr) to a log beside the notebook instead of the terminal, run and render the notebook."""
     os.environ.update(job[4])
-    log = os.open(job[1].with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 2)
-    os.close(log)
-    return _run_and_render(job)
+    log = job[1].with_suffix(".log")
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    result = _run_and_render(job)
+    if log.stat().st_size == 0:   # keep a log only when the kernel had something to say
+        log.unlink()
+    return result
 
 
 def _run_and_render(job: Job) -> tuple[Run, float]:

@@ -8,12 +8,15 @@ cannot take the others down: its `Run` records what went wrong and the report ca
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 EXCLUDED = {"00-start-here.ipynb"}
+START_TIMEOUT = 180   # seconds a kernel may take to start: generous, a busy 2-core machine is slow
 
 
 def principle_notebooks(folder: str | Path) -> list[Path]:
@@ -39,6 +42,24 @@ def notebook_parameters(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)))
 
 
+def ipc_kernel_manager(folder: Path) -> type:
+    """A kernel manager whose kernel talks over Unix sockets in `folder`, not TCP ports: two notebooks
+    starting at once cannot race for the same port, and nothing listens on the network."""
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class IpcKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_ipc(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_in_folder(self) -> str:
+            return str(folder / "kernel")
+
+    return IpcKernelManager
+
+
 def run_notebook(source: Path, executed: Path, parameters: dict[str, Any], timeout: int | None = None) -> Run:
     """Execute `source` into `executed` with the `parameters` it declares; never raises.
 
@@ -51,15 +72,19 @@ def run_notebook(source: Path, executed: Path, parameters: dict[str, Any], timeo
     os.environ["PLAYBOOK_PROGRESS"] = "0"
     start = time.perf_counter()
     error = None
+    sockets = tempfile.mkdtemp(prefix="playbook-kernel-")   # short: a Unix socket path has ~100 characters
     try:
         declared = notebook_parameters(source)
         papermill.execute_notebook(
             str(source), str(executed),
             parameters={k: v for k, v in parameters.items() if k in declared},
             cwd=str(source.parent), progress_bar=False, execution_timeout=timeout,
+            kernel_manager_class=ipc_kernel_manager(Path(sockets)), start_timeout=START_TIMEOUT,
         )
     except PapermillExecutionError as err:
         error = f"{err.ename}: {err.evalue}".strip().rstrip(":")
     except Exception as err:  # a cell that timed out, a kernel that died, a file that is not a notebook...  # noqa: BLE001
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else 'no message'}"
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return Run(source, executed, time.perf_counter() - start, error)
