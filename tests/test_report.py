@@ -211,8 +211,9 @@ def test_notebooks_reuse_the_export_the_report_loaded(tmp_path, monkeypatch, exp
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
+    monkeypatch.chdir(tmp_path)   # a relative report folder, as on the command line
     try:
-        report = build_report(export, tmp_path / "r", crm="salesforce", notebooks=nbs, progress=False)
+        report = build_report(export, "r", crm="salesforce", notebooks=nbs, progress=False)
     finally:
         (tmp_path / "hidden").rename(export)
     assert report.cards[0].status == "ok", report.cards[0].error

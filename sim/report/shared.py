@@ -25,7 +25,7 @@ def _key(export: str | Path, crm: str | None, mapping: str | Path | None) -> dic
 
 def share(tables: Tables, folder: Path, export: str | Path, crm: str | None, mapping: str | Path | None) -> dict[str, str]:
     """Pickle `tables` into `folder`; returns the environment entry that points the notebooks at them."""
-    path = folder / "tables.pickle"
+    path = (folder / "tables.pickle").resolve()   # the kernels run in the notebooks' folder
     with open(path, "wb") as fh:
         pickle.dump(tables, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return {ENV: json.dumps({**_key(export, crm, mapping), "tables": str(path)})}
