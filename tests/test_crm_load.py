@@ -143,7 +143,10 @@ def test_maven_crm_through_the_example_mapping():
 
 
 # ---- generated messy files: rows read = loaded + rejected, always -----------------------------------------
-AMOUNT_STYLES = [lambda v: f"{v:.2f}", lambda v: f"${v:,.2f}", lambda v: f"USD {v:,.0f}"]
+AMOUNT_STYLES = [
+    lambda v: f"{v:.2f}", lambda v: f"${v:,.2f}", lambda v: f"USD {v:,.0f}",
+    lambda v: f"{v:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") + " €",   # 1.234,56 €
+]
 cell = st.one_of(
     st.just(""), st.just("=B2*3"), st.just("n/a"), st.text(alphabet="abcé€ ,;\"'", max_size=6),
 )
@@ -168,7 +171,7 @@ def messy_rows(draw):
     return rows, truth
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(messy_rows(), st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]), st.sampled_from([",", ";"]))
 def test_generated_messy_files_account_for_every_row(tmp_path_factory, generated, encoding, sep):
     rows, truth = generated
