@@ -33,19 +33,19 @@ class CountingEnvironment(simpy.Environment):
 
 
 def bare_model(scenario: sim.Scenario, seed: int) -> tuple[int, int]:
-    """The reference: same arrivals, reps and stages, but no policies, no fit, no recording."""
+    """The reference: same arrivals, reps and stages, but no policies, no fit, no recording, FIFO desks."""
     rng = np.random.default_rng(seed)
     env = CountingEnvironment()
     rate = Conditions.build(scenario, rng).lead_rate
     peak = float(rate.max())
-    desks = [simpy.PriorityResource(env, capacity=1) for _ in range(scenario.reps.count)]
+    desks = [simpy.Resource(env, capacity=1) for _ in range(scenario.reps.count)]
     per_day = scenario.reps.selling_hours_per_week / 7
     stages = scenario.stages
     deals = [0]
 
     def deal(desk):
         for st in stages:
-            with desk.request(priority=0) as turn:
+            with desk.request() as turn:
                 yield turn
                 yield env.timeout(st.rep_hours / per_day)
             yield env.timeout(st.median_days * math.exp(st.spread * rng.standard_normal()))

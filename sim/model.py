@@ -257,9 +257,13 @@ class SalesModel:
         return out
 
 
-def text(values) -> np.ndarray:
-    """A column of Python strings as pandas' `object` dtype (the canonical text dtype, see `schema`)."""
-    return np.array(values, dtype=object)
+def text(values) -> pd.Series:
+    """A column of Python strings in pandas' `object` dtype, the canonical text dtype (see `schema`).
+
+    A Series with an explicit dtype keeps pandas from inferring its own string dtype, which `conform`
+    would then have to convert back.
+    """
+    return pd.Series(list(values), dtype="object")
 
 
 def _cut_while_open(deal: Deal, end: float) -> float:

@@ -209,8 +209,8 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def _as_text(s: pd.Series) -> pd.Series:
     """Text columns are `object` holding `str`, with None for missing (the same whatever pandas infers)."""
-    if s.dtype == "object" and not s.isna().any():
-        return s
+    if s.dtype == "object":
+        return s   # already Python objects: producers put None (or NaN) for missing, both read as missing
     missing = s.isna()
     if not pd.api.types.is_string_dtype(s):
         s = s.astype(str)

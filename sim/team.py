@@ -1,11 +1,13 @@
 """The sales team: reps whose time is the constraint every deal competes for.
 
-Each rep has one desk (a SimPy `PriorityResource` of capacity 1): a deal that needs work waits for the
+Each rep has one desk (a SimPy `PriorityResource` of capacity 1, see `Desk`): a deal that needs work waits for the
 desk, holds it while the rep works, and lets go. Hours of work become calendar days through the rep's
 selling hours per week, their ramp (new reps are slower) and any effort multiplier a policy sets.
 """
 
 from __future__ import annotations
+
+import bisect
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,12 +18,33 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import SalesModel
 
 
+class _InsortQueue(list):
+    """A request queue kept in key order by binary insertion (SimPy's own re-sorts the whole queue per request)."""
+
+    def __init__(self, maxlen: int | None = None):
+        super().__init__()
+        self.maxlen = maxlen
+
+    def append(self, item) -> None:
+        bisect.insort_right(self, item, key=_request_key)   # after equal keys: first come, first served
+
+
+def _request_key(request):
+    return request.key
+
+
+class Desk(simpy.PriorityResource):
+    """A rep's attention: one deal at a time, waiting deals served by priority, then arrival order."""
+
+    PutQueue = _InsortQueue
+
+
 @dataclass(eq=False)
 class Rep:
     """One rep: a name, a desk to queue for, when they joined, and what they have done."""
 
     name: str
-    desk: simpy.PriorityResource
+    desk: Desk
     joined: float                 # simulated day the rep started (negative = long before the run)
     hours_per_week: float
     ramp_days: int
@@ -64,7 +87,7 @@ class Team:
         cfg = self.model.scenario.reps
         rep = Rep(
             name=f"Rep {len(self.reps) + 1:02d}",
-            desk=simpy.PriorityResource(self.env, capacity=1),
+            desk=Desk(self.env, capacity=1),
             joined=joined,
             hours_per_week=cfg.selling_hours_per_week,
             ramp_days=cfg.ramp_days,
