@@ -99,6 +99,15 @@ def best_threshold(summary: pd.DataFrame, metric: str = "bookings") -> float:
     return float(summary[metric].idxmax())
 
 
+def sweep_headline(summary: pd.DataFrame, currency: str = "USD") -> str:
+    """One sentence: the best threshold, its bookings and win rate, against taking every lead (threshold 0)."""
+    best = best_threshold(summary)
+    top, loose = summary.loc[best], summary.iloc[0]
+    return (f"Qualifying out leads below fit {best:.2f} books {top['bookings'] / 1e6:,.2f} million {currency} a year, "
+            f"{top['bookings'] / loose['bookings'] - 1:+.0%} against taking every lead "
+            f"({loose['bookings'] / 1e6:,.2f} million), with a win rate of {top['win_rate']:.0%} instead of {loose['win_rate']:.0%}.")
+
+
 def death_spiral(
     scenario: Scenario, relax_to: float = 0.0, margin: float = 0.2, n: int = 40, seed: int = 0, **kwargs
 ) -> pd.DataFrame:
@@ -146,3 +155,72 @@ def ceiling_summary(runs: pd.DataFrame) -> pd.DataFrame:
         rows.append({"market": market, "loss_scale": scale, "win_rate": group["win_rate"].mean(),
                      "bookings": group["bookings"].mean(), "attainment": att, "attainment_low": lo, "attainment_high": hi})
     return pd.DataFrame(rows)
+
+
+# ---- figures -----------------------------------------------------------------------------------------
+def sweep_figure(summary: pd.DataFrame, currency: str = "USD"):
+    """Bookings (with its 95% CI band), win rate and cycle against the qualification threshold."""
+    from ..plots import new_figure
+
+    fig, (top, mid, low) = new_figure(3, 1, figsize=(8, 8), sharex=True)
+    x = summary.index.to_numpy()
+    best = best_threshold(summary)
+    top.plot(x, summary["bookings"] / 1e6, "o-", color="tab:blue", label="mean of the replications")
+    top.fill_between(x, summary["bookings_low"] / 1e6, summary["bookings_high"] / 1e6, color="tab:blue", alpha=0.2,
+                     label="95% CI")
+    top.axvline(best, color="tab:green", ls="--", label=f"best threshold {best:.2f}")
+    top.set_ylabel(f"bookings [million {currency}]")
+    top.set_title("Qualification threshold vs bookings, win rate and cycle (rep time is scarce)")
+    top.legend(loc="lower left", fontsize=8)
+    for ax, metric, scale, unit in ((mid, "win_rate", 100, "win rate [%]"), (low, "median_cycle_days", 1, "median cycle [days]")):
+        ax.plot(x, summary[metric] * scale, "o-", color="tab:gray")
+        ax.fill_between(x, summary[f"{metric}_low"] * scale, summary[f"{metric}_high"] * scale, color="tab:gray", alpha=0.2)
+        ax.axvline(best, color="tab:green", ls="--")
+        ax.set_ylabel(unit)
+    low.set_xlabel("qualification threshold [fit score below which leads are declined]")
+    for ax in (top, mid, low):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def spiral_figure(runs: pd.DataFrame):
+    """Team attainment per quota period, holding the line vs relaxing when behind, with 95% CIs."""
+    from ..plots import new_figure
+
+    att, below = per_period(runs, "attainment"), per_period(runs, "below bar")
+    fig, (left, right) = new_figure(1, 2, figsize=(11, 4.2))
+    for ax, table, scale, unit in ((left, att, 100, "team attainment [% of quota]"),
+                                   (right, below, 100, "deals taken on below the bar [% of new deals]")):
+        for i, (name, rows) in enumerate(table.groupby("scenario", sort=False)):
+            x = np.arange(len(rows)) + (i - 0.5) * 0.3
+            ax.bar(x, rows["mean"] * scale, width=0.3, label=name,
+                   yerr=[(rows["mean"] - rows["ci_low"]) * scale, (rows["ci_high"] - rows["mean"]) * scale], capsize=3)
+        ax.set_xticks(np.arange(len(rows)), rows["period"])
+        ax.set_xlabel("quota period")
+        ax.set_ylabel(unit)
+        ax.grid(axis="y", alpha=0.3)
+    left.axhline(100, color="black", lw=0.8, ls=":")
+    left.legend(fontsize=8)
+    left.set_title("Attainment per quarter (mean, 95% CI)")
+    right.set_title("Poor-fit deals let in by the relaxed rule")
+    fig.tight_layout()
+    return fig
+
+
+def ceiling_figure(summary: pd.DataFrame):
+    """Bookings as a share of plan against the team's win rate, in a small and an unlimited market."""
+    from ..plots import new_figure
+
+    fig, ax = new_figure(figsize=(8, 4.5))
+    for market, rows in summary.groupby("market", sort=False):
+        rows = rows.sort_values("win_rate")
+        ax.errorbar(rows["win_rate"] * 100, rows["attainment"] * 100, fmt="o-", capsize=4, label=f"{market} market",
+                    yerr=[(rows["attainment"] - rows["attainment_low"]) * 100, (rows["attainment_high"] - rows["attainment"]) * 100])
+    ax.axhline(100, color="black", ls=":", label="plan")
+    ax.set_xlabel("win rate of the deals worked [%] (better selling moves right)")
+    ax.set_ylabel("bookings [% of plan]")
+    ax.set_title("Market-size ceiling: a better win rate cannot fill a market that is too small")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

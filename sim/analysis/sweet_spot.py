@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..schema import require
+from ..schema import MissingColumns, require
 
 FIT_BANDS = (0.0, 0.3, 0.45, 0.6, 0.75, 1.0)
 
@@ -93,6 +93,8 @@ def bookings_per_rep_hour(
     opp = tables.opportunities
     require(opp, ["opportunity_id", "outcome", "amount"], "bookings per rep hour")
     hours = deal_hours(tables.stage_history, stage_hours)
+    if not (hours > 0).any():
+        raise MissingColumns("bookings per rep hour", ["stage_history rows whose stage is one of " + ", ".join(stage_hours)])
     key = _group_key(opp, by, edges)
     frame = pd.DataFrame({
         "key": key,
