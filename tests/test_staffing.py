@@ -119,3 +119,15 @@ def test_holding_and_refocusing_does_best_on_bookings_per_cost(downturn_runs):
     for other in ("hold", "cut 50%"):
         _, lo, _ = paired_diff_ci(per_cost["hold and refocus"], per_cost[other])
         assert lo > 0, f"refocus should beat {other} on bookings per cost"
+
+
+def test_history_reads_the_deepest_fall_and_the_way_back():
+    months = pd.period_range("2025-01", "2026-12", freq="M")
+    amounts = [100.0] * 12 + [40.0] * 6 + [100.0] * 6
+    opp = pd.DataFrame({"outcome": "won", "amount": amounts, "closed_at": months.to_timestamp() + pd.Timedelta(days=14)})
+    past = downturn.history(opp, level=0.8, window=1)
+    assert past["deepest_fall"] == pytest.approx(0.6) and past["bottom"] == "2026-01"
+    assert past["peak_before"] == 100 and past["months_back"] == 6
+    assert np.isnan(downturn.history(opp.iloc[:15], window=1)["months_back"])   # still down at the end
+    with pytest.raises(ValueError, match="no won deal"):
+        downturn.history(opp.assign(outcome="lost"))

@@ -127,15 +127,21 @@ def recovery_draws(
     Each resample draws replications with replacement, the same ones for every scenario (keeping the
     pairing of common random numbers), and recomputes every curve, the reference's included.
     """
+    cols = [c for c in runs.columns if c.startswith(PREFIX)]
+    months = [c[len(PREFIX):] for c in cols]
     reps = np.sort(runs["replication"].unique())
-    by_rep = runs.set_index("replication")
+    monthly = {name: g.set_index("replication").loc[reps, cols].to_numpy()
+               for name, g in runs.groupby("scenario", sort=False)}
     rng = np.random.default_rng(seed)
 
-    def once(chosen: np.ndarray) -> dict[str, float]:
-        c = curves(by_rep.loc[chosen].reset_index())
-        return {s: months_to_recover(c[s], c[REFERENCE], shock_start, level) for s in c.columns if s != REFERENCE}
+    def once(rows: np.ndarray) -> dict[str, float]:
+        c = {name: pd.Series(m[rows].mean(axis=0), index=months).rolling(3, min_periods=1).mean()
+             for name, m in monthly.items()}
+        return {s: months_to_recover(c[s], c[REFERENCE], shock_start, level) for s in c if s != REFERENCE}
 
-    return pd.Series(once(reps)), pd.DataFrame([once(rng.choice(reps, size=len(reps))) for _ in range(boot)])
+    everything = np.arange(len(reps))
+    draws = pd.DataFrame([once(rng.integers(0, len(reps), len(reps))) for _ in range(boot)])
+    return pd.Series(once(everything)), draws
 
 
 def recovery(runs: pd.DataFrame, shock_start: dt.date, level: float = 0.8, boot: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -151,10 +157,98 @@ def recovery(runs: pd.DataFrame, shock_start: dt.date, level: float = 0.8, boot:
 def recovery_difference(
     runs: pd.DataFrame, a: str, b: str, shock_start: dt.date, level: float = 0.8, boot: int = 200, seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Months to recover of scenario `a` minus `b`, with a paired bootstrap 95% CI (a run that never
+    """Months to recover of scenario `a` minus `b`, with a paired bootstrap 95% CI (a curve that never
     recovers counts as recovering at the end of the run, so the difference is a lower bound)."""
     point, draws = recovery_draws(runs, shock_start, level, boot, seed)
     horizon = float(len([c for c in runs.columns if c.startswith(PREFIX)]))
     diff = draws[a].fillna(horizon) - draws[b].fillna(horizon)
     return (float(np.nan_to_num(point[a], nan=horizon) - np.nan_to_num(point[b], nan=horizon)),
             float(diff.quantile(0.025)), float(diff.quantile(0.975)))
+
+
+def headline(table: pd.DataFrame, cut: str, difference: tuple[float, float, float], currency: str = "USD") -> str:
+    """One sentence: bookings per unit of team cost for each policy, and how much later the cut recovers."""
+    per_cost = table["bookings_per_cost"]
+    diff, lo, hi = difference
+    return (f"Holding and refocusing books {per_cost['hold and refocus']:.2f} {currency} per {currency} of team cost, "
+            f"against {per_cost['hold']:.2f} for holding and {per_cost[cut]:.2f} for the {cut.split()[-1]} cut; "
+            f"the cut team takes {diff:.0f} months longer to get back to 80% of normal bookings "
+            f"(95% CI {lo:.0f} to {hi:.0f}).")
+
+
+# ---- figures -----------------------------------------------------------------------------------------
+def curves_figure(runs: pd.DataFrame, scenario: Scenario, at: dt.date, rehire_at: dt.date | None = None):
+    """Monthly bookings (3-month rolling mean over replications) per staffing choice, through the downturn."""
+    from ..plots import new_figure
+
+    c = curves(runs) / 1e3
+    fig, ax = new_figure(figsize=(10, 4.8))
+    x = pd.to_datetime(c.index)
+    for name in c.columns:
+        style = {"color": "black", "ls": ":", "lw": 1.5} if name == REFERENCE else {"lw": 2}
+        ax.plot(x, c[name], label=name, **style)
+    shock = scenario.market.shock
+    if shock is not None:
+        trough_end = shock.start + dt.timedelta(days=shock.trough_days)
+        ax.axvspan(shock.start, trough_end, color="tab:red", alpha=0.10, label="trough")
+        ax.axvspan(trough_end, trough_end + dt.timedelta(days=shock.recovery_days), color="tab:orange", alpha=0.08,
+                   label="market recovering")
+    ax.axvline(at, color="tab:gray", ls="--", lw=1)
+    ax.annotate("decision", (at, ax.get_ylim()[1]), fontsize=8, ha="left", va="top")
+    if rehire_at is not None:
+        ax.axvline(rehire_at, color="tab:gray", ls="--", lw=1)
+        ax.annotate("re-hire", (rehire_at, ax.get_ylim()[1]), fontsize=8, ha="left", va="top")
+    ax.set_xlabel("month")
+    ax.set_ylabel(f"bookings [thousand {scenario.currency} / month, 3-month mean]")
+    ax.set_title("Bookings through the downturn and the recovery, by staffing choice")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    return fig
+
+
+def policy_figure(table: pd.DataFrame, currency: str = "USD"):
+    """Per staffing choice: total bookings, bookings per unit of cost, months to recover, with 95% CIs."""
+    from ..plots import new_figure
+
+    rows = table.drop(index=REFERENCE, errors="ignore")
+    fig, axes = new_figure(1, 3, figsize=(12, 3.2), sharey=True)
+    y = np.arange(len(rows))
+    panels = (("bookings", 1e6, f"bookings over the run [million {currency}]"),
+              ("bookings_per_cost", 1, f"bookings per {currency} of team cost"),
+              ("months_to_recover", 1, "months from the shock back to 80% of normal"))
+    for ax, (metric, scale, label) in zip(axes, panels):
+        mid = rows[metric] / scale
+        ax.errorbar(mid, y, xerr=[mid - rows[f"{metric}_low"] / scale, rows[f"{metric}_high"] / scale - mid],
+                    fmt="o", capsize=4)
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, rows.index)
+    axes[0].invert_yaxis()
+    axes[0].set_ylabel("staffing choice")
+    fig.suptitle("Staffing choices in the downturn: what they book, what it costs, how fast they recover (95% CIs)")
+    fig.tight_layout()
+    return fig
+
+
+def history(opportunities: pd.DataFrame, level: float = 0.8, window: int = 6) -> dict[str, object]:
+    """Your own history: monthly bookings (`window`-month mean, which irons out single large deals), the
+    deepest fall from a previous peak, and the months it took to get back to `level` x that peak (NaN if it
+    has not yet)."""
+    from ..schema import require
+
+    require(opportunities, ["outcome", "amount", "closed_at"], "bookings history")
+    won = opportunities[opportunities["outcome"].eq("won") & opportunities["closed_at"].notna()]
+    if won.empty:
+        raise ValueError("no won deal with a close date: there is no bookings history to read")
+    monthly = won["amount"].groupby(won["closed_at"].dt.to_period("M")).sum()
+    monthly = monthly.reindex(pd.period_range(monthly.index.min(), monthly.index.max(), freq="M"), fill_value=0.0)
+    smooth = monthly.rolling(window, min_periods=window).mean().dropna()
+    peak = smooth.cummax()
+    fall = 1 - smooth / peak
+    bottom = fall.idxmax()
+    before = peak.loc[bottom]
+    after = smooth.loc[bottom:]
+    back = after[after >= level * before]
+    months = float((back.index[0] - bottom).n) if len(back) else np.nan
+    return {"monthly": monthly, "smooth": smooth, "deepest_fall": float(fall.max()), "bottom": str(bottom),
+            "peak_before": float(before), "months_back": months}
