@@ -170,7 +170,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
     p.add_argument("-o", "--out", type=Path, help="report folder (default: reports/<export name>, or reports/demo)")
     p.add_argument("--force", action="store_true", help="replace the report folder if it exists")
-    p.add_argument("--seed", type=int, default=0, help="random seed for the notebooks' what-ifs (default 0)")
+    p.add_argument("--seed", type=int, help="random seed for the notebooks' what-ifs (default: each notebook's own)")
     p.add_argument("--reps", type=int, help="replications for the notebooks' what-ifs (default: each notebook's own)")
     p.add_argument("--workers", type=int, default=2, help="notebooks run side by side (default 2)")
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
@@ -196,7 +196,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} already exists; pass --force to replace it")
     export, crm = args.export, args.crm
     if export is None:
-        export, crm = _demo_export(out.parent / f"{out.name}-export", args.seed), "salesforce"
+        export, crm = _demo_export(out.parent / f"{out.name}-export", args.seed or 0), "salesforce"
         print(f"no export given: made a simulated Salesforce-style export in {export}")
     try:
         report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,

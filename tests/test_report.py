@@ -134,13 +134,17 @@ def test_an_error_while_building_leaves_no_half_report(tmp_path, monkeypatch):
 
 def test_ctrl_c_during_the_notebooks_stops_the_run_and_leaves_nothing(tmp_path, export):
     out = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "report", str(export), "-o", str(out), "--notebooks", str(FIXTURES), "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
+    # As from a terminal: Python's KeyboardInterrupt handler on, even when this test runs in a background job
+    # (which starts its children with SIGINT ignored).
+    script = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); from sim.cli import main; "
+              f"sys.exit(main(['report', {str(export)!r}, '-o', {str(out)!r}, '--notebooks', {str(FIXTURES)!r}, '--no-progress']))")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
     while not list(tmp_path.glob(".r.partial-*/notebooks/*.log")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert proc.poll() is None, "the report ended before its notebooks started"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert list(tmp_path.iterdir()) == []

@@ -146,7 +146,7 @@ def build_report(
     crm: str | None = None,
     mapping: str | Path | None = None,
     notebooks: str | Path = NOTEBOOKS,
-    seed: int = 0,
+    seed: int | None = None,
     reps: int | None = None,
     workers: int = 2,
     force: bool = False,
@@ -155,8 +155,10 @@ def build_report(
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
-    `reps` is passed to notebooks that declare it (fewer replications for their what-ifs make a faster
-    report); `timeout` bounds each notebook cell, in seconds.
+    `seed` and `reps` are passed to notebooks that declare them when given (fewer replications for the
+    what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
+    all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
+    `timeout` bounds each notebook cell, in seconds.
     """
     out = Path(out)
     if out.exists() and not force:
@@ -171,15 +173,16 @@ def build_report(
     try:
         timings = {}
         start = time.perf_counter()
+        if export is None and seed is None:
+            seed = 0
         data = load_export(export, crm, mapping) if export is not None else simulated(seed)
         env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
         timings["loading"] = time.perf_counter() - start
 
         start = time.perf_counter()
         parameters = {"export": None if export is None else str(Path(export).resolve()), "crm": crm,
-                      "mapping": None if mapping is None else str(Path(mapping).resolve()), "seed": seed}
-        if reps is not None:
-            parameters["reps"] = reps
+                      "mapping": None if mapping is None else str(Path(mapping).resolve())}
+        parameters.update({k: v for k, v in (("seed", seed), ("reps", reps)) if v is not None})
         (tmp / "notebooks").mkdir()
         jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env) for src in sources]
         results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
