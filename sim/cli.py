@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -198,12 +199,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     if export is None:
         export, crm = _demo_export(out.parent / f"{out.name}-export", args.seed or 0), "salesforce"
         print(f"no export given: made a simulated Salesforce-style export in {export}")
+    previous = signal.signal(signal.SIGTERM, _interrupted)   # `kill` cleans up like Ctrl-C: no half report is left
     try:
         report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                               seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
                               progress=False if args.no_progress else None, timeout=args.timeout)
     except ReportError as err:
         raise UsageError(str(err)) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     t = report.timings
     print(f"report: {len(report.cards)} notebooks in {t['total']:.1f} s "
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
@@ -213,6 +217,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"  {card.slug}: {why}")
     print(report.index)
     return 0 if report.complete else 1
+
+
+def _interrupted(signum: int, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _demo_export(folder: Path, seed: int) -> Path:

@@ -132,7 +132,8 @@ def test_an_error_while_building_leaves_no_half_report(tmp_path, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_ctrl_c_during_the_notebooks_stops_the_run_and_leaves_nothing(tmp_path, export):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_during_the_notebooks_stops_the_run_and_leaves_nothing(tmp_path, export, sig):
     out = tmp_path / "r"
     # As from a terminal: Python's KeyboardInterrupt handler on, even when this test runs in a background job
     # (which starts its children with SIGINT ignored).
@@ -143,7 +144,7 @@ def test_ctrl_c_during_the_notebooks_stops_the_run_and_leaves_nothing(tmp_path, 
     while not list(tmp_path.glob(".r.partial-*/notebooks/*.log")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the report ended before its notebooks started"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err
