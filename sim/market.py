@@ -72,7 +72,7 @@ def shock_depth(scenario: Scenario, days: int) -> np.ndarray:
     shock = scenario.market.shock
     if shock is None:
         return depth
-    d = np.arange(days) - (shock.start - scenario.start).days
+    d = np.arange(days) - scenario.day_of(shock.start)
     depth[(d >= 0) & (d < shock.trough_days)] = 1.0
     if shock.recovery_days > 0:
         rec = d - shock.trough_days

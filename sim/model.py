@@ -10,7 +10,6 @@ a policy or the team does not change which leads arrive: scenarios compare on co
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -291,8 +290,3 @@ def simulate(scenario: Scenario, seed: Seed = 0) -> SimResult:
     result = SalesModel(scenario, make_rng(seed)).run()
     result.seed = seed
     return result
-
-
-def day_of(scenario: Scenario, when: dt.date) -> int:
-    """Simulated day number of a calendar date."""
-    return (when - scenario.start).days

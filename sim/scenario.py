@@ -294,6 +294,10 @@ class Scenario(Data):
             Path(path).write_text(text, encoding="utf-8")
         return text
 
+    def day_of(self, when: dt.date) -> int:
+        """Simulated day number of a calendar date (0 = the start date)."""
+        return (when - self.start).days
+
     @property
     def end(self) -> dt.date:
         return self.start + dt.timedelta(days=self.days)

@@ -25,7 +25,6 @@ ORBITS = (
     "Awareness", "Potential", "Benefit", "Observation", "Acquisition", "Installation",
     "Adaptation", "Belief", "Expansion", "Refer", "Zealots",
 )
-TRUTH_PREFIX = "truth_"
 
 
 @dataclass(frozen=True)
@@ -55,16 +54,6 @@ class Table:
     @property
     def columns(self) -> list[str]:
         return [c.name for c in self.cols]
-
-    @property
-    def required(self) -> list[str]:
-        return [c.name for c in self.cols if c.required]
-
-    def col(self, name: str) -> Col:
-        for c in self.cols:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.name} has no column {name!r}")
 
 
 def _closed_after_created(df: pd.DataFrame) -> pd.Series:

@@ -56,13 +56,13 @@ class StaffingPolicy(Policy):
     def decide(self, model: SalesModel):
         """Process: wait for the decision day, then act on the team."""
         env, team = model.env, model.team
-        yield env.timeout(max(0.0, self.day(model, self.at) - env.now))
+        yield env.timeout(max(0.0, model.scenario.day_of(self.at) - env.now))
         if self.action == "cut":
             leaving = sorted(team.active, key=lambda r: r.bookings)[: round(self.cut_share * len(team.active))]
             for rep in leaving:
                 team.release(rep)
             if self.rehire_at is not None and leaving:
-                yield env.timeout(max(0.0, self.day(model, self.rehire_at) - env.now))
+                yield env.timeout(max(0.0, model.scenario.day_of(self.rehire_at) - env.now))
                 for _ in leaving:
                     team.hire(joined=env.now)
         elif self.action == "refocus" and self.prospects_per_week > 0:
@@ -84,13 +84,8 @@ class StaffingPolicy(Policy):
             yield env.timeout(7.0 / self.prospects_per_week)
 
     def admit(self, model: SalesModel, lead: Lead) -> bool:
-        if self.action != "refocus" or model.env.now < self.day(model, self.at) or lead.fit >= self.focus_threshold:
+        if self.action != "refocus" or model.env.now < model.scenario.day_of(self.at) or lead.fit >= self.focus_threshold:
             return True
         if self.decline_hours > 0:
             model.env.process(qualify_out(model, model.team.pick(), self.decline_hours))
         return False
-
-    @staticmethod
-    def day(model: SalesModel, when: dt.date) -> float:
-        """Simulated day of a calendar date."""
-        return float((when - model.scenario.start).days)

@@ -118,9 +118,9 @@ class Team:
 
     def hiring(self, env: simpy.Environment):
         """Process: new reps join on the scenario's hire dates."""
-        start = self.model.scenario.start
-        for hire in sorted(self.model.scenario.reps.hires, key=lambda h: h.at):
-            day = (hire.at - start).days
+        scenario = self.model.scenario
+        for hire in sorted(scenario.reps.hires, key=lambda h: h.at):
+            day = scenario.day_of(hire.at)
             if day > env.now:
                 yield env.timeout(day - env.now)
             for _ in range(hire.count):
