@@ -4,18 +4,42 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-notebooks notebooks lab bench clean
+LOCK   := requirements.lock
+# A fingerprint of pyproject.toml's dependency lists: `make lock` writes it into the lock, `make install` compares.
+DEPS_HASH = $(PYTHON) -c 'import hashlib, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(hashlib.sha256(repr((p["requires-python"], sorted(p["dependencies"]), sorted(p["optional-dependencies"]["test"]))).encode()).hexdigest()[:16])'
+
+.PHONY: install lock deps-hash demo test test-unit test-notebooks notebooks lab bench clean
 
 install: $(STAMP)
 
-# (Re)create the virtual environment whenever the dependencies change.
-$(STAMP): pyproject.toml
+# (Re)create the virtual environment whenever the dependencies or the lock change. The exact versions come
+# from $(LOCK), so a fresh machine gets the versions the tests and the stored notebook outputs were made with.
+# If pyproject.toml lists a dependency the lock was not made for, the locked versions are still installed and
+# pip adds what pyproject.toml asks beyond them (newest matching versions), with a warning to run `make lock`.
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@grep -q "^# pyproject-dependencies: $$($(DEPS_HASH))$$" $(LOCK) || echo "warning: $(LOCK) was made for other dependencies than pyproject.toml now lists: installed the locked versions, and pip added what pyproject.toml asks beyond them (not pinned). Run 'make lock' to pin them." >&2
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	@touch $@
+
+# Update the lock on purpose: resolve pyproject.toml's dependencies (with the test extras) to exact versions
+# for Python 3.11 and later on every platform, one version per package where one fits all (uv from PyPI).
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+	{ echo "# Exact versions 'make install' installs. Made by 'make lock' from pyproject.toml; do not edit by hand."; \
+	  echo "# pyproject-dependencies: $$($(DEPS_HASH))"; \
+	  $(BIN)/uv pip compile pyproject.toml --extra test --universal --fork-strategy fewest --python-version 3.11 \
+	    --no-header --annotation-style line --quiet; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+
+# The fingerprint `make lock` records (a test checks the lock is in step with pyproject.toml).
+deps-hash:
+	@$(DEPS_HASH)
 
 # A simulated Salesforce-style export with a few rows broken on purpose, and the report built on it; the
 # report prints the path of its index.html. Exit status 1 (an analysis skipped or failed) still shows the report.
