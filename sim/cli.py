@@ -1,20 +1,29 @@
 """The `playbook` command: simulate, compare and write scenarios from a shell.
 
 Each sub-command is a small function registered in `COMMANDS` with the argparse set-up it needs, so a new
-command is one function plus one `@command(...)` line. Errors a user can fix (a bad scenario value, a
-missing file) are printed as one clear message with exit status 2, never a traceback.
+command is one function plus one `@command(...)` line.
+
+One error boundary (`main`) answers every input: an error a user can fix (a bad scenario value, a file that
+cannot be read or written, an export that is not an export, a flag out of range) is printed as a few lines
+naming the file, field or flag and what to do, with exit status 2 and no traceback. Anything else is a bug:
+its traceback is shown, said to be a bug and where to report it, with exit status 70.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
+import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from . import __version__
 from .replicate import compare
@@ -23,14 +32,38 @@ from .model import simulate
 from .schema import TableError
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
-from .crm.synth import write_export
+from .crm.synth import breakable, write_export
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
 
 
+EXIT_USAGE = 2      # the input or the flags need fixing; the message says how
+EXIT_BUG = 70       # sysexits' EX_SOFTWARE: an error in playbook itself
+MAX_REPS = 100_000  # replications one command may ask for (a CI needs 2; 100,000 already takes hours)
+REPORT_BUGS = "the Sales Playbook Lab's issue tracker (the command you ran and this traceback)"
+
+
 class UsageError(Exception):
     """A problem with what the user asked for, reported as one line and exit status 2."""
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]; anything else is a usage error naming the flag."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            allowed = f">= {low}" if high is None else f"from {low} to {high:,}"
+            raise argparse.ArgumentTypeError(f"{value} is not allowed, must be a whole number {allowed}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+SEED = whole_number(0)
 
 
 def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
@@ -44,20 +77,21 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
 # ---- simulate ----------------------------------------------------------------------------------------
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="a preset name (" + ", ".join(Scenario.presets()) + ") or a scenario YAML file")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--out", type=Path, required=True, help="folder to write the tables, metrics and scenario into")
 
 
 @command("simulate", "run one scenario and write its tables as CSV, with metrics and the exact scenario", _simulate_args)
 def cmd_simulate(args: argparse.Namespace) -> int:
+    output_folder(args.out, "--out")
     scenario = Scenario.load(args.scenario)
     result = simulate(scenario, seed=args.seed)
     paths = result.tables.save(args.out)
-    (args.out / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+    write_json(args.out / "metrics.json", result.metrics)
     scenario.to_yaml(args.out / "scenario.yaml")
     run = {"scenario": scenario.name, "seed": args.seed, "package_version": __version__,
            "reproduce": f"playbook simulate {args.out / 'scenario.yaml'} --seed {args.seed} --out DIR"}
-    (args.out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    write_json(args.out / "run.json", run)
     print(f"simulated {scenario.name!r} with seed {args.seed}: "
           f"{result.metrics['deals_won']:.0f} deals won, bookings {result.metrics['bookings']:,.0f} {scenario.currency}")
     for path in [*paths, args.out / "metrics.json", args.out / "scenario.yaml", args.out / "run.json"]:
@@ -68,9 +102,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # ---- compare -------------------------------------------------------------------------------------------
 def _compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenarios", nargs="+", help="two or more presets or scenario YAML files; the first is the reference")
-    p.add_argument("--reps", type=int, default=100, help="replications per scenario (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--metrics", help="comma-separated metrics to show (default: all)")
+    p.add_argument("--reps", type=whole_number(2, MAX_REPS), default=100,
+                   help="replications per scenario, 2 or more (default 100)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
+    p.add_argument("--metrics", help="comma-separated metrics to show (default: all); checked before any replication runs")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -78,18 +113,33 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.scenarios) < 2:
         raise UsageError("compare needs at least two scenarios")
-    if args.reps < 2:
-        raise UsageError(f"--reps: {args.reps} is not allowed, must be a whole number >= 2 (a CI needs two runs)")
     scenarios = {}
     for ref in args.scenarios:
         sc = Scenario.load(ref)
         label = sc.name if sc.name not in scenarios else f"{sc.name} ({Path(ref).name})"
         scenarios[label] = sc
-    metrics = args.metrics.split(",") if args.metrics else None
+    metrics = _checked_metrics(args.metrics, scenarios, args.seed) if args.metrics else None
     table = compare(scenarios, n=args.reps, seed=args.seed, metrics=metrics, progress=not args.no_progress)
     with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_rows", 500, "display.float_format", "{:,.3f}".format):
         print(table)
     return 0
+
+
+def _checked_metrics(text: str, scenarios: dict[str, Scenario], seed: int) -> list[str]:
+    """The metrics asked for, each one a metric every scenario reports; checked with one probe run per scenario
+    (the names depend on the scenario's policies and quota), before the replications start."""
+    wanted = [m.strip() for m in text.split(",") if m.strip()]
+    if not wanted:
+        raise UsageError("--metrics: name at least one metric, e.g. --metrics bookings,win_rate")
+    known = None
+    for sc in scenarios.values():
+        names = set(simulate(sc, seed=seed).metrics)
+        known = names if known is None else known & names
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        raise UsageError(f"--metrics: {', '.join(unknown)} {'is not a metric' if len(unknown) == 1 else 'are not metrics'} "
+                         f"of these scenarios; choose from {', '.join(sorted(known))}")
+    return wanted
 
 
 # ---- scenario ------------------------------------------------------------------------------------------
@@ -109,7 +159,7 @@ def _check_args(p: argparse.ArgumentParser) -> None:
     how = p.add_mutually_exclusive_group()
     how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
-    p.add_argument("--show", type=int, default=10, help="how many rejected rows and repaired values to list (default 10)")
+    p.add_argument("--show", type=whole_number(0), default=10, help="how many rejected rows and repaired values to list (default 10)")
 
 
 @command("check", "load a CRM export, print what was read, loaded and rejected; exit 1 if nothing usable loaded", _check_args)
@@ -142,21 +192,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crm", choices=sorted(PRESETS), required=True, help="which CRM's export format to write")
     p.add_argument("--out", type=Path, required=True, help="folder to write the export into")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--scenario", default="baseline", help="preset or scenario YAML to simulate (default baseline)")
-    p.add_argument("--broken", type=int, default=0, metavar="N",
+    p.add_argument("--broken", type=whole_number(0), default=0, metavar="N",
                    help="damage N rows on purpose (listed in broken_rows.json) to exercise data-quality checks")
 
 
 @command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels)", _synth_args)
 def cmd_synth(args: argparse.Namespace) -> int:
-    if args.broken < 0:
-        raise UsageError(f"--broken: {args.broken} is not allowed, must be 0 or more")
+    output_folder(args.out, "--out")
     scenario = Scenario.load(args.scenario)
     tables = simulate(scenario, seed=args.seed).tables
     paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken)
+    broken = min(args.broken, breakable(len(tables.opportunities)))
     print(f"wrote a simulated {args.crm} export of {scenario.name!r} (seed {args.seed}, "
-          f"{len(tables.opportunities)} deals, {args.broken} broken rows):")
+          f"{len(tables.opportunities)} deals, {broken} broken rows):")
+    if broken < args.broken:
+        print(f"  note: --broken {args.broken} asked for more than this export can break: "
+              f"{broken} of its {len(tables.opportunities)} rows are damaged (every row but the first can be)")
     for path in paths:
         print(f"  {path}")
     return 0
@@ -171,11 +224,11 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
     p.add_argument("-o", "--out", type=Path, help="report folder (default: reports/<export name>, or reports/demo)")
     p.add_argument("--force", action="store_true", help="replace the report folder if it exists")
-    p.add_argument("--seed", type=int, help="random seed for the notebooks' what-ifs (default: each notebook's own)")
-    p.add_argument("--reps", type=int, help="replications for the notebooks' what-ifs (default: each notebook's own)")
-    p.add_argument("--workers", type=int, default=2, help="notebooks run side by side (default 2)")
+    p.add_argument("--seed", type=SEED, help="random seed for the notebooks' what-ifs (default: each notebook's own)")
+    p.add_argument("--reps", type=whole_number(2, MAX_REPS), help="replications for the notebooks' what-ifs, 2 or more (default: each notebook's own)")
+    p.add_argument("--workers", type=whole_number(1, 64), default=2, help="notebooks run side by side (default 2)")
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
-    p.add_argument("--timeout", type=int, help="seconds one notebook cell may run before it counts as failed (default: no limit)")
+    p.add_argument("--timeout", type=whole_number(1), help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -184,22 +237,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import ReportError, build_report
     from .report.build import NOTEBOOKS
 
-    if args.reps is not None and args.reps < 2:
-        raise UsageError(f"--reps: {args.reps} is not allowed, must be a whole number >= 2 (a CI needs two runs)")
-    if args.timeout is not None and args.timeout < 1:
-        raise UsageError(f"--timeout: {args.timeout} is not allowed, must be a whole number of seconds >= 1")
-    if args.workers < 1:
-        raise UsageError(f"--workers: {args.workers} is not allowed, must be a whole number >= 1")
     if args.export is not None and not args.export.exists():
         raise UsageError(f"export: {args.export} does not exist")
+    if args.mapping is not None and not args.mapping.is_file():
+        raise UsageError(f"--mapping: {args.mapping} is not a file")
+    if args.notebooks is not None and not args.notebooks.is_dir():
+        raise UsageError(f"--notebooks: {args.notebooks} is not a folder")
     out = args.out or Path("reports") / (args.export.stem if args.export else "demo")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o/--out: {out} is a file, not a report folder; choose another name (--force replaces only a folder)")
     if out.exists() and not args.force:  # refuse before any work, not after minutes of it
         raise UsageError(f"{out} already exists; pass --force to replace it")
+    output_folder(out.parent, "-o/--out")
     export, crm = args.export, args.crm
     if export is None:
         export, crm = _demo_export(out.parent / f"{out.name}-export", args.seed or 0), "salesforce"
         print(f"no export given: made a simulated Salesforce-style export in {export}")
-    previous = signal.signal(signal.SIGTERM, _interrupted)   # `kill` cleans up like Ctrl-C: no half report is left
+    # `kill` cleans up like Ctrl-C: no half report is left. The notebooks' pool workers are forked from here and
+    # inherit the handler; in them it ends the worker quietly (the pool stops them with SIGTERM when done).
+    handler = _interrupted(os.getpid())
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                               seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
@@ -207,7 +265,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ReportError as err:
         raise UsageError(str(err)) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, before in previous.items():
+            if before is not None:
+                signal.signal(sig, before)
     t = report.timings
     print(f"report: {len(report.cards)} notebooks in {t['total']:.1f} s "
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
@@ -219,8 +279,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0 if report.complete else 1
 
 
-def _interrupted(signum: int, frame) -> None:
-    raise KeyboardInterrupt
+def _interrupted(parent: int) -> Callable[[int, object], None]:
+    """A SIGINT/SIGTERM handler: Ctrl-C in the `playbook` process itself; a quiet exit in a forked worker.
+
+    A worker raising KeyboardInterrupt would print a traceback (multiprocessing shows every exception but
+    SystemExit), for instance when the pool terminates its idle workers at the end of a normal run.
+    """
+    def handler(signum: int, frame) -> None:
+        if os.getpid() != parent:
+            raise SystemExit(128 + signum)
+        raise KeyboardInterrupt
+    return handler
 
 
 def _demo_export(folder: Path, seed: int) -> Path:
@@ -232,28 +301,99 @@ def _demo_export(folder: Path, seed: int) -> Path:
     return folder
 
 
-# ---- entry point ---------------------------------------------------------------------------------------
+# ---- outputs -------------------------------------------------------------------------------------------
+def output_folder(folder: Path, flag: str) -> None:
+    """Refuse, before any work, an output folder that is a file or lies under one."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise UsageError(f"{flag}: {p} is a file, not a folder; choose a folder to write into")
+            return
+
+
+def finite(value):
+    """`value` with every NaN or infinity (nested in dicts and lists) replaced by None: JSON's null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def write_json(path: Path, value) -> None:
+    """Write valid JSON (null, never NaN)."""
+    path.write_text(json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
+
+
+# ---- the error boundary --------------------------------------------------------------------------------
+def user_error(err: BaseException) -> str | None:
+    """What to tell the user about `err` when it comes from their input or their machine; None for a bug."""
+    if isinstance(err, (UsageError, ScenarioError, TableError, ExportError)) or type(err).__name__ == "ReportError":
+        return str(err)
+    if isinstance(err, OSError):
+        return os_message(err)
+    if isinstance(err, UnicodeError):
+        return f"a file is not text in any encoding playbook reads ({err}); save it as UTF-8 CSV or .xlsx"
+    if isinstance(err, yaml.YAMLError):
+        return f"not valid YAML: {err}"
+    if isinstance(err, (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError)):
+        return f"not a readable CSV file: {err}"
+    if isinstance(err, (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta)):
+        return f"a number or date is too large to work with: {err}; check the input for a misplaced digit or a placeholder value"
+    if isinstance(err, MemoryError):
+        return "not enough memory for this input; try a smaller export or fewer replications"
+    return None
+
+
+def os_message(err: OSError) -> str:
+    """An operating-system error as '<file>: <what happened>; <what to do>'."""
+    what = err.strerror or str(err)
+    where = f"{err.filename}: " if err.filename else ""
+    hint = {
+        PermissionError: "check its permissions, or choose a file or folder you can use",
+        FileNotFoundError: "check the path",
+        FileExistsError: "choose another name or remove it",
+        IsADirectoryError: "give a file, not a folder",
+        NotADirectoryError: "a part of the path is a file, not a folder",
+    }.get(type(err), "check the path, its permissions and the free space")
+    if err.errno == 30:   # EROFS
+        hint = "it is on a read-only file system; choose a folder you can write to"
+    elif err.errno == 28:  # ENOSPC
+        hint = "the disk is full; free some space or write elsewhere"
+    return f"{where}{what}; {hint}"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load and report.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, configure, handler) in COMMANDS.items():
-        sp = sub.add_parser(name, help=help_text, description=help_text)
+        # argparse formats help texts with %: a literal % (as in "95% CIs") must be doubled there
+        sp = sub.add_parser(name, help=help_text.replace("%", "%%"), description=help_text)
         configure(sp)
         sp.set_defaults(handler=handler)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error a user can fix is a message and exit status 2, never a traceback."""
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ScenarioError, TableError, UsageError, ExportError, FileNotFoundError) as err:
-        print(f"playbook {args.command}: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"playbook {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # the error boundary: sorted into the user's input or a bug  # noqa: BLE001
+        message = user_error(err)
+        if message is None:
+            traceback.print_exc()
+            print(f"playbook {args.command}: this is a bug in playbook, not a problem with your input "
+                  f"({type(err).__name__}). Please report it to {REPORT_BUGS}.", file=sys.stderr)
+            return EXIT_BUG
+        print(f"playbook {args.command}: {message}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -185,6 +185,12 @@ def pipedrive(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
 WRITERS = {"salesforce": salesforce, "hubspot": hubspot, "pipedrive": pipedrive}
 
 
+def breakable(rows: int) -> int:
+    """How many rows of a file with `rows` data rows `break_rows` can damage: all but the first (a duplicate
+    id copies the row above it)."""
+    return max(rows - 1, 0)
+
+
 def break_rows(frame: pd.DataFrame, file: str, crm: str, n: int, rng: np.random.Generator,
                closed: np.ndarray) -> tuple[pd.DataFrame, list[Damage]]:
     """Damage `n` distinct rows of the main file in known ways; returns the damaged copy and what was done.
@@ -196,7 +202,7 @@ def break_rows(frame: pd.DataFrame, file: str, crm: str, n: int, rng: np.random.
     spec = PRESETS[crm].spec("opportunities")
     cols = spec.resolve(list(frame.columns))
     frame = frame.copy()
-    n = min(n, len(frame) - 1)
+    n = min(n, breakable(len(frame)))
     if n <= 0:
         return frame, []
     rows = np.sort(rng.choice(np.arange(1, len(frame)), size=n, replace=False))
