@@ -16,6 +16,10 @@ Where the column names come from (looked up, not invented):
   Deal owner, Pipeline, Associated Company) and the default sales pipeline stages (Appointment
   Scheduled, Qualified To Buy, Presentation Scheduled, Decision Maker Bought-In, Contract Sent,
   Closed Won, Closed Lost).
+- Custom fields (any CRM): the account fit score and complaint count are custom fields in every CRM, so their
+  labels are ours (`Account Fit Score`, `Account Complaints`; what `playbook synth` writes); the product
+  is Salesforce's `Product Name` of an "Opportunities with Products" report, HubSpot's `Product`, and
+  Pipedrive's `Deal - Product name`. Name yours in a mapping file if they differ.
 - Pipedrive: the "Entity - Field" headers of a deals export (Deal - ID, Deal - Title, Deal - Value,
   Deal - Currency of value, Deal - Stage, Deal - Status, Deal - Owner, Deal - Organization,
   Deal - Deal created, Deal - Won time, Deal - Lost time, Deal - Lost reason, Deal - Expected close
@@ -24,6 +28,7 @@ Where the column names come from (looked up, not invented):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Canonical columns an export can fill beyond the schema's own, with their meaning (kept as extra columns).
@@ -35,9 +40,11 @@ EXTRA_COLUMNS = {
     "name": "the deal's name",
     "probability": "the CRM's win probability for the stage [%]",
     "champion": "who drove the deal inside the customer (rarely exported; map it when your CRM has it)",
+    "product": "what the deal sells (a product or product line)",
+    "complaints": "complaints (or support cases) the deal's account raised; an account-level number",
 }
 DATE_COLUMNS = {"created_at", "closed_at", "expected_close_at", "won_at", "lost_at", "entered_at"}
-NUMBER_COLUMNS = {"amount", "first_estimate", "fit_score", "probability"}
+NUMBER_COLUMNS = {"amount", "first_estimate", "fit_score", "probability", "complaints"}
 OUTCOME_WORDS = {"won": "won", "lost": "lost", "open": "open", "closed won": "won", "closed lost": "lost"}
 
 
@@ -76,13 +83,21 @@ class Format:
     files: tuple[FileSpec, ...]
     stages: dict[str, str] = field(default_factory=dict)   # export label -> "won" / "lost" / canonical stage
     strict_stages: bool = False      # a mapping file lists every label; unknown ones are rejected
-    date_format: str | None = None
+    date_format: str | Mapping[str, str] | None = None   # one for every date column, or per canonical column
     currency: str | None = None
     keep: tuple[str, ...] = ()       # export columns kept as they are, as extra columns
     mapped: bool = False             # built from a user's mapping file: every column it names should exist
+    sheets: tuple[str, ...] = ()     # the workbook sheets to read (all sheets with rows when empty)
+    notes: tuple[str, ...] = ()      # what the mapping's reading changed, for the load summary
 
     def spec(self, kind: str) -> FileSpec | None:
         return next((f for f in self.files if f.kind == kind), None)
+
+    def date_format_for(self, column: str) -> str | None:
+        """The date format given for a canonical date column (None: detect it)."""
+        if isinstance(self.date_format, Mapping):
+            return self.date_format.get(column)
+        return self.date_format
 
     def stage_meaning(self, label: str) -> str:
         """'won', 'lost', or the stage name a label stands for (unknown labels stand for themselves)."""
@@ -119,6 +134,9 @@ SALESFORCE = Format(
             "loss_reason": ("Loss Reason",),
             "competitor": ("Main Competitor(s)", "Competitor"),
             "currency": ("Opportunity Currency", "Amount Currency"),
+            "product": ("Product Name", "Product", "Opportunity Product"),
+            "fit_score": ("Account Fit Score", "Fit Score"),
+            "complaints": ("Account Complaints", "Complaints"),
         }, keys=("opportunity_id", "stage")),
         FileSpec("history", {
             "opportunity_id": ("Opportunity ID",),
@@ -152,6 +170,9 @@ HUBSPOT = Format(
             "loss_reason": ("Closed Lost Reason",),
             "currency": ("Currency",),
             "probability": ("Deal probability",),
+            "product": ("Product", "Product Name"),
+            "fit_score": ("Company Fit Score", "Fit Score"),
+            "complaints": ("Company Complaints", "Complaints"),
         }, keys=("opportunity_id", "stage")),
     ),
     stages={
@@ -181,6 +202,9 @@ PIPEDRIVE = Format(
             "loss_reason": ("Deal - Lost reason",),
             "lead_source": ("Deal - Source channel", "Deal - Source", "Deal - Lead Source"),
             "probability": ("Deal - Probability",),
+            "product": ("Deal - Product name", "Deal - Product"),
+            "fit_score": ("Organization - Fit Score", "Deal - Fit Score"),
+            "complaints": ("Organization - Complaints",),
         }, keys=("opportunity_id",)),
     ),
     stages={"Won": "won", "Lost": "lost"},

@@ -8,10 +8,16 @@ repaired value, and a `summary()`. For every file, rows read = rows loaded + row
 What happens to imperfect input:
 - a row is *rejected* (listed in `rejected`, not loaded) when it has no opportunity id, a duplicate id,
   no stage or outcome, a stage label a mapping file does not list, or a close before its creation; blank
-  rows are rejected as blank;
-- a *value* that cannot be read (a formula or words in a number column, an impossible date, a negative
-  amount) is left empty and listed in `repaired`, as is a date read in another format than its column's;
-  the row is still loaded.
+  rows are rejected as blank, and a malformed CSV line (an unterminated quote, too many fields) is
+  rejected with its line number while the rest of the file loads;
+- a *value* that cannot be read (a formula or words in a number column, an impossible date, a date
+  outside 1900-2199 such as a 9999-12-31 placeholder, a negative amount) is left empty and listed in
+  `repaired`, as is a value read by a fallback rule (a date in another layout than its column's, an
+  amount written in the other decimal convention); the row is still loaded;
+- a mapped column none of whose values could be read is a *warning* in the summary (`warnings`), which
+  `playbook check` and the report put first: every analysis needing it would silently be empty otherwise;
+- a workbook sheet with rows that is not loaded (its header fits no export, or the mapping names other
+  sheets) is named in the summary.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ from ..tables import Tables
 from . import parse
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
 from .mapping import read_mapping
-from .parse import ExportError, RawTable
+from .parse import ExportError, RawTable, Skipped
 
 ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]
 TERMINAL = ("won", "lost")
+MAX_AMOUNT = 1e15          # larger amounts are a misplaced digit or an id in the wrong column
+SHOWN_LINE = 200           # characters of a malformed line shown as its value
 
 
 @dataclass
@@ -63,6 +71,8 @@ class LoadResult:
     files: list[FileReport]
     stages: dict[str, dict]
     notes: list[str]
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def summary(self) -> dict:
         """Rows read/loaded/rejected per file, date range, owners, stages found and how they were mapped."""
@@ -89,6 +99,8 @@ class LoadResult:
             "stages": self.stages,
             "missing_columns": schema.missing_columns(opp, [c for c in schema.OPPORTUNITIES.columns]),
             "stage_history_rows": len(self.tables.stage_history),
+            "warnings": self.warnings,
+            "sheets_not_read": [f"{s.file} [{s.sheet}]: {s.rows:,} row(s), {s.why}" for s in self.skipped],
             "notes": self.notes,
         }
 
@@ -100,14 +112,22 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     if crm is not None and mapping is not None:
         raise ExportError("give either crm= or mapping=, not both")
     fmt = _choose_format(crm, mapping)
-    raws = [parse.read_table(p) for p in _files(Path(path))]
-    kinds = _classify(raws, fmt)
+    raws: list[RawTable] = []
+    skipped: list[Skipped] = []
+    for file in _files(Path(path)):
+        tables, not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+        raws += tables
+        skipped += not_read
+    kinds, unfit = _classify(raws, fmt)
+    skipped += unfit
     opp_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "opportunities"]
     if not opp_files:
-        names = ", ".join(r.path.name for r in raws)
+        names = ", ".join(r.name for r in raws) or "no sheet with rows"
         raise ExportError(f"{path}: no opportunities/deals file found among {names}; "
                           "name the CRM with crm=... or describe the columns in a mapping file")
     builder = _Builder()
+    if fmt is not None:
+        builder.notes += list(fmt.notes)
     opps = builder.opportunities(opp_files)
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
     history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
@@ -119,7 +139,7 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     ).validate(source=str(path))
     used = {f.name for _, f, _ in opp_files}
     return LoadResult(tables, builder.issues("rejected"), builder.issues("repaired"), " + ".join(sorted(used)),
-                      builder.reports, builder.stage_report, builder.notes)
+                      builder.reports, builder.stage_report, builder.notes, builder.warnings, skipped)
 
 
 def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:
@@ -135,18 +155,21 @@ def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None
 
 def _files(path: Path) -> list[Path]:
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise FileNotFoundError(2, "no such file or folder", str(path))
     if path.is_file():
         return [path]
+    if not path.is_dir():
+        raise ExportError(f"{path}: neither a file nor a folder; give an export file or a folder of them")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in parse.TEXT_SUFFIXES + parse.EXCEL_SUFFIXES)
     if not files:
         raise ExportError(f"{path}: the folder holds no .csv or .xlsx files")
     return files
 
 
-def _classify(raws: list[RawTable], fmt: Format | None) -> dict[RawTable, tuple[Format, FileSpec]]:
-    """Which format and file kind each file is; files that fit nothing are an error naming the file."""
-    out = {}
+def _classify(raws: list[RawTable], fmt: Format | None) -> tuple[dict[RawTable, tuple[Format, FileSpec]], list[Skipped]]:
+    """Which format and file kind each table is. A CSV file that fits nothing is an error naming the file; a
+    workbook sheet that fits nothing is left out and named, as long as another table of the export fits."""
+    out, unfit = {}, []
     for raw in raws:
         header = list(raw.frame.columns)
         if fmt is not None:
@@ -156,11 +179,19 @@ def _classify(raws: list[RawTable], fmt: Format | None) -> dict[RawTable, tuple[
         else:
             found = detect(header)
         if found is None:
+            if raw.sheet is not None:
+                unfit.append(Skipped(raw.path.name, raw.sheet, len(raw.frame),
+                                     f"its header ({', '.join(header[:5])}{'...' if len(header) > 5 else ''}) fits "
+                                     f"no {_expected_headers(fmt)}"))
+                continue
             expected = _expected_headers(fmt)
             raise ExportError(f"{raw.path}: the header ({', '.join(header[:8])}{'...' if len(header) > 8 else ''}) "
                               f"does not fit {expected}; name the CRM with crm=... or use a mapping file")
         out[raw] = found
-    return out
+    if not out and unfit:
+        raise ExportError(f"{raws[0].path}: no sheet fits {_expected_headers(fmt)}: "
+                          + "; ".join(f"{u.sheet} ({u.why})" for u in unfit))
+    return out, unfit
 
 
 def _expected_headers(fmt: Format | None) -> str:
@@ -178,6 +209,7 @@ class _Builder:
         self._issues: dict[str, list[pd.DataFrame]] = {"rejected": [], "repaired": []}
         self.reports: list[FileReport] = []
         self.notes: list[str] = []
+        self.warnings: list[str] = []
         self.stage_report: dict[str, dict] = {}
         self.first_amounts = pd.Series(dtype="float64")
 
@@ -186,10 +218,11 @@ class _Builder:
         """Record one issue per True in `mask` (reason: a string or a Series of strings)."""
         if not mask.any():
             return
-        idx = mask[mask].index
+        positions = np.flatnonzero(mask.to_numpy())
+        idx = mask.index[positions]
         self._issues[which].append(pd.DataFrame({
-            "file": raw.path.name,
-            "row": idx.to_numpy() + 2,
+            "file": raw.name,
+            "row": raw.row_numbers()[positions],
             "column": column,
             "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
             "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
@@ -201,50 +234,95 @@ class _Builder:
             return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
         return pd.concat(parts, ignore_index=True)
 
-    # -- columns
-    def parsed(self, raw: RawTable, cols: dict[str, str], canon: str, fmt: Format, alive: pd.Series):
-        """One canonical column of a file, parsed; unreadable values are reported as repairs."""
+    def readable_rows(self, raw: RawTable) -> pd.Series:
+        """Rows to read: not a malformed line (rejected with its line number) and not blank (rejected as blank)."""
         frame = raw.frame
-        if canon not in cols:
-            return None
-        text = frame[cols[canon]]
-        header = cols[canon]
-        if canon in DATE_COLUMNS:
-            p = parse.parse_dates(text, fmt.date_format)
-            self.flag("repaired", raw, p.invalid & alive, header, text, "not a date in any known format; left empty")
-            fallback = p.fallback & alive
-            if fallback.any():
-                self.flag("repaired", raw, fallback, header, text,
-                          f"date not in the column's format {p.style}; read as " + p.values[fallback].dt.strftime("%Y-%m-%d %H:%M"))
-            if p.ambiguous:
-                self.notes.append(f"{raw.path.name}: {header}: every date fits both month/day and day/month; "
-                                  f"read as {p.style} (set date_format in a mapping to override)")
-            return p.values
-        if canon in NUMBER_COLUMNS:
-            p = parse.parse_amount(text)
-            self.flag("repaired", raw, p.invalid & alive, header, text, "not a number (text or a formula); left empty")
-            values = p.values
-            if canon != "probability":
-                negative = values < 0
-                self.flag("repaired", raw, negative & alive, header, text, "negative amount; left empty")
-                values = values.where(~negative)
-            if canon == "fit_score":
-                out = (values > 1)
-                self.flag("repaired", raw, out & alive, header, text, "fit score above 1; left empty")
-                values = values.where(~out)
-            return values
-        return parse.parse_text(text)
+        malformed = pd.Series(False, index=frame.index)
+        if raw.malformed:
+            positions = list(raw.malformed)
+            malformed.iloc[positions] = True
+            why = pd.Series([raw.malformed[p][0] for p in positions], index=frame.index[positions])
+            text = pd.Series([raw.malformed[p][1][:SHOWN_LINE] for p in positions], index=frame.index[positions])
+            self.flag("rejected", raw, malformed, "(line)", text, why)
+        blank = parse.blank_rows(frame) & ~malformed
+        self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
+        return ~(malformed | blank)
+
+    # -- columns
+    def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
+        """Every canonical column of a file, parsed; unreadable or re-read values are reported as repairs.
+
+        Date columns are read together: one whose every date fits both day/month orders follows the order
+        the file's other date columns show.
+        """
+        dates = {c: parse.parse_dates(raw.frame[cols[c]], fmt.date_format_for(c)) for c in cols if c in DATE_COLUMNS}
+        settled = {p.order for p in dates.values() if p.order and not p.ambiguous}
+        for c, p in list(dates.items()):
+            if p.ambiguous and len(settled) == 1 and fmt.date_format_for(c) is None:
+                hint = next(iter(settled))
+                dates[c] = parse.parse_dates(raw.frame[cols[c]], None, order=hint)
+                self.notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {hint} first "
+                                  "like the file's other date columns")
+            elif p.ambiguous:
+                self.notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {p.order} first "
+                                  f"({p.style}); set date_format in a mapping (e.g. day-first) to override")
+        out = {}
+        for canon in cols:
+            header, text = cols[canon], raw.frame[cols[canon]]
+            if canon in dates:
+                p = dates[canon]
+                self.flag("repaired", raw, (p.invalid | p.fallback) & alive, header, text, p.why)
+                self.notes += [f"{raw.name}: {header}: {note}" for note in p.notes]
+                out[canon] = p.values
+                self._warn_if_unread(raw, canon, header, text, p.values, alive, "a date", fmt)
+            elif canon in NUMBER_COLUMNS:
+                out[canon] = self._numbers(raw, canon, header, text, alive)
+                self._warn_if_unread(raw, canon, header, text, out[canon], alive, "a number", fmt)
+            else:
+                out[canon] = parse.parse_text(text)
+        return out
+
+    def _numbers(self, raw: RawTable, canon: str, header: str, text: pd.Series, alive: pd.Series) -> pd.Series:
+        p = parse.parse_amount(text)
+        self.flag("repaired", raw, p.invalid & alive, header, text, "not a number (text or a formula); left empty")
+        self.flag("repaired", raw, p.fallback & alive, header, text, p.why)
+        values = p.values
+        checks = []
+        if canon != "probability":
+            checks.append((values < 0, "negative amount; left empty" if canon != "complaints" else "negative count; left empty"))
+        if canon in ("amount", "first_estimate"):
+            checks.append((values >= MAX_AMOUNT, f"larger than {MAX_AMOUNT:,.0f} (a misplaced digit, or an id in the "
+                                                 "amount column?); left empty"))
+        if canon == "fit_score":
+            checks.append((values > 1, "fit score above 1 (the score runs from 0 to 1); left empty"))
+        for bad, reason in checks:
+            self.flag("repaired", raw, bad & alive, header, text, reason)
+            values = values.where(~bad)
+        return values
+
+    def _warn_if_unread(self, raw: RawTable, canon: str, header: str, text: pd.Series, values: pd.Series,
+                        alive: pd.Series, what: str, fmt: Format) -> None:
+        """A column with values none of which could be read: said loudly, not only as a long list of repairs."""
+        filled = alive & ~parse.is_empty(text.fillna("").astype(str))
+        if filled.any() and values[filled].isna().all():
+            sample = ", ".join(repr(v) for v in text[filled].drop_duplicates().head(3))
+            hint = ("give its layout as date_format in a mapping file (e.g. date_format: {" + canon + ": \"%d-%m-%Y\"})"
+                    if what == "a date" else "check that the mapping points at the right column")
+            self.warnings.append(f"{raw.name}: column {header!r} ({canon}): none of its {int(filled.sum()):,} values could "
+                                 f"be read as {what} (e.g. {sample}); all are left empty, so every analysis that needs "
+                                 f"{canon} is skipped. {hint[0].upper() + hint[1:]}.")
 
     def opportunities(self, files: list[tuple[RawTable, Format, FileSpec]]) -> pd.DataFrame:
         """The deals of every opportunities file; a deal repeated in a later file is rejected there."""
         parts = [self._opportunity_file(raw, fmt, spec) for raw, fmt, spec in files]
         if len(parts) == 1:
-            return parts[0].drop(columns="_index")
+            self._count_stages(parts[0])
+            return parts[0].drop(columns=["_index", "_label"])
         for k, part in enumerate(parts):
             part["_part"] = k
         opps = pd.concat(parts, ignore_index=True)
         dup = opps["opportunity_id"].duplicated(keep="first")
-        first_file = opps.groupby("opportunity_id")["_part"].transform("first").map(lambda k: files[k][0].path.name)
+        first_file = opps.groupby("opportunity_id")["_part"].transform("first").map(lambda k: files[k][0].name)
         for k, (raw, _, spec) in enumerate(files):
             mine = dup & (opps["_part"] == k)
             if not mine.any():
@@ -255,9 +333,17 @@ class _Builder:
             reasons = ("duplicate opportunity id (also in " + first_file[mine] + ")").set_axis(rows)
             header = spec.resolve(list(raw.frame.columns))["opportunity_id"]
             self.flag("rejected", raw, where, header, opps.loc[mine, "opportunity_id"].set_axis(rows), reasons)
-            report = next(r for r in self.reports if r.file == raw.path.name and r.kind == "opportunities")
+            report = next(r for r in self.reports if r.file == raw.name and r.kind == "opportunities")
             report.rows_loaded -= int(mine.sum())
-        return opps[~dup].drop(columns=["_part", "_index"]).reset_index(drop=True)
+        opps = opps[~dup]
+        self._count_stages(opps)
+        return opps.drop(columns=["_part", "_index", "_label"]).reset_index(drop=True)
+
+    def _count_stages(self, opps: pd.DataFrame) -> None:
+        """Deals per export stage label, counting only the deals loaded (rejected rows are not deals)."""
+        counts = opps["_label"].value_counts()
+        for label, entry in self.stage_report.items():
+            entry["deals"] = int(counts.get(label, 0))
 
     def _opportunity_file(self, raw: RawTable, fmt: Format, spec: FileSpec) -> pd.DataFrame:
         frame = raw.frame
@@ -265,22 +351,21 @@ class _Builder:
         keep = [c for c in fmt.keep if c in frame.columns]
         missing_keep = [c for c in fmt.keep if c not in frame.columns]
         if missing_keep:
-            self.notes.append(f"{raw.path.name}: column(s) to keep not found: {', '.join(missing_keep)}")
+            self.notes.append(f"{raw.name}: column(s) to keep not found: {', '.join(missing_keep)}")
         if fmt.mapped:
             absent = [f"{canon} ({aliases[0]})" for canon, aliases in spec.columns.items() if canon not in cols]
             if absent:
-                self.notes.append(f"{raw.path.name}: the mapping names column(s) the file does not have: {', '.join(absent)}")
-        alive = ~parse.blank_rows(frame)
-        self.flag("rejected", raw, ~alive, "(all)", pd.Series("", index=frame.index), "blank row")
-
-        out = {c: self.parsed(raw, cols, c, fmt, alive) for c in cols}
+                self.notes.append(f"{raw.name}: the mapping names column(s) the file does not have: {', '.join(absent)}")
+        alive = self.readable_rows(raw)
+        out = self.columns(raw, cols, fmt, alive)
         ids = out["opportunity_id"]
         no_id = alive & ids.isna()
         self.flag("rejected", raw, no_id, cols["opportunity_id"], frame[cols["opportunity_id"]], "no opportunity id")
         alive &= ~no_id
 
+        labels = out.get("stage", pd.Series(None, index=frame.index, dtype="object"))
         outcome, stage, alive = self._outcome_and_stage(raw, fmt, cols, out, alive)
-        out["outcome"], out["stage"] = outcome, stage
+        out["outcome"], out["stage"], out["stage_label"] = outcome, stage, labels
         for extra in ("won_at", "lost_at"):
             if extra in out:
                 when = out.pop(extra)
@@ -293,7 +378,7 @@ class _Builder:
                 expected = out.get("expected_close_at", pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
                 out["expected_close_at"] = expected.where(expected.notna(), out["closed_at"].where(open_with_date))
                 out["closed_at"] = out["closed_at"].where(~open_with_date)
-                self.notes.append(f"{raw.path.name}: the close date of {int(open_with_date.sum())} open deal(s) "
+                self.notes.append(f"{raw.name}: the close date of {int(open_with_date.sum())} open deal(s) "
                                   "is a date they are expected to close; kept as expected_close_at")
         if "created_at" in out and "closed_at" in out:
             backwards = alive & (out["closed_at"] < out["created_at"])
@@ -312,14 +397,16 @@ class _Builder:
             alive &= ~dup
 
         table = pd.DataFrame({c: v for c, v in out.items()}, index=frame.index)
+        labels = table.pop("stage_label")
         for c in keep:
             table[c] = parse.parse_text(frame[c])
+        table["_label"] = labels
         if fmt.currency and "currency" not in table:
             table["currency"] = fmt.currency
         loaded = table[alive]
         loaded.insert(len(loaded.columns), "_index", loaded.index.to_numpy())
         self.reports.append(FileReport(
-            raw.path.name, "opportunities", len(frame), len(loaded), raw.encoding, raw.delimiter,
+            raw.name, "opportunities", len(frame), len(loaded), raw.encoding, raw.delimiter,
             cols, [c for c in frame.columns if c not in cols.values() and c not in keep], raw.notes,
         ))
         return loaded.reset_index(drop=True)
@@ -355,10 +442,9 @@ class _Builder:
         alive = alive & outcome.notna()
         stage = spread([None if m in TERMINAL else m for m in meaning])
         outcome = outcome.where(alive, None)
-        counts = np.bincount(codes[alive.to_numpy() & (codes >= 0)], minlength=len(uniq))
-        for k, lab in enumerate(uniq):
-            self.stage_report[str(lab)] = {"maps_to": meaning[k] if listed[k] else "(rejected: not in mapping)",
-                                           "deals": int(counts[k])}
+        for k, lab in enumerate(uniq):   # deals per label are counted once the rows are final
+            self.stage_report.setdefault(str(lab), {"maps_to": meaning[k] if listed[k] else "(rejected: not in mapping)",
+                                                    "deals": 0})
         return outcome, stage, alive
 
     def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
@@ -368,9 +454,8 @@ class _Builder:
         for raw, fmt, spec in files:
             frame = raw.frame
             cols = spec.resolve(list(frame.columns))
-            alive = ~parse.blank_rows(frame)
-            self.flag("rejected", raw, ~alive, "(all)", pd.Series("", index=frame.index), "blank row")
-            out = {c: self.parsed(raw, cols, c, fmt, alive) for c in cols}
+            alive = self.readable_rows(raw)
+            out = self.columns(raw, cols, fmt, alive)
             for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
                 bad = alive & out[c].isna()
                 self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
@@ -385,7 +470,7 @@ class _Builder:
                                  "entered_at": out["entered_at"],
                                  "amount": out.get("amount", pd.Series(np.nan, index=frame.index))})[alive]
             parts.append(part)
-            self.reports.append(FileReport(raw.path.name, "history", len(frame), int(alive.sum()), raw.encoding,
+            self.reports.append(FileReport(raw.name, "history", len(frame), int(alive.sum()), raw.encoding,
                                            raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
         rows = pd.concat(parts, ignore_index=True).sort_values(["opportunity_id", "entered_at"], kind="stable")
         self.first_amounts = rows.dropna(subset=["amount"]).groupby("opportunity_id")["amount"].first()

@@ -10,12 +10,18 @@ A mapping is a small YAML file (see `examples/mapping-example.yaml`)::
       Engaging: Evaluation of Options
       Won: won
       Lost: lost
-    date_format: "%m/%d/%Y"   # optional; detected otherwise
+    date_format: "%m/%d/%Y"   # optional; detected per column otherwise. Or one per column:
+                              #   date_format: {created_at: "%d-%m-%Y", closed_at: "%d-%m-%Y %H:%M"}
+                              # or day-first / month-first to settle only the order
     currency: USD             # optional
-    keep: [product]           # optional: export columns carried along as they are
+    keep: [Region]            # optional: export columns carried along as they are
+    sheets: [Deals]           # optional: the workbook sheets to read (default: every sheet with rows)
 
-Only `opportunity_id` and `stage` (or `outcome`) are required. Every mistake is reported as one line
-naming the field, so a user can fix the file without reading code.
+Only `opportunity_id` and `stage` (or `outcome`) are required. A `keep:` entry that names a canonical
+column (`product`, `fit_score`...) is read as that column, parsed and checked like one under `columns:`
+(and said so); naming one that `columns:` already fills is an error. Every mistake is reported as one
+line naming the field (`date_format.created_at: ...`, `keep.1: ...`), so a user can fix the file without
+reading code.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..schema import OPPORTUNITIES, STAGE_HISTORY
-from .formats import EXTRA_COLUMNS, FileSpec, Format
-from .parse import ExportError
+from .dates import check_format
+from .files import ExportError
+from .formats import DATE_COLUMNS, EXTRA_COLUMNS, FileSpec, Format
 
 OPPORTUNITY_FIELDS = set(OPPORTUNITIES.columns) | set(EXTRA_COLUMNS)
 HISTORY_FIELDS = set(STAGE_HISTORY.columns) | {"amount"}
@@ -60,9 +67,11 @@ class Mapping(_Strict):
 
     columns: dict[str, str] = Field(description="canonical column: export column")
     stages: dict[str, str] = Field(default_factory=dict, description="export stage label: canonical stage, won or lost")
-    date_format: str | None = Field(None, description="strftime format of the dates, e.g. %d/%m/%Y")
+    date_format: str | dict[str, str] | None = Field(
+        None, description="strftime format of the dates (e.g. %d/%m/%Y, or day-first / month-first), or one per date column")
     currency: str | None = Field(None, description="currency of the amounts, e.g. USD")
     keep: tuple[str, ...] = Field((), description="export columns to carry along unchanged")
+    sheets: tuple[str, ...] = Field((), description="workbook sheets to read (default: every sheet with rows)")
     history: HistoryMapping | None = Field(None, description="columns of a stage-history file, if there is one")
 
     @field_validator("columns")
@@ -82,6 +91,25 @@ class Mapping(_Strict):
             raise ValueError(f"label(s) {', '.join(map(str, bad))} need a canonical stage name, won or lost")
         return {str(k): v.strip() for k, v in stages.items()}
 
+    @field_validator("date_format")
+    @classmethod
+    def _date_formats(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if (problem := check_format(value)) is not None:
+                raise ValueError(problem)
+            return value
+        lines = []
+        for column, fmt in value.items():
+            if column not in DATE_COLUMNS:
+                lines.append(f"date_format.{column}: not a date column (date columns: {', '.join(sorted(DATE_COLUMNS))})")
+            elif (problem := check_format(fmt)) is not None:
+                lines.append(f"date_format.{column}: {problem}")
+        if lines:
+            raise ValueError("\n".join(lines))
+        return value
+
     @model_validator(mode="after")
     def _required(self) -> Mapping:
         if "opportunity_id" not in self.columns:
@@ -91,15 +119,24 @@ class Mapping(_Strict):
         return self
 
     def to_format(self, name: str) -> Format:
-        """The mapping as a loader `Format` (same structure as the CRM presets)."""
-        files = [FileSpec("opportunities", {k: (v,) for k, v in self.columns.items()},
+        """The mapping as a loader `Format` (same structure as the CRM presets).
+
+        `keep:` entries that name a canonical column become that column (read from the export column of
+        the same name), so a kept `fit_score` is parsed as a number and a kept `created_at` as a date.
+        """
+        promoted = [k for k in self.keep if k in OPPORTUNITY_FIELDS]
+        columns = {**self.columns, **{k: k for k in promoted}}
+        notes = tuple(f"keep: {k} is a canonical column; read and checked as columns: {{{k}: {k}}}" for k in promoted)
+        files = [FileSpec("opportunities", {k: (v,) for k, v in columns.items()},
                           keys=("opportunity_id",))]
         if self.history is not None:
             files.append(FileSpec("history", {k: (v,) for k, v in self.history.columns.items()},
                                   keys=("opportunity_id", "stage", "entered_at")))
         stages = {label: (m.lower() if m.lower() in ("won", "lost") else m) for label, m in self.stages.items()}
+        keep = tuple(dict.fromkeys(k for k in self.keep if k not in promoted))
         return Format(name, tuple(files), stages=stages, strict_stages=bool(stages),
-                      date_format=self.date_format, currency=self.currency, keep=self.keep, mapped=True)
+                      date_format=self.date_format, currency=self.currency, keep=keep, mapped=True,
+                      sheets=self.sheets, notes=notes)
 
 
 def read_mapping(path: str | Path) -> Format:
@@ -120,10 +157,26 @@ def mapping_from_dict(data: Any, source: str = "mapping") -> Format:
         raise ExportError(f"{source}: a mapping must be a YAML mapping with at least `columns:`")
     try:
         mapping = Mapping.model_validate(data)
+        if clashes := _keep_clashes(data):
+            raise ExportError(f"{source}: invalid mapping:\n" + "\n".join(f"  {c}" for c in clashes))
     except ValidationError as err:
         lines = []
         for e in err.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            lines.append(f"  {where}: {e['msg'].removeprefix('Value error, ')}")
+            where = ".".join(str(p) for p in e["loc"])
+            for line in e["msg"].removeprefix("Value error, ").split("\n"):
+                if line.startswith("date_format.") or (not where and line.startswith("columns:")):
+                    lines.append(f"  {line}")
+                else:
+                    lines.append(f"  {where or '(top level)'}: {line}")
+        lines += [f"  {line}" for line in _keep_clashes(data)]
         raise ExportError(f"{source}: invalid mapping:\n" + "\n".join(lines)) from None
     return mapping.to_format(Path(source).stem if source != "mapping" else "mapping")
+
+
+def _keep_clashes(data: dict) -> list[str]:
+    """`keep:` entries naming a canonical column that `columns:` already fills (which value would win?)."""
+    columns, keep = data.get("columns"), data.get("keep")
+    if not isinstance(columns, dict) or not isinstance(keep, (list, tuple)):
+        return []
+    return [f"keep.{i}: {name!r} is a canonical column that columns: already fills (from {columns[name]!r}); "
+            "drop it from keep" for i, name in enumerate(keep) if isinstance(name, str) and name in columns]

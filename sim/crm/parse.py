@@ -8,116 +8,18 @@ loader) and which were read by a fallback rule (also reported), so nothing chang
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
-TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+from .dates import EMPTY_TOKENS, DateColumn, parse_dates
+from .files import (EXCEL_SUFFIXES, TEXT_SUFFIXES, ExportError, RawTable, Skipped, read_table, read_tables,
+                    sniff_delimiter, sniff_encoding)
 
-
-class ExportError(ValueError):
-    """An export cannot be read at all (unknown format, unreadable file, bad mapping); the message says why."""
-
-
-@dataclass(eq=False)
-class RawTable:
-    """One export file read as text: every cell a string ('' when empty), plus how it was decoded."""
-
-    path: Path
-    frame: pd.DataFrame
-    encoding: str
-    delimiter: str | None
-    notes: list[str] = field(default_factory=list)
-
-    def row_numbers(self) -> np.ndarray:
-        """Spreadsheet-style row numbers of the data rows (the header is row 1)."""
-        return self.frame.index.to_numpy() + 2
-
-
-# ---- files ---------------------------------------------------------------------------------------
-def sniff_encoding(head: bytes) -> str:
-    """The file's encoding from its first bytes: a BOM decides; else UTF-8 if it decodes, else Windows-1252."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as err:
-        # a multi-byte character cut at the end of the sample is still UTF-8
-        if err.start < len(head) - 3:
-            return "cp1252"
-    return "utf-8"
-
-
-def sniff_delimiter(first_line: str) -> str:
-    """The delimiter of a header line: whichever of , ; tab | occurs most often outside quotes."""
-    counts = {d: 0 for d in (",", ";", "\t", "|")}
-    quoted = False
-    for ch in first_line:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def read_table(path: str | Path) -> RawTable:
-    """Read a CSV/TSV/Excel export as text cells, detecting encoding and delimiter.
-
-    Lines are kept one-to-one with rows (blank lines become empty rows the loader reports), so a row
-    number in a message is the row a spreadsheet would show.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        return _read_excel(path)
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    if not head.strip():
-        raise ExportError(f"{path}: the file is empty")
-    encoding = sniff_encoding(head)
-    text_head = head.decode(encoding, errors="replace")
-    first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip() else ""
-    delimiter = sniff_delimiter(first_line)
-    notes = []
-    try:
-        frame = _read_csv(path, encoding, delimiter)
-    except UnicodeDecodeError:
-        # the first 64 kB were UTF-8 but a later byte is not: the file is Windows-1252 after all
-        encoding = "cp1252"
-        frame = _read_csv(path, encoding, delimiter)
-        notes.append("not valid UTF-8 past the first 64 kB; read as Windows-1252")
-    except (pd.errors.ParserError, csv.Error) as err:
-        raise ExportError(f"{path}: not a readable delimited file ({err})") from None
-    return RawTable(path, frame, encoding, delimiter, notes)
-
-
-def _read_csv(path: Path, encoding: str, delimiter: str) -> pd.DataFrame:
-    frame = pd.read_csv(
-        path, sep=delimiter, encoding=encoding, dtype=str, keep_default_na=False, na_filter=False,
-        skip_blank_lines=False, engine="c",
-    )
-    return _clean_header(frame)
-
-
-def _read_excel(path: Path) -> RawTable:
-    try:
-        frame = pd.read_excel(path, sheet_name=0, dtype=str, keep_default_na=False, na_filter=False)
-    except Exception as err:  # openpyxl raises many kinds for a broken workbook
-        raise ExportError(f"{path}: not a readable Excel workbook ({err})") from None
-    return RawTable(path, _clean_header(frame.astype(str)), "xlsx", None, ["first sheet of the workbook"])
-
-
-def _clean_header(frame: pd.DataFrame) -> pd.DataFrame:
-    frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
-    return frame
+__all__ = ["EXCEL_SUFFIXES", "TEXT_SUFFIXES", "DateColumn", "ExportError", "Parsed", "RawTable", "Skipped",
+           "blank_rows", "is_empty", "parse_amount", "parse_dates", "parse_text", "read_table", "read_tables",
+           "sniff_delimiter", "sniff_encoding"]
 
 
 def blank_rows(frame: pd.DataFrame) -> pd.Series:
@@ -141,9 +43,7 @@ class Parsed:
     fallback: pd.Series         # cells read by a second rule (another date format, a formula's number...)
     style: str = ""             # what was detected, for the summary
     ambiguous: bool = False     # e.g. every date fits both day/month and month/day
-
-
-EMPTY_TOKENS = ("", "-", "N/A", "n/a", "NA", "null", "NULL", "None", "#N/A")
+    why: pd.Series | None = None   # the reason for each fallback cell (None elsewhere)
 
 
 def is_empty(text: pd.Series) -> pd.Series:
@@ -167,8 +67,10 @@ def parse_amount(text: pd.Series) -> Parsed:
 
     The decimal separator is decided per column from the values that show it unambiguously
     (',' followed by 1-2 digits at the end means a decimal comma), so '1.200' in a European column is
-    1200 while '1.2' in a US column is 1.2. Formulas ('=A1*2') and words are not numbers: they become
-    empty and are reported.
+    1200 while '1.2' in a US column is 1.2. A cell that itself shows the other convention ('1.234,56' or
+    '12,5' in a decimal-point column, '1,234.56' or '12.5' in a decimal-comma column) is read by its own
+    convention and reported as a fallback with the reason, never rescaled silently. Formulas ('=A1*2')
+    and words are not numbers: they become empty and are reported.
 
     Fast path: the symbols a sample of the column uses are removed from every cell with numpy's
     compiled string functions and the rest converts in one go; only cells that still do not read as
@@ -182,25 +84,53 @@ def parse_amount(text: pd.Series) -> Parsed:
     cells = np.asarray(text.to_numpy(dtype=object), dtype=_STRINGS)
     for symbol in [t for t in _SYMBOLS if any(t in v for v in sample)]:
         cells = np.strings.replace(cells, symbol, "")
+    separated = cells
     cells = np.strings.replace(cells, "." if european else ",", "")
     if european:
         cells = np.strings.replace(cells, ",", ".")
     if any(v.lstrip().startswith("(") for v in sample):
         cells = np.strings.replace(np.strings.replace(cells, "(", "-"), ")", "")
-    cells[empty.to_numpy()] = "nan"
+    mismatch = pd.Series(_other_convention(separated, european), index=text.index) & ~empty
+    cells[empty.to_numpy() | mismatch.to_numpy()] = "nan"
     try:    # every cell now reads as a number: one compiled conversion
         values = pd.Series(cells.astype(np.float64), index=text.index)
     except ValueError:
         values = pd.Series(pd.to_numeric(cells.astype(object), errors="coerce"), index=text.index, dtype="float64")
-    values[empty] = np.nan
-    slow = values.isna() & ~empty
+    values[empty | mismatch] = np.nan
+    slow = values.isna() & ~empty & ~mismatch
     if slow.any():
         values[slow] = _strict_numbers(text[slow], european)
         empty = empty | (slow & is_empty(text.where(slow, "")))
+    style = "decimal comma (1.234,56)" if european else "decimal point (1,234.56)"
+    why = pd.Series(None, index=text.index, dtype="object")
+    if mismatch.any():
+        values[mismatch] = _strict_numbers(text[mismatch], not european)
+        read = values[mismatch]
+        mine = "decimal point (1,234.56)" if european else "decimal comma (1.234,56)"
+        why[mismatch] = (f"written with a {mine}, unlike the rest of the column ({style}); read as "
+                         + read.map(lambda v: f"{v:.2f}" if pd.notna(v) else "nothing"))
     values[np.isinf(values)] = np.nan
     invalid = ~empty & values.isna()
-    style = "decimal comma (1.234,56)" if european else "decimal point (1,234.56)"
-    return Parsed(values, invalid, _false(text), style)
+    fallback = mismatch & ~invalid
+    return Parsed(values, invalid, fallback, style, why=why.where(fallback, None))
+
+
+def _other_convention(cells: np.ndarray, european: bool) -> np.ndarray:
+    """Cells (symbols removed, separators kept) that show the other decimal convention than the column's.
+
+    '12,5' and '1.234,56' show a decimal comma; '12.5' and '1,234.56' a decimal point; '1.234.567' dots as
+    thousands (so a decimal comma) and '1,234,567' commas as thousands (a decimal point).
+    """
+    core = cells
+    for ch in ("(", ")", "-", "+"):
+        core = np.strings.replace(core, ch, "")
+    length = np.strings.str_len(core)
+    comma, point = np.strings.rfind(core, ","), np.strings.rfind(core, ".")
+    if european:   # decimal-comma column: a point shows itself as the decimal mark
+        return (((point > comma) & np.isin(length - point - 1, (1, 2))) | ((comma >= 0) & (point > comma))
+                | (np.strings.count(core, ",") >= 2))
+    return (((comma > point) & np.isin(length - comma - 1, (1, 2))) | ((point >= 0) & (comma > point))
+            | (np.strings.count(core, ".") >= 2))
 
 
 def _strip_symbols(v: str) -> str:
@@ -231,76 +161,6 @@ def _tail_after(v: str, sep: str) -> int:
 def _last_two(v: str) -> tuple[str, str] | None:
     seps = [c for c in v if c in ",."]
     return (seps[-2], seps[-1]) if len(seps) >= 2 and seps[-2] != seps[-1] else None
-
-
-DATE_FORMATS = (
-    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
-    "%Y-%m-%dT%H:%M:%S.%fZ", "%m/%d/%Y", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%d/%m/%Y",
-    "%d/%m/%Y %H:%M", "%d.%m.%Y", "%d.%m.%Y %H:%M", "%m/%d/%y", "%d-%b-%Y", "%b %d, %Y", "%Y/%m/%d",
-)
-_DAY_FIRST_TWIN = {"%m/%d/%Y": "%d/%m/%Y", "%m/%d/%Y %H:%M": "%d/%m/%Y %H:%M"}
-
-
-def detect_date_format(text: pd.Series, sample: int = 500) -> tuple[str | None, bool]:
-    """The format that reads the most of a sample of non-empty cells; and whether day/month is ambiguous.
-
-    When every sampled date fits both month/day and day/month, month/day wins (US exports) and the
-    ambiguity is reported so the user can set `date_format` in a mapping.
-    """
-    cells = text[~is_empty(text)].str.strip()
-    if cells.empty:
-        return None, False
-    cells = cells.iloc[:: max(1, len(cells) // sample)].iloc[:sample]
-    scores = {f: int(pd.to_datetime(cells, format=f, errors="coerce").notna().sum()) for f in DATE_FORMATS}
-    best = max(DATE_FORMATS, key=lambda f: scores[f])   # ties: earlier formats first (ISO, then US)
-    if scores[best] == 0:
-        return None, False
-    twin = _DAY_FIRST_TWIN.get(best)
-    return best, bool(twin and scores[twin] == scores[best])
-
-
-def parse_dates(text: pd.Series, fmt: str | None = None) -> Parsed:
-    """Dates in one column: the given or detected format for all cells, other known formats as a fallback.
-
-    Exports repeat the same dates over and over, so only the distinct cells are parsed.
-    """
-    codes, uniques = pd.factorize(text)
-    cells = pd.Series(uniques, dtype="object").astype(str)
-    p = _parse_distinct_dates(cells, fmt)
-
-    def spread(values: pd.Series) -> pd.Series:
-        taken = values.to_numpy()[codes]
-        out = pd.Series(taken, index=text.index)
-        return out.where(codes >= 0, pd.NaT if values.dtype.kind == "M" else False)
-
-    values = spread(p.values).astype("datetime64[ns]")
-    return Parsed(values, spread(p.invalid).astype(bool), spread(p.fallback).astype(bool), p.style, p.ambiguous)
-
-
-def _parse_distinct_dates(cells: pd.Series, fmt: str | None) -> Parsed:
-    raw = cells.str.strip()
-    empty = raw.isin(EMPTY_TOKENS)
-    ambiguous = False
-    if fmt is None:
-        fmt, ambiguous = detect_date_format(raw)
-    if fmt is None:
-        return Parsed(pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]"), ~empty, _false(cells), "no dates")
-    values = pd.to_datetime(raw.where(~empty, None), format=fmt, errors="coerce")
-    fallback = _false(cells)
-    todo = values.isna() & ~empty
-    for other in DATE_FORMATS:
-        if not todo.any():
-            break
-        if other == fmt:
-            continue
-        got = pd.to_datetime(raw[todo], format=other, errors="coerce")
-        hit = got.notna()
-        if hit.any():
-            idx = got.index[hit]
-            values[idx] = got[hit]
-            fallback[idx] = True
-            todo[idx] = False
-    return Parsed(values.astype("datetime64[ns]"), todo, fallback, fmt, ambiguous)
 
 
 def parse_text(text: pd.Series) -> pd.Series:

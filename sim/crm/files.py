@@ -1,0 +1,424 @@
+"""Export files read as tables of text cells, whatever arrives: CSV in any common encoding and delimiter,
+Excel workbooks (every sheet), and files that are neither, which get a message instead of a traceback.
+
+- What a file *is* comes from its first bytes, not its name: an `.xlsx` renamed `.csv` is read as the
+  workbook it is (and said so); an old `.xls`, a PDF, a zip or gzip archive, or binary data gets a message
+  naming the file and what to export instead.
+- CSV: the fast path is pandas' C parser. A file it cannot read (a line with too many fields, an
+  unterminated quote) or whose cells span lines is read again line by line, and each malformed line
+  becomes a row of its own marked malformed (the loader rejects it with its line number), so the rest
+  of the file still loads. Every physical line ends up in exactly one row.
+- Excel: every sheet with rows is read (with openpyxl in read-only mode, at most `MAX_COLUMNS` columns;
+  what lies beyond is said), each as a table of its own; the header is a sheet's first non-empty row, and
+  rows keep the sheet's row numbers. Empty rows of a sheet are not rows, so a nearly empty sheet whose one
+  cell sits at row 300,000 costs nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+MAX_COLUMNS = 500          # columns read from a sheet or kept from a CSV line; a pipeline export has far fewer
+MAX_LINES_PER_ROW = 100    # a quoted cell may span lines; an open quote not closed within this many is malformed
+SAMPLE = 1 << 16
+
+
+class ExportError(ValueError):
+    """An export cannot be read at all (unknown format, unreadable file, bad mapping); the message says why."""
+
+
+@dataclass(eq=False)
+class RawTable:
+    """One export table read as text: every cell a string ('' when empty), plus how it was decoded.
+
+    `path` is the file; `name` is how messages call it (the file name, plus the sheet for a workbook with
+    several). `rows` holds each row's number as a spreadsheet shows it (the header is row 1) when they are
+    not simply 2, 3, ...; `malformed` maps a row position to why its line could not be read and the
+    line's text; `sheet` is the workbook sheet it came from.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    encoding: str
+    delimiter: str | None
+    notes: list[str] = field(default_factory=list)
+    name: str = ""
+    rows: np.ndarray | None = None
+    malformed: dict[int, tuple[str, str]] = field(default_factory=dict)
+    sheet: str | None = None
+
+    def __post_init__(self):
+        self.name = self.name or self.path.name
+
+    def row_numbers(self) -> np.ndarray:
+        """Spreadsheet-style row numbers of the data rows (the header is row 1)."""
+        return self.rows if self.rows is not None else np.arange(len(self.frame)) + 2
+
+
+@dataclass
+class Skipped:
+    """A sheet of a workbook that was not read, and why (named in the load summary)."""
+
+    file: str
+    sheet: str
+    rows: int
+    why: str
+
+
+# ---- what a file is --------------------------------------------------------------------------------
+_MAGIC = (
+    (b"PK\x03\x04", "zip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
+    (b"%PDF", "pdf"),
+    (b"\x1f\x8b", "gzip"),
+)
+
+
+def sniff_kind(head: bytes) -> str:
+    """'zip' (an .xlsx is one), 'ole' (old .xls), 'pdf', 'gzip', 'binary' or 'text', from the first bytes."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return "text"
+    if _utf16_without_bom(head):
+        return "text"
+    sample = head[:8192]
+    if b"\x00" in sample:
+        return "binary"
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13)) + sample.count(127)
+    return "binary" if sample and control / len(sample) > 0.01 else "text"
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when every other byte of the sample is NUL (ASCII text in UTF-16)."""
+    sample = head[:2000]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def sniff_encoding(head: bytes) -> str:
+    """The file's encoding from its first bytes: a BOM decides; else UTF-8 if it decodes, else Windows-1252."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if bom_less := _utf16_without_bom(head):
+        return bom_less
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # a multi-byte character cut at the end of the sample is still UTF-8
+        if err.start < len(head) - 3:
+            return "cp1252"
+    return "utf-8"
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The delimiter of a header line: whichever of , ; tab | occurs most often outside quotes."""
+    counts = {d: 0 for d in (",", ";", "\t", "|")}
+    quoted = False
+    for ch in first_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+# ---- reading --------------------------------------------------------------------------------------
+def read_tables(path: str | Path, sheets: tuple[str, ...] | None = None) -> tuple[list[RawTable], list[Skipped]]:
+    """Every table in a file: one for a CSV, one per sheet with rows for a workbook (only `sheets` if named).
+
+    Returns the tables and the sheets not read (with why). Raises `ExportError` naming the file when it is
+    not an export at all, and `OSError` (with the file name) when it cannot be opened.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(2, "no such file", str(path))
+    if path.is_dir():
+        raise IsADirectoryError(21, "a folder, not a file", str(path))
+    with open(path, "rb") as fh:
+        head = fh.read(SAMPLE)
+    if not head.strip():
+        raise ExportError(f"{path}: the file is empty")
+    kind = sniff_kind(head)
+    if kind == "zip":
+        tables, skipped = _read_workbook(path, sheets)
+        if path.suffix.lower() not in (".xlsx", ".xlsm"):
+            for t in tables:
+                t.notes.append(f"the file is an Excel workbook although its name ends in {path.suffix or '(nothing)'}; read as a workbook")
+        return tables, skipped
+    if kind == "ole":
+        raise ExportError(f"{path}: an old Excel 97-2003 workbook (.xls), which the loader does not read; "
+                          "open it in Excel or LibreOffice and save it as .xlsx or CSV")
+    if kind in ("pdf", "gzip"):
+        what = {"pdf": "a PDF document", "gzip": "a gzip-compressed file"}[kind]
+        raise ExportError(f"{path}: {what}, not a CSV or Excel export; export the report as CSV or .xlsx"
+                          + (" (or decompress it first)" if kind == "gzip" else ""))
+    if kind == "binary":
+        raise ExportError(f"{path}: binary data, not a CSV or Excel export (control bytes in its first "
+                          f"{min(len(head), 8192):,} bytes); export the report from your CRM as CSV or .xlsx")
+    if sheets:
+        raise ExportError(f"{path}: the mapping names sheets ({', '.join(sheets)}), but this is a CSV file, not a workbook")
+    return [_read_text(path, head)], []
+
+
+def read_table(path: str | Path) -> RawTable:
+    """The one table of a file: a CSV, or a workbook's first sheet with rows (the others are noted)."""
+    tables, skipped = read_tables(path)
+    if not tables:
+        raise ExportError(f"{path}: no sheet of the workbook has any rows")
+    first = tables[0]
+    others = [t.name for t in tables[1:]] + [f"{s.sheet} ({s.why})" for s in skipped]
+    if others:
+        first.notes.append(f"only this sheet was read; not read: {', '.join(others)}")
+    return first
+
+
+# ---- CSV -----------------------------------------------------------------------------------------
+def _read_text(path: Path, head: bytes) -> RawTable:
+    encoding = sniff_encoding(head)
+    text_head = head.decode(encoding, errors="replace")
+    first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip() else ""
+    delimiter = sniff_delimiter(first_line)
+    notes: list[str] = []
+    data = path.read_bytes()
+    text = None
+    try:
+        frame = _fast_csv(path, encoding, delimiter)
+    except UnicodeDecodeError:   # the sample was UTF-8 but a later byte is not
+        text, encoding, note = _decode(data, encoding)
+        notes.append(note)
+        try:
+            frame = _fast_csv(io.StringIO(text), None, delimiter)
+        except _PARSE_ERRORS:
+            frame = None
+    except _PARSE_ERRORS:
+        frame = None
+    if frame is not None and not _spans_lines(frame, data, encoding):
+        return RawTable(path, _clean_header(frame), encoding, delimiter, notes)
+    if text is None:
+        text, encoding, note = _decode(data, encoding)
+        notes += [note] if note else []
+    frame, malformed = _careful_csv(path, text, delimiter)
+    if malformed:
+        notes.append(f"{len(malformed)} malformed line(s) rejected one by one (an unterminated quote, a stray "
+                     "quote or too many fields); the other lines were read")
+    return RawTable(path, frame, encoding, delimiter, notes, malformed=malformed)
+
+
+_PARSE_ERRORS = (pd.errors.ParserError, csv.Error, ValueError, OverflowError)
+
+
+def _fast_csv(path, encoding: str | None, delimiter: str) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.read_csv(
+            path, sep=delimiter, encoding=encoding, dtype=str, keep_default_na=False, na_filter=False,
+            skip_blank_lines=False, engine="c", on_bad_lines="error",
+        )
+
+
+def _spans_lines(frame: pd.DataFrame, data: bytes, encoding: str) -> bool:
+    """Whether some record took more than one line: a quoted multi-line cell, or an open quote that ran on
+    (pandas then reads on to the next quote without a word). Checked by counting line breaks."""
+    if encoding.startswith("utf-16"):
+        return any(frame[c].str.contains("[\r\n]", regex=True).any() for c in frame.columns)
+    breaks = data.count(b"\n") or data.count(b"\r")
+    lines = breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
+    return len(frame) != lines - 1
+
+
+def _decode(data: bytes, encoding: str) -> tuple[str, str, str]:
+    """The whole file as text; UTF-8 that breaks later on is Windows-1252, and failing that Latin-1."""
+    try:
+        return data.decode(encoding), encoding, ""
+    except UnicodeDecodeError as err:
+        where = err.start
+    for other in ("cp1252", "latin-1"):
+        if other == encoding:
+            continue
+        try:
+            return data.decode(other), other, (f"not valid {encoding} at byte {where:,}; read as "
+                                               f"{'Windows-1252' if other == 'cp1252' else 'Latin-1'}: check accented letters")
+        except UnicodeDecodeError:
+            continue
+    raise ExportError("cannot decode the file as text")   # latin-1 decodes any bytes: not reached
+
+
+_LINE_END = re.compile(r"\r\n|\n|\r")
+
+
+def _careful_csv(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+    """Read `text` record by record; a malformed line becomes an empty row of its own, marked malformed.
+
+    A record may span lines only inside a properly closed quote; an open quote not closed within
+    `MAX_LINES_PER_ROW` lines (or before the end), stray characters after a closing quote, or more fields
+    than the header make that one line malformed, and reading resumes on the next line.
+    """
+    text = text.lstrip("\ufeff")
+    lines = _LINE_END.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise ExportError(f"{path}: the file is empty")
+    header, used, err = _record(lines, 0, delimiter)
+    if header is None:
+        raise ExportError(f"{path}: line 1, the header, is not a valid CSV line ({err}); fix it in the file")
+    width = len(header)
+    records, malformed = [], {}
+    i = used
+    while i < len(lines):
+        fields, used, err = _record(lines, i, delimiter)
+        if fields is not None and len(fields) > width:
+            fields, err = None, f"{len(fields)} fields where the header has {width}"
+        if fields is None:
+            malformed[len(records)] = (f"malformed CSV line {i + 1}: {err}; the line was not read", lines[i])
+            records.append([""] * width)
+            i += 1
+            continue
+        records.append(fields + [""] * (width - len(fields)))
+        i += used
+    frame = pd.DataFrame(records, columns=_unique([h.strip() for h in header]), dtype=object)
+    return _clean_header(frame), malformed
+
+
+def _record(lines: list[str], start: int, delimiter: str) -> tuple[list[str] | None, int, str]:
+    """The record beginning at line `start`: its fields and how many lines it used, or None and why."""
+    buffer = lines[start]
+    if '"' not in buffer:
+        return buffer.split(delimiter), 1, ""
+    for used in range(1, MAX_LINES_PER_ROW + 1):
+        try:
+            rows = list(csv.reader([buffer], delimiter=delimiter, strict=True))
+            if len(rows) != 1:
+                raise csv.Error("not one record")
+            return rows[0], used, ""
+        except csv.Error as err:
+            if "unexpected end of data" not in str(err) and "newline inside string" not in str(err):
+                return None, 1, f"{err}"
+            if start + used >= len(lines):
+                return None, 1, "a quote opened and never closed"
+            buffer += "\n" + lines[start + used]
+    return None, 1, f"a quote left open for more than {MAX_LINES_PER_ROW} lines"
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0)
+        out.append(n if k == 0 else f"{n}.{k}")
+        seen[n] = k + 1
+    return out
+
+
+def _clean_header(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
+    if frame.shape[1] > MAX_COLUMNS:
+        frame = frame.iloc[:, :MAX_COLUMNS]
+    return frame
+
+
+# ---- Excel ---------------------------------------------------------------------------------------
+def _read_workbook(path: Path, wanted: tuple[str, ...] | None) -> tuple[list[RawTable], list[Skipped]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many kinds for a broken workbook  # noqa: BLE001
+        raise ExportError(f"{path}: not a readable Excel workbook ({type(err).__name__}: {err}); "
+                          "open and save it again in Excel, or export CSV") from None
+    try:
+        names = list(book.sheetnames)
+        if wanted:
+            missing = [s for s in wanted if s not in names]
+            if missing:
+                raise ExportError(f"{path}: the mapping names sheet(s) {', '.join(missing)}, but the workbook has "
+                                  f"{', '.join(names)}")
+        read = []
+        skipped = []
+        for name in names:
+            table = _read_sheet(path, book[name], name)
+            if table is None:
+                continue
+            if wanted and name not in wanted:
+                skipped.append(Skipped(path.name, name, len(table.frame), "not among the sheets the mapping names"))
+                continue
+            read.append(table)
+    finally:
+        book.close()
+    if len(read) > 1:    # messages name the sheet as well as the file
+        for t in read:
+            t.name = f"{path.name} [{t.sheet}]"
+    return read, skipped
+
+
+def _read_sheet(path: Path, sheet, name: str) -> RawTable | None:
+    """One sheet as text cells, header = first non-empty row; None for a sheet without data rows."""
+    notes = [f"sheet {name!r}"]
+    declared = getattr(sheet, "max_column", None) or 0
+    width = min(declared, MAX_COLUMNS) if declared else MAX_COLUMNS
+    if declared and declared > MAX_COLUMNS:
+        notes.append(f"the sheet declares {declared:,} columns; only the first {MAX_COLUMNS} were read")
+    header, rows, numbers = None, [], []
+    try:
+        for number, values in enumerate(sheet.iter_rows(max_col=width, values_only=True), start=1):
+            if values.count(None) == len(values):   # a missing or empty row: most rows of a sparse sheet
+                continue
+            cells = [_cell_text(v) for v in values]
+            while cells and cells[-1] == "":
+                cells.pop()
+            if not cells:
+                continue
+            if header is None:
+                header = cells
+                continue
+            rows.append(cells)
+            numbers.append(number)
+    except Exception as err:  # a cell openpyxl cannot convert (a date serial out of range...)  # noqa: BLE001
+        raise ExportError(f"{path}: sheet {name!r} cannot be read past row {len(rows) + 2} "
+                          f"({type(err).__name__}: {err}); save the workbook again or export CSV") from None
+    if header is None or not rows:
+        return None
+    width = max(len(header), max(len(r) for r in rows))
+    header = header + [f"Unnamed: {k}" for k in range(len(header), width)]
+    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=_unique([h.strip() for h in header]),
+                         dtype=object)
+    return RawTable(path, _clean_header(frame), "xlsx", None, notes, rows=np.asarray(numbers), sheet=name)
+
+
+def _cell_text(value) -> str:
+    """A workbook cell as the text a CSV export would hold (dates as ISO, whole numbers without '.0')."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if (value.hour or value.minute or value.second) else value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value).strip() if isinstance(value, str) else str(value)
