@@ -167,11 +167,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = load_export(args.export, crm=args.crm, mapping=args.mapping)
     summary = result.summary()
     print(f"{args.export}: {summary['format']} export")
+    for warning in summary["warnings"]:
+        print(f"  WARNING: {warning}")
     for name, f in summary["files"].items():
         print(f"  {name} ({f['kind']}, {f['encoding']}, delimiter {f['delimiter']!r}): "
               f"{f['rows_read']} rows read, {f['rows_loaded']} loaded, {f['rows_rejected']} rejected")
+        for note in f["notes"]:
+            print(f"    {note}")
         if f["unused_columns"]:
             print(f"    columns not used: {', '.join(f['unused_columns'])}")
+    for sheet in summary["sheets_not_read"]:
+        print(f"  sheet not read: {sheet}")
     o = summary["outcomes"]
     print(f"  opportunities: {summary['opportunities']} ({o['won']} won, {o['lost']} lost, {o['open']} open); "
           f"dates {' to '.join(summary['date_range'] or ['none'])}; {len(summary['owners'])} owner(s); "
@@ -385,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"playbook {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the reader of our output went away (`playbook check x | head`): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as err:  # the error boundary: sorted into the user's input or a bug  # noqa: BLE001
         message = user_error(err)
         if message is None:

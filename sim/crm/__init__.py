@@ -6,8 +6,9 @@ simulated pipelines as those CRMs would export them.
     res.tables.opportunities, res.rejected, res.repaired, res.summary()
 """
 
+from .files import ExportError
 from .formats import PRESETS
 from .load import LoadResult, load
-from .parse import ExportError
+from .outputs import neutralise, write_csv
 
-__all__ = ["ExportError", "LoadResult", "PRESETS", "load"]
+__all__ = ["ExportError", "LoadResult", "PRESETS", "load", "neutralise", "write_csv"]

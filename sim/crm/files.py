@@ -315,11 +315,13 @@ def _record(lines: list[str], start: int, delimiter: str) -> tuple[list[str] | N
             return rows[0], used, ""
         except csv.Error as err:
             if "unexpected end of data" not in str(err) and "newline inside string" not in str(err):
-                return None, 1, f"{err}"
+                if used > 1:
+                    return None, 1, "a quote opened on this line is not closed on it, and reading on does not give a valid row"
+                return None, 1, "a character after a closing quote (a quote inside a quoted cell must be doubled)"
             if start + used >= len(lines):
-                return None, 1, "a quote opened and never closed"
+                return None, 1, "a quote opened on this line is never closed"
             buffer += "\n" + lines[start + used]
-    return None, 1, f"a quote left open for more than {MAX_LINES_PER_ROW} lines"
+    return None, 1, f"a quote opened on this line is not closed within {MAX_LINES_PER_ROW} lines"
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -343,9 +345,11 @@ def _clean_header(frame: pd.DataFrame) -> pd.DataFrame:
 def _read_workbook(path: Path, wanted: tuple[str, ...] | None) -> tuple[list[RawTable], list[Skipped]]:
     from openpyxl import load_workbook
 
+    fh = open(path, "rb")     # a file object: openpyxl would refuse a workbook by its name (.csv)
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(fh, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a broken workbook  # noqa: BLE001
+        fh.close()
         raise ExportError(f"{path}: not a readable Excel workbook ({type(err).__name__}: {err}); "
                           "open and save it again in Excel, or export CSV") from None
     try:
@@ -367,6 +371,7 @@ def _read_workbook(path: Path, wanted: tuple[str, ...] | None) -> tuple[list[Raw
             read.append(table)
     finally:
         book.close()
+        fh.close()
     if len(read) > 1:    # messages name the sheet as well as the file
         for t in read:
             t.name = f"{path.name} [{t.sheet}]"
@@ -374,12 +379,13 @@ def _read_workbook(path: Path, wanted: tuple[str, ...] | None) -> tuple[list[Raw
 
 
 def _read_sheet(path: Path, sheet, name: str) -> RawTable | None:
-    """One sheet as text cells, header = first non-empty row; None for a sheet without data rows."""
+    """One sheet as text cells, header = first non-empty row; None for an empty sheet."""
     notes = [f"sheet {name!r}"]
     declared = getattr(sheet, "max_column", None) or 0
     width = min(declared, MAX_COLUMNS) if declared else MAX_COLUMNS
     if declared and declared > MAX_COLUMNS:
-        notes.append(f"the sheet declares {declared:,} columns; only the first {MAX_COLUMNS} were read")
+        notes.append(f"the sheet declares {declared:,} columns; only the first {MAX_COLUMNS} were read "
+                     "(cells further right are not part of any table the loader reads)")
     header, rows, numbers = None, [], []
     try:
         for number, values in enumerate(sheet.iter_rows(max_col=width, values_only=True), start=1):
@@ -398,9 +404,9 @@ def _read_sheet(path: Path, sheet, name: str) -> RawTable | None:
     except Exception as err:  # a cell openpyxl cannot convert (a date serial out of range...)  # noqa: BLE001
         raise ExportError(f"{path}: sheet {name!r} cannot be read past row {len(rows) + 2} "
                           f"({type(err).__name__}: {err}); save the workbook again or export CSV") from None
-    if header is None or not rows:
+    if header is None:
         return None
-    width = max(len(header), max(len(r) for r in rows))
+    width = max(len(header), max((len(r) for r in rows), default=0))
     header = header + [f"Unnamed: {k}" for k in range(len(header), width)]
     frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=_unique([h.strip() for h in header]),
                          dtype=object)

@@ -523,4 +523,7 @@ def _accounts(opps: pd.DataFrame) -> pd.DataFrame:
         first = pd.Series(opps["segment"].to_numpy()[seen]).groupby(codes[seen]).first()
         accounts["segment"] = first.reindex(range(len(names))).to_numpy()
     accounts["revenue"] = revenue.astype("float64")
+    if "complaints" in opps and opps["complaints"].notna().any():   # an account-level number on each deal row
+        most = pd.Series(opps["complaints"].to_numpy()[seen]).groupby(codes[seen]).max()
+        accounts["complaints"] = most.reindex(range(len(names))).to_numpy(dtype="float64")
     return schema.conform(accounts, "accounts")

@@ -7,6 +7,15 @@ known ways (no id, a duplicate id, a formula or words in the amount, an impossib
 the creation) and appends blank trailing rows, and lists each damage in `broken_rows.json`, so tests and
 the report's data-quality page can show that every damaged row is caught.
 
+Each export also carries what the analyses need beyond the simulated tables, as the custom fields a CRM
+would hold: the account's fit score (the simulated one, rounded to two decimals), the product sold and
+the account's complaints. The simulator models neither products nor complaints yet, so `derived_fields`
+makes them up deterministically from the simulated deal and the seed, and says so here: the product from
+the deal's size band (small deals buy Core, mid-sized Core Plus, large Platform; a seeded quarter of deals
+buy the Analytics or Services add-on instead), the complaints of an account a seeded Poisson count that
+grows with the deals it won. They exercise the product and complaint analyses on the demo; they are not
+findings about any market.
+
 Formats written (see `formats.py` for where the column names come from): Salesforce as a US report
 (`$12,345.67`, `1/15/2026`, history times `1/15/2026 9:05 AM`); HubSpot as UTF-8 with a BOM, plain
 numbers and `2026-01-15 09:05` times; Pipedrive as a European-locale export (`;` delimiter, decimal
@@ -92,7 +101,33 @@ def _label(opp: pd.DataFrame, labels: dict[str, str], crm: str) -> pd.Series:
     return label
 
 
-def salesforce(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
+PRODUCTS = ("Core", "Core Plus", "Platform")     # by size band: small, mid-sized, large deals
+ADD_ONS = ("Analytics", "Services")             # what a seeded share of deals buy instead
+ADD_ON_SHARE = 0.25
+COMPLAINTS_PER_WON_DEAL = 0.8                   # mean complaints per deal an account won (seeded Poisson)
+COMPLAINTS_BASE = 0.1                           # and for any account
+
+
+def derived_fields(opp: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Product and account complaints for each deal, made up from the deal and the seed (see the module text).
+
+    Deterministic: the same opportunities and seed give the same products and counts.
+    """
+    rng = np.random.default_rng([seed, 3])
+    size = opp["first_estimate"].fillna(opp["amount"])
+    band = np.searchsorted(np.nanquantile(size, [1 / 3, 2 / 3]), size.to_numpy(), side="right")
+    band = np.where(np.isnan(size.to_numpy()), 0, band)
+    product = np.array(PRODUCTS, dtype=object)[band]
+    add_on = rng.random(len(opp)) < ADD_ON_SHARE
+    product[add_on] = np.array(ADD_ONS, dtype=object)[rng.integers(0, len(ADD_ONS), int(add_on.sum()))]
+    won = (opp["outcome"] == "won").groupby(opp["account_id"]).sum()
+    rate = COMPLAINTS_BASE + COMPLAINTS_PER_WON_DEAL * won
+    per_account = pd.Series(rng.poisson(rate.to_numpy()), index=rate.index)
+    return pd.DataFrame({"product": product, "complaints": opp["account_id"].map(per_account).astype("int64"),
+                         "fit_score": opp["fit_score"].round(2)}, index=opp.index)
+
+
+def salesforce(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp, hist = tables.opportunities, tables.stage_history
     labels = stage_labels(list(dict.fromkeys(hist["stage"])) or list(opp["stage"].unique()), "salesforce")
     sf_id = "006" + opp["opportunity_id"].str.replace(r"\D", "", regex=True).str.zfill(12) + "AAA"
@@ -114,6 +149,9 @@ def salesforce(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
         "Close Date": us_date(_expected_close(opp)),
         "Lead Source": opp["lead_source"],
         "Segment": opp["segment"],
+        "Product Name": extra["product"],
+        "Account Fit Score": extra["fit_score"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+        "Account Complaints": extra["complaints"].astype(str),
     })
     # history: one row per stage entered (amount = the first estimate), then the close with the signed amount
     first = opp.set_index("opportunity_id")["first_estimate"]
@@ -140,7 +178,7 @@ def salesforce(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
     return {"opportunities.csv": (frame, {}), "opportunity_history.csv": (history.reset_index(drop=True), {})}
 
 
-def hubspot(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
+def hubspot(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp = tables.opportunities
     labels = stage_labels(list(dict.fromkeys(tables.stage_history["stage"])) or list(opp["stage"].unique()), "hubspot")
     stamp = "%Y-%m-%d %H:%M"
@@ -155,11 +193,14 @@ def hubspot(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
         "Close Date": _expected_close(opp).dt.strftime(stamp).fillna(""),
         "Original Traffic Source": opp["lead_source"],
         "Pipeline": "Sales Pipeline",
+        "Product": extra["product"],
+        "Company Fit Score": extra["fit_score"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+        "Company Complaints": extra["complaints"].astype(str),
     })
     return {"deals.csv": (frame, {"encoding": "utf-8-sig"})}
 
 
-def pipedrive(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
+def pipedrive(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp = tables.opportunities
     labels = stage_labels(list(dict.fromkeys(tables.stage_history["stage"])) or list(opp["stage"].unique()), "pipedrive")
     stamp = "%Y-%m-%d %H:%M:%S"
@@ -178,6 +219,9 @@ def pipedrive(tables: Tables) -> dict[str, tuple[pd.DataFrame, dict]]:
         "Deal - Lost time": opp["closed_at"].where(outcome == "lost").dt.strftime(stamp).fillna(""),
         "Deal - Expected close date": _expected_close(opp).where(outcome == "open").dt.strftime("%Y-%m-%d").fillna(""),
         "Deal - Source channel": opp["lead_source"],
+        "Deal - Product name": extra["product"],
+        "Organization - Fit Score": decimal_comma(extra["fit_score"]),
+        "Organization - Complaints": extra["complaints"].astype(str),
     })
     return {"deals.csv": (frame, {"sep": ";"})}
 
@@ -239,7 +283,7 @@ def write_export(tables: Tables, crm: str, folder: str | Path, seed: int = 0, br
         raise ValueError(f"crm: {crm!r} is not one of {', '.join(WRITERS)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    files = WRITERS[crm](tables)
+    files = WRITERS[crm](tables, derived_fields(tables.opportunities, seed))
     damages: list[Damage] = []
     paths = []
     for i, (name, (frame, how)) in enumerate(files.items()):

@@ -21,6 +21,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..crm.outputs import write_csv
+
 from .cards import Card, card_from_run, save_figure
 from .errors import ReportError
 from .data import ReportData, load_export, simulated
@@ -115,7 +117,7 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
            status_line=_status_line(cards), skipped_count=len(skipped), **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), **common)
-    data.rejected.to_csv(folder / "rejected.csv", index=False)
+    write_csv(data.rejected, folder / "rejected.csv")   # formula-like cells neutralised (CSV injection)
 
 
 def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float]) -> None:

@@ -31,6 +31,12 @@ class ReportData:
     repaired: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader must see before any number: a mapped column none of whose values could be read
+        (its analyses are silently empty otherwise). From the loader's summary."""
+        return [str(w) for w in self.details.get("warnings", [])]
+
     def overview(self) -> dict[str, str]:
         """The few facts a reader checks first, computed from the canonical tables."""
         opp = self.tables.opportunities
