@@ -42,6 +42,7 @@ _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _COMPACT = re.compile(r"^(?:19|20|21)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")
 _MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b", re.I)
 _NAMED = re.compile(r"^[\w ,.:/-]{6,40}$")
+_HAS_DAY_AND_YEAR = re.compile(r"(?=.*\b\d{4}\b)(?=.*(?<!\d)\d{1,2}(?:st|nd|rd|th)?\b)")   # dateutil fills a missing part from today
 
 
 @dataclass
@@ -211,7 +212,8 @@ def _families(raw: pd.Series) -> pd.DataFrame:
     family[raw.str.match(_ZONED)] = "zoned"
     family[(family == "none") & raw.str.match(_SERIAL)] = "serial"
     family[(family == "none") & raw.str.match(_COMPACT)] = "compact"
-    named = (family == "none") & raw.str.contains(_MONTH_NAME) & raw.str.match(_NAMED)
+    named = ((family == "none") & raw.str.contains(_MONTH_NAME) & raw.str.match(_NAMED)
+             & raw.str.contains(_HAS_DAY_AND_YEAR))
     family[named] = "named"
     parts["family"] = family
     return parts
