@@ -20,6 +20,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -259,21 +260,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     if export is None:
         export, crm = _demo_export(out.parent / f"{out.name}-export", args.seed or 0), "salesforce"
         print(f"no export given: made a simulated Salesforce-style export in {export}")
-    # `kill` cleans up like Ctrl-C: no half report is left. The notebooks' pool workers are forked from here and
-    # inherit the handler; in them it ends the worker quietly (the pool stops them with SIGTERM when done).
-    handler = _interrupted(os.getpid())
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)
-                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
-        report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
-                              seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
-                              progress=False if args.no_progress else None, timeout=args.timeout)
+        with interruptible():    # `kill` cleans up like Ctrl-C: no half report is left
+            report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
+                                  seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
+                                  progress=False if args.no_progress else None, timeout=args.timeout)
     except ReportError as err:
         raise UsageError(str(err)) from None
-    finally:
-        for sig, before in previous.items():
-            if before is not None:
-                signal.signal(sig, before)
     t = report.timings
     print(f"report: {len(report.cards)} notebooks in {t['total']:.1f} s "
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
@@ -285,17 +278,56 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0 if report.complete else 1
 
 
-def _interrupted(parent: int) -> Callable[[int, object], None]:
-    """A SIGINT/SIGTERM handler: Ctrl-C in the `playbook` process itself; a quiet exit in a forked worker.
+_IN_WORKERS: dict[int, object] = {}   # signal -> what a process forked while `interruptible` is on sets for it
 
-    A worker raising KeyboardInterrupt would print a traceback (multiprocessing shows every exception but
-    SystemExit), for instance when the pool terminates its idle workers at the end of a normal run.
+
+def _block_around_fork() -> None:
+    """Hold the signals back while forking, so none reaches a new worker before it has its own handling."""
+    if _IN_WORKERS:
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(_IN_WORKERS))
+
+
+def _unblock_in_parent() -> None:
+    if _IN_WORKERS:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_IN_WORKERS))
+
+
+def _reset_in_forked_child() -> None:
+    if _IN_WORKERS:
+        for sig, action in _IN_WORKERS.items():
+            signal.signal(sig, action)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_IN_WORKERS))   # a SIGTERM already sent ends it now
+
+
+os.register_at_fork(before=_block_around_fork, after_in_parent=_unblock_in_parent, after_in_child=_reset_in_forked_child)
+
+
+@contextmanager
+def interruptible():
+    """Ctrl-C (SIGINT) and `kill` (SIGTERM) raise KeyboardInterrupt in this process, so a report in progress
+    cleans up; processes forked meanwhile (the report's pool workers) get the signals' plain behaviour.
+
+    A worker must not run the parent's handler: the pool stops its workers with SIGTERM at the end of every
+    report and expects them to die at once, while a worker raising KeyboardInterrupt printed a traceback
+    (`make demo`) and one caught in a lock could hang the pool. In a worker SIGTERM ends the process and
+    SIGINT is ignored (the parent gets Ctrl-C too and stops the pool).
     """
+    parent = os.getpid()
+
     def handler(signum: int, frame) -> None:
-        if os.getpid() != parent:
-            raise SystemExit(128 + signum)
-        raise KeyboardInterrupt
-    return handler
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
+    _IN_WORKERS.update({signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.SIG_IGN})
+    try:
+        yield
+    finally:
+        _IN_WORKERS.clear()
+        for sig, before in previous.items():
+            if before is not None:
+                signal.signal(sig, before)
 
 
 def _demo_export(folder: Path, seed: int) -> Path:
