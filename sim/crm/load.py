@@ -181,15 +181,15 @@ def _classify(raws: list[RawTable], fmt: Format | None) -> tuple[dict[RawTable, 
         if found is None:
             if raw.sheet is not None:
                 unfit.append(Skipped(raw.path.name, raw.sheet, len(raw.frame),
-                                     f"its header ({', '.join(header[:5])}{'...' if len(header) > 5 else ''}) fits "
-                                     f"no {_expected_headers(fmt)}"))
+                                     f"its header ({', '.join(header[:5])}{'...' if len(header) > 5 else ''}) does "
+                                     f"not fit {_expected_headers(fmt)}"))
                 continue
             expected = _expected_headers(fmt)
             raise ExportError(f"{raw.path}: the header ({', '.join(header[:8])}{'...' if len(header) > 8 else ''}) "
                               f"does not fit {expected}; name the CRM with crm=... or use a mapping file")
         out[raw] = found
     if not out and unfit:
-        raise ExportError(f"{raws[0].path}: no sheet fits {_expected_headers(fmt)}: "
+        raise ExportError(f"{raws[0].path}: no sheet fits {_expected_headers(fmt)}; "
                           + "; ".join(f"{u.sheet} ({u.why})" for u in unfit))
     return out, unfit
 
