@@ -325,3 +325,13 @@ def test_the_demo_export_has_every_column_the_cards_need(tmp_path, simulated):
         assert len(sweet_spot.by_group(tables.opportunities, by))
     assert pareto.product_customer_cross(tables.opportunities)["top_products"]
     assert len(pareto.complaint_concentration(tables.accounts))
+
+
+def test_an_export_that_cannot_be_opened_is_named(tmp_path, capsys, monkeypatch):
+    (tmp_path / "locked.csv").write_text(HEADER + "A1,Closed Won,1,2026-01-05,\n")
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr("sim.crm.files.open", denied, raising=False)   # root may read anything; pretend otherwise
+    code, _, err = check(["check", str(tmp_path / "locked.csv")], capsys)
+    assert code == 2 and f"{tmp_path / 'locked.csv'}: Permission denied; check its permissions" in err

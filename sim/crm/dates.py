@@ -75,10 +75,11 @@ def check_format(fmt: str) -> str | None:
         return "must be text such as '%d/%m/%Y', 'day-first' or 'month-first'"
     if fmt.strip().lower() in KEYWORDS:
         return None
-    sample = pd.Timestamp("2026-07-15 13:45:30")
+    zoned = "%z" in fmt or "%Z" in fmt
+    sample = pd.Timestamp("2026-07-15 13:45:30", tz="UTC" if zoned else None)
     try:
         text = sample.strftime(fmt)
-        back = pd.to_datetime(pd.Series([text]), format=fmt, errors="raise")
+        back = pd.to_datetime(pd.Series([text]), format=fmt, errors="raise", utc=zoned)
     except (ValueError, TypeError) as err:
         return f"{fmt!r} is not a valid date format ({err})"
     codes = set(re.findall(r"%-?(.)", fmt))
@@ -125,7 +126,11 @@ def _parse_distinct(cells: pd.Series, fmt: str | None, order: str | None, forced
     notes: list[str] = []
     todo = ~empty
     if fmt is not None:      # the mapping's format first; other layouts only as a reported fallback
-        got = pd.to_datetime(raw.where(todo, None), format=fmt, errors="coerce")
+        zoned = "%z" in fmt or "%Z" in fmt
+        got = pd.to_datetime(raw.where(todo, None), format=fmt, errors="coerce", utc=zoned)
+        if zoned:
+            got = got.dt.tz_convert(None)
+            notes.append("dates with a time zone were converted to UTC")
         hit = got.notna() & todo
         values, out = _in_range(got.where(hit), hit, values)
         why[out] = _out_of_range_reason(got[out])

@@ -177,9 +177,7 @@ def read_tables(path: str | Path, sheets: tuple[str, ...] | None = None) -> tupl
     if kind == "binary":
         raise ExportError(f"{path}: binary data, not a CSV or Excel export (control bytes in its first "
                           f"{min(len(head), 8192):,} bytes); export the report from your CRM as CSV or .xlsx")
-    if sheets:
-        raise ExportError(f"{path}: the mapping names sheets ({', '.join(sheets)}), but this is a CSV file, not a workbook")
-    return [_read_text(path, head)], []
+    return [_read_text(path, head)], []     # `sheets` concern workbooks only
 
 
 def read_table(path: str | Path) -> RawTable:
