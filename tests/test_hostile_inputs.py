@@ -24,7 +24,6 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

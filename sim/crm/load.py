@@ -450,7 +450,7 @@ class _Builder:
     def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
         """Stage stays from history files: one row per stay, consecutive rows in one stage merged."""
         known = set(opps["opportunity_id"])
-        parts, amounts = [], []
+        parts = []
         for raw, fmt, spec in files:
             frame = raw.frame
             cols = spec.resolve(list(frame.columns))
