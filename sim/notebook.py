@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .model import simulate
+from .experiments.simulate import simulate
 from .scenario import Scenario
-from .schema import MissingColumns
-from .tables import Tables
+from .core.schema import MissingColumns
+from .core.tables import Tables
 
 T = TypeVar("T")
 

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import truth
-from sim.forecasting import ForecastPolicy, review_days
-from sim.model import SalesModel, make_rng
-from sim.stages import pass_chances
+from sim.engine import truth
+from sim.policies.forecast import ForecastPolicy, review_days
+from sim.engine.model import SalesModel
+from sim.experiments.simulate import make_rng
+from sim.engine.deal import pass_chances
 
 BASE = sim.Scenario.preset("baseline")
 
@@ -135,7 +136,7 @@ def test_closed_category_is_what_was_won_by_the_snapshot():
 
 
 def test_evidence_gated_commits_only_what_the_rep_has_seen():
-    policy = ForecastPolicy(inclusion="evidence_gated", evidence=("budget", "champion", "recent_contact"))
+    committed = ForecastPolicy(inclusion="evidence_gated", evidence=("budget", "champion", "recent_contact")).commit_test()
 
     class FakeDeal:
         def __init__(self, knows):
@@ -143,30 +144,28 @@ def test_evidence_gated_commits_only_what_the_rep_has_seen():
 
     k = make_knowledge()
     deal = FakeDeal(k)
-    assert not policy.committed(deal, 0.0)
+    assert not committed(deal, 0.0)
     for day in (1.0, 2.0):
         k.contact(day)
-    assert policy.committed(deal, 3.0)
-    assert not policy.committed(deal, 30.0)                 # last contact no longer recent
+    assert committed(deal, 3.0)
+    assert not committed(deal, 30.0)                 # last contact no longer recent
     weak = FakeDeal(make_knowledge(champion_power=0.2, contacts_to_learn=(1, 1, 1)))
     weak.knows.contact(0.0)
-    assert not policy.committed(weak, 1.0)
-    fast = policy.commit_test()
-    assert [fast(d, t) for d, t in ((deal, 3.0), (deal, 30.0), (weak, 1.0))] == [True, False, False]
-    judgement = ForecastPolicy(inclusion="rep_judgement")
-    assert judgement.committed(weak, 1.0)                   # the optimist commits a weak champion
+    assert not committed(weak, 1.0)
+    judgement = ForecastPolicy(inclusion="rep_judgement").commit_test()
+    assert judgement(weak, 1.0)                      # the optimist commits a weak champion
     behind = FakeDeal(make_knowledge(competitor_ahead=True, contacts_to_learn=(1, 1, 1)))
     behind.knows.contact(0.0)
-    assert not judgement.committed(behind, 1.0)             # ... but not a deal a competitor leads
+    assert not judgement(behind, 1.0)                # ... but not a deal a competitor leads
     broke = FakeDeal(make_knowledge(budget=False, contacts_to_learn=(1, 1, 1)))
-    assert judgement.committed(broke, 0.0)                  # ... and what they have not checked
+    assert judgement(broke, 0.0)                     # ... and what they have not checked
     broke.knows.contact(0.0)
-    assert not judgement.committed(broke, 1.0)
+    assert not judgement(broke, 1.0)
 
 
 def test_reviews_cost_rep_time():
     sc = with_forecast(cadence="weekly", review_hours=3.0)
-    model = SalesModel(sc, make_rng(1))
+    model = SalesModel(sc, sc.policies.active(), make_rng(1))
     res = model.run()
     assert res.metrics["forecast_reviews"] == 53
     assert res.metrics["forecast_review_hours"] == pytest.approx(3.0 * 8 * 53, rel=0.02)

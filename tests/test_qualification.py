@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim.analysis import strictness
-from sim.stats import paired_diff_ci
+from sim.experiments import sweet_spot as strictness
+from sim.core.stats import paired_diff_ci
 
 
 @pytest.fixture(scope="module")

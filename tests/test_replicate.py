@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.stats import mean_ci, paired_diff_ci
+from sim.core.stats import mean_ci, paired_diff_ci
 
 
 @pytest.fixture(scope="module")

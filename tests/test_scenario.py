@@ -74,6 +74,15 @@ def test_replace_unknown_path_is_named(baseline):
         ({"policies": {"allocation": {"rule": "random"}}}, "policies.allocation.rule", "first_come"),
         ({"policies": {"allocation": {"focus_segments": ["Mars"]}}}, "focus_segments", "Mars"),
         ({"reps": {"cuont": 3}}, "reps.cuont", "unknown field"),
+        ({"market": {"seasonality": [1.0] * 11 + [float("nan")]}}, "market.seasonality.11", "finite number"),
+        ({"market": {"leads_per_month": float("inf")}}, "market.leads_per_month", "finite number"),
+        ({"segments": [{"name": "A", "share": float("nan")}]}, "segments.0.share", "finite number"),
+        ({"segments": [{"name": "A", "share": 1, "deal_size": float("inf")}]}, "segments.0.deal_size", "finite number"),
+        ({"reps": {"hires": [{"at": "2026-03-01", "count": 10**9}]}}, "reps.hires.0.count", "<= 10000"),
+        ({"reps": {"count": 9000, "hires": [{"at": "2026-03-01", "count": 5000}]}}, "reps", "at most 10,000"),
+        ({"start": "2300-01-01"}, "start", "must lie between 1900-01-01 and 2200-12-31"),
+        ({"start": "9999-12-01"}, "start", "must lie between"),
+        ({"policies": {"nurture_everyone": {}}}, "policies.nurture_everyone", "unknown policy"),
     ],
 )
 def test_every_invalid_field_is_rejected_with_its_path(baseline, change, path, words):

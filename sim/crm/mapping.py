@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..schema import OPPORTUNITIES, STAGE_HISTORY
+from ..core.schema import OPPORTUNITIES, STAGE_HISTORY
 from .formats import EXTRA_COLUMNS, FileSpec, Format
 from .parse import ExportError
 

@@ -10,30 +10,33 @@
   researches `prospects_per_week` new accounts, in desk time no deal is waiting for, and the accounts that
   fit become leads. Research takes time and uses up accounts whether or not they fit.
 
-Prospecting draws from the policy's random stream (`model.policy_rng`), so the market's own leads stay the
+Prospecting draws from the policies' random stream (`model.rng`), so the market's own leads stay the
 same across policies (common random numbers).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from .policies import Policy
-from .qualification import qualify_out
+from ..engine.entities import Lead
+from ..engine.hooks import ModelView, Policy, register
+from ..engine.priority import NORMAL, SPARE
+from ..engine.team import Rep
+from ..world import World
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Lead, SalesModel
-    from .team import Rep
-
-SPARE_TIME = 1e18        # desk priority of prospecting: after any deal that is waiting
 PROSPECT_SOURCE = "Prospecting"
 
 
+@register
 class StaffingPolicy(Policy):
     """What the team does about headcount when the market turns."""
+
+    key: ClassVar[str] = "staffing"
+    summary: ClassVar[str] = "hold, cut or refocus the team on a date, e.g. in a downturn (null = no change)"
+    order: ClassVar[int] = 20
 
     action: Literal["hold", "cut", "refocus"] = Field("hold", description="hold the team, cut it, or hold and refocus on the sweet spot")
     at: dt.date = Field(description="day the decision takes effect")
@@ -50,42 +53,45 @@ class StaffingPolicy(Policy):
             raise ValueError(f"rehire_at {self.rehire_at} must be after at {self.at}")
         return self
 
-    def attach(self, model: SalesModel) -> None:
+    def check(self, world: World) -> list[str]:
+        if not world.start <= self.at < world.end:
+            return [f"at: {self.at} is outside the scenario ({world.start} to {world.end})"]
+        return []
+
+    def attach(self, model: ModelView) -> None:
         model.env.process(self.decide(model))
 
-    def decide(self, model: SalesModel):
+    def decide(self, model: ModelView):
         """Process: wait for the decision day, then act on the team."""
         env, team = model.env, model.team
-        yield env.timeout(max(0.0, model.scenario.day_of(self.at) - env.now))
+        yield env.timeout(max(0.0, model.world.day_of(self.at) - env.now))
         if self.action == "cut":
             leaving = sorted(team.active, key=lambda r: r.bookings)[: round(self.cut_share * len(team.active))]
             for rep in leaving:
-                team.release(rep)
+                model.release(rep)
             if self.rehire_at is not None and leaving:
-                yield env.timeout(max(0.0, model.scenario.day_of(self.rehire_at) - env.now))
+                yield env.timeout(max(0.0, model.world.day_of(self.rehire_at) - env.now))
                 for _ in leaving:
                     team.hire(joined=env.now)
         elif self.action == "refocus" and self.prospects_per_week > 0:
             for rep in team.active:
                 env.process(self.prospecting(model, rep))
 
-    def prospecting(self, model: SalesModel, rep: Rep):
+    def prospecting(self, model: ModelView, rep: Rep):
         """Process: the rep researches new accounts in spare time; the ones that fit become leads."""
-        env, factory, rng = model.env, model.leads, model.policy_rng
-        shares = [s.share for s in model.scenario.segments]
+        env, factory, rng = model.env, model.leads, model.rng
+        shares = [s.share for s in model.world.segments]
         while rep.left is None:
-            with rep.desk.request(priority=SPARE_TIME) as turn:
-                yield turn
-                yield from rep.work(env, self.prospect_hours, model.effort(rep))
+            yield from model.desk_time(rep, self.prospect_hours, SPARE)
             segment = int(rng.choice(len(shares), p=[s / sum(shares) for s in shares]))
             account = factory.prospect(segment, rng)
-            if account is not None and factory.account_fit[account] >= self.focus_threshold:
-                model.receive(factory.prospected_lead(env.now, account, PROSPECT_SOURCE, rng))
+            if account is not None and account.fit >= self.focus_threshold:
+                model.receive(factory.lead_for(env.now, account, PROSPECT_SOURCE, rng))
             yield env.timeout(7.0 / self.prospects_per_week)
 
-    def admit(self, model: SalesModel, lead: Lead) -> bool:
-        if self.action != "refocus" or model.env.now < model.scenario.day_of(self.at) or lead.fit >= self.focus_threshold:
+    def admit(self, model: ModelView, lead: Lead) -> bool:
+        if self.action != "refocus" or model.now < model.world.day_of(self.at) or lead.fit >= self.focus_threshold:
             return True
         if self.decline_hours > 0:
-            model.env.process(qualify_out(model, model.team.pick(), self.decline_hours))
+            model.env.process(model.desk_time(model.team.pick(), self.decline_hours, NORMAL))
         return False

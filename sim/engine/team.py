@@ -8,14 +8,11 @@ selling hours per week, their ramp (new reps are slower) and any effort multipli
 from __future__ import annotations
 
 import bisect
-
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import simpy
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import SalesModel
+from ..world import World
 
 
 class _InsortQueue(list):
@@ -76,15 +73,14 @@ class Rep:
 class Team:
     """All reps, and the rule that gives each new deal an owner (the rep with the fewest open deals)."""
 
-    def __init__(self, env: simpy.Environment, model: SalesModel):
-        self.env, self.model = env, model
+    def __init__(self, env: simpy.Environment, world: World):
+        self.env, self.world = env, world
         self.reps: list[Rep] = []
-        cfg = model.scenario.reps
-        for _ in range(cfg.count):
-            self.hire(joined=-float(cfg.ramp_days) - 1.0)
+        for _ in range(world.reps.count):
+            self.hire(joined=-float(world.reps.ramp_days) - 1.0)
 
     def hire(self, joined: float) -> Rep:
-        cfg = self.model.scenario.reps
+        cfg = self.world.reps
         rep = Rep(
             name=f"Rep {len(self.reps) + 1:02d}",
             desk=Desk(self.env, capacity=1),
@@ -110,17 +106,10 @@ class Team:
         rep.open_deals += 1
         return rep
 
-    def release(self, rep: Rep) -> None:
-        """The rep leaves today; each of their open deals is handed to the active rep with the fewest."""
-        rep.left = self.env.now
-        for deal in self.model.open_deals(rep):
-            self.model.hand_over(deal, self.assign())
-
     def hiring(self, env: simpy.Environment):
-        """Process: new reps join on the scenario's hire dates."""
-        scenario = self.model.scenario
-        for hire in sorted(scenario.reps.hires, key=lambda h: h.at):
-            day = scenario.day_of(hire.at)
+        """Process: new reps join on the world's hire dates."""
+        for hire in sorted(self.world.reps.hires, key=lambda h: h.at):
+            day = self.world.day_of(hire.at)
             if day > env.now:
                 yield env.timeout(day - env.now)
             for _ in range(hire.count):
@@ -140,3 +129,4 @@ class Team:
         """Share of the reps' available time spent working deals."""
         available = self.rep_days(until)
         return sum(r.busy_days for r in self.reps) / available if available > 0 else 0.0
+

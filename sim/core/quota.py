@@ -8,66 +8,11 @@ same numbers come out of a simulated run and of a CRM export (give it the quota 
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
-
 import numpy as np
 import pandas as pd
 
 from . import schema
-
-Period = Literal["month", "quarter", "year"]
-PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
-_FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
-
-
-def label(when: dt.date | pd.Timestamp, period: Period) -> str:
-    """The period holding `when`, as text: 2026-03, 2026-Q1 or 2026."""
-    return labels(pd.Series([pd.Timestamp(when)]), period).iloc[0]
-
-
-def labels(when: pd.Series, period: Period) -> pd.Series:
-    """`label` for a whole column of timestamps at once."""
-    p = pd.to_datetime(when).dt.to_period(_FREQ[period])
-    text = p.astype(str)
-    return text.str.replace("Q", "-Q", regex=False) if period == "quarter" else text
-
-
-def bounds(start: pd.Timestamp, end: pd.Timestamp, period: Period) -> pd.DataFrame:
-    """Every period touching [start, end): label, period_start, period_end (exclusive)."""
-    if period not in PER_YEAR:
-        raise ValueError(f"period: {period!r} is not allowed, must be one of {', '.join(PER_YEAR)}")
-    spans = pd.period_range(pd.Timestamp(start), pd.Timestamp(end) - pd.Timedelta(seconds=1), freq=_FREQ[period])
-    first = pd.Series(spans.start_time.normalize())
-    return pd.DataFrame({
-        "period": labels(first, period),
-        "period_start": first,
-        "period_end": pd.Series((spans.end_time + pd.Timedelta(seconds=1)).normalize()),
-    })
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Quota periods of a run in simulated days: which period a day is in, and where it starts and ends."""
-
-    starts: np.ndarray   # first simulated day of each period
-    ends: np.ndarray     # first simulated day after each period
-    labels: tuple[str, ...]
-
-    def index(self, day: float) -> int:
-        """Index of the period holding simulated day `day`."""
-        return int(np.searchsorted(self.starts, day, side="right")) - 1
-
-
-@lru_cache(maxsize=64)
-def calendar(start: dt.date, days: int, period: Period) -> Calendar:
-    """The quota periods of a run starting on `start` and lasting `days` days."""
-    t0 = pd.Timestamp(start)
-    spans = bounds(t0, t0 + pd.Timedelta(days=days), period)
-    to_day = lambda s: ((s - t0).dt.days).to_numpy(dtype=float)  # noqa: E731 - tiny local conversion
-    return Calendar(to_day(spans["period_start"]), to_day(spans["period_end"]), tuple(spans["period"]))
+from .periods import PER_YEAR, Calendar, Period, bounds, labels
 
 
 def plan_to_date(quota_per_year: float, period: Period, cal: Calendar, day: float, joined: float) -> float:

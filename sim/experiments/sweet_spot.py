@@ -2,7 +2,7 @@
 
 Each experiment replicates scenarios on common random numbers (`sim.replicate_each`), so every threshold
 or rule meets the same leads and the differences are paired. Results come back as tidy DataFrames with
-95% confidence intervals, ready for the figures in `sim.analysis.strictness_plots`.
+95% confidence intervals, and the figures that show them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..model import SimResult
-from ..quota import labels
-from ..replicate import replicate_each
+from ..analysis.plots import new_figure
+from ..core.periods import labels
+from ..core.stats import mean_ci
 from ..scenario import Scenario
-from ..stats import mean_ci
+from .replicate import replicate_each
+from .simulate import SimResult
 
 
 # ---- scenario changes -----------------------------------------------------------------------------
@@ -160,8 +161,6 @@ def ceiling_summary(runs: pd.DataFrame) -> pd.DataFrame:
 # ---- figures -----------------------------------------------------------------------------------------
 def sweep_figure(summary: pd.DataFrame, currency: str = "USD"):
     """Bookings (with its 95% CI band), win rate and cycle against the qualification threshold."""
-    from ..plots import new_figure
-
     fig, (top, mid, low) = new_figure(3, 1, figsize=(8, 8), sharex=True)
     x = summary.index.to_numpy()
     best = best_threshold(summary)
@@ -186,8 +185,6 @@ def sweep_figure(summary: pd.DataFrame, currency: str = "USD"):
 
 def spiral_figure(runs: pd.DataFrame):
     """Team attainment per quota period, holding the line vs relaxing when behind, with 95% CIs."""
-    from ..plots import new_figure
-
     att, below = per_period(runs, "attainment"), per_period(runs, "below bar")
     fig, (left, right) = new_figure(1, 2, figsize=(11, 4.2))
     for ax, table, scale, unit in ((left, att, 100, "team attainment [% of quota]"),
@@ -210,8 +207,6 @@ def spiral_figure(runs: pd.DataFrame):
 
 def ceiling_figure(summary: pd.DataFrame):
     """Bookings as a share of plan against the team's win rate, in a small and an unlimited market."""
-    from ..plots import new_figure
-
     fig, ax = new_figure(figsize=(8, 4.5))
     for market, rows in summary.groupby("market", sort=False):
         rows = rows.sort_values("win_rate")

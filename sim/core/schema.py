@@ -154,10 +154,26 @@ ATTAINMENT = Table(
 )
 
 TABLES: dict[str, Table] = {t.name: t for t in (OPPORTUNITIES, STAGE_HISTORY, FORECASTS, ACTIVITIES, ACCOUNTS, ATTAINMENT)}
+CANONICAL = tuple(TABLES)   # the tables every `Tables` has, even when empty
 
 
 class TableError(ValueError):
     """A canonical table broke its schema; the message names the table, column and rows."""
+
+
+def register(table: Table) -> Table:
+    """Add a table to the canonical ones (a policy declares the tables it writes this way).
+
+    Registering the same declaration again is harmless; a different table under a taken name is an error,
+    so two policies cannot silently disagree about what a table holds.
+    """
+    known = TABLES.get(table.name)
+    if known is not None and known != table:
+        raise ValueError(f"table {table.name!r} is already declared with other columns")
+    if known is None:
+        TABLES[table.name] = table
+        _SCHEMAS[table.name] = _pandera_schema(table)
+    return table
 
 
 def empty(table: str) -> pd.DataFrame:

@@ -18,27 +18,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import Field
 
-from .policies import Data
+from ..world.truth import TruthSettings
 
 FACTS = ("budget", "champion", "competitor")
 N_DRAWS = 8   # uniforms per lead: 3 facts, 3 discoveries, cut time, cut discovery
-
-
-class TruthSettings(Data):
-    """How common the facts behind a deal's real chance are, how much they matter, how fast reps learn them."""
-
-    budget_share: float = Field(0.6, ge=0, le=1, description="share of deals whose customer has a budget that includes our category")
-    competitor_share: float = Field(0.3, ge=0, le=1, description="share of deals where a competitor is ahead")
-    on_budget: float = Field(1.0, ge=0, le=10, description="how much a missing budget raises stage loss chances: x exp(on_budget)")
-    on_power: float = Field(1.0, ge=0, le=10, description="how much champion power (0..1) lowers loss chances: x exp(on_power * (0.5 - power))")
-    on_competitor: float = Field(0.8, ge=0, le=10, description="how much a competitor ahead raises loss chances: x exp(on_competitor)")
-    learn_chance: float = Field(0.3, gt=0, le=1, description="chance that one contact with the customer reveals each fact to the rep")
-    budget_cut_rate: float = Field(
-        1.0, ge=0, le=50,
-        description="yearly chance that an open deal's budget is cut, per unit of market volatility (0 volatility = no cuts)",
-    )
 
 
 @dataclass(frozen=True)
@@ -138,10 +122,6 @@ class Knowledge:
         if now >= self.truth.budget_cut_at:
             self.contacts_since_cut += 1
         self.last_contact = now
-
-    def knows(self, fact: str) -> bool:
-        """Whether the rep has learned `fact` (one of `FACTS`) by now."""
-        return self.contacts >= self.truth.contacts_to_learn[FACTS.index(fact)]
 
     def budget(self) -> bool | None:
         """The rep's belief about the budget: True, False or None (not learned yet)."""

@@ -9,16 +9,17 @@ the relaxed threshold, and it comes back as soon as they are on track again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from . import quota
-from .policies import Data, Policy
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Deal, Lead, SalesModel
-    from .team import Rep
+from ..core import periods, quota
+from ..core.data import Data
+from ..engine.entities import Deal, Lead
+from ..engine.hooks import ModelView, Policy, register
+from ..engine.priority import NORMAL
+from ..engine.team import Rep
+from ..world import World
 
 
 class RelaxWhenBehind(Data):
@@ -29,8 +30,13 @@ class RelaxWhenBehind(Data):
     grace_days: int = Field(30, ge=0, le=365, description="days into a period before anyone is judged behind")
 
 
+@register
 class QualificationPolicy(Policy):
     """Decline leads whose fit score is below `threshold`; optionally relax the bar for reps behind plan."""
+
+    key: ClassVar[str] = "qualification"
+    summary: ClassVar[str] = "which leads the team declines by fit score (null = take every lead)"
+    order: ClassVar[int] = 10
 
     threshold: float = Field(0.0, ge=0, le=1, description="leads with a fit score below this are declined (0 = take everything)")
     decline_hours: float = Field(0.5, ge=0, le=40, description="rep hours spent qualifying out a declined lead")
@@ -45,21 +51,26 @@ class QualificationPolicy(Policy):
             raise ValueError(f"relax_when_behind.threshold {relax.threshold} must not be above threshold {self.threshold}")
         return self
 
-    def admit(self, model: SalesModel, lead: Lead) -> bool:
+    def check(self, world: World) -> list[str]:
+        if self.relax_when_behind is not None and world.reps.quota is None:
+            return ["relax_when_behind needs reps.quota: behind is judged against a quota"]
+        return []
+
+    def admit(self, model: ModelView, lead: Lead) -> bool:
         rep = model.team.pick()
         if lead.fit >= self.bar(model, rep):
             return True
         if self.decline_hours > 0:
-            model.env.process(qualify_out(model, rep, self.decline_hours))
+            model.env.process(model.desk_time(rep, self.decline_hours, NORMAL))
         return False
 
-    def bar(self, model: SalesModel, rep: Rep) -> float:
+    def bar(self, model: ModelView, rep: Rep) -> float:
         """The fit threshold that applies to `rep` now: relaxed while they are behind plan."""
-        relax, cfg = self.relax_when_behind, model.scenario.reps
+        relax, cfg = self.relax_when_behind, model.world.reps
         if relax is None or cfg.quota is None:
             return self.threshold
-        now = model.env.now
-        cal = quota.calendar(model.scenario.start, model.scenario.days, cfg.quota_period)
+        now = model.now
+        cal = periods.calendar(model.world.start, model.world.days, cfg.quota_period)
         i = cal.index(now)
         if now - cal.starts[i] < relax.grace_days:
             return self.threshold
@@ -68,19 +79,12 @@ class QualificationPolicy(Policy):
         behind = booked < (1.0 - relax.margin) * plan
         return relax.threshold if behind else self.threshold
 
-    def on_close(self, model: SalesModel, deal: Deal) -> None:
+    def on_close(self, model: ModelView, deal: Deal) -> None:
         """Keep each rep's bookings per quota period, which `bar` compares with the plan."""
-        cfg = model.scenario.reps
+        cfg = model.world.reps
         if not deal.won or self.relax_when_behind is None or cfg.quota is None:
             return
-        cal = quota.calendar(model.scenario.start, model.scenario.days, cfg.quota_period)
+        cal = periods.calendar(model.world.start, model.world.days, cfg.quota_period)
         booked = deal.owner.extra.setdefault("booked", {})
-        i = cal.index(model.env.now)
+        i = cal.index(model.now)
         booked[i] = booked.get(i, 0.0) + deal.amount
-
-
-def qualify_out(model: SalesModel, rep: Rep, hours: float):
-    """Process: the rep takes `hours` of desk time to look at a lead and decline it."""
-    with rep.desk.request(priority=0.0) as turn:
-        yield turn
-        yield from rep.work(model.env, hours, model.effort(rep))

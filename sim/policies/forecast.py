@@ -29,32 +29,35 @@ The forecast call is closed + commit; `sim.analysis.forecast` compares it with w
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import ClassVar, Literal
 
 import pandas as pd
 from pydantic import Field, model_validator
 
-from . import schema
-from .policies import Policy
+from ..core import periods, schema
+from ..core.periods import Cadence
+from ..engine.deal import pass_chances
+from ..engine.entities import Deal
+from ..engine.hooks import ModelView, Policy, register
+from ..engine.priority import URGENT
+from ..engine.team import Rep
+from ..world import World
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Deal, SalesModel
-    from .scenario import Scenario
-    from .team import Rep
-
-Cadence = Literal["weekly", "monthly", "quarterly", "yearly"]
 Inclusion = Literal["stage_weighted", "rep_judgement", "evidence_gated"]
 Criterion = Literal["budget", "champion", "no_competitor_ahead", "recent_contact"]
-CATEGORIES = ("closed", "commit", "pipeline")
-REVIEW_PRIORITY = -1e18          # a review goes ahead of every deal waiting for the rep
 
 
+@register
 class ForecastPolicy(Policy):
     """How often the team forecasts, and which deals it puts in the call."""
+
+    key: ClassVar[str] = "forecast"
+    summary: ClassVar[str] = "forecast reviews: cadence and which deals go in the call (null = no forecasting)"
+    order: ClassVar[int] = 30
 
     cadence: Cadence = Field("quarterly", description="how often reps review and forecast: weekly, monthly, quarterly, yearly")
     inclusion: Inclusion = Field(
@@ -81,56 +84,56 @@ class ForecastPolicy(Policy):
             raise ValueError("stage_probabilities must each be between 0 and 1")
         return self
 
+    def check(self, world: World) -> list[str]:
+        if self.stage_probabilities is not None and len(self.stage_probabilities) != len(world.stages):
+            return [f"stage_probabilities: {len(self.stage_probabilities)} values for {len(world.stages)} stages; "
+                    "give one per stage"]
+        return []
+
     # ---- hooks ---------------------------------------------------------------------------------
-    def attach(self, model: SalesModel) -> None:
-        book = ForecastBook.open(self, model.scenario)
+    def attach(self, model: ModelView) -> None:
+        book = ForecastBook.open(self, model.world)
         model.extra["forecast"] = book
         model.env.process(self.reviews(model.env, model, book))
 
-    def on_close(self, model: SalesModel, deal: Deal) -> None:
+    def on_close(self, model: ModelView, deal: Deal) -> None:
         if deal.won:
             book: ForecastBook = model.extra["forecast"]
             book.won[(deal.owner.name, book.period_of(deal.closed)[0])] += deal.amount
 
-    def tables(self, model: SalesModel) -> dict[str, pd.DataFrame]:
+    def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
         return {"forecasts": model.extra["forecast"].table(model)}
 
-    def metrics(self, model: SalesModel) -> dict[str, float]:
+    def metrics(self, model: ModelView) -> dict[str, float]:
         book: ForecastBook = model.extra["forecast"]
         return {"forecast_reviews": float(book.reviews), "forecast_review_hours": book.review_hours}
 
     # ---- the review ----------------------------------------------------------------------------
-    def reviews(self, env, model: SalesModel, book: ForecastBook):
+    def reviews(self, env, model: ModelView, book: ForecastBook):
         """Process: at every review date, reps check in on their deals, spend the time, and forecast."""
-        ticks = review_days(model.scenario, self.cadence)
+        ticks = review_days(model.world, self.cadence)
         for k, day in enumerate(ticks):
             if day > env.now:
                 yield env.timeout(day - env.now)
-            next_day = ticks[k + 1] if k + 1 < len(ticks) else float(model.scenario.days)
+            next_day = ticks[k + 1] if k + 1 < len(ticks) else float(model.world.days)
             open_deals = book.open_deals(model)
             for deal in open_deals:
                 deal.knows.contact(env.now)
             for rep in model.team.active:
                 if self.review_hours > 0:
-                    env.process(self.review_time(env, rep, book))
+                    env.process(self.review_time(model, rep, book))
             book.snapshot(env.now, next_day, open_deals, model)
 
-    def review_time(self, env, rep: Rep, book: ForecastBook):
+    def review_time(self, model: ModelView, rep: Rep, book: ForecastBook):
         """Process: the rep spends the review's hours, ahead of any deal waiting for them."""
-        with rep.desk.request(priority=REVIEW_PRIORITY) as turn:
-            yield turn
-            yield from rep.work(env, self.review_hours)
-            book.review_hours += self.review_hours
+        yield from model.desk_time(rep, self.review_hours, URGENT, effort=1.0)
+        book.review_hours += self.review_hours
 
     # ---- the inclusion rule ----------------------------------------------------------------------
-    def committed(self, deal: Deal, now: float) -> bool:
-        """Whether the rule puts this deal in the call (stage_weighted commits a share of every deal)."""
-        if self.inclusion == "evidence_gated":
-            return all(self.evidence_seen(deal, c, now) for c in self.evidence)
-        return not self.heard_against(deal)
-
-    def commit_test(self):
-        """`committed` as one fast function of (deal, now), the evidence list read once (it runs per deal per review)."""
+    def commit_test(self) -> Callable[[Deal, float], bool]:
+        """Whether the rule puts a deal in the call at day `now` (`stage_weighted` commits a share of every
+        deal instead), as one fast function of (deal, now): the evidence list is read once, since the
+        test runs for every open deal at every review. Unknown evidence is not evidence."""
         if self.inclusion != "evidence_gated":
             return lambda deal, now: not self.heard_against(deal)
         budget, champion = "budget" in self.evidence, "champion" in self.evidence
@@ -148,41 +151,17 @@ class ForecastPolicy(Policy):
             return not recent or (k.last_contact is not None and now - k.last_contact <= recent_days)
         return test
 
-    def evidence_seen(self, deal: Deal, criterion: Criterion, now: float) -> bool:
-        """Whether the rep has seen this piece of evidence for the deal (unknown is not evidence)."""
-        k = deal.knows
-        if criterion == "budget":
-            return k.budget() is True
-        if criterion == "champion":
-            power = k.champion_power()
-            return power is not None and power >= self.champion_power_min
-        if criterion == "no_competitor_ahead":
-            return k.competitor_ahead() is False
-        return k.last_contact is not None and now - k.last_contact <= self.recent_contact_days
-
     @staticmethod
     def heard_against(deal: Deal) -> bool:
         """Whether the rep has heard what an optimist cannot ignore: no budget, or a competitor ahead."""
         return deal.knows.budget() is False or deal.knows.competitor_ahead() is True
 
 
-def review_days(scenario: Scenario, cadence: Cadence) -> list[float]:
-    """Simulated days of the reviews: the first day, then every week or every calendar month/quarter/year start."""
-    start, days = scenario.start, scenario.days
-    if cadence == "weekly":
-        return [float(d) for d in range(0, days, 7)]
-    step = {"monthly": 1, "quarterly": 3, "yearly": 12}[cadence]
-    out, month = [0.0], dt.date(start.year, 1, 1)
-    while (month - start).days < days:
-        if (month - start).days > 0 and (month.month - 1) % step == 0:
-            out.append(float((month - start).days))
-        month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return out
-
-
-def period_label(when: dt.date | pd.Timestamp, kind: str) -> str:
-    """'2026-Q1' for a quarter, '2026-01' for a month."""
-    return f"{when.year}-Q{(when.month - 1) // 3 + 1}" if kind == "quarter" else f"{when.year}-{when.month:02d}"
+def review_days(world: World, cadence: Cadence) -> list[float]:
+    """Simulated days of the reviews: the first day, then every 7 days or every month / quarter / year start."""
+    start = pd.Timestamp(world.start)
+    dates = periods.review_dates(start, start + pd.Timedelta(days=world.days - 1), cadence, first_day=True)
+    return [float((d - start).days) for d in dates]
 
 
 @dataclass
@@ -190,7 +169,7 @@ class ForecastBook:
     """One run's forecasting state: open deals, bookings per rep and period, and the snapshots written."""
 
     policy: ForecastPolicy
-    scenario: Scenario
+    world: World
     bounds: list[float]                  # period start days, ascending
     labels: list[str]
     later_days: list[float]              # median days of the stages after each stage
@@ -206,20 +185,18 @@ class ForecastBook:
     review_hours: float = 0.0
 
     @classmethod
-    def open(cls, policy: ForecastPolicy, scenario: Scenario) -> ForecastBook:
-        from .stages import pass_chances
-
-        starts, labels = _period_starts(scenario, policy.period)
-        medians = [s.median_days for s in scenario.stages]
+    def open(cls, policy: ForecastPolicy, world: World) -> ForecastBook:
+        starts, labels = _period_starts(world, policy.period)
+        medians = [s.median_days for s in world.stages]
         later = [sum(medians[i + 1 :]) for i in range(len(medians))]
         if policy.stage_probabilities is not None:
             prob = list(policy.stage_probabilities)
         else:
-            passes = pass_chances(scenario, 0.5, 1.0)
+            passes = pass_chances(world, 0.5, 1.0)
             prob = [math.prod(passes[i:]) for i in range(len(passes))]
         judgement = policy.inclusion == "rep_judgement"
-        return cls(policy, scenario, starts, labels, later, medians, prob,
-                   amount_factor=1.0 if judgement else scenario.deal_value.realisation_median,
+        return cls(policy, world, starts, labels, later, medians, prob,
+                   amount_factor=1.0 if judgement else world.deal_value.realisation_median,
                    time_factor=1.0 - policy.optimism if judgement else 1.0)
 
     def period_of(self, day: float) -> tuple[str, int]:
@@ -227,7 +204,7 @@ class ForecastBook:
         i = bisect.bisect_right(self.bounds, day) - 1
         return self.labels[i], i
 
-    def open_deals(self, model: SalesModel) -> list[Deal]:
+    def open_deals(self, model: ModelView) -> list[Deal]:
         """The deals open now (kept incrementally: new deals join, closed ones leave)."""
         for deal in model.deals[self.seen :]:
             self.live[deal.id] = deal
@@ -242,7 +219,7 @@ class ForecastBook:
         remaining = max(self.stage_days[i] - (now - deal.history[-1][1]), 0.0) + self.later_days[i]
         return now + remaining * self.time_factor
 
-    def snapshot(self, now: float, next_review: float, deals: list[Deal], model: SalesModel) -> None:
+    def snapshot(self, now: float, next_review: float, deals: list[Deal], model: ModelView) -> None:
         """Write every rep's forecast for each period that the time until the next review touches."""
         self.reviews += 1
         first = self.period_of(now)[1]
@@ -269,7 +246,7 @@ class ForecastBook:
                 for category in ("commit", "pipeline"):
                     self.rows.append((now, label, rep.name, category, amounts[(rep.name, p, category)]))
 
-    def table(self, model: SalesModel) -> pd.DataFrame:
+    def table(self, model: ModelView) -> pd.DataFrame:
         """The snapshots as the canonical `forecasts` table (amounts rounded to cents)."""
         df = pd.DataFrame(self.rows, columns=["as_of", "period", "owner", "category", "amount"])
         df["as_of"] = model.timestamps(df["as_of"].to_numpy(dtype=float))
@@ -277,11 +254,11 @@ class ForecastBook:
         return schema.conform(df, "forecasts")
 
 
-def _period_starts(scenario: Scenario, kind: str) -> tuple[list[float], list[str]]:
-    """Start days and labels of every period from before the scenario start to a year past its end."""
+def _period_starts(world: World, kind: str) -> tuple[list[float], list[str]]:
+    """Start days and labels of every period from before the run's start to a year past its end."""
     freq = "Q" if kind == "quarter" else "M"
-    periods = pd.period_range(pd.Timestamp(scenario.start).to_period(freq),
-                              (pd.Timestamp(scenario.end) + pd.Timedelta(days=730)).to_period(freq))
-    start = pd.Timestamp(scenario.start)
-    days = [(p.start_time - start).days for p in periods]
-    return [float(d) for d in days], [period_label(p.start_time, kind) for p in periods]
+    spans = pd.period_range(pd.Timestamp(world.start).to_period(freq),
+                            (pd.Timestamp(world.end) + pd.Timedelta(days=730)).to_period(freq))
+    start = pd.Timestamp(world.start)
+    days = [(p.start_time - start).days for p in spans]
+    return [float(d) for d in days], [periods.label(p.start_time, kind) for p in spans]

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .metrics import METRICS
-from .model import SimResult, simulate
-from .scenario import Scenario
-from .stats import mean_ci, paired_diff_ci
+from ..core.metrics import METRICS
+from ..core.stats import mean_ci, paired_diff_ci
+from ..scenario import Scenario
+from .simulate import SimResult, simulate
 
 Measure = Callable[[SimResult], Mapping[str, float]]
 

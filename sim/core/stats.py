@@ -29,3 +29,17 @@ def paired_diff_ci(values, baseline, confidence: float = 0.95) -> tuple[float, f
     if a.shape != b.shape:
         raise ValueError(f"paired comparison needs equal numbers of replications, got {len(a)} and {len(b)}")
     return mean_ci(a - b, confidence)
+
+
+def wilson_ci(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion successes/trials, element-wise (NaN where trials is 0).
+
+    Well behaved for small counts and for rates near 0 or 1, where the usual normal interval is not.
+    """
+    k, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
