@@ -106,7 +106,7 @@ def test_shock_cuts_leads_in_the_trough_and_they_recover(baseline):
 
 def test_finite_market_caps_new_logos(baseline):
     small = baseline.replace(segments=[{"name": "Niche", "share": 1, "accounts": 40}],
-                             market={"repeat_share": 0.0})
+                             accounts={"repeat_per_year": 0.0})
     res = sim.simulate(small, seed=1)
     assert res.tables.opportunities["account_id"].nunique() == 40
     assert res.metrics["leads"] == 40

@@ -28,7 +28,7 @@ def test_replace_returns_new_validated_scenario(baseline):
     assert more.reps.count == 12 and baseline.reps.count == 8
     assert more.reps.selling_hours_per_week == baseline.reps.selling_hours_per_week  # merged, not replaced
     deep = baseline.replace({"market.leads_per_month": 60})
-    assert deep.market.leads_per_month == 60 and deep.market.repeat_share == baseline.market.repeat_share
+    assert deep.market.leads_per_month == 60 and deep.market.volatility == baseline.market.volatility
     with pytest.raises(Exception):
         baseline.reps.count = 3  # frozen
 
@@ -51,7 +51,8 @@ def test_replace_unknown_path_is_named(baseline):
         ({"start": "yesterday"}, "start", "date"),
         ({"currency": ""}, "currency", "at least 1 character"),
         ({"market": {"leads_per_month": -1}}, "market.leads_per_month", "> 0"),
-        ({"market": {"repeat_share": 1.0}}, "market.repeat_share", "< 1"),
+        ({"market": {"repeat_share": 0.1}}, "market", "accounts.repeat_per_year"),
+        ({"accounts": {"repeat_per_year": -1}}, "accounts.repeat_per_year", ">= 0"),
         ({"market": {"volatility": -0.1}}, "market.volatility", ">= 0"),
         ({"market": {"seasonality": [1, 2]}}, "market", "12 monthly values"),
         ({"market": {"shock": {"start": "2026-02-01", "lead_drop": 2}}}, "market.shock.lead_drop", "<= 1"),

@@ -56,7 +56,7 @@ def toy():
 
 @pytest.fixture(scope="module")
 def base(toy) -> sim.Scenario:
-    return sim.Scenario.preset("baseline").replace({"market.repeat_share": 0.0})
+    return sim.Scenario.preset("baseline").replace({"accounts.repeat_per_year": 0.0})
 
 
 def inbound_win_rate(result: sim.SimResult) -> dict[str, float]:

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Generator
 
 import simpy
+from scipy.special import ndtr, ndtri
 
 from ..world import World
 from .conditions import Conditions
@@ -81,12 +82,21 @@ class DealRules:
         return passing
 
     # ---- time ---------------------------------------------------------------------------------
-    def stage_days(self, deal: Deal, i: int, now: float) -> float:
-        """Customer-side days the deal spends in stage `i` entered around day `now`, including any stall."""
+    def stage_days(self, deal: Deal, i: int, now: float, elapsed: float = 0.0) -> float:
+        """Customer-side days the deal spends in stage `i` from day `now`, including any stall.
+
+        `elapsed`: days the deal has already spent in the stage (a deal that was open when the run began):
+        its time is then drawn given that it lasted at least that long, and what remains is returned.
+        """
         stage, lead = self.world.stages[i], deal.lead
         fit_factor = math.exp(self.world.fit_effects.on_duration * (0.5 - lead.fit))
         stretch = self.conditions.stretch[self.conditions.at(now)] * self._source_time.get(lead.source, 1.0)
-        days = stage.median_days * math.exp(stage.spread * lead.stage_noise[i]) * fit_factor * stretch
+        typical = stage.median_days * fit_factor * stretch
+        if elapsed > 0:
+            noise = _noise_beyond(lead.stage_noise[i], elapsed, typical, stage.spread)
+            days = max(typical * math.exp(stage.spread * noise) - elapsed, 0.0)
+        else:
+            days = typical * math.exp(stage.spread * lead.stage_noise[i])
         if lead.stall_draws[i] < stage.stall_chance:
             deal.stalls += 1
             days += stage.stall_days * math.exp(0.5 * lead.stall_noise[i])
@@ -122,6 +132,15 @@ class DealRules:
         return amount
 
 
+def _noise_beyond(z: float, elapsed: float, typical: float, spread: float) -> float:
+    """The standard normal `z` moved into the part of its distribution where the stage lasts > `elapsed` days
+    (inverse-CDF conditioning: the same `z` keeps its rank among the durations still possible)."""
+    if spread <= 0:
+        return z
+    floor = ndtr(math.log(elapsed / typical) / spread)
+    return float(ndtri(min(floor + ndtr(z) * (1.0 - floor), 1.0 - 1e-12)))
+
+
 def rep_time(env: simpy.Environment, rules: DealRules, deal: Deal, hours: float):
     """Process step: the deal waits for its owner's desk, then the owner works `hours` on it.
 
@@ -145,19 +164,25 @@ def rep_time(env: simpy.Environment, rules: DealRules, deal: Deal, hours: float)
 
 
 def work_the_deal(env: simpy.Environment, world: World, rules: DealRules, deal: Deal,
-                  close: Callable[[Deal, bool], None]):
-    """Process: the deal walks the stages, holding its rep's desk while the rep works each one."""
-    for i, stage in enumerate(world.stages):
-        deal.enter(i, env.now)
-        if rules.has_enterers:
-            yield from rules.entering(deal, i)
+                  close: Callable[[Deal, bool], None], first_stage: int = 0, entered: float | None = None):
+    """Process: the deal walks the stages, holding its rep's desk while the rep works each one.
 
+    A deal that was already open when the run began starts in `first_stage`, which it `entered` on that
+    (earlier) day: its rep's work there is done, and the customer takes what remains of the stage.
+    """
+    for i in range(first_stage, len(world.stages)):
+        stage = world.stages[i]
+        resumed = i == first_stage and entered is not None
+        deal.enter(i, entered if resumed else env.now)
         waited = 0.0
-        if stage.rep_hours > 0:
-            waited = yield from rep_time(env, rules, deal, stage.rep_hours)
-            deal.knows.contact(env.now)
+        if not resumed:
+            if rules.has_enterers:
+                yield from rules.entering(deal, i)
+            if stage.rep_hours > 0:
+                waited = yield from rep_time(env, rules, deal, stage.rep_hours)
+                deal.knows.contact(env.now)
 
-        yield env.timeout(rules.stage_days(deal, i, env.now))
+        yield env.timeout(rules.stage_days(deal, i, env.now, env.now - entered if resumed else 0.0))
 
         if deal.lead.loss_draws[i] >= rules.pass_chance(deal, i, env.now, waited):
             close(deal, False)

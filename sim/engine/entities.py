@@ -25,6 +25,7 @@ class Account:
     segment: int                  # index into the world's segments
     fit: float                    # how well it fits the sweet spot, 0..1
     revenue: float = 0.0          # won amount so far
+    lost: bool = False            # the customer has gone (a policy decides: churn); its own process stops
     deals: list[Deal] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)   # room for policies' per-account bookkeeping
 

@@ -1,6 +1,7 @@
 """Leads: when they arrive, which account they come from, and everything chance decides about them.
 
-Each lead is drawn whole at arrival — its account, segment, fit, source, first estimate and the random
+The market sends new-logo leads (`arrivals`); repeat business and referrals come from customers
+(`sim.engine.accounts`). Each lead is drawn whole at arrival — its account, segment, fit, source, first estimate and the random
 numbers that will decide its fate — from the market's own random stream. That keeps common random
 numbers intact: two scenarios with the same market see the same leads, whatever their teams do.
 """
@@ -20,11 +21,8 @@ from . import truth
 from .conditions import Conditions
 from .entities import Account, Lead
 
-REPEAT_SOURCE = "Existing customer"
-
-
 class LeadFactory:
-    """Draws leads for a world: new logos from segments and sources, or repeat business from customers."""
+    """Draws leads for a world: new logos from segments and sources, or a lead for a known account."""
 
     def __init__(self, world: World, rng: np.random.Generator):
         self.world, self.rng = world, rng
@@ -37,23 +35,19 @@ class LeadFactory:
         self.count = 0
         self.market_exhausted = 0                  # new-logo leads that found no account left
 
-    def draw(self, now: float, customers: dict[Account, float]) -> Lead | None:
-        """The next lead; None when its segment's market has no account left to sell to."""
+    def draw(self, now: float) -> Lead | None:
+        """The next new-logo lead; None when its segment's market has no account left to sell to."""
         n_stages = len(self.world.stages)
-        u = self.rng.random(3 + 2 * n_stages).tolist()
+        u = self.rng.random(2 + 2 * n_stages).tolist()
         z = self.rng.standard_normal(2 + 2 * n_stages).tolist()
-        if customers and u[0] < self.world.market.repeat_share:
-            account = _pick_weighted(customers, u[1])
-            source = REPEAT_SOURCE
-        else:
-            seg_i = bisect.bisect_right(self.segment_cum, u[1])
-            if self.accounts_left[seg_i] <= 0:
-                self.market_exhausted += 1
-                return None
-            self.accounts_left[seg_i] -= 1
-            account = self._new_account(seg_i, self.rng)
-            source = self.sources[bisect.bisect_right(self.source_cum, u[2])].name
-        return self._lead(now, account, source, u, z, self.rng)
+        seg_i = bisect.bisect_right(self.segment_cum, u[0])
+        if self.accounts_left[seg_i] <= 0:
+            self.market_exhausted += 1
+            return None
+        self.accounts_left[seg_i] -= 1
+        account = self._new_account(seg_i, self.rng)
+        source = self.sources[bisect.bisect_right(self.source_cum, u[1])].name
+        return self._lead(now, account, source, u[2:], z, self.rng)
 
     def prospect(self, seg_i: int, rng: np.random.Generator) -> Account | None:
         """A rep researches a new account of segment `seg_i`, drawn with `rng`; None when the segment has
@@ -66,13 +60,14 @@ class LeadFactory:
     def lead_for(self, now: float, account: Account, source: str, rng: np.random.Generator) -> Lead:
         """A lead from a known account (prospected, referred, coming back), its chance draws taken from `rng`."""
         n_stages = len(self.world.stages)
-        u = rng.random(3 + 2 * n_stages).tolist()
+        u = rng.random(2 * n_stages).tolist()
         z = rng.standard_normal(2 + 2 * n_stages).tolist()
         return self._lead(now, account, source, u, z, rng)
 
     def _lead(self, now: float, account: Account, source: str, u: list[float], z: list[float],
               rng: np.random.Generator) -> Lead:
-        """A lead for `account`, its size and fate set by the uniforms `u` and normals `z`, its hidden truth by `rng`."""
+        """A lead for `account`: its size and fate set by the normals `z` and the per-stage uniforms `u` (loss
+        draws, then stall draws), its hidden truth by `rng`."""
         n_stages = len(self.world.stages)
         segment = self.segments[account.segment]
         size_factor = math.exp(self.world.fit_effects.on_size * (account.fit - 0.5))
@@ -88,9 +83,9 @@ class LeadFactory:
             source=source,
             first_estimate=round(segment.deal_size * math.exp(segment.size_spread * z[0]) * size_factor, 2),
             realisation=value.realisation_median * math.exp(value.realisation_spread * z[1]),
-            loss_draws=u[3 : 3 + n_stages],
+            loss_draws=u[:n_stages],
             stage_noise=z[2 : 2 + n_stages],
-            stall_draws=u[3 + n_stages :],
+            stall_draws=u[n_stages:],
             stall_noise=z[2 + n_stages :],
             truth=hidden,
         )
@@ -111,16 +106,9 @@ def _cumulative(shares) -> list[float]:
     return [c / cum[-1] for c in cum[:-1]]
 
 
-def _pick_weighted(weights: dict[Account, float], u: float) -> Account:
-    """Pick a key with probability proportional to its weight, using the uniform `u`."""
-    keys = list(weights)
-    cum = list(itertools.accumulate(weights.values()))
-    return keys[min(bisect.bisect_right(cum, u * cum[-1]), len(keys) - 1)]
-
-
 def arrivals(env: simpy.Environment, days: int, conditions: Conditions, factory: LeadFactory,
-             customers: dict[Account, float], receive: Callable[[Lead], None]):
-    """Process: leads arrive as a Poisson stream whose rate follows the day's conditions (thinning)."""
+             receive: Callable[[Lead], None]):
+    """Process: new-logo leads arrive as a Poisson stream whose rate follows the day's conditions (thinning)."""
     rate, rng = conditions.lead_rate, factory.rng
     peak = float(rate.max())
     if peak <= 0:
@@ -130,6 +118,6 @@ def arrivals(env: simpy.Environment, days: int, conditions: Conditions, factory:
         if env.now >= days:
             return
         if rng.random() * peak < rate[conditions.at(env.now)]:
-            lead = factory.draw(env.now, customers)
+            lead = factory.draw(env.now)
             if lead is not None:
                 receive(lead)

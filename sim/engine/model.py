@@ -22,9 +22,10 @@ from ..core.metrics import pipeline_metrics
 from ..core.tables import Tables
 from ..world import World
 from . import recorder
+from .accounts import AccountStreams, customer_life
 from .conditions import Conditions
 from .deal import DealRules, work_the_deal
-from .entities import Account, Deal, Lead
+from .entities import Deal, Lead
 from .hooks import Policy, overrides
 from .leads import LeadFactory, arrivals
 from .priority import Priority
@@ -49,7 +50,8 @@ class SalesModel:
                  env: simpy.Environment | None = None):
         self.world = world
         self.env = env if env is not None else simpy.Environment()
-        self.market_rng, self.rng = rng.spawn(2)
+        self.market_rng, self.rng, account_rng = rng.spawn(3)
+        self.account_streams = AccountStreams(account_rng)
         self.conditions = Conditions.build(world, self.market_rng)
         self.leads = LeadFactory(world, self.market_rng)
         self.team = Team(self.env, world)
@@ -58,7 +60,6 @@ class SalesModel:
         self._admitters = [p for p in self.policies if overrides(p, "admit")]
         self._closers = [p for p in self.policies if overrides(p, "on_close")]
         self.deals: list[Deal] = []
-        self.customer_revenue: dict[Account, float] = {}   # customer -> won amount, for repeat business
         self.declined: list[Lead] = []
         self.extra: dict = {}                               # room for policies' per-run bookkeeping
 
@@ -69,7 +70,7 @@ class SalesModel:
     # ---- the story -----------------------------------------------------------------------------
     def run(self) -> Outcome:
         env, world = self.env, self.world
-        env.process(arrivals(env, world.days, self.conditions, self.leads, self.customer_revenue, self.receive))
+        env.process(arrivals(env, world.days, self.conditions, self.leads, self.receive))
         env.process(self.team.hiring(env))
         for policy in self.policies:
             policy.attach(self)
@@ -82,6 +83,18 @@ class SalesModel:
         if not all(p.admit(self, lead) for p in self._admitters):
             self.declined.append(lead)
             return
+        self._take_on(lead)
+
+    def resume(self, lead: Lead, stage: int, entered: float) -> Deal:
+        """A deal that was already open when the run began (e.g. an export's pipeline): it sits in stage
+        `stage` since day `entered` (<= now) and goes on from there; it was qualified long ago."""
+        if not 0 <= stage < len(self.world.stages):
+            raise ValueError(f"stage {stage} is not a stage index (0 to {len(self.world.stages) - 1})")
+        if entered > self.env.now:
+            raise ValueError(f"entered {entered} is after now ({self.env.now}): a deal cannot resume in the future")
+        return self._take_on(lead, stage, entered)
+
+    def _take_on(self, lead: Lead, stage: int = 0, entered: float | None = None) -> Deal:
         deal = Deal(
             id=f"OPP-{len(self.deals) + 1:06d}",
             lead=lead,
@@ -90,7 +103,8 @@ class SalesModel:
         )
         self.deals.append(deal)
         lead.account.deals.append(deal)
-        deal.process = self.env.process(work_the_deal(self.env, self.world, self.rules, deal, self.close))
+        deal.process = self.env.process(work_the_deal(self.env, self.world, self.rules, deal, self.close, stage, entered))
+        return deal
 
     def close(self, deal: Deal, won: bool) -> None:
         """Record a deal's outcome; a win books its signed amount and makes the account a customer."""
@@ -102,8 +116,11 @@ class SalesModel:
             deal.amount = self.rules.signed_amount(deal)
             deal.owner.bookings += deal.amount
             account = deal.lead.account
+            new_customer = not account.customer
             account.revenue += deal.amount
-            self.customer_revenue[account] = self.customer_revenue.get(account, 0.0) + deal.amount
+            if new_customer:
+                self.env.process(customer_life(self.env, account, self.world.accounts, self.leads,
+                                               self.account_streams.of(account), self.receive))
         for policy in self._closers:
             policy.on_close(self, deal)
 
@@ -158,7 +175,8 @@ class SalesModel:
     def metrics(self, tables: Tables) -> dict[str, float]:
         """Pipeline metrics from the tables plus what only the model knows (leads, declines, rep time)."""
         days = self.world.days
-        out = {"leads": float(self.leads.count), "declined": float(len(self.declined))}
+        out = {"leads": float(self.leads.count), "declined": float(len(self.declined)),
+               "market_exhausted": float(self.leads.market_exhausted)}
         out.update(pipeline_metrics(tables.opportunities))
         out["rep_utilisation"] = self.team.utilisation(days)
         out["reps_at_end"] = float(len(self.team.active))

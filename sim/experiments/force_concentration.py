@@ -18,7 +18,7 @@ def new_team(base: Scenario, reps: int = 2, leads_per_month: float = 30.0) -> Sc
     """A new team: a few fully productive founders/reps, no customers yet, flat lead flow, one year."""
     return base.replace({
         "name": f"new team of {reps}", "reps.count": reps, "reps.ramp_days": 0, "reps.hires": [],
-        "market.leads_per_month": leads_per_month, "market.repeat_share": 0.0, "market.seasonality": None,
+        "market.leads_per_month": leads_per_month, "accounts.repeat_per_year": 0.0, "market.seasonality": None,
     })
 
 def days_to_customers(result: SimResult, n: int = 5, segment: str | None = None) -> dict[str, float]:

@@ -6,6 +6,7 @@ behind each deal (`truth.py`). It is plain validated data (`sim.core.data.Data`)
 scenario adds policies to it.
 """
 
+from .accounts import AccountSettings
 from .market import Market, Shock
 from .segments import LeadSource, Segment
 from .stages import DealValue, FitEffects, Stage
@@ -13,5 +14,5 @@ from .team import Hire, Reps
 from .truth import TruthSettings
 from .world import World
 
-__all__ = ["DealValue", "FitEffects", "Hire", "LeadSource", "Market", "Reps", "Segment", "Shock", "Stage",
+__all__ = ["AccountSettings", "DealValue", "FitEffects", "Hire", "LeadSource", "Market", "Reps", "Segment", "Shock", "Stage",
            "TruthSettings", "World"]

@@ -23,12 +23,9 @@ class Shock(Data):
 class Market(Data):
     """What the market sends the team."""
 
-    leads_per_month: float = Field(40.0, gt=0.0, le=100_000.0, description="average new leads per month")
+    leads_per_month: float = Field(40.0, gt=0.0, le=100_000.0, description="average new-logo leads per month (repeat business from customers comes on top, see accounts)")
     seasonality: tuple[float, ...] | None = Field(
         None, description="12 monthly multipliers on the lead rate, January first (null = flat)"
-    )
-    repeat_share: float = Field(
-        0.15, ge=0.0, lt=1.0, description="share of leads that come from existing customers (expansion, renewals)"
     )
     volatility: float = Field(
         0.0, ge=0.0, le=2.0, description="month-to-month randomness of the lead rate (0 = calm, 0.5 = volatile)"
@@ -38,6 +35,14 @@ class Market(Data):
         None, gt=0, le=3650,
         description="buyers' patience: a deal kept waiting w days for its rep passes the stage with chance x exp(-w / patience) (null = buyers wait forever)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: object) -> object:
+        if isinstance(data, dict) and "repeat_share" in data:
+            raise ValueError("repeat_share has moved: repeat business now comes from each customer, "
+                             "set accounts.repeat_per_year (deals a customer brings per year) instead")
+        return data
 
     @model_validator(mode="after")
     def _twelve_months(self) -> Market:

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from ..core.data import Data
 from ..core.schema import DEFAULT_STAGES
+from .accounts import AccountSettings
 from .market import Market
 from .segments import LeadSource, Segment
 from .stages import DealValue, FitEffects, Stage
@@ -43,6 +44,7 @@ class World(Data):
     deal_value: DealValue = Field(default_factory=DealValue, description="first estimate vs signed amount")
     fit_effects: FitEffects = Field(default_factory=FitEffects, description="how much fit matters")
     truth: TruthSettings = Field(default_factory=TruthSettings, description="hidden facts behind each deal's real chance, and how reps learn them")
+    accounts: AccountSettings = Field(default_factory=AccountSettings, description="what customers do after a win: repeat business, referrals")
 
     @model_validator(mode="after")
     def _world_consistent(self) -> World:
