@@ -348,3 +348,12 @@ def test_the_projects_playbook_renders_every_page_with_working_links(tmp_path):
     assert_links_resolve(tmp_path)
     index = (tmp_path / "index.html").read_text()
     assert 'href="playbook/index.html"' in index and 'href="index.html" aria-current="page">Report' in index
+
+
+def test_dataframe_tables_keep_their_formatting_without_pandas_style_block_shown_as_text():
+    from sim.report.pages import clean_html
+
+    frame = pd.DataFrame({"owner": ["<style>b{}</style>", "Rep 01"], "won": [3, 4]})
+    html = clean_html(frame._repr_html_())
+    assert "<table" in html and "style scoped" not in html and ".dataframe tbody" not in html
+    assert "&lt;style&gt;b{}&lt;/style&gt;" in html   # an export value that looks like a style is still shown as text

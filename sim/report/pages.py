@@ -8,6 +8,7 @@ styles are inline, the notebook pages drop nbconvert's CDN scripts, and the repo
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,14 @@ NOTEBOOK_TAGS = sorted({*bleach.ALLOWED_TAGS, "p", "br", "hr", "h1", "h2", "h3",
 NOTEBOOK_ATTRIBUTES = {**bleach.ALLOWED_ATTRIBUTES, "*": ["class", "id", "title"], "th": ["colspan", "rowspan"], "td": ["colspan", "rowspan"]}
 
 
+# The style block pandas puts before every DataFrame table: escaped, it would show as text above the table.
+PANDAS_STYLE = re.compile(r"<style scoped>\s*\.dataframe [^<]*</style>")
+
+
 def clean_html(html: str | bytes) -> str:
     """Keep a notebook output's formatting, escape every other tag (nbconvert's own list escapes even <p>)."""
     html = html.decode() if isinstance(html, bytes) else str(html)
-    return bleach.clean(html, tags=NOTEBOOK_TAGS, attributes=NOTEBOOK_ATTRIBUTES)
+    return bleach.clean(PANDAS_STYLE.sub("", html), tags=NOTEBOOK_TAGS, attributes=NOTEBOOK_ATTRIBUTES)
 
 
 def notebook_html(executed: Path, dest: Path, links: SiteLinks | None = None) -> Path:
