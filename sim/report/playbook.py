@@ -83,6 +83,7 @@ def _plain(body: str) -> str:
 
 
 def read_page(path: Path, links: SiteLinks, slug: str | None = None) -> Page:
+    """The Markdown file at `path` as a rendered page, named `slug` (default: the file's stem)."""
     source = path.read_text(encoding="utf-8")
     slug = slug or path.stem
     body = render_markdown(source, links)
