@@ -118,13 +118,18 @@ FORECASTS = Table(
 ACTIVITIES = Table(
     "activities",
     (
-        Col("opportunity_id", "str", required=True, nullable=False),
-        Col("at", "datetime", required=True, nullable=False),
-        Col("kind", "str", required=True, doc="meeting, call, lunch, trial, review..."),
-        Col("attendees", "float", lo=0),
-        Col("customer_talk_share", "float", lo=0, hi=1),
+        Col("opportunity_id", "str", doc="the deal the activity belongs to; empty for an account-level touch"),
+        Col("account_id", "str", doc="the account"),
+        Col("at", "datetime", required=True, nullable=False, doc="when it happened (or was scheduled)"),
+        Col("kind", "str", required=True, doc="meeting, call, lunch, trial, demo, email, bug, support..."),
+        Col("duration_minutes", "float", lo=0, doc="how long it took"),
+        Col("attendees", "float", lo=0, doc="customer people present"),
+        Col("attendees_spoke", "float", lo=0, doc="customer people who said something"),
+        Col("customer_talk_share", "float", lo=0, hi=1, doc="share of the talking done by the customer"),
+        Col("questions", "float", lo=0, doc="questions the rep asked"),
+        Col("outcome", "str", doc="what came of it: held, no-show, converted, ..."),
     ),
-    doc="meetings, calls and other touches",
+    doc="meetings, calls, trials and other touches, one row each",
 )
 
 ACCOUNTS = Table(
