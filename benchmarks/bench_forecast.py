@@ -14,6 +14,7 @@ import time
 
 import sim
 from sim.analysis import forecast as fa
+from sim.analysis import snapshots
 
 
 def seconds_per_run(scenario: sim.Scenario, runs: int, rounds: int) -> float:
@@ -52,7 +53,7 @@ def main() -> None:
     print(f"forecast_accuracy, 2 years of weekly snapshots ({len(res.tables.forecasts):,} rows): "
           f"{(time.process_time() - start) * 1000:.0f} ms")
     start = time.process_time()
-    fa.rebuild_snapshots(res.tables)
+    snapshots.rebuild_snapshots(res.tables)
     print(f"rebuild_snapshots, weekly over 2 years ({len(res.tables.opportunities):,} deals): "
           f"{(time.process_time() - start) * 1000:.0f} ms")
 

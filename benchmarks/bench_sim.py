@@ -16,8 +16,9 @@ import numpy as np
 import simpy
 
 import sim
-from sim.market import Conditions
-from sim.model import SalesModel, make_rng
+from sim.engine.conditions import Conditions
+from sim.engine.model import SalesModel
+from sim.experiments.simulate import make_rng
 
 
 class CountingEnvironment(simpy.Environment):
@@ -76,7 +77,7 @@ def main() -> None:
 
     def ours(i):
         env = CountingEnvironment()
-        result = SalesModel(base, make_rng(i), env=env).run()
+        result = SalesModel(base, base.policies.active(), make_rng(i), env=env).run()
         return result.metrics["opportunities"], env.processed
 
     ours_s, ours_out = timed(ours, runs)

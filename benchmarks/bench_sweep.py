@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import sim
-from sim.analysis import strictness
+from sim.experiments import sweet_spot as strictness
 
 THRESHOLDS = np.round(np.linspace(0.0, 0.8, 20), 4)
 REPLICATIONS = 100

@@ -5,18 +5,26 @@
     res = sim.simulate(base, seed=7)
     res.tables.opportunities, res.metrics
     sim.compare({"8 reps": base, "12 reps": base.replace(reps={"count": 12})}, n=200, seed=7)
+
+The package is built in layers that import one way (see `sim/README.md`): `core` (tables, schema, stats),
+`world` (settings), `engine` (the SimPy model and its hooks), `policies`, `scenario`, `experiments`, and
+on top the apps (`cli`, `report`, `notebook`); `analysis` and `crm` read and write tables only.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .model import SimResult, simulate
-from .replicate import compare, replicate, replicate_each, summarise
+from .core.schema import Col, Table
+from .core.tables import Tables
+from .engine.hooks import ModelView, Policy, register, unregister
+from .engine.priority import Level, Priority
+from .experiments.replicate import compare, replicate, replicate_each, summarise
+from .experiments.simulate import SimResult, simulate
 from .scenario import Scenario, ScenarioError
-from .tables import Tables
 
 try:
     __version__ = version("sales-playbook-lab")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+source"
 
-__all__ = ["Scenario", "ScenarioError", "SimResult", "Tables", "compare", "replicate", "replicate_each", "simulate", "summarise", "__version__"]
+__all__ = ["Col", "Level", "ModelView", "Policy", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
+           "compare", "register", "replicate", "replicate_each", "simulate", "summarise", "unregister", "__version__"]

@@ -27,10 +27,10 @@ import pandas as pd
 import yaml
 
 from . import __version__
-from .replicate import compare
+from .experiments.replicate import compare
 from .scenario import Scenario, ScenarioError
-from .model import simulate
-from .schema import TableError
+from .experiments.simulate import simulate
+from .core.schema import TableError
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.synth import breakable, write_export

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .model import simulate
+from .experiments.simulate import simulate
 from .scenario import Scenario
-from .schema import MissingColumns
-from .tables import Tables
+from .core.schema import MissingColumns
+from .core.tables import Tables
 
 T = TypeVar("T")
 
@@ -36,6 +36,23 @@ def load_tables(
     from .crm import load  # the loader is only needed for real exports
 
     return load(export, crm=crm, mapping=mapping).tables
+
+
+def starting_scenario(preset: str, export: str | Path | None = None, tables: Tables | None = None) -> Scenario:
+    """The scenario a notebook's what-if starts from, said out loud in the notebook.
+
+    Today it is the named preset, whatever the export; the calibration work turns an export's tables into
+    the leader's own pipeline here, so every what-if that starts from this function follows. The note it
+    shows (role ``scenario``) tells the reader, and the report's card, which one the what-if ran on.
+    """
+    from IPython.display import Markdown
+
+    scenario = Scenario.preset(preset)
+    note = (f"What-ifs below start from the preset **{preset}** ({scenario.reps.count} reps, "
+            f"{scenario.market.leads_per_month:g} new-logo leads a month)"
+            + (", not from your export's own pipeline: calibration is not available yet." if export is not None else "."))
+    _show(Markdown(note), "scenario", preset=preset, calibrated=False)
+    return scenario
 
 
 def _show(obj: Any, role: str, **extra: Any) -> None:

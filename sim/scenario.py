@@ -1,25 +1,28 @@
-"""Scenarios: the whole what-if as plain, validated, immutable data.
+"""Scenarios: the whole what-if as plain, validated, immutable data — a world plus the policies it runs.
 
-A `Scenario` says who the team is, what the market sends them, how deals move through the stages and
-which policies run. It loads from and saves to YAML (`from_yaml`, `to_yaml`), ships as named presets
-(`Scenario.preset("baseline")`), and `replace()` returns a changed copy. Every bad value is reported as
-one line naming its field path, the value and what is allowed; see `ScenarioError`.
+A `Scenario` is a `sim.world.World` (who the team is, what the market sends them, how deals move) with a
+name, a description and its `Policies`. It loads from and saves to YAML (`from_yaml`, `to_yaml`), ships as
+named presets (`Scenario.preset("baseline")`), and `replace()` returns a changed copy. Every bad value is
+reported as one line naming its field path, the value and what is allowed; see `ScenarioError`.
+
+`Policies` holds one entry per registered policy (`sim.engine.hooks.register`): the built-in ones in
+`sim.policies`, and any a user registers. A scenario asks each policy to check itself against the world.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails
 
-from .policies import Data, Policies
-from .schema import DEFAULT_STAGES
-from .truth import TruthSettings
+from . import policies as _builtin  # noqa: F401 - importing the package registers the built-in policies
+from .engine.hooks import REGISTRY, Policy, registered
+from .world import World
 
 
 class ScenarioError(ValueError):
@@ -31,178 +34,69 @@ class ScenarioError(ValueError):
         super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
 
 
-class Shock(Data):
-    """A market shock: at `start` conditions drop to the trough, stay there, then recover linearly."""
+class Policies(BaseModel):
+    """The policies a scenario runs, by key (``policies.qualification``...). A key set to null is off.
 
-    start: dt.date = Field(description="first day of the shock")
-    lead_drop: float = Field(0.0, ge=0.0, le=1.0, description="share of the lead flow lost at the trough (0.3 = 30% fewer leads)")
-    win_drop: float = Field(0.0, ge=0.0, le=1.0, description="share of each stage's pass chance lost at the trough")
-    cycle_stretch: float = Field(0.0, ge=0.0, le=5.0, description="extra stage time at the trough (0.5 = stages take 50% longer)")
-    trough_days: int = Field(90, ge=0, description="days the market stays at the trough")
-    recovery_days: int = Field(180, ge=0, description="days from the end of the trough back to normal")
+    Every registered policy has an entry (off unless it is on by default); an unknown key is an error
+    naming the known ones. Read them as attributes: ``scenario.policies.forecast``.
+    """
 
+    model_config = ConfigDict(frozen=True, extra="allow")
 
-class Market(Data):
-    """What the market sends the team."""
+    @model_validator(mode="before")
+    @classmethod
+    def _each_policy(cls, data: Any) -> dict[str, Policy | None]:
+        if data is None:
+            data = {}
+        if isinstance(data, Policies):
+            return dict(data.model_extra or {})
+        if not isinstance(data, dict):
+            raise ValueError(f"policies must be a mapping of policy name to settings, got {type(data).__name__}")
+        out: dict[str, Policy | None] = {}
+        problems: list[InitErrorDetails] = []
+        for key in data:
+            if key not in REGISTRY:
+                problems.append({"type": "value_error", "loc": (key,), "input": data[key],
+                                 "ctx": {"error": ValueError(f"unknown policy (known: {', '.join(sorted(REGISTRY))})")}})
+        for policy in registered():
+            value = data.get(policy.key, {} if policy.on_by_default else None)
+            if value is None or isinstance(value, policy):
+                out[policy.key] = value
+                continue
+            try:
+                out[policy.key] = policy.model_validate(value)
+            except ValidationError as err:
+                problems.extend({**e, "loc": (policy.key, *e["loc"])} for e in err.errors(include_url=False))
+        if problems:
+            raise ValidationError.from_exception_data("Policies", problems)
+        return out
 
-    leads_per_month: float = Field(40.0, gt=0.0, le=100_000.0, description="average new leads per month")
-    seasonality: tuple[float, ...] | None = Field(
-        None, description="12 monthly multipliers on the lead rate, January first (null = flat)"
-    )
-    repeat_share: float = Field(
-        0.15, ge=0.0, lt=1.0, description="share of leads that come from existing customers (expansion, renewals)"
-    )
-    volatility: float = Field(
-        0.0, ge=0.0, le=2.0, description="month-to-month randomness of the lead rate (0 = calm, 0.5 = volatile)"
-    )
-    shock: Shock | None = Field(None, description="an optional downturn with recovery")
-    patience_days: float | None = Field(
-        None, gt=0, le=3650,
-        description="buyers' patience: a deal kept waiting w days for its rep passes the stage with chance x exp(-w / patience) (null = buyers wait forever)",
-    )
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name in REGISTRY:   # registered after this scenario was made: it is off here
+                return None
+            raise
 
-    @model_validator(mode="after")
-    def _twelve_months(self) -> Market:
-        if self.seasonality is not None:
-            if len(self.seasonality) != 12:
-                raise ValueError(f"seasonality needs 12 monthly values, got {len(self.seasonality)}")
-            if any(m < 0 for m in self.seasonality) or max(self.seasonality) <= 0:
-                raise ValueError("seasonality values must be >= 0 and not all 0")
-        return self
-
-
-class Segment(Data):
-    """A group of accounts that look alike: how well they fit, how big their deals are, how many exist."""
-
-    name: str = Field(min_length=1, description="segment name")
-    share: float = Field(gt=0.0, description="relative share of new-logo leads from this segment")
-    fit_mean: float = Field(0.5, gt=0.0, lt=1.0, description="average fit score of its accounts (0..1)")
-    fit_sd: float = Field(0.15, gt=0.0, lt=0.5, description="spread of fit scores")
-    deal_size: float = Field(20_000.0, gt=0.0, description="median first estimate of a deal, in the scenario currency")
-    size_spread: float = Field(0.6, ge=0.0, le=3.0, description="spread of deal sizes (log scale)")
-    accounts: int | None = Field(None, ge=1, description="accounts in this market (null = unlimited)")
-
-    @model_validator(mode="after")
-    def _beta_feasible(self) -> Segment:
-        limit = (self.fit_mean * (1 - self.fit_mean)) ** 0.5
-        if self.fit_sd >= limit:
-            raise ValueError(f"fit_sd {self.fit_sd} is too large for fit_mean {self.fit_mean}; must be < {limit:.3f}")
-        return self
+    def active(self) -> list[Policy]:
+        """The policies that are on, in the order the model consults them (fixed, so runs are reproducible)."""
+        on = self.model_extra or {}
+        return [on[p.key] for p in registered() if isinstance(on.get(p.key), Policy)]
 
 
-class LeadSource(Data):
-    """How leads are found and how much better (or worse) such leads close."""
+class Scenario(World):
+    """A complete what-if: a world and the policies it runs. Immutable; use `replace` to change it."""
 
-    name: str = Field(min_length=1, description="lead source name")
-    share: float = Field(gt=0.0, description="relative share of new-logo leads")
-    loss_factor: float = Field(1.0, gt=0.0, le=5.0, description="multiplier on stage loss chances (0.7 = loses 30% less often)")
-
-
-class Stage(Data):
-    """One sales stage: customer-side time, the rep work it needs, and its chances of loss and stall."""
-
-    name: str = Field(min_length=1, description="stage name as the CRM shows it")
-    median_days: float = Field(gt=0.0, le=3650.0, description="median customer-side days in this stage")
-    spread: float = Field(0.5, ge=0.0, le=3.0, description="spread of stage time (log scale)")
-    rep_hours: float = Field(4.0, ge=0.0, le=1000.0, description="hours of rep work the stage needs")
-    loss_chance: float = Field(0.1, ge=0.0, lt=1.0, description="chance a deal of average fit is lost at the end of this stage")
-    stall_chance: float = Field(0.1, ge=0.0, le=1.0, description="chance the deal stalls in this stage")
-    stall_days: float = Field(30.0, ge=0.0, le=3650.0, description="median extra days a stall adds")
-
-
-class Hire(Data):
-    """New reps joining on a date; they ramp up before selling at full speed."""
-
-    at: dt.date = Field(description="start date of the new reps")
-    count: int = Field(ge=1, description="how many join")
-
-
-class Reps(Data):
-    """The sales team. Rep time is the constraint: every stage needs some of it."""
-
-    count: int = Field(8, ge=1, le=10_000, description="reps at the start, fully ramped")
-    selling_hours_per_week: float = Field(30.0, gt=0.0, le=80.0, description="hours a rep spends selling each week")
-    ramp_days: int = Field(90, ge=0, le=730, description="days a new rep needs to reach full speed")
-    ramp_start: float = Field(0.3, gt=0.0, le=1.0, description="speed of a new rep on day one, as a share of full speed")
-    hires: tuple[Hire, ...] = Field((), description="reps joining later")
-    quota: float | None = Field(None, gt=0, description="yearly quota of each rep, in the scenario currency (null = no quotas)")
-    quota_period: Literal["month", "quarter", "year"] = Field("quarter", description="period over which quotas are judged")
-
-
-class DealValue(Data):
-    """How the signed amount compares with the first estimate (the '2 licences instead of 10' gap)."""
-
-    realisation_median: float = Field(0.85, gt=0.0, le=10.0, description="median of actual / first estimate for won deals")
-    realisation_spread: float = Field(0.3, ge=0.0, le=3.0, description="spread of that ratio (log scale)")
-
-
-class FitEffects(Data):
-    """How much a lead's fit score matters. 0 = not at all; larger = good fit helps more."""
-
-    on_loss: float = Field(2.0, ge=0.0, le=10.0, description="good fit lowers stage loss chances: x exp(on_loss * (0.5 - fit))")
-    on_size: float = Field(0.5, ge=0.0, le=10.0, description="good fit raises deal size: x exp(on_size * (fit - 0.5))")
-    on_duration: float = Field(0.5, ge=0.0, le=10.0, description="good fit shortens stages: x exp(on_duration * (0.5 - fit))")
-
-
-def _default_segments() -> tuple[Segment, ...]:
-    return (Segment(name="Mid-market", share=1.0),)
-
-
-def _default_sources() -> tuple[LeadSource, ...]:
-    return (LeadSource(name="Inbound", share=1.0),)
-
-
-def _default_stages() -> tuple[Stage, ...]:
-    return tuple(Stage(name=n, median_days=14.0) for n in DEFAULT_STAGES)
-
-
-class Scenario(Data):
-    """A complete what-if: team, market, stages and policies. Immutable; use `replace` to change it."""
-
-    name: str = Field("custom", min_length=1, description="short name shown in tables and figures")
-    description: str = Field("", description="what this scenario is about")
-    start: dt.date = Field(dt.date(2026, 1, 1), description="first simulated day; tables carry real dates from here")
-    days: int = Field(365, ge=7, le=3650, description="simulated calendar days")
-    currency: str = Field("USD", min_length=1, description="currency of all amounts")
-    market: Market = Field(default_factory=Market, description="lead flow and market conditions")
-    segments: tuple[Segment, ...] = Field(default_factory=_default_segments, min_length=1, description="market segments")
-    lead_sources: tuple[LeadSource, ...] = Field(default_factory=_default_sources, min_length=1, description="where new-logo leads come from")
-    stages: tuple[Stage, ...] = Field(default_factory=_default_stages, min_length=1, description="sales stages in order; a deal that passes the last one is won")
-    reps: Reps = Field(default_factory=Reps, description="the sales team")
-    deal_value: DealValue = Field(default_factory=DealValue, description="first estimate vs signed amount")
-    fit_effects: FitEffects = Field(default_factory=FitEffects, description="how much fit matters")
-    truth: TruthSettings = Field(default_factory=TruthSettings, description="hidden facts behind each deal's real chance, and how reps learn them")
+    name: str = Field("custom", min_length=1, max_length=200, description="short name shown in tables and figures")
+    description: str = Field("", max_length=10_000, description="what this scenario is about")
     policies: Policies = Field(default_factory=Policies, description="policies the model consults")
 
     @model_validator(mode="after")
-    def _consistent(self) -> Scenario:
-        for what, items in (("segments", self.segments), ("lead_sources", self.lead_sources), ("stages", self.stages)):
-            names = [i.name for i in items]
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            if dupes:
-                raise ValueError(f"{what}: names must be unique, repeated: {', '.join(dupes)}")
-        if {s.name for s in self.stages} & {"won", "lost"}:
-            raise ValueError("stages: 'won' and 'lost' are outcomes, not stage names")
-        segment_names = {s.name for s in self.segments}
-        unknown = [s for s in self.policies.allocation.focus_segments if s not in segment_names]
-        if unknown:
-            raise ValueError(
-                f"policies.allocation.focus_segments: {', '.join(unknown)} not among the segments "
-                f"({', '.join(sorted(segment_names))})"
-            )
-        qualification = self.policies.qualification
-        if qualification is not None and qualification.relax_when_behind is not None and self.reps.quota is None:
-            raise ValueError("policies.qualification.relax_when_behind needs reps.quota: behind is judged against a quota")
-        staffing = self.policies.staffing
-        if staffing is not None and not self.start <= staffing.at < self.end:
-            raise ValueError(f"policies.staffing.at: {staffing.at} is outside the scenario ({self.start} to {self.end})")
-        forecast = self.policies.forecast
-        if forecast is not None and forecast.stage_probabilities is not None and len(forecast.stage_probabilities) != len(self.stages):
-            raise ValueError(f"policies.forecast.stage_probabilities: {len(forecast.stage_probabilities)} values "
-                             f"for {len(self.stages)} stages; give one per stage")
-        for i, hire in enumerate(self.reps.hires):
-            if hire.at < self.start:
-                raise ValueError(f"reps.hires.{i}.at: {hire.at} is before the scenario start {self.start}")
+    def _policies_fit_the_world(self) -> Scenario:
+        problems = [f"policies.{p.key}.{line}" for p in self.policies.active() for line in p.check(self)]
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # ---- construction -------------------------------------------------------------------------
@@ -294,18 +188,6 @@ class Scenario(Data):
             Path(path).write_text(text, encoding="utf-8")
         return text
 
-    def day_of(self, when: dt.date) -> int:
-        """Simulated day number of a calendar date (0 = the start date)."""
-        return (when - self.start).days
-
-    @property
-    def end(self) -> dt.date:
-        return self.start + dt.timedelta(days=self.days)
-
-    @property
-    def stage_names(self) -> list[str]:
-        return [s.name for s in self.stages]
-
 
 # ---- helpers ------------------------------------------------------------------------------------
 def _plain(value: Any) -> Any:
@@ -344,7 +226,9 @@ def _problems(err: ValidationError) -> list[str]:
         elif kind == "missing":
             lines.append(f"{path}: missing, this field is required")
         elif kind == "value_error":
-            lines.append(f"{path}: {msg}" if path else msg)
+            lines.extend(f"{path}: {m}" if path else m for m in msg.split("\n"))
+        elif kind == "finite_number":
+            lines.append(f"{path}: {value!r} is not allowed, must be a finite number")
         elif kind in _BOUNDS:
             limit = next(iter(ctx.values()))
             number = "a whole number" if isinstance(limit, int) else "a number"
@@ -361,13 +245,25 @@ def _scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).removesuffix("\n...\n").strip()
 
 
+def _fields(model: BaseModel) -> list[tuple[str, Any, str | None]]:
+    """(name, value, comment) of a model's fields in YAML order: a scenario's name and description first,
+    a `Policies` entry per registered policy with the policy's summary as its comment."""
+    if isinstance(model, Policies):
+        return [(key, value, REGISTRY[key].summary if key in REGISTRY else None)
+                for key, value in (model.model_extra or {}).items()]
+    items = [(name, getattr(model, name), field.description) for name, field in type(model).model_fields.items()]
+    if isinstance(model, Scenario):
+        first = ("name", "description")
+        items = [i for i in items if i[0] in first] + [i for i in items if i[0] not in first]
+    return items
+
+
 def _yaml_lines(model: BaseModel, indent: int, commented: bool) -> list[str]:
     pad = " " * indent
     lines: list[str] = []
-    for name, field in type(model).model_fields.items():
-        value = getattr(model, name)
-        if commented and field.description:
-            lines.append(f"{pad}# {field.description}")
+    for name, value, comment in _fields(model):
+        if commented and comment:
+            lines.append(f"{pad}# {comment}")
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
             lines.extend(_yaml_lines(value, indent + 2, commented))

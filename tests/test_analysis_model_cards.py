@@ -6,7 +6,9 @@ import pytest
 
 import sim
 from sim.analysis import model_cards as mc
-from sim.schema import MissingColumns
+from sim.core.schema import MissingColumns
+from sim.core.stats import wilson_ci
+from sim.experiments import force_concentration as fc
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def test_win_rate_by_source_finds_the_better_sources(tables):
 
 
 def test_wilson_interval_matches_known_values():
-    lo, hi = mc.wilson_ci(np.array([5]), np.array([10]))
+    lo, hi = wilson_ci(np.array([5]), np.array([10]))
     assert lo[0] == pytest.approx(0.2366, abs=1e-3) and hi[0] == pytest.approx(0.7634, abs=1e-3)
 
 
@@ -70,7 +72,7 @@ def test_drift_covers_each_quarter(tables):
 
 
 def test_focus_reaches_first_customers_sooner():
-    summary = mc.first_customers(sim.Scenario.preset("baseline"), "Mid-market", n_customers=5, replications=12, seed=2)
+    summary = fc.first_customers(sim.Scenario.preset("baseline"), "Mid-market", n_customers=5, replications=12, seed=2)
     diff = summary.loc[("focus on Mid-market", "days_to_5_customers")]
     assert diff["diff_high"] < 0        # concentrating is faster, and the CI excludes no difference
 
@@ -79,8 +81,8 @@ def test_headline_says_sooner_or_later_with_the_interval():
     summary = pd.DataFrame({"diff": [-32.0, 5.0], "diff_low": [-57.0, 2.0], "diff_high": [3.0, 9.0]},
                            index=pd.MultiIndex.from_tuples([("focus on A", "days_to_5_customers"),
                                                             ("focus on B", "days_to_5_customers")]))
-    assert "32 days sooner (95% CI from 3 days later to 57 days sooner)" in mc.focus_headline(summary, "A", 5)
-    assert "5 days later (95% CI from 9 days later to 2 days later)" in mc.focus_headline(summary, "B", 5)
+    assert "32 days sooner (95% CI from 3 days later to 57 days sooner)" in fc.focus_headline(summary, "A", 5)
+    assert "5 days later (95% CI from 9 days later to 2 days later)" in fc.focus_headline(summary, "B", 5)
 
 
 def test_cards_show_the_champion_when_the_export_has_one(tables):

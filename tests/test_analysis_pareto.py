@@ -6,6 +6,7 @@ import pytest
 
 import sim
 from sim.analysis import pareto
+from sim.experiments import pareto_fractal
 
 
 def pareto_sample(alpha, n=20_000, seed=0):
@@ -48,11 +49,11 @@ def test_product_customer_cross():
 
 def test_missing_product_column_is_a_skip_not_a_crash():
     t = sim.simulate(sim.Scenario.preset("baseline"), seed=0).tables
-    with pytest.raises(sim.schema.MissingColumns, match="product"):
+    with pytest.raises(sim.core.schema.MissingColumns, match="product"):
         pareto.product_customer_cross(t.opportunities)
 
 
 def test_top_first_books_more_but_wins_fewer_small_deals_when_time_is_scarce():
-    s = pareto.time_allocation(sim.Scenario.preset("baseline"), reps=4, replications=10, seed=3)
+    s = pareto_fractal.time_allocation(sim.Scenario.preset("baseline"), reps=4, replications=10, seed=3)
     assert s.loc[("top first", "bookings"), "diff_low"] > 0
     assert s.loc[("top first", "small_deals_won"), "diff_high"] < 0

@@ -4,15 +4,16 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import schema
-from sim.analysis.forecast import (
-    TEAM, accuracy_summary, bookings, forecast_accuracy, forecast_measure, forecast_scenarios, gap_at, habit_table,
-    horizon_curves, normalise_categories, period_bounds, pipeline_at, read_forecasts, rebuild_snapshots, slippage,
-    stage_order, stage_win_rates,
-)
+from sim.core import schema
+from sim.analysis.forecast import TEAM, accuracy_summary, bookings, forecast_accuracy
+from sim.analysis.snapshots import pipeline_at, rebuild_snapshots, slippage, stage_order, stage_win_rates
+from sim.core.forecast_categories import normalise_categories
+from sim.core.periods import period_bounds
 from sim.crm import ExportError
-from sim.schema import MissingColumns
-from sim.tables import Tables
+from sim.crm.forecasts import read_forecasts
+from sim.experiments.forecast_discipline import forecast_measure, forecast_scenarios, gap_at, habit_table, horizon_curves
+from sim.core.schema import MissingColumns
+from sim.core.tables import Tables
 
 T = pd.Timestamp
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.analysis.forecast import forecast_measure
-from sim.stats import mean_ci, paired_diff_ci
+from sim.experiments.forecast_discipline import forecast_measure
+from sim.core.stats import mean_ci, paired_diff_ci
 
 N = 16
 MARKETS = {"calm": 0.0, "volatile": 0.5}

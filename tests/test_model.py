@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import sim
-from sim.policies import Policies, Policy
-from sim.team import Rep
+from sim.engine.hooks import REGISTRY, Policy, register
+from sim.engine.team import Rep
 
 
 def test_same_scenario_and_seed_give_identical_tables(short_baseline):
@@ -104,7 +106,7 @@ def test_shock_cuts_leads_in_the_trough_and_they_recover(baseline):
 
 def test_finite_market_caps_new_logos(baseline):
     small = baseline.replace(segments=[{"name": "Niche", "share": 1, "accounts": 40}],
-                             market={"repeat_share": 0.0})
+                             accounts={"repeat_per_year": 0.0})
     res = sim.simulate(small, seed=1)
     assert res.tables.opportunities["account_id"].nunique() == 40
     assert res.metrics["leads"] == 40
@@ -141,18 +143,18 @@ def enterprise_cycle(result: sim.SimResult) -> dict[str, float]:
     return {"enterprise_cycle": float((won["closed_at"] - won["created_at"]).dt.days.median())}
 
 
-class DeclineAll(Policy):
-    def admit(self, model, lead) -> bool:
-        return False
-
-
-class Strict(Policies):
-    gate: DeclineAll = DeclineAll()
-
-
 def test_policies_are_consulted_through_their_hooks(short_baseline):
-    gated = short_baseline.model_copy(update={"policies": Strict()})
-    res = sim.simulate(gated, seed=1)
+    @register
+    class DeclineAll(Policy):
+        key: ClassVar[str] = "decline_all"
+
+        def admit(self, model, lead) -> bool:
+            return False
+
+    try:
+        res = sim.simulate(short_baseline.replace({"policies.decline_all": {}}), seed=1)
+    finally:
+        REGISTRY.pop("decline_all")
     assert res.metrics["opportunities"] == 0 and res.metrics["declined"] == res.metrics["leads"] > 0
     assert np.isnan(res.metrics["win_rate"])
 

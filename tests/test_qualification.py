@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim.analysis import strictness
-from sim.stats import paired_diff_ci
+from sim.experiments import sweet_spot as strictness
+from sim.core.stats import paired_diff_ci
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_policy_round_trips_through_yaml(sweet, tmp_path):
 
 
 def test_stricter_threshold_raises_win_rate_and_shortens_cycles_on_the_same_leads(sweet):
-    no_repeats = sweet.replace({"market.repeat_share": 0.0})   # repeat leads would depend on who was won
+    no_repeats = sweet.replace({"accounts.repeat_per_year": 0.0})   # repeat leads would depend on who was won
     runs = runs_of({"loose": strictness.qualifying(no_repeats, 0.2), "strict": strictness.qualifying(no_repeats, 0.55)},
                    n=10, seed=5, metrics=["leads", "win_rate", "median_cycle_days"])
     loose, strict = runs["loose"], runs["strict"]
@@ -103,7 +103,7 @@ def test_relaxing_when_behind_lowers_annual_attainment_under_capacity_pressure(s
 
 
 def test_a_sweet_spot_too_small_caps_bookings_below_plan_whatever_the_win_rate(sweet):
-    scenario = sweet.replace({"market.repeat_share": 0.0})
+    scenario = sweet.replace({"accounts.repeat_per_year": 0.0})
     runs = strictness.market_ceiling(scenario, [1.0, 0.1], {"small": 120, "unlimited": None}, n=12, seed=8,
                                      executor="serial", progress=False)
     summary = strictness.ceiling_summary(runs).set_index(["market", "loss_scale"])

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import quota, schema
+from sim.core import quota, schema
 
 T = pd.Timestamp
 

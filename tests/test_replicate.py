@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.stats import mean_ci, paired_diff_ci
+from sim.core.stats import mean_ci, paired_diff_ci
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def known_difference() -> tuple[sim.Scenario, sim.Scenario, float]:
     """One stage, no capacity limit, fit and hidden truth that do not matter: win rate is exactly 1 - loss chance."""
     one = dict(name="Decide", median_days=5, rep_hours=0, stall_chance=0)
     base = sim.Scenario.build({
-        "name": "loss 0.5", "days": 120, "market": {"leads_per_month": 60, "repeat_share": 0},
+        "name": "loss 0.5", "days": 120, "market": {"leads_per_month": 60}, "accounts": {"repeat_per_year": 0},
         "stages": [{**one, "loss_chance": 0.5}], "fit_effects": {"on_loss": 0},
         "truth": {"on_budget": 0, "on_power": 0, "on_competitor": 0},
     })

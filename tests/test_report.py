@@ -2,7 +2,9 @@
 
 The report runs small fixture notebooks (tests/fixtures/report_notebooks: one that runs, one that guards
 an analysis needing `lead_source`, one that raises) so these tests do not depend on the principle
-notebooks' run time.
+notebooks' run time; its playbook is the fixture pages beside them (tests/fixtures/playbook: pages for the
+first two notebooks, one page without a notebook, none for the notebook that raises). The project's own
+playbook pages are rendered with made-up cards, without running a notebook.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import pytest
 import sim
 from sim.cli import main
 from sim.report import Card, ReportError, Skip, build_report, principle_notebooks
-from sim.report.build import _run_and_render, _write_pages
+from sim.report.build import NOTEBOOKS, _run_and_render, _write_pages
 from sim.report.data import ReportData
+from sim.report.links import SiteLinks
+from sim.report.playbook import principle_pages, reading_order, render_markdown
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report_notebooks"
+PLAYBOOK = NOTEBOOKS.parent / "playbook"
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +203,7 @@ def test_a_file_that_is_not_a_notebook_gets_a_failed_card_not_a_crash(tmp_path):
     card = card_from_run(run)
     assert card.status == "failed" and card.slug == "07-broken" and card.title == "Broken"
     assert "\n" not in card.error and card.error.split(":")[0].endswith("Error")
-    out, _ = _run_and_render((bad, tmp_path / "08-broken.ipynb", {"seed": 0}, None, {}))
+    out, _ = _run_and_render((bad, tmp_path / "08-broken.ipynb", {"seed": 0}, None, {}, SiteLinks(frozenset(), frozenset())))
     page = (tmp_path / "08-broken.html").read_text()
     assert out.error in page.replace("&#39;", "'").replace("&quot;", '"') and 'href="../index.html"' in page
 
@@ -237,3 +242,118 @@ def test_shared_tables_serve_only_the_export_crm_and_mapping_they_were_loaded_fo
     pd.testing.assert_frame_equal(got.opportunities, tables.opportunities)
     with pytest.raises(Exception, match="export.csv"):   # another CRM: the loader itself reads the (absent) file
         load_tables(tmp_path / "export.csv", crm="salesforce")
+
+
+# ---- the playbook in the report ------------------------------------------------------------------------
+def links_of(page: Path) -> list[tuple[Path, str]]:
+    """Every relative link on a written page: the file it leads to and the anchor it names ('' for none)."""
+    out = []
+    for href in re.findall(r'<a [^>]*href="([^"]*)"', page.read_text()):
+        if re.match(r"[a-z]+:|//", href):
+            continue
+        path, _, anchor = href.partition("#")
+        out.append(((page.parent / path).resolve() if path else page, anchor))
+    return out
+
+
+def assert_links_resolve(site: Path) -> None:
+    for page in site.rglob("*.html"):
+        for target, anchor in links_of(page):
+            assert target.exists(), f"{page.relative_to(site)} links to missing {target}"
+            if anchor:
+                assert f'id="{anchor}"' in target.read_text(), f"{page.relative_to(site)} links to missing #{anchor}"
+
+
+def test_each_playbook_page_shows_its_text_then_this_exports_card(report):
+    page = (report.path / "playbook" / "01-runs.html").read_text()
+    text, data = page.split('id="in-your-data"')
+    assert "wombat-shaped pipeline" in text and 'id="what-i-would-do-on-monday"' in text
+    card = report.cards[0]
+    assert card.headline in data and 'src="../figures/01-runs.png"' in data and 'class="badge ok"' in data
+    assert 'href="../notebooks/01-runs.html"' in data
+    failed = (report.path / "playbook" / "index.html").read_text()   # 03 has a notebook but no page yet
+    assert 'href="../notebooks/03-raises.html"' in failed.split("not written up as a page yet")[1]
+    assert not (report.path / "playbook" / "03-raises.html").exists()
+    alone = (report.path / "playbook" / "04-page-only.html").read_text()
+    assert "no notebook for this principle yet" in alone and "notebooks/04-page-only" not in alone.split('id="page"')[0]
+    assert json.loads((report.path / "report.json").read_text())["timings_s"]["playbook"] > 0
+
+
+def test_links_between_pages_and_notebooks_lead_to_the_sites_own_pages(report):
+    assert_links_resolve(report.path)
+    page = (report.path / "playbook" / "01-runs.html").read_text()
+    assert 'href="02-lead-source.html#the-idea"' in page and 'href="../notebooks/01-runs.html"' in page
+    assert 'title="in the project repository: sim/report/playbook.py">the code</span>' in page   # not in the site: text
+    assert 'title="in the project repository: playbook/05-not-written.md">' in page
+    notebook = (report.path / "notebooks" / "01-runs.html").read_text()   # the notebook's ../playbook/01-runs.md
+    assert 'href="../playbook/01-runs.html"' in notebook and 'href="02-lead-source.html"' in notebook
+    assert "../playbook/03-raises.md" not in (report.path / "notebooks" / "03-raises.html").read_text().replace(
+        'title="in the project repository: playbook/03-raises.md"', "")
+
+
+def test_the_readme_sets_the_reading_order_and_unlisted_pages_follow_by_number(report):
+    readme = "# P\n\n## Reading order\n1. [b](05-b.md)\n2. [a](01-a.md#x)\n3. [gone](07-gone.md)\n\n## All\n[c](03-c.md)\n"
+    assert reading_order(readme, ["01-a", "03-c", "05-b", "09-d"]) == ["05-b", "01-a", "03-c", "09-d"]
+    assert reading_order(None, ["05-b", "01-a"]) == ["01-a", "05-b"]
+
+    def step(slug):
+        page = (report.path / "playbook" / f"{slug}.html").read_text()
+        return [re.search(rf'rel="{rel}" href="([^"]+)\.html"', page) for rel in ("prev", "next")]
+    chain = ["index", "02-lead-source", "01-runs", "04-page-only"]   # fixture README lists 02 before 01; 04 is unlisted
+    for i, slug in enumerate(chain):
+        prev, nxt = step(slug)
+        assert (prev and prev.group(1)) == (chain[i - 1] if i else None), slug
+        assert (nxt and nxt.group(1)) == (chain[i + 1] if i + 1 < len(chain) else None), slug
+
+
+def test_playbook_markdown_is_sanitised_like_notebook_pages(report):
+    html = render_markdown('<script>alert(1)</script>\n\nText <img src=x onerror="alert(2)"> [x](javascript:alert(3)) **kept**',
+                           SiteLinks(frozenset(), frozenset()))
+    assert "<script" not in html and "<img" not in html and "javascript:" not in html
+    assert "&lt;script&gt;alert(1)" in html and "<strong>kept</strong>" in html
+    page = (report.path / "playbook" / "01-runs.html").read_text()
+    assert "&lt;script&gt;console.error" in page and "<script>console.error" not in page
+    assert page.count("<script") == 1 and '<script src="../search.js" defer></script>' in page
+
+
+def test_the_search_index_holds_every_page_and_the_notebooks_without_one(report):
+    script = (report.path / "search.js").read_text()
+    index = json.loads(re.search(r"var INDEX = (\[.*?\]);\n", script, flags=re.DOTALL).group(1))
+    urls = [e["url"] for e in index]
+    assert urls == ["playbook/index.html", "playbook/02-lead-source.html", "playbook/01-runs.html",
+                    "playbook/04-page-only.html", "notebooks/03-raises.html"]
+    assert "wombat-shaped" in index[2]["text"] and report.cards[0].headline in index[2]["text"]
+    assert "fetch(" not in script and "XMLHttpRequest" not in script and "http" not in script.split("var INDEX")[0]
+
+
+def test_the_projects_playbook_renders_every_page_with_working_links(tmp_path):
+    """The real playbook/ with a made-up card for every real notebook: each page has its own text, its card,
+    a Monday list, and no link that leads nowhere."""
+    slugs = [p.stem for p in principle_notebooks(NOTEBOOKS)]
+    cards = [Card(s, f"title {s}", 1.0, headline=f"headline of {s}", figure_png=b"\x89PNG fake") for s in slugs]
+    data = ReportData("an export", sim.simulate(sim.Scenario.preset("baseline").replace(days=60), seed=1).tables)
+    _write_pages(tmp_path, data, cards, crm=None, mapping=None, playbook=PLAYBOOK)
+    (tmp_path / "notebooks").mkdir()
+    for s in slugs:   # what running the notebooks would have written
+        (tmp_path / "notebooks" / f"{s}.html").write_text("")
+        (tmp_path / "notebooks" / f"{s}.ipynb").write_text("")
+    pages = principle_pages(PLAYBOOK)
+    assert pages, "the project has playbook pages"
+    for md in pages:
+        page = (tmp_path / "playbook" / f"{md.stem}.html").read_text()
+        assert 'id="what-i-would-do-on-monday"' in page, f"{md.name} has no 'What I would do on Monday' section"
+        if md.stem in slugs:
+            assert f"headline of {md.stem}" in page.split('id="in-your-data"')[1], md.name
+            assert f'href="../notebooks/{md.stem}.html"' in page.split('id="in-your-data"')[0], md.name   # its own link
+    assert_links_resolve(tmp_path)
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="playbook/index.html"' in index and 'href="index.html" aria-current="page">Report' in index
+
+
+def test_dataframe_tables_keep_their_formatting_without_pandas_style_block_shown_as_text():
+    from sim.report.pages import clean_html
+
+    frame = pd.DataFrame({"owner": ["<style>b{}</style>", "Rep 01"], "won": [3, 4]})
+    html = clean_html(frame._repr_html_())
+    assert "<table" in html and "style scoped" not in html and ".dataframe tbody" not in html
+    assert "&lt;style&gt;b{}&lt;/style&gt;" in html   # an export value that looks like a style is still shown as text

@@ -1,8 +1,10 @@
 """End to end: a report built on a broken Salesforce-style export, opened from disk in headless Chromium.
 
-Checks what a sales leader would notice: the pages load with no console errors, every figure decodes,
-every link resolves, the data-quality page lists the rows broken on purpose, and an owner named like an
-HTML tag is shown as text. Chromium is Debian's package (`.ci/run` installs it), driven by Playwright.
+Checks what a sales leader or a new rep would notice: every page, the playbook's included, loads with no
+console errors and no request leaving the folder, every figure decodes, every link resolves, the
+data-quality page lists the rows broken on purpose, the search box finds a principle by a word of its
+text, a printed page (A4) cuts no figure, and an owner named like an HTML tag is shown as text. Chromium
+is Debian's package (`.ci/run` installs it), driven by Playwright.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import deque
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -23,6 +26,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 EVIL_OWNER = "<img src=x onerror=console.error(1)>"
+A4_PRINT_WIDTH = round((210 - 2 * 15) / 25.4 * 96)   # CSS pixels across an A4 page inside the report's 15 mm margins
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 
@@ -50,14 +54,22 @@ def browser():
         b.close()
 
 
-def open_page(browser, path: Path):
-    """Open `path` from disk; returns the page and the console errors / page errors it raised."""
-    page = browser.new_page()
+def open_page(browser, path: Path, **options):
+    """Open `path` from disk; returns the page and what went wrong: console errors, page errors, and every
+    request for anything but a file (the report must work offline and call nothing)."""
+    page = browser.new_page(**options)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else errors.append(f"request to {r.url}"))
     page.goto(path.as_uri(), wait_until="load")
     return page, errors
+
+
+def as_path(url: str) -> tuple[Path, str]:
+    """A file: URL as the file and the anchor it names."""
+    parts = urlparse(url)
+    return Path(unquote(parts.path)), parts.fragment
 
 
 def test_index_loads_offline_with_no_console_errors_and_decoded_figures(built, browser):
@@ -70,19 +82,72 @@ def test_index_loads_offline_with_no_console_errors_and_decoded_figures(built, b
     assert "deliberate failure" in page.locator("#card-03-raises").inner_text()
 
 
-def test_every_link_resolves_and_every_notebook_page_opens_cleanly(built, browser):
-    page, _ = open_page(browser, built["out"] / "index.html")
-    hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
-    targets = {Path(unquote(urlparse(h).path)) for h in hrefs if h.startswith("file:")}
-    assert {t.name for t in targets} >= {"data-quality.html", "01-runs.html", "02-lead-source.html", "03-raises.html", "01-runs.ipynb"}
-    for target in targets:
-        assert target.exists(), target
-    for target in sorted(t for t in targets if t.parent.name == "notebooks" and t.suffix == ".html"):
-        nb_page, errors = open_page(browser, target)
-        assert errors == [], target.name
-        assert all(w > 0 for w in nb_page.evaluate("[...document.images].map(i => i.naturalWidth)")), target.name
-        back = nb_page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
-        assert all(Path(unquote(urlparse(h).path)).exists() for h in back if h.startswith("file:"))
+def test_every_page_opens_cleanly_offline_and_every_link_resolves(built, browser):
+    """Follow every link from the front page through the whole site: report, playbook and notebook pages."""
+    out = built["out"].resolve()
+    queue, ids, anchors = deque([out / "index.html"]), {}, []
+    while queue:
+        path = queue.popleft()
+        if path in ids:
+            continue
+        page, errors = open_page(browser, path)
+        assert errors == [], path.relative_to(out)
+        assert all(w > 0 for w in page.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")), path.name
+        ids[path] = set(page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)"))
+        for href in page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)"):
+            if not href.startswith("file:"):
+                assert href.startswith(("https://", "http://", "mailto:")), f"{path.name}: {href}"
+                continue
+            target, anchor = as_path(href)
+            assert target.exists(), f"{path.relative_to(out)} links to missing {target}"
+            if target.suffix == ".html":
+                assert target.is_relative_to(out), f"{path.relative_to(out)} leaves the report: {target}"
+                queue.append(target)
+                if anchor:
+                    anchors.append((path, target, anchor))
+        page.close()
+    for source, target, anchor in anchors:
+        assert anchor in ids[target], f"{source.relative_to(out)} links to {target.relative_to(out)}#{anchor}, which is not there"
+    seen = set(ids)
+    names = {p.relative_to(out).as_posix() for p in seen}
+    assert names >= {"index.html", "data-quality.html", "playbook/index.html", "playbook/01-runs.html",
+                     "playbook/02-lead-source.html", "playbook/04-page-only.html", "notebooks/01-runs.html",
+                     "notebooks/02-lead-source.html", "notebooks/03-raises.html"}, names
+
+
+def test_search_finds_a_principle_by_a_word_of_its_text_from_any_page(built, browser):
+    out = built["out"]
+    for start in [out / "index.html", out / "playbook" / "02-lead-source.html"]:
+        page, errors = open_page(browser, start)
+        page.locator("form.search input").fill("Wombat")   # a word in the body of the fixture page 01, not its title
+        results = page.locator("form.search ol a")
+        assert results.count() == 1
+        assert as_path(results.first.evaluate("a => a.href"))[0] == (out / "playbook" / "01-runs.html").resolve()
+        assert "wombat-shaped pipeline" in page.locator("form.search ol .snippet").first.inner_text()
+        page.locator("form.search input").press("Enter")
+        page.wait_for_url("**/playbook/01-runs.html")
+        assert page.locator("article h1").inner_text() == "01 · Deals won by owner"
+        assert errors == []
+    page.locator("form.search input").fill("no such word anywhere")
+    assert page.locator("form.search ol a").count() == 0 and "No page mentions" in page.locator("form.search ol").inner_text()
+
+
+def test_a_printed_page_fits_a4_with_no_navigation_and_no_cut_figure(built, browser):
+    out = built["out"]
+    pages = [out / name for name in ("index.html", "playbook/index.html", "playbook/01-runs.html", "notebooks/01-runs.html")]   # one of each kind, with figures
+    for path in pages:
+        page, errors = open_page(browser, path, viewport={"width": A4_PRINT_WIDTH, "height": 1100})
+        page.emulate_media(media="print")
+        name = path.relative_to(out).as_posix()
+        boxes = page.evaluate("[...document.images].map(i => { const r = i.getBoundingClientRect(); return [r.left, r.right, r.width]; })")
+        assert boxes or name == "playbook/index.html", f"{name}: no figure to check"
+        assert all(left >= 0 and right <= A4_PRINT_WIDTH + 0.5 and width > 0 for left, right, width in boxes), (name, boxes)
+        shown = page.evaluate("[...document.querySelectorAll('header nav, form.search, nav.prevnext, .report-nav')]"
+                              ".filter(e => e.getClientRects().length).length")
+        assert shown == 0, f"{name}: navigation is printed"
+        assert page.evaluate("document.documentElement.scrollWidth") <= A4_PRINT_WIDTH, name   # nothing cut at the right
+        assert errors == [], name
+        page.close()
 
 
 def test_data_quality_page_lists_every_row_broken_on_purpose(built, browser):
@@ -105,6 +170,12 @@ def test_an_owner_named_like_an_html_tag_is_text_not_markup(built, browser):
     assert errors == []
     assert page.locator("#card-01-runs .headline").inner_text().startswith(EVIL_OWNER)
     assert page.locator("#card-01-runs .headline img").count() == 0
+    page, errors = open_page(browser, built["out"] / "playbook" / "01-runs.html")
+    assert page.locator("#in-your-data .headline").inner_text().startswith(EVIL_OWNER)
+    assert page.locator("#in-your-data .headline img").count() == 0
+    page.locator("form.search input").fill("error(1)")   # the headline is in the search index: its results are text too
+    assert EVIL_OWNER in page.locator("form.search ol .snippet").first.inner_text()
+    assert page.locator("form.search ol img").count() == 0 and errors == []
 
 
 def test_a_long_rejection_list_is_paged_and_filterable(tmp_path, browser):

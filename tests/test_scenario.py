@@ -28,7 +28,7 @@ def test_replace_returns_new_validated_scenario(baseline):
     assert more.reps.count == 12 and baseline.reps.count == 8
     assert more.reps.selling_hours_per_week == baseline.reps.selling_hours_per_week  # merged, not replaced
     deep = baseline.replace({"market.leads_per_month": 60})
-    assert deep.market.leads_per_month == 60 and deep.market.repeat_share == baseline.market.repeat_share
+    assert deep.market.leads_per_month == 60 and deep.market.volatility == baseline.market.volatility
     with pytest.raises(Exception):
         baseline.reps.count = 3  # frozen
 
@@ -51,7 +51,8 @@ def test_replace_unknown_path_is_named(baseline):
         ({"start": "yesterday"}, "start", "date"),
         ({"currency": ""}, "currency", "at least 1 character"),
         ({"market": {"leads_per_month": -1}}, "market.leads_per_month", "> 0"),
-        ({"market": {"repeat_share": 1.0}}, "market.repeat_share", "< 1"),
+        ({"market": {"repeat_share": 0.1}}, "market", "accounts.repeat_per_year"),
+        ({"accounts": {"repeat_per_year": -1}}, "accounts.repeat_per_year", ">= 0"),
         ({"market": {"volatility": -0.1}}, "market.volatility", ">= 0"),
         ({"market": {"seasonality": [1, 2]}}, "market", "12 monthly values"),
         ({"market": {"shock": {"start": "2026-02-01", "lead_drop": 2}}}, "market.shock.lead_drop", "<= 1"),
@@ -74,6 +75,15 @@ def test_replace_unknown_path_is_named(baseline):
         ({"policies": {"allocation": {"rule": "random"}}}, "policies.allocation.rule", "first_come"),
         ({"policies": {"allocation": {"focus_segments": ["Mars"]}}}, "focus_segments", "Mars"),
         ({"reps": {"cuont": 3}}, "reps.cuont", "unknown field"),
+        ({"market": {"seasonality": [1.0] * 11 + [float("nan")]}}, "market.seasonality.11", "finite number"),
+        ({"market": {"leads_per_month": float("inf")}}, "market.leads_per_month", "finite number"),
+        ({"segments": [{"name": "A", "share": float("nan")}]}, "segments.0.share", "finite number"),
+        ({"segments": [{"name": "A", "share": 1, "deal_size": float("inf")}]}, "segments.0.deal_size", "finite number"),
+        ({"reps": {"hires": [{"at": "2026-03-01", "count": 10**9}]}}, "reps.hires.0.count", "<= 10000"),
+        ({"reps": {"count": 9000, "hires": [{"at": "2026-03-01", "count": 5000}]}}, "reps", "at most 10,000"),
+        ({"start": "2300-01-01"}, "start", "must lie between 1900-01-01 and 2200-12-31"),
+        ({"start": "9999-12-01"}, "start", "must lie between"),
+        ({"policies": {"nurture_everyone": {}}}, "policies.nurture_everyone", "unknown policy"),
     ],
 )
 def test_every_invalid_field_is_rejected_with_its_path(baseline, change, path, words):

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.analysis import downturn
-from sim.model import SalesModel, make_rng
-from sim.stats import paired_diff_ci
+from sim.analysis import downturn as history
+from sim.experiments import remain_aggressive as downturn
+from sim.engine.model import SalesModel
+from sim.experiments.simulate import make_rng
+from sim.core.stats import paired_diff_ci
 
 SHOCK = dt.date(2026, 7, 1)
 DECISION = dt.date(2026, 9, 1)
@@ -23,7 +25,7 @@ def aggressive() -> sim.Scenario:
 
 
 def run_model(scenario: sim.Scenario, seed: int) -> SalesModel:
-    model = SalesModel(scenario, make_rng(seed))
+    model = SalesModel(scenario, scenario.policies.active(), make_rng(seed))
     model.result = model.run()
     return model
 
@@ -125,9 +127,9 @@ def test_history_reads_the_deepest_fall_and_the_way_back():
     months = pd.period_range("2025-01", "2026-12", freq="M")
     amounts = [100.0] * 12 + [40.0] * 6 + [100.0] * 6
     opp = pd.DataFrame({"outcome": "won", "amount": amounts, "closed_at": months.to_timestamp() + pd.Timedelta(days=14)})
-    past = downturn.history(opp, level=0.8, window=1)
+    past = history.history(opp, level=0.8, window=1)
     assert past["deepest_fall"] == pytest.approx(0.6) and past["bottom"] == "2026-01"
     assert past["peak_before"] == 100 and past["months_back"] == 6
-    assert np.isnan(downturn.history(opp.iloc[:15], window=1)["months_back"])   # still down at the end
+    assert np.isnan(history.history(opp.iloc[:15], window=1)["months_back"])   # still down at the end
     with pytest.raises(ValueError, match="no won deal"):
-        downturn.history(opp.assign(outcome="lost"))
+        history.history(opp.assign(outcome="lost"))

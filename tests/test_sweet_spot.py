@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import schema
+from sim.core import schema
 from sim.analysis import sweet_spot as ss
-from sim.tables import Tables
+from sim.core.stats import wilson_ci
+from sim.core.tables import Tables
 
 T = pd.Timestamp
 
@@ -60,7 +61,7 @@ def test_bookings_per_rep_hour_counts_time_spent_on_lost_deals(export):
 
 
 def test_wilson_interval_behaves_at_the_edges():
-    lo, hi = ss.wilson(np.array([0, 10]), np.array([10, 10]))
+    lo, hi = wilson_ci(np.array([0, 10]), np.array([10, 10]))
     assert lo[0] == pytest.approx(0, abs=1e-12) and 0.2 < hi[0] < 0.35
     assert 0.65 < lo[1] < 0.8 and hi[1] == pytest.approx(1, abs=1e-12)
 

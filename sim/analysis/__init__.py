@@ -4,6 +4,6 @@ Every analysis states the columns it needs and raises `sim.schema.MissingColumns
 them, so a notebook or the report can skip it with a clear reason instead of crashing.
 """
 
-from ..schema import MissingColumns, require
+from ..core.schema import MissingColumns, require
 
 __all__ = ["MissingColumns", "require"]

@@ -3,8 +3,8 @@
 For each won deal, a "sales model card" (how it was found, signed amount against the first estimate,
 days in each stage, where it stalled and for how long, who drove it); across deals, win rate and cycle
 by lead source, the actual/estimate gap, stalls and recoveries, and the drift of all this quarter over
-quarter. The what-if (`first_customers`) asks the simulator how fast a new team reaches its first N
-customers when it concentrates on one segment instead of spreading its time.
+quarter. The what-if (how fast a new team reaches its first customers when it concentrates on one
+segment) is `sim.experiments.force_concentration`.
 
 Every function names the columns it needs and raises `MissingColumns` when they are absent, so a
 notebook can skip it on an export that lacks them.
@@ -12,31 +12,16 @@ notebook can skip it on an export that lacks them.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..model import SimResult
-from ..replicate import replicate_each, summarise
-from ..scenario import Scenario
-from ..schema import MissingColumns, require
-from ..tables import Tables
+from ..core.schema import MissingColumns, require
+from ..core.stats import wilson_ci
+from ..core.tables import Tables
 from .pipeline import DAY, stage_days
+from .plots import new_figure
 
 STALL_FACTOR = 2.0   # a stay longer than twice its stage's median is a stall
-
-
-def wilson_ci(successes: np.ndarray, trials: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion (well behaved for small counts and rates near 0 or 1)."""
-    k, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
 
 
 def _cycle_days(opp: pd.DataFrame) -> pd.Series:
@@ -199,46 +184,9 @@ def quarterly_drift(tables: Tables) -> pd.DataFrame:
     return out.join(per_stage[order].add_prefix("median days: "))
 
 
-# ---- what-if: concentrate a new team on one segment ----------------------------------------------------------
-def new_team(base: Scenario, reps: int = 2, leads_per_month: float = 30.0) -> Scenario:
-    """A new team: a few fully productive founders/reps, no customers yet, flat lead flow, one year."""
-    return base.replace({
-        "name": f"new team of {reps}", "reps.count": reps, "reps.ramp_days": 0, "reps.hires": [],
-        "market.leads_per_month": leads_per_month, "market.repeat_share": 0.0, "market.seasonality": None,
-    })
-
-
-def days_to_customers(result: SimResult, n: int = 5, segment: str | None = None) -> dict[str, float]:
-    """Days from the start until the n-th won deal (NaN if fewer), with won deals and bookings of the year."""
-    opp = result.tables.opportunities
-    won = opp[opp["outcome"] == "won"].sort_values("closed_at")
-    if segment is not None:
-        won = won[won["segment"] == segment]
-    days = ((won["closed_at"] - pd.Timestamp(result.scenario.start)) / DAY).to_numpy()
-    return {f"days_to_{n}_customers": float(days[n - 1]) if len(days) >= n else np.nan,
-            "customers": float(len(won)), "bookings": float(won["amount"].sum())}
-
-
-def first_customers(base: Scenario, focus: str, n_customers: int = 5, reps: int = 2,
-                    leads_per_month: float = 30.0, replications: int = 40, seed: int = 0) -> pd.DataFrame:
-    """Spread vs concentrate: a new team works every lead in arrival order, or puts `focus` segment deals first.
-
-    Both run on the same seeds (common random numbers); returns per scenario the mean and 95% CI of the
-    days to the first `n_customers` customers, customers won in the year and bookings, plus the paired
-    difference to spreading.
-    """
-    spread = new_team(base, reps, leads_per_month).replace({"name": "spread"})
-    focused = spread.replace({"name": f"focus on {focus}", "policies.allocation.focus_segments": [focus]})
-    runs = replicate_each({"spread": spread, f"focus on {focus}": focused}, replications, seed,
-                          measure=partial(days_to_customers, n=n_customers), progress=False)
-    return summarise(runs)
-
-
 # ---- figures -------------------------------------------------------------------------------------------------
 def figure_realisation(ratios: pd.Series):
     """Histogram of signed amount / first estimate for won deals, with the 1.0 line (signed as estimated)."""
-    from ..plots import new_figure
-
     fig, ax = new_figure(figsize=(7, 3.8))
     ax.hist(ratios.clip(upper=3), bins=30, color="tab:blue", alpha=0.8)
     ax.axvline(1.0, color="black", lw=1, ls="--", label="signed = first estimate")
@@ -248,15 +196,3 @@ def figure_realisation(ratios: pd.Series):
     ax.set_title("How much of the first estimate won deals actually signed")
     ax.legend()
     return fig
-
-
-def focus_headline(summary: pd.DataFrame, focus: str, n_customers: int, reps: int = 2) -> str:
-    """The what-if in one sentence: how much sooner (or later) the focused team reached its first customers."""
-    row = summary.loc[(f"focus on {focus}", f"days_to_{n_customers}_customers")]
-    sooner, low, high = -row["diff"], -row["diff_high"], -row["diff_low"]
-
-    def days(v: float) -> str:
-        return f"{abs(v):.0f} days {'sooner' if v >= 0 else 'later'}"
-
-    return (f"A new {reps}-rep team that works {focus} deals first reaches its first {n_customers} customers "
-            f"{days(sooner)} (95% CI from {days(low)} to {days(high)}) than a team that spreads its time over every lead.")

@@ -4,8 +4,8 @@ If the top 20% of customers bring 80% of revenue and the rule is fractal, the to
 64% and the top 0.8% bring 51%. Here: the concentration curve of revenue by account, the shares of the
 top 20%, 4% and 0.8% against that prediction (and against the self-similar prediction s, s², s³ from
 this data's own top-20% share s), a Pareto tail index, the product x customer cross where products
-exist, complaint concentration where complaints exist, and a what-if in the simulator: reps who spend
-their time on the biggest deals first vs in arrival order.
+exist and complaint concentration where complaints exist. The what-if (reps who spend their time on the
+biggest deals first vs in arrival order) is `sim.experiments.pareto_fractal`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..model import SimResult
-from ..replicate import replicate_each, summarise
-from ..scenario import Scenario
-from ..schema import MissingColumns, require
-from ..tables import Tables
+from ..core.schema import MissingColumns, require
+from ..core.tables import Tables
+from .plots import new_figure
 
 TOPS = (0.2, 0.04, 0.008)
 FRACTAL_80_20 = {0.2: 0.8, 0.04: 0.64, 0.008: 0.512}
@@ -130,37 +128,9 @@ def complaint_concentration(accounts: pd.DataFrame) -> pd.DataFrame:
     return top_shares(accounts.set_index("account_id")["complaints"].fillna(0))
 
 
-# ---- what-if: rep time on the top vs even ------------------------------------------------------------------
-def allocation_measure(result: SimResult) -> dict[str, float]:
-    """Bookings, wins, wins among the smaller half of deals (the growth accounts of tomorrow), top-20% share."""
-    opp = result.tables.opportunities
-    won = opp[opp["outcome"] == "won"]
-    small = won["first_estimate"] < opp["first_estimate"].median()
-    revenue = won.groupby("account_id")["amount"].sum()
-    return {"bookings": float(won["amount"].sum()), "deals_won": float(len(won)),
-            "small_deals_won": float(small.sum()),
-            "top_20_share": share_of_top(revenue, 0.2) if len(revenue) else np.nan}
-
-
-def time_allocation(base: Scenario, reps: int | None = None, replications: int = 40, seed: int = 0) -> pd.DataFrame:
-    """Even (arrival order) vs top-first (largest first estimate first) rep time, on common random numbers.
-
-    `reps` shrinks the team so that time is scarce (the principle is about a constraint; with idle reps
-    the order does not matter). Returns mean, 95% CI and paired difference to 'even' for each measure.
-    """
-    even = base if reps is None else base.replace({"reps.count": reps})
-    even = even.replace({"name": "even", "policies.allocation.rule": "first_come"})
-    top = even.replace({"name": "top first", "policies.allocation.rule": "largest_first"})
-    runs = replicate_each({"even": even, "top first": top}, replications, seed, measure=allocation_measure,
-                          progress=False)
-    return summarise(runs)
-
-
 # ---- figures -------------------------------------------------------------------------------------------------
 def figure_concentration(values: pd.Series, title: str = "How concentrated is revenue across accounts?"):
     """Concentration curve (top x% of accounts hold y% of revenue) with the 80/64/51% fractal points marked."""
-    from ..plots import new_figure
-
     curve = concentration_curve(values).iloc[1:]
     shares = top_shares(values)
     fig, ax = new_figure(figsize=(7, 4.5))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..schema import require
-from ..tables import Tables
+from ..core.schema import require
+from ..core.tables import Tables
 
 DAY = pd.Timedelta(days=1)
 

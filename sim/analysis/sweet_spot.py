@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..schema import MissingColumns, require
+from ..core.schema import MissingColumns, require
+from ..core.stats import wilson_ci
 
 FIT_BANDS = (0.0, 0.3, 0.45, 0.6, 0.75, 1.0)
 
@@ -30,16 +31,6 @@ def _group_key(opp: pd.DataFrame, by: str, edges: Sequence[float]) -> pd.Series:
         return fit_band(opp["fit_score"], edges).rename("fit_band")
     require(opp, [by], f"sweet spot by {by}")
     return opp[by].fillna("(none)").rename(by)
-
-
-def wilson(won: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson 95% interval of a win rate won/n (well behaved for small groups and rates near 0 or 1)."""
-    won, n = np.asarray(won, float), np.asarray(n, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = won / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
 
 
 def by_group(opportunities: pd.DataFrame, by: str = "fit_band", edges: Sequence[float] = FIT_BANDS) -> pd.DataFrame:
@@ -68,7 +59,7 @@ def by_group(opportunities: pd.DataFrame, by: str = "fit_band", edges: Sequence[
         "median_cycle_days": g["won_cycle"].median(),
     })
     out["win_rate"] = out["won"] / out["closed"].where(out["closed"] > 0)
-    out["win_rate_low"], out["win_rate_high"] = wilson(out["won"], out["closed"].where(out["closed"] > 0))
+    out["win_rate_low"], out["win_rate_high"] = wilson_ci(out["won"], out["closed"].where(out["closed"] > 0))
     out.index.name = by
     cols = ["deals", "closed", "won", "win_rate", "win_rate_low", "win_rate_high",
             "median_deal_size", "median_cycle_days", "bookings"]

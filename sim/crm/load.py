@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import schema
-from ..tables import Tables
+from ..core import schema
+from ..core.tables import Tables
 from . import parse
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
 from .mapping import read_mapping

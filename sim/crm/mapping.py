@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..schema import OPPORTUNITIES, STAGE_HISTORY
+from ..core.schema import OPPORTUNITIES, STAGE_HISTORY
 from .dates import check_format
 from .files import ExportError
 from .formats import DATE_COLUMNS, EXTRA_COLUMNS, FileSpec, Format

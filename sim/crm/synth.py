@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..tables import Tables
+from ..core.tables import Tables
 
 OPEN_LABELS = {
     "salesforce": ("Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"),

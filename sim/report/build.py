@@ -26,7 +26,9 @@ from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_figure
 from .errors import ReportError
 from .data import ReportData, load_export, simulated
+from .links import SiteLinks
 from .pages import fallback_page, notebook_html, render, rows_json
+from .playbook import principle_pages, site_links, write_playbook
 from .run import Run, principle_notebooks, run_notebook
 from .shared import share
 
@@ -51,7 +53,7 @@ class Report:
         return all(c.ran for c in self.cards)
 
 
-Job = tuple[Path, Path, dict[str, Any], int | None, dict[str, str]]   # source, executed, parameters, timeout, env
+Job = tuple[Path, Path, dict[str, Any], int | None, dict[str, str], SiteLinks]   # source, executed, parameters, timeout, env, links
 
 
 def _worker(job: Job) -> tuple[Run, float]:
@@ -70,12 +72,12 @@ def _worker(job: Job) -> tuple[Run, float]:
 
 def _run_and_render(job: Job) -> tuple[Run, float]:
     """Execute one notebook, then render its page; returns the run and the rendering seconds."""
-    source, executed, parameters, timeout, _ = job
+    source, executed, parameters, timeout, _, links = job
     run = run_notebook(source, executed, parameters, timeout)
     start = time.perf_counter()
     page = executed.with_suffix(".html")
     try:
-        notebook_html(executed, page)
+        notebook_html(executed, page, links)
     except Exception as err:  # not even a readable notebook: the card says why; the link still leads somewhere  # noqa: BLE001
         fallback_page(page, source.stem, run.error or f"{type(err).__name__}: {err}")
     return run, time.perf_counter() - start
@@ -108,16 +110,22 @@ def _status_line(cards: list[Card]) -> str:
     return "; ".join(parts) + "."
 
 
-def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None) -> None:
-    """index.html, data-quality.html, the figures and rejected.csv, from the data and the cards."""
+def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
+                 playbook: Path | None = None) -> float:
+    """index.html, data-quality.html, the figures, rejected.csv and the playbook (the pages in `playbook`),
+    from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
     common = dict(data=data, crm=crm, mapping=mapping, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
     skipped = [(c, s) for c in cards for s in c.skipped]
+    pages = {p.stem for p in principle_pages(playbook)}
     render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards),
-           status_line=_status_line(cards), skipped_count=len(skipped), **common)
+           status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report", **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
-           rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), **common)
+           rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), root="", here="data-quality", **common)
     write_csv(data.rejected, folder / "rejected.csv")   # formula-like cells neutralised (CSV injection)
+    start = time.perf_counter()
+    write_playbook(folder, playbook, cards, figures, site_links(playbook, (c.slug for c in cards)), **common)
+    return time.perf_counter() - start
 
 
 def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float]) -> None:
@@ -154,8 +162,12 @@ def build_report(
     force: bool = False,
     progress: bool | None = None,
     timeout: int | None = None,
+    playbook: str | Path | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
+
+    The report's playbook is made of the pages in `playbook`, by default the `playbook/` folder beside
+    `notebooks` (where the notebooks' own `../playbook/NN-slug.md` links point).
 
     `seed` and `reps` are passed to notebooks that declare them when given (fewer replications for the
     what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
@@ -168,6 +180,8 @@ def build_report(
     sources = principle_notebooks(notebooks)
     if not sources:
         raise ReportError(f"no principle notebooks (NN-slug.ipynb) in {notebooks}")
+    playbook = Path(notebooks).resolve().parent / "playbook" if playbook is None else Path(playbook)
+    links = site_links(playbook, (src.stem for src in sources))
     if progress is None:
         progress = os.environ.get("PLAYBOOK_PROGRESS", "1") != "0"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +200,7 @@ def build_report(
                       "mapping": None if mapping is None else str(Path(mapping).resolve())}
         parameters.update({k: v for k, v in (("seed", seed), ("reps", reps)) if v is not None})
         (tmp / "notebooks").mkdir()
-        jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env) for src in sources]
+        jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env, links) for src in sources]
         results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
         runs = [results[src.name][0] for src in sources]
         timings["notebooks"] = time.perf_counter() - start
@@ -194,7 +208,7 @@ def build_report(
 
         start = time.perf_counter()
         cards = [card_from_run(run) for run in runs]
-        _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping))
+        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
         timings["pages"] = time.perf_counter() - start
         timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
         _write_json(tmp / "report.json", data, cards, timings)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..model import simulate
+from ..experiments.simulate import simulate
 from ..scenario import Scenario
-from ..tables import Tables
+from ..core.tables import Tables
 from .errors import ReportError
 
 REJECTED_COLUMNS = ["file", "row", "column", "value", "reason"]

@@ -14,7 +14,7 @@ import os
 import pickle
 from pathlib import Path
 
-from ..tables import Tables
+from ..core.tables import Tables
 
 ENV = "PLAYBOOK_SHARED_TABLES"
 

@@ -1,0 +1,45 @@
+"""Confidence intervals for replicated simulation results (Student t; paired for common random numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of `values` and its two-sided t confidence interval; NaNs are ignored."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return (np.nan, np.nan, np.nan)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return (mean, np.nan, np.nan)
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return (mean, mean - half, mean + half)
+
+
+def paired_diff_ci(values, baseline, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of `values - baseline`, replication by replication, with its t interval.
+
+    Pairing is right when replication i of both used the same seed (common random numbers): the shared
+    noise cancels and the interval is much narrower than comparing two independent means.
+    """
+    a, b = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired comparison needs equal numbers of replications, got {len(a)} and {len(b)}")
+    return mean_ci(a - b, confidence)
+
+
+def wilson_ci(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion successes/trials, element-wise (NaN where trials is 0).
+
+    Well behaved for small counts and for rates near 0 or 1, where the usual normal interval is not.
+    """
+    k, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half

@@ -1,0 +1,83 @@
+"""`Tables`: the canonical tables together, whether they came from a simulation or an export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import schema
+
+
+class Tables:
+    """The canonical tables by name (see `sim.core.schema`), read as attributes: ``tables.opportunities``.
+
+    The core tables are always there (empty, with their columns, when nobody filled them); tables that a
+    policy registered (`schema.register`) are there when the run wrote them. Setting an attribute sets a
+    table: ``tables.forecasts = read_forecasts(path)``.
+    """
+
+    def __init__(self, **tables: pd.DataFrame):
+        unknown = [name for name in tables if name not in schema.TABLES]
+        if unknown:
+            raise ValueError(f"not a canonical table: {', '.join(unknown)} (known: {', '.join(schema.TABLES)})")
+        data = {name: schema.empty(name) for name in schema.CANONICAL}
+        data.update(tables)
+        object.__setattr__(self, "_data", data)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        data = object.__getattribute__(self, "_data")
+        if name in data:
+            return data[name]
+        if name in schema.TABLES:   # declared by a policy that did not run: empty, with its columns
+            return schema.empty(name)
+        raise AttributeError(f"no table named {name!r}; the tables here are {', '.join(data)}")
+
+    def __setattr__(self, name: str, df: pd.DataFrame) -> None:
+        if name not in schema.TABLES:
+            raise AttributeError(f"not a canonical table: {name!r} (known: {', '.join(schema.TABLES)})")
+        self._data[name] = df
+
+    def __getstate__(self) -> dict:
+        return {"_data": self._data}
+
+    def __setstate__(self, state: dict) -> None:
+        object.__setattr__(self, "_data", state["_data"])
+
+    def __repr__(self) -> str:
+        return "Tables(" + ", ".join(f"{n}: {len(df):,} rows" for n, df in self.items()) + ")"
+
+    def names(self) -> list[str]:
+        """The tables held here: the core ones first, then any a policy wrote."""
+        return list(self._data)
+
+    def items(self) -> list[tuple[str, pd.DataFrame]]:
+        return list(self._data.items())
+
+    def validate(self, source: str | None = None) -> Tables:
+        """Check every table against its schema; raises `schema.TableError` naming table, column and rows."""
+        for name, df in self.items():
+            schema.validate(df, name, source)
+        return self
+
+    def save(self, folder: str | Path) -> list[Path]:
+        """Write each table as `<name>.csv` (ISO dates) into `folder`; returns the paths written."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, df in self.items():
+            path = folder / f"{name}.csv"
+            df.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+            paths.append(path)
+        return paths
+
+    @classmethod
+    def read(cls, folder: str | Path) -> Tables:
+        """Read tables written by `save`: every declared table with a file (missing files give empty tables)."""
+        folder = Path(folder)
+        out = {}
+        for name in schema.TABLES:
+            path = folder / f"{name}.csv"
+            if path.exists():
+                out[name] = schema.conform(pd.read_csv(path), name)
+        return cls(**out)

@@ -1,0 +1,191 @@
+"""A deal's life: it walks the stages one by one, needing its rep's time in each, until won or lost.
+
+The process reads like the sale itself::
+
+    for each stage:
+        enter the stage (a policy may run a sub-process here: a meeting, a trial)
+        wait for the rep, who works the stage's hours
+        the customer takes their time (and sometimes stalls)
+        at the end of the stage, the deal is lost or moves on
+    won
+
+`DealRules` is the one place where a stage's chance and time are put together: the world's stage table,
+bent by the lead's fit, source and hidden truth, the market conditions of the day, the buyer's patience
+and every policy's `pass_factor` / `stage_days`. The random numbers were drawn with the lead
+(`sim.engine.entities.Lead`), so the same lead meets the same fate under the same rules.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+
+import simpy
+from scipy.special import ndtr, ndtri
+
+from ..world import World
+from .conditions import Conditions
+from .entities import Deal, Lead
+from .hooks import ModelView, Policy, overrides
+from .priority import Priority, combine
+from .team import Rep
+from .truth import calibrate
+
+
+def pass_chances(world: World, fit: float, loss_factor: float) -> list[float]:
+    """Per stage, the chance a deal of this fit and loss factor moves on, in normal market conditions."""
+    fit_factor = math.exp(world.fit_effects.on_loss * (0.5 - fit)) * loss_factor
+    return [1.0 - min(stage.loss_chance * fit_factor, 0.99) for stage in world.stages]
+
+
+class DealRules:
+    """How each stage goes for a deal: chance of passing, customer-side time, queue priority, rep effort."""
+
+    def __init__(self, world: World, conditions: Conditions, policies: list[Policy], view: ModelView):
+        self.world, self.conditions, self.view = world, conditions, view
+        # only the policies that override a hook are asked at that hook (hooks run on every event)
+        asked = lambda hook: [p for p in policies if overrides(p, hook)]  # noqa: E731 - tiny local filter
+        self._enterers, self._prioritisers, self._motivators = asked("enter_stage"), asked("priority"), asked("effort")
+        self._timers, self._passers, self._pricers = asked("stage_days"), asked("pass_factor"), asked("signed_amount")
+        self.has_enterers = bool(self._enterers)
+        self._source_loss = {s.name: s.loss_factor for s in world.lead_sources}
+        self._source_time = {s.name: s.duration_factor for s in world.lead_sources}
+        self._truth_scale = calibrate(world.truth, [1.0 - p for p in pass_chances(world, 0.5, 1.0)])
+
+    # ---- chance -------------------------------------------------------------------------------
+    def loss_factor(self, lead: Lead, now: float) -> float:
+        """Factor on a lead's stage loss chances at day `now`: its lead source and its hidden truth."""
+        source = self._source_loss.get(lead.source, 1.0)
+        return source * self._truth_scale * lead.truth.loss_multiplier(self.world.truth, now)
+
+    def normal_chances(self, lead: Lead) -> list[float]:
+        """Per stage, the lead's chance of passing in normal conditions, as it stands when it arrives."""
+        return pass_chances(self.world, lead.fit, self.loss_factor(lead, lead.arrived))
+
+    def pass_chance(self, deal: Deal, i: int, now: float, waited: float) -> float:
+        """The chance the deal passes stage `i` at day `now`, after waiting `waited` days for its rep.
+
+        The stage table's chance for this deal (lower once its budget was cut), times the day's market
+        factor, times the buyer's patience, times every policy's factor.
+        """
+        truth = deal.lead.truth
+        if truth.budget_now(now) or not truth.budget:
+            passing = deal.pass_chances[i]
+        else:
+            passing = pass_chances(self.world, deal.lead.fit, self.loss_factor(deal.lead, now))[i]
+        passing *= self.conditions.pass_factor[self.conditions.at(now)]
+        patience = self.world.market.patience_days
+        if waited and patience is not None:   # a buyer kept waiting may go elsewhere
+            passing *= math.exp(-waited / patience)
+        for p in self._passers:
+            passing *= p.pass_factor(self.view, deal, i)
+        return passing
+
+    # ---- time ---------------------------------------------------------------------------------
+    def stage_days(self, deal: Deal, i: int, now: float, elapsed: float = 0.0) -> float:
+        """Customer-side days the deal spends in stage `i` from day `now`, including any stall.
+
+        `elapsed`: days the deal has already spent in the stage (a deal that was open when the run began):
+        its time is then drawn given that it lasted at least that long, and what remains is returned.
+        """
+        stage, lead = self.world.stages[i], deal.lead
+        fit_factor = math.exp(self.world.fit_effects.on_duration * (0.5 - lead.fit))
+        stretch = self.conditions.stretch[self.conditions.at(now)] * self._source_time.get(lead.source, 1.0)
+        typical = stage.median_days * fit_factor * stretch
+        if elapsed > 0:
+            noise = _noise_beyond(lead.stage_noise[i], elapsed, typical, stage.spread)
+            days = max(typical * math.exp(stage.spread * noise) - elapsed, 0.0)
+        else:
+            days = typical * math.exp(stage.spread * lead.stage_noise[i])
+        if lead.stall_draws[i] < stage.stall_chance:
+            deal.stalls += 1
+            days += stage.stall_days * math.exp(0.5 * lead.stall_noise[i])
+        for p in self._timers:
+            days = p.stage_days(self.view, deal, i, days)
+        return days
+
+    # ---- the rep's time -------------------------------------------------------------------------
+    def priority(self, deal: Deal) -> Priority:
+        """The deal's place in its rep's queue, from every policy that has a say."""
+        return combine([p.priority(self.view, deal) for p in self._prioritisers])
+
+    def effort(self, rep: Rep) -> float:
+        """Speed multiplier on a rep's work: the product of what the policies say."""
+        effort = 1.0
+        for p in self._motivators:
+            effort *= p.effort(self.view, rep)
+        return effort
+
+    # ---- policies' own steps --------------------------------------------------------------------
+    def entering(self, deal: Deal, i: int) -> Generator:
+        """Process step: the sub-processes policies run as the deal enters stage `i`, one after another."""
+        for p in self._enterers:
+            step = p.enter_stage(self.view, deal, i)
+            if step is not None:
+                yield from step
+
+    def signed_amount(self, deal: Deal) -> float:
+        """What a won deal signs for: first estimate x realisation, then whatever policies change."""
+        amount = round(deal.lead.first_estimate * deal.lead.realisation, 2)
+        for p in self._pricers:
+            amount = round(p.signed_amount(self.view, deal, amount), 2)
+        return amount
+
+
+def _noise_beyond(z: float, elapsed: float, typical: float, spread: float) -> float:
+    """The standard normal `z` moved into the part of its distribution where the stage lasts > `elapsed` days
+    (inverse-CDF conditioning: the same `z` keeps its rank among the durations still possible)."""
+    if spread <= 0:
+        return z
+    floor = ndtr(math.log(elapsed / typical) / spread)
+    return float(ndtri(min(floor + ndtr(z) * (1.0 - floor), 1.0 - 1e-12)))
+
+
+def rep_time(env: simpy.Environment, rules: DealRules, deal: Deal, hours: float):
+    """Process step: the deal waits for its owner's desk, then the owner works `hours` on it.
+
+    A deal handed to another rep while it waits (its owner left) queues again at the new owner.
+    Returns the days the deal waited before the work started.
+    """
+    asked = env.now
+    while True:
+        rep = deal.owner
+        with rep.desk.request(priority=rules.priority(deal)) as turn:
+            deal.waiting = True
+            try:
+                yield turn
+            except simpy.Interrupt:      # handed over while waiting: queue at the new owner
+                continue
+            finally:
+                deal.waiting = False
+            waited = env.now - asked
+            yield from rep.work(env, hours, rules.effort(rep))
+            return waited
+
+
+def work_the_deal(env: simpy.Environment, world: World, rules: DealRules, deal: Deal,
+                  close: Callable[[Deal, bool], None], first_stage: int = 0, entered: float | None = None):
+    """Process: the deal walks the stages, holding its rep's desk while the rep works each one.
+
+    A deal that was already open when the run began starts in `first_stage`, which it `entered` on that
+    (earlier) day: its rep's work there is done, and the customer takes what remains of the stage.
+    """
+    for i in range(first_stage, len(world.stages)):
+        stage = world.stages[i]
+        resumed = i == first_stage and entered is not None
+        deal.enter(i, entered if resumed else env.now)
+        waited = 0.0
+        if not resumed:
+            if rules.has_enterers:
+                yield from rules.entering(deal, i)
+            if stage.rep_hours > 0:
+                waited = yield from rep_time(env, rules, deal, stage.rep_hours)
+                deal.knows.contact(env.now)
+
+        yield env.timeout(rules.stage_days(deal, i, env.now, env.now - entered if resumed else 0.0))
+
+        if deal.lead.loss_draws[i] >= rules.pass_chance(deal, i, env.now, waited):
+            close(deal, False)
+            return
+
+    close(deal, True)

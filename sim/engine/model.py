@@ -1,0 +1,188 @@
+"""The sales model: wires the market, the team, the deals and the policies together, and records tables.
+
+`SalesModel(world, policies, rng).run()` runs SimPy until the world's last day and returns the canonical
+tables and headline metrics (`Outcome`). The scenario layer (`sim.simulate`) builds it from a `Scenario`.
+
+All randomness comes from one `numpy.random.Generator`. The model splits it into independent streams
+(`market_rng` for leads and conditions, `rng` for policies), so that changing a policy or the team does
+not change which leads arrive: scenarios compare on common random numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from ..core import quota
+from ..core.metrics import pipeline_metrics
+from ..core.tables import Tables
+from ..world import World
+from . import recorder
+from .accounts import AccountStreams, customer_life
+from .conditions import Conditions
+from .deal import DealRules, work_the_deal
+from .entities import Deal, Lead
+from .hooks import Policy, overrides
+from .leads import LeadFactory, arrivals
+from .priority import Priority
+from .team import Rep, Team
+
+
+@dataclass
+class Outcome:
+    """What one run produced: the canonical tables and the headline metrics."""
+
+    tables: Tables
+    metrics: dict[str, float]
+
+
+class SalesModel:
+    """One simulated sales organisation. Processes call back into it to record what happens.
+
+    It is what policies' hooks see, through the `sim.engine.hooks.ModelView` protocol.
+    """
+
+    def __init__(self, world: World, policies: Sequence[Policy], rng: np.random.Generator,
+                 env: simpy.Environment | None = None):
+        self.world = world
+        self.env = env if env is not None else simpy.Environment()
+        self.market_rng, self.rng, account_rng = rng.spawn(3)
+        self.account_streams = AccountStreams(account_rng)
+        self.conditions = Conditions.build(world, self.market_rng)
+        self.leads = LeadFactory(world, self.market_rng)
+        self.team = Team(self.env, world)
+        self.policies = list(policies)
+        self.rules = DealRules(world, self.conditions, self.policies, self)
+        self._admitters = [p for p in self.policies if overrides(p, "admit")]
+        self._closers = [p for p in self.policies if overrides(p, "on_close")]
+        self.deals: list[Deal] = []
+        self.declined: list[Lead] = []
+        self.extra: dict = {}                               # room for policies' per-run bookkeeping
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    # ---- the story -----------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        env, world = self.env, self.world
+        env.process(arrivals(env, world.days, self.conditions, self.leads, self.receive))
+        env.process(self.team.hiring(env))
+        for policy in self.policies:
+            policy.attach(self)
+        env.run(until=world.days)
+        tables = self.tables()
+        return Outcome(tables, self.metrics(tables))
+
+    def receive(self, lead: Lead) -> None:
+        """A lead arrived: if every policy admits it, it becomes a deal with an owner and starts moving."""
+        if not all(p.admit(self, lead) for p in self._admitters):
+            self.declined.append(lead)
+            return
+        self._take_on(lead)
+
+    def resume(self, lead: Lead, stage: int, entered: float) -> Deal:
+        """A deal that was already open when the run began (e.g. an export's pipeline): it sits in stage
+        `stage` since day `entered` (<= now) and goes on from there; it was qualified long ago."""
+        if not 0 <= stage < len(self.world.stages):
+            raise ValueError(f"stage {stage} is not a stage index (0 to {len(self.world.stages) - 1})")
+        if entered > self.env.now:
+            raise ValueError(f"entered {entered} is after now ({self.env.now}): a deal cannot resume in the future")
+        return self._take_on(lead, stage, entered)
+
+    def _take_on(self, lead: Lead, stage: int = 0, entered: float | None = None) -> Deal:
+        deal = Deal(
+            id=f"OPP-{len(self.deals) + 1:06d}",
+            lead=lead,
+            owner=self.team.assign(),
+            pass_chances=self.rules.normal_chances(lead),
+        )
+        self.deals.append(deal)
+        lead.account.deals.append(deal)
+        deal.process = self.env.process(work_the_deal(self.env, self.world, self.rules, deal, self.close, stage, entered))
+        return deal
+
+    def close(self, deal: Deal, won: bool) -> None:
+        """Record a deal's outcome; a win books its signed amount and makes the account a customer."""
+        now = self.env.now
+        deal.history[-1][2] = now
+        deal.closed, deal.won = now, won
+        deal.owner.open_deals -= 1
+        if won:
+            deal.amount = self.rules.signed_amount(deal)
+            deal.owner.bookings += deal.amount
+            account = deal.lead.account
+            new_customer = not account.customer
+            account.revenue += deal.amount
+            if new_customer:
+                self.env.process(customer_life(self.env, account, self.world.accounts, self.leads,
+                                               self.account_streams.of(account), self.receive))
+        for policy in self._closers:
+            policy.on_close(self, deal)
+
+    # ---- what policies may ask for -----------------------------------------------------------
+    def open_deals(self, rep: Rep | None = None) -> list[Deal]:
+        """The deals still open (of `rep`, if given)."""
+        return [d for d in self.deals if d.closed is None and (rep is None or d.owner is rep)]
+
+    def hand_over(self, deal: Deal, rep: Rep) -> None:
+        """Give an open deal to another rep; if it is waiting for rep time, it queues at the new owner."""
+        deal.owner.open_deals -= 1
+        deal.owner = rep
+        if deal.waiting:
+            deal.process.interrupt("handed over")
+
+    def release(self, rep: Rep) -> None:
+        """The rep leaves today; each of their open deals is handed to the active rep with the fewest."""
+        rep.left = self.env.now
+        for deal in self.open_deals(rep):
+            self.hand_over(deal, self.team.assign())
+
+    def effort(self, rep: Rep) -> float:
+        """Speed multiplier on a rep's work: the product of what the policies say."""
+        return self.rules.effort(rep)
+
+    def desk_time(self, rep: Rep, hours: float, priority: Priority, effort: float | None = None) -> Generator:
+        """Process step: wait for `rep`'s desk at `priority`, then the rep works `hours` on it (at the
+        policies' effort when the work starts, unless `effort` is given)."""
+        with rep.desk.request(priority=priority) as turn:
+            yield turn
+            yield from rep.work(self.env, hours, self.rules.effort(rep) if effort is None else effort)
+
+    def timestamps(self, days: np.ndarray | list) -> pd.DatetimeIndex:
+        """Simulated days since the start -> real timestamps (to the second), NaT where missing."""
+        return recorder.timestamps(self.world, days)
+
+    # ---- recording -----------------------------------------------------------------------------
+    def tables(self) -> Tables:
+        """Build the canonical tables from what was recorded during the run."""
+        opportunities = recorder.opportunities(self.world, self.deals)
+        written = {name: df for p in self.policies for name, df in p.tables(self).items()}
+        tables = Tables(
+            opportunities=opportunities,
+            stage_history=recorder.stage_history(self.world, self.deals),
+            accounts=recorder.accounts(self.world, self.leads.accounts),
+            **written,
+        )
+        if self.world.reps.quota is not None:
+            tables.attainment = recorder.attainment(self.world, self.team.reps, opportunities)
+        return tables
+
+    def metrics(self, tables: Tables) -> dict[str, float]:
+        """Pipeline metrics from the tables plus what only the model knows (leads, declines, rep time)."""
+        days = self.world.days
+        out = {"leads": float(self.leads.count), "declined": float(len(self.declined)),
+               "market_exhausted": float(self.leads.market_exhausted)}
+        out.update(pipeline_metrics(tables.opportunities))
+        out["rep_utilisation"] = self.team.utilisation(days)
+        out["reps_at_end"] = float(len(self.team.active))
+        out.update(self.team.headcount(days))
+        if self.world.reps.quota is not None:
+            out["attainment"] = quota.annual_attainment(tables.attainment)
+        for policy in self.policies:
+            out.update(policy.metrics(self))
+        return out
