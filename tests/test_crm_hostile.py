@@ -150,8 +150,8 @@ def test_the_report_overview_puts_the_warning_first():
     with tempfile.TemporaryDirectory() as tmp:
         for page in ("index.html.j2", "data-quality.html.j2"):
             html = render(page, Path(tmp) / "p.html", data=data, cards=[], figures={}, all_ran=True, status_line="",
-                          skipped_count=0, skipped=[], failed=[], rejected_json="[]", repaired_json="[]",
-                          crm=None, mapping=None, generated="now").read_text()
+                          skipped_count=0, skipped=[], failed=[], rejected_json="[]", repaired_json="[]", pages=set(),
+                          root="", here=page.split(".")[0], crm=None, mapping=None, generated="now").read_text()
             body = html.split("<body", 1)[1]
             warning = body.index("none of its 9 values could be read as a date")
             assert "<strong>Warning:</strong>" in body and warning < body.index("<h2")
