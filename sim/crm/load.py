@@ -303,8 +303,10 @@ class _Builder:
     def _warn_if_unread(self, raw: RawTable, canon: str, header: str, text: pd.Series, values: pd.Series,
                         alive: pd.Series, what: str, fmt: Format) -> None:
         """A column with values none of which could be read: said loudly, not only as a long list of repairs."""
+        if values[alive].notna().any():    # something was read: the usual case, decided without a pass over the text
+            return
         filled = alive & ~parse.is_empty(text.fillna("").astype(str))
-        if filled.any() and values[filled].isna().all():
+        if filled.any():
             sample = ", ".join(repr(v) for v in text[filled].drop_duplicates().head(3))
             hint = ("give its layout as date_format in a mapping file (e.g. date_format: {" + canon + ": \"%d-%m-%Y\"})"
                     if what == "a date" else "check that the mapping points at the right column")

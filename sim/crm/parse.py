@@ -121,9 +121,7 @@ def _other_convention(cells: np.ndarray, european: bool) -> np.ndarray:
     '12,5' and '1.234,56' show a decimal comma; '12.5' and '1,234.56' a decimal point; '1.234.567' dots as
     thousands (so a decimal comma) and '1,234,567' commas as thousands (a decimal point).
     """
-    core = cells
-    for ch in ("(", ")", "-", "+"):
-        core = np.strings.replace(core, ch, "")
+    core = np.strings.rstrip(cells, ")-+ ")     # only what follows the last separator counts
     length = np.strings.str_len(core)
     comma, point = np.strings.rfind(core, ","), np.strings.rfind(core, ".")
     if european:   # decimal-comma column: a point shows itself as the decimal mark
