@@ -31,6 +31,7 @@ import pandas as pd
 from ..core import schema
 from ..core.tables import Tables
 from . import parse
+from .activities import combine_issues, load_activities, split_activity_files
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
 from .mapping import read_mapping
 from .parse import ExportError, RawTable, Skipped
@@ -99,6 +100,7 @@ class LoadResult:
             "stages": self.stages,
             "missing_columns": schema.missing_columns(opp, [c for c in schema.OPPORTUNITIES.columns]),
             "stage_history_rows": len(self.tables.stage_history),
+            "activity_rows": len(self.tables.activities),
             "warnings": self.warnings,
             "sheets_not_read": [f"{s.file} [{s.sheet}]: {s.rows:,} row(s), {s.why}" for s in self.skipped],
             "notes": self.notes,
@@ -118,6 +120,7 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
         tables, not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
         raws += tables
         skipped += not_read
+    raws, activity_raws = split_activity_files(raws)   # activity exports next to the opportunities
     kinds, unfit = _classify(raws, fmt)
     skipped += unfit
     opp_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "opportunities"]
@@ -132,14 +135,18 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
     history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
     opps = _complete_from_history(opps, history, builder.first_amounts)
+    activities = load_activities(activity_raws, opps)   # sim.crm.activities: meetings, calls, call recordings
     tables = Tables(
         opportunities=schema.conform(opps, "opportunities"),
         stage_history=schema.conform(history, "stage_history"),
         accounts=_accounts(opps),
+        activities=activities.table,
     ).validate(source=str(path))
     used = {f.name for _, f, _ in opp_files}
-    return LoadResult(tables, builder.issues("rejected"), builder.issues("repaired"), " + ".join(sorted(used)),
-                      builder.reports, builder.stage_report, builder.notes, builder.warnings, skipped)
+    return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),
+                      combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
+                      builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
+                      builder.warnings + activities.warnings, skipped)
 
 
 def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:

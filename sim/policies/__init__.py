@@ -6,8 +6,10 @@ below; see `sim/README.md` for the worked example.
 """
 
 from .allocation import AllocationPolicy
+from .first_meeting import FirstMeetingPolicy
 from .forecast import ForecastPolicy
+from .listening import ListeningPolicy
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 
-__all__ = ["AllocationPolicy", "ForecastPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy"]
+__all__ = ["AllocationPolicy", "FirstMeetingPolicy", "ForecastPolicy", "ListeningPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy"]
