@@ -79,12 +79,14 @@ def _bin_labels(edges: Sequence[float], percent: bool) -> list[str]:
 
 
 def win_rate_by_rep_talk(tables, bins: Sequence[float] = REP_TALK_BINS) -> pd.DataFrame:
-    """Win rate of closed deals by the rep's share of the talking in the deal's first recorded conversation.
+    """Win rate of closed deals by the rep's share of the talking in the deal's first recorded conversation
+    (bins include their lower edge: 45%-55% holds 45% up to just under 55%).
 
     Needs activities.opportunity_id, at, customer_talk_share and opportunities.outcome.
     """
     deals = first_conversations(tables)
-    key = pd.cut(deals["rep_talk_share"], list(bins), labels=_bin_labels(bins, True), include_lowest=True)
+    edges = [*bins[:-1], bins[-1] + 1e-9]          # the last bin holds its upper edge (a rep who did all the talking)
+    key = pd.cut(deals["rep_talk_share"].round(6), edges, labels=_bin_labels(bins, True), right=False)
     return win_rates(key.rename("rep talk share"), deals["won"])
 
 

@@ -71,7 +71,7 @@ class ListeningPolicy(Policy):
     minutes: float = Field(45.0, gt=0, le=600, description="length of a meeting [minutes]")
     discovery_rate: float = Field(1.4, ge=0, le=20, description="how fast customer talk reveals the real need (see the formula above)")
     question_half: float = Field(5.0, gt=0, le=100, description="questions that give half the full effect of asking")
-    unprompted: float = Field(0.15, ge=0, le=1, description="share of the discovery that needs no question at all")
+    unprompted: float = Field(0.10, ge=0, le=1, description="share of the discovery that needs no question at all")
     talk_drives_discovery: bool = Field(
         True, description="the chance of finding the need rises with the customer's talk share (false: the ablation, a fixed share for everyone)"
     )
@@ -79,7 +79,7 @@ class ListeningPolicy(Policy):
     speak_rate: float = Field(1.6, ge=0, le=20, description="how readily attendees besides the main contact speak, given customer talk share and questions")
     need_found_factor: float = Field(1.12, gt=0, le=3, description="pass chance multiplier of a stage that ends with the real need known")
     need_missing_factor: float = Field(0.88, gt=0, le=3, description="pass chance multiplier of a stage that ends with the need still unknown")
-    slow_without_need: float = Field(1.2, gt=0, le=5, description="stage days multiplier while the need is unknown (proposals that miss)")
+    slow_without_need: float = Field(1.3, gt=0, le=5, description="stage days multiplier while the need is unknown (proposals that miss)")
 
     # ---- hooks ---------------------------------------------------------------------------------
     def enter_stage(self, model: ModelView, deal: Deal, i: int) -> None:
