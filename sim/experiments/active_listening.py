@@ -17,9 +17,10 @@ from matplotlib.figure import Figure
 from ..analysis.meetings import cohort_summary, new_logo_cohort
 from ..analysis.plots import bands
 from ..core.stats import mean_ci, paired_diff_ci
+from ..core.tables import Tables
 from ..scenario import Scenario
-from .replicate import replicate_each
-from .simulate import SimResult
+from .replicate import replicate_each, seeds
+from .simulate import SimResult, simulate
 
 COHORT_DAYS = 270     # prospects arriving in the first nine months; most have closed by the end of a year
 SEP = " · "
@@ -42,6 +43,20 @@ def listening_measure(result: SimResult) -> dict[str, float]:
     bookings and mean days to win (a picklable `measure` for `sim.replicate_each`)."""
     cohort = new_logo_cohort(result.tables.opportunities, pd.Timestamp(result.scenario.start), COHORT_DAYS)
     return {**result.metrics, **cohort_summary(cohort)}
+
+
+def pooled_tables(scenario: Scenario, years: int, seed: int) -> Tables:
+    """`years` simulated runs of `scenario` pooled into one set of tables (ids prefixed by the run), to show
+    what the same analysis sees on a data set that many times larger than one team's year."""
+    opps, acts = [], []
+    for k, s in enumerate(seeds(seed, years)):
+        t = simulate(scenario, seed=s).tables
+        tag = f"Y{k + 1}-"
+        opps.append(t.opportunities.assign(opportunity_id=tag + t.opportunities["opportunity_id"],
+                                           account_id=tag + t.opportunities["account_id"]))
+        acts.append(t.activities.assign(opportunity_id=tag + t.activities["opportunity_id"],
+                                        account_id=tag + t.activities["account_id"]))
+    return Tables(opportunities=pd.concat(opps, ignore_index=True), activities=pd.concat(acts, ignore_index=True))
 
 
 def column(runs: pd.DataFrame, scenario: str, metric: str) -> np.ndarray:

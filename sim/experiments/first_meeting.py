@@ -69,7 +69,7 @@ def meeting_measure(result: SimResult) -> dict[str, float]:
     return out
 
 
-def champion_check(tables: Sequence[Tables], p: float, max_attendees: int = 8) -> pd.DataFrame:
+def champion_check(tables: Sequence[Tables], p: float) -> pd.DataFrame:
     """Held first meetings pooled over runs, by attendees n: meetings, champions, the simulated rate with
     its 95% Wilson CI, and the closed form 1 - (1 - p)^n (every attendee engaged) next to the mean of each
     meeting's own closed form (which lowers the chance of attendees who never spoke, when that is known).
@@ -78,7 +78,7 @@ def champion_check(tables: Sequence[Tables], p: float, max_attendees: int = 8) -
     """
     acts = pd.concat([t.activities for t in tables], ignore_index=True)
     held = acts[acts["truth_champion"].notna()] if "truth_champion" in acts else acts.iloc[:0]
-    n = held["attendees"].astype(int).clip(upper=max_attendees)
+    n = held["attendees"].astype(int)
     g = held.groupby(n)
     out = pd.DataFrame({"meetings": g.size(), "champions": g["truth_champion"].sum().astype(int),
                         "expected": g["truth_champion_chance"].mean()})
@@ -149,7 +149,8 @@ def format_figure(runs: pd.DataFrame, formats: Sequence[str] = FORMATS, ablation
     ax.set_ylabel("first meeting")
     ax.set_title("The first meeting's format and the win rate of the same prospects")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    fig.tight_layout()
     return fig
 
 

@@ -67,6 +67,7 @@ class ListeningPolicy(Policy):
     rep_spread: float = Field(0.08, ge=0, le=0.5, description="spread of the reps' own habits around that average (sd)")
     meeting_spread: float = Field(0.08, ge=0, le=0.5, description="spread of one rep's talk share from meeting to meeting (sd)")
     questions: float = Field(6.0, ge=0, le=100, description="average questions the rep asks in a meeting (Poisson)")
+    questions_spread: float = Field(0.3, ge=0, le=2, description="spread of the reps' own question habits (sd on a log scale)")
     attendees: float = Field(2.0, ge=1, le=50, description="average customer people at a meeting no other policy booked (1 + Poisson)")
     minutes: float = Field(45.0, gt=0, le=600, description="length of a meeting [minutes]")
     discovery_rate: float = Field(1.4, ge=0, le=20, description="how fast customer talk reveals the real need (see the formula above)")
@@ -115,11 +116,13 @@ class ListeningPolicy(Policy):
         found = deal.extra.get(NEED)
         return found is not None and found <= i
 
-    def habit(self, model: ModelView, rep: Rep) -> float:
-        """The rep's usual talk share: the team average plus the rep's own lean (drawn once per rep)."""
+    def habit(self, model: ModelView, rep: Rep) -> tuple[float, float]:
+        """The rep's usual talk share and questions per meeting: the team's averages bent by the rep's own
+        leans (drawn once per rep, the same in every scenario)."""
         if HABIT not in rep.extra:
-            lean = touches.stream(model, "listening.rep", model.team.reps.index(rep)).standard_normal()
-            rep.extra[HABIT] = min(max(self.rep_talk_share + self.rep_spread * lean, 0.05), 0.95)
+            lean = touches.stream(model, "listening.rep", model.team.reps.index(rep)).standard_normal(2)
+            talk = min(max(self.rep_talk_share + self.rep_spread * lean[0], 0.05), 0.95)
+            rep.extra[HABIT] = (talk, self.questions * math.exp(self.questions_spread * lean[1]))
         return rep.extra[HABIT]
 
     def discovery_chance(self, customer_share: float, questions: int) -> float:
@@ -136,9 +139,10 @@ class ListeningPolicy(Policy):
         """One meeting's conversation, drawn from the deal's own numbers for stage `i` (the same numbers in
         every scenario, whatever happened to other deals or at other stages)."""
         u, z = self.numbers(model, deal, i)
-        rep_share = min(max(self.habit(model, deal.owner) + self.meeting_spread * z, 0.05), 0.95)
+        talk, asks = self.habit(model, deal.owner)
+        rep_share = min(max(talk + self.meeting_spread * z, 0.05), 0.95)
         customer = 1.0 - rep_share
-        questions = touches.poisson_from_uniform(u[0], self.questions)
+        questions = touches.poisson_from_uniform(u[0], asks)
         if touch is None:
             attendees = 1 + touches.poisson_from_uniform(u[1], self.attendees - 1.0)
             touch = touches.record(model, deal, "meeting", duration_minutes=self.minutes, attendees=float(attendees),
