@@ -34,6 +34,7 @@ from ..engine.team import Rep
 
 LOG = "activities"   # key of the shared log in `model.extra`
 BLOCK = 32           # uniform numbers drawn ahead per meeting for its attendees (more are drawn if needed)
+TABLE = "touches.table"   # key in `model.extra`: the table built at the end of the run
 BOOKED = "touches.booked"   # key in `deal.extra`: (stage, meeting) booked by a policy for that stage
 
 
@@ -82,10 +83,18 @@ def booked(deal: Deal, stage: int) -> tuple[bool, Touch | None]:
 
 
 def table(model: ModelView) -> pd.DataFrame:
-    """Every touch logged in the run, as the canonical `activities` table plus its `truth_*` columns."""
+    """Every touch logged in the run, as the canonical `activities` table plus its `truth_*` columns
+    (built once per run: every policy that writes touches asks for it)."""
     touches: list[Touch] = model.extra.get(LOG, [])
     if not touches:
         return schema.empty("activities")
+    built = model.extra.get(TABLE)
+    if built is None or built[0] != len(touches):
+        built = model.extra[TABLE] = (len(touches), _build(model, touches))
+    return built[1]
+
+
+def _build(model: ModelView, touches: list[Touch]) -> pd.DataFrame:
     columns = [c for c in schema.ACTIVITIES.columns]
     data: dict[str, Any] = {c: [getattr(t, c) for t in touches] for c in columns}
     data["at"] = model.timestamps([t.at for t in touches])
