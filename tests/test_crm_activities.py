@@ -75,7 +75,7 @@ def test_salesforce_tasks_and_events_load_next_to_the_opportunities(tmp_path):
     assert acts.loc[acts["opportunity_id"] == OPP_B, "outcome"].tolist() == ["no-show", "held"]
 
     rejected = res.rejected[res.rejected["file"] == "Task.csv"].set_index("row")["reason"].to_dict()
-    assert rejected == {5: "opportunity not among the loaded opportunities", 6: "not a date in any known format",
+    assert rejected == {5: "opportunity not among the loaded opportunities", 6: "not a date in any layout the loader reads",
                         7: "blank row"}
     repaired = res.repaired[res.repaired["file"] == "Task.csv"]
     assert repaired[["row", "column", "value"]].values.tolist() == [[3, "CallDurationInSeconds", "abc"]]

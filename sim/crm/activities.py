@@ -25,7 +25,7 @@ Anything else is read through a small activity mapping (YAML or a dict)::
       attendees_spoke: Customers who spoke
     kind: meeting               # kind of every row that does not say (default: meeting)
     duration_unit: minutes      # minutes, seconds, milliseconds or hours
-    date_format: "%d/%m/%Y"     # optional; detected otherwise
+    date_format: "%d/%m/%Y"     # optional (or day-first / month-first); detected otherwise
 
 Every input row is loaded or rejected with a reason (rows read = loaded + rejected, per file), and a value
 that cannot be read is left empty and listed as repaired, in the shape `sim.crm.load` uses for
@@ -48,6 +48,7 @@ import yaml
 
 from ..core import schema
 from . import parse
+from .dates import check_format
 from .parse import ExportError, RawTable
 
 ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]   # as `sim.crm.load` reports rejected and repaired rows
@@ -188,6 +189,7 @@ class ActivityLoad:
     repaired: pd.DataFrame
     files: list[ActivityFile]
     notes: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 # ---- entry points --------------------------------------------------------------------------------------
@@ -216,7 +218,8 @@ def read_activities(path: str | Path, mapping: str | Path | Mapping | None = Non
         p for p in path.iterdir() if p.is_file() and p.suffix.lower() in parse.TEXT_SUFFIXES + parse.EXCEL_SUFFIXES)
     if not files:
         raise ExportError(f"{path}: the folder holds no .csv or .xlsx files")
-    return load_activities([parse.read_table(p) for p in files], opportunities, mapping)
+    raws = [table for p in files for table in parse.read_tables(p)[0]]
+    return load_activities(raws, opportunities, mapping)
 
 
 def load_activities(raws: list[RawTable], opportunities: pd.DataFrame | None = None,
@@ -228,14 +231,16 @@ def load_activities(raws: list[RawTable], opportunities: pd.DataFrame | None = N
     for raw in raws:
         spec = spec_given or detect_activity(raw.frame.columns)
         if spec is None or not spec.matches(raw.frame.columns):
-            raise ExportError(f"{raw.path}: the header ({', '.join(list(raw.frame.columns)[:8])}) is not a known "
+            raise ExportError(f"{raw.path}{f' [{raw.sheet}]' if raw.sheet else ''}: the header "
+                              f"({', '.join(list(raw.frame.columns)[:8])}) is not a known "
                               "activity export (Salesforce Task/Event, HubSpot meetings/calls, a call-recording CSV "
                               "with a talk ratio); describe its columns in an activity mapping")
         parts.append(builder.file(raw, spec))
     table = pd.concat(parts, ignore_index=True) if parts else schema.empty("activities")
     table = schema.conform(table, "activities")
-    schema.validate(table, "activities", ", ".join(r.path.name for r in raws) or None)
-    return ActivityLoad(table, builder.issues("rejected"), builder.issues("repaired"), builder.reports, builder.notes)
+    schema.validate(table, "activities", ", ".join(r.name for r in raws) or None)
+    return ActivityLoad(table, builder.issues("rejected"), builder.issues("repaired"), builder.reports, builder.notes,
+                        builder.warnings)
 
 
 # ---- mapping -------------------------------------------------------------------------------------------
@@ -270,6 +275,9 @@ def read_activity_mapping(mapping: str | Path | Mapping) -> ActivitySpec:
     unit = mapping.get("duration_unit", "minutes")
     if unit not in UNITS:
         problems.append(f"duration_unit: {unit!r} is not one of {', '.join(UNITS)}")
+    date_format = mapping.get("date_format")
+    if date_format is not None and (why := check_format(date_format)) is not None:
+        problems.append(f"date_format: {why}")
     kind = mapping.get("kind", "meeting")
     if not isinstance(kind, str) or not kind.strip():
         problems.append("kind: must be a word such as meeting or call")
@@ -287,18 +295,21 @@ class _Builder:
         self._issues: dict[str, list[pd.DataFrame]] = {"rejected": [], "repaired": []}
         self.reports: list[ActivityFile] = []
         self.notes: list[str] = []
+        self.warnings: list[str] = []
         self.opps = None
         if opportunities is not None and "opportunity_id" in opportunities:
             accounts = opportunities["account_id"] if "account_id" in opportunities else pd.Series(None, index=opportunities.index)
             self.opps = pd.Series(accounts.to_numpy(), index=opportunities["opportunity_id"].astype(str).to_numpy())
 
     def flag(self, which: str, raw: RawTable, mask: pd.Series, column: str, values: pd.Series, reason) -> None:
+        """Record one issue per True in `mask` (reason: a string or a Series of strings), as `sim.crm.load` does."""
         if not mask.any():
             return
-        idx = mask[mask].index
+        positions = np.flatnonzero(mask.to_numpy())
+        idx = mask.index[positions]
         self._issues[which].append(pd.DataFrame({
-            "file": raw.path.name,
-            "row": idx.to_numpy() + 2,
+            "file": raw.name,
+            "row": raw.row_numbers()[positions],
             "column": column,
             "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
             "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
@@ -317,24 +328,27 @@ class _Builder:
         text = raw.frame[cols[fld]]
         p = parse.parse_amount(text)
         self.flag("repaired", raw, p.invalid & alive, cols[fld], text, "not a number; left empty")
+        if p.why is not None:
+            self.flag("repaired", raw, p.fallback & alive, cols[fld], text, p.why)
+        self.warn_if_unread(raw, fld, cols[fld], text, p.values, alive, "a number")
         values = p.values
         negative = values < 0
         self.flag("repaired", raw, negative & alive, cols[fld], text, "negative; left empty")
         return values.where(~negative)
 
     def file(self, raw: RawTable, spec: ActivitySpec) -> pd.DataFrame:
-        frame, name = raw.frame, raw.path.name
+        frame, name = raw.frame, raw.name
         cols = spec.resolve(frame.columns)
         if spec.name == "mapping":
             absent = [f"{fld} ({aliases[0]})" for fld, aliases in spec.columns.items() if fld not in cols]
             if absent:
                 self.notes.append(f"{name}: the activity mapping names column(s) the file does not have: {', '.join(absent)}")
         notes: list[str] = []
-        alive = ~parse.blank_rows(frame)
-        self.flag("rejected", raw, ~alive, "(all)", pd.Series("", index=frame.index), "blank row")
+        alive = self.readable_rows(raw)
 
-        at, unreadable = self._dates(raw, cols, "at", spec, alive)
-        self.flag("rejected", raw, alive & unreadable, cols["at"], frame[cols["at"]], "not a date in any known format")
+        at, unreadable, why = self._dates(raw, cols, "at", spec, alive)
+        self.flag("rejected", raw, alive & unreadable, cols["at"], frame[cols["at"]],
+                  why.astype("object").str.replace("; left empty", "", regex=False))   # the row is rejected, not kept
         self.flag("rejected", raw, alive & at.isna() & ~unreadable, cols["at"], frame[cols["at"]], "no date")
         alive &= at.notna()
 
@@ -391,20 +405,44 @@ class _Builder:
         self.notes.extend(f"{name}: {n}" for n in notes)
         return loaded.reset_index(drop=True)
 
-    def _dates(self, raw, cols, fld, spec, alive) -> tuple[pd.Series, pd.Series]:
-        """A date field and its unreadable cells (reported as repairs here, except for the activity date,
-        whose row the caller rejects)."""
+    def _dates(self, raw, cols, fld, spec, alive) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """A date field, its unreadable cells and why each could not be read. Cells read by a fallback rule are reported as repairs, and so
+        are unreadable ones, except for the activity date, whose row the caller rejects (with `p.why`)."""
         text = raw.frame[cols[fld]]
         p = parse.parse_dates(text, spec.date_format)
-        if fld != "at":
-            self.flag("repaired", raw, p.invalid & alive, cols[fld], text, "not a date in any known format; left empty")
-        fallback = p.fallback & alive
-        if fallback.any():
-            self.flag("repaired", raw, fallback, cols[fld], text,
-                      f"date not in the column's format {p.style}; read as " + p.values[fallback].dt.strftime("%Y-%m-%d %H:%M"))
+        self.flag("repaired", raw, (p.fallback | (p.invalid & (fld != "at"))) & alive, cols[fld], text, p.why)
+        self.notes += [f"{raw.name}: {cols[fld]}: {note}" for note in p.notes]
         if p.ambiguous:
-            self.notes.append(f"{raw.path.name}: {cols[fld]}: every date fits both month/day and day/month; read as {p.style}")
-        return p.values.where(~p.invalid), p.invalid
+            self.notes.append(f"{raw.name}: {cols[fld]}: every date fits both day/month orders; read {p.order} first "
+                              f"({p.style}); set date_format in an activity mapping (e.g. day-first) to override")
+        self.warn_if_unread(raw, fld, cols[fld], text, p.values, alive, "a date")
+        return p.values.where(~p.invalid), p.invalid, p.why
+
+    def readable_rows(self, raw: RawTable) -> pd.Series:
+        """Rows to read: not a malformed line (rejected with its line number) and not blank (rejected as blank)."""
+        frame = raw.frame
+        malformed = pd.Series(False, index=frame.index)
+        if raw.malformed:
+            positions = list(raw.malformed)
+            malformed.iloc[positions] = True
+            why = pd.Series([raw.malformed[k][0] for k in positions], index=frame.index[positions])
+            text = pd.Series([raw.malformed[k][1][:200] for k in positions], index=frame.index[positions])
+            self.flag("rejected", raw, malformed, "(line)", text, why)
+        blank = parse.blank_rows(frame) & ~malformed
+        self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
+        return ~(malformed | blank)
+
+    def warn_if_unread(self, raw: RawTable, fld: str, header: str, text: pd.Series, values: pd.Series,
+                       alive: pd.Series, what: str) -> None:
+        """A column with values none of which could be read: said in `warnings`, not only as many repairs."""
+        if values[alive].notna().any():
+            return
+        filled = alive & ~parse.is_empty(text.fillna("").astype(str))
+        if filled.any():
+            sample = ", ".join(repr(v) for v in text[filled].drop_duplicates().head(3))
+            self.warnings.append(f"{raw.name}: column {header!r} ({fld}): none of its {int(filled.sum()):,} values could "
+                                 f"be read as {what} (e.g. {sample}); all are left empty. Check the column, or give "
+                                 "its layout in an activity mapping.")
 
     def _salesforce_ids(self, opp: pd.Series, account: pd.Series, notes: list[str]) -> tuple[pd.Series, pd.Series]:
         """A WhatId starting with 001 is an account, not an opportunity."""
@@ -457,7 +495,7 @@ class _Builder:
                 return clock
             return self.number(raw, cols, fld, alive) * unit
         if "end_at" in cols:
-            end, _ = self._dates(raw, cols, "end_at", spec, alive)
+            end, _, _ = self._dates(raw, cols, "end_at", spec, alive)
             minutes = (end - at).dt.total_seconds() / 60
             backwards = alive & (minutes < 0)
             self.flag("repaired", raw, backwards, cols["end_at"], raw.frame[cols["end_at"]], "ends before it starts; duration left empty")
