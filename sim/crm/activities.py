@@ -401,7 +401,7 @@ class _Builder:
         loaded = out[alive]
         self.reports.append(ActivityFile(name, f"activities ({spec.name})", len(frame), len(loaded), raw.encoding,
                                          raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()],
-                                         raw.notes + notes))
+                                         list(raw.notes)))
         self.notes.extend(f"{name}: {n}" for n in notes)
         return loaded.reset_index(drop=True)
 
