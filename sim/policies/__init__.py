@@ -6,8 +6,11 @@ below; see `sim/README.md` for the worked example.
 """
 
 from .allocation import AllocationPolicy
+from .bugs import BugPolicy
 from .forecast import ForecastPolicy
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
+from .trials import TrialPolicy
 
-__all__ = ["AllocationPolicy", "ForecastPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy"]
+__all__ = ["AllocationPolicy", "BugPolicy", "ForecastPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy",
+           "TrialPolicy"]
