@@ -178,3 +178,56 @@ def headline(table: pd.DataFrame, runs: pd.DataFrame, claim: str = "field testin
             f"({row['bookings'] / base:+.1%}; 95% CI {row['bookings_low'] / 1e3:,.0f} to {row['bookings_high'] / 1e3:,.0f} "
             f"thousand) and are won {-row['mean_cycle_days']:.1f} days sooner (95% CI {-row['mean_cycle_days_high']:.1f} "
             f"to {-row['mean_cycle_days_low']:.1f}).")
+
+
+def _range(low: float, high: float, scale: float = 1.0, fmt: str = ",.0f") -> str:
+    return f"95% CI {low / scale:{fmt}} to {high / scale:{fmt}}"
+
+
+def findings(table: pd.DataFrame, runs: pd.DataFrame, currency: str = "USD") -> list[str]:
+    """Where the claim holds and where it stops, one sentence per comparison of `COMPARISONS`, numbers from `table`."""
+    k = 1e3
+    base = runs.loc[runs["scenario"] == NO_TESTING, "bookings"].mean()
+    out = []
+    rows = {label: table.loc[label] for label in table.index}
+    field, claim = rows.get("field testing vs none"), rows.get("field testing + beta vs none (the claim)")
+    if field is not None and claim is not None:
+        out.append(f"Field testing alone takes the bug chance from {field['reference_chance']:.0%} to {field['bug_chance']:.0%} "
+                   f"and adds {field['bookings'] / k:,.0f} thousand {currency} ({_range(field['bookings_low'], field['bookings_high'], k)}); "
+                   f"with the beta ({claim['bug_chance']:.0%}) the gain is {claim['bookings'] / k:,.0f} thousand "
+                   f"({claim['bookings'] / base:+.1%} of bookings).")
+    shrug = rows.get("ablation: testing + beta vs none, buyer shrugs")
+    if shrug is not None:
+        cycle = _range(-shrug["mean_cycle_days_high"], -shrug["mean_cycle_days_low"], fmt=".1f")
+        sooner = (f"Won deals still close {-shrug['mean_cycle_days']:.1f} days sooner ({cycle}): that part is the rep's "
+                  "hours no longer spent fighting bugs." if shrug["mean_cycle_days_high"] < 0 else
+                  f"The cycle changes by {-shrug['mean_cycle_days']:.1f} days ({cycle}), not shown either.")
+        out.append(f"Ablation — buyers who shrug bugs off: the same testing changes bookings by {shrug['bookings'] / k:,.0f} "
+                   f"thousand ({_range(shrug['bookings_low'], shrug['bookings_high'], k)}) and the win rate by "
+                   f"{100 * shrug['win_rate']:+.1f} points: the bookings gain is the buyer's reaction. " + sooner)
+    disclose = rows.get("disclosing known issues, on top")
+    if disclose is not None:
+        out.append(f"Disclosing known issues, on top: {disclose['bookings'] / k:+,.0f} thousand "
+                   f"({_range(disclose['bookings_low'], disclose['bookings_high'], k)}), when telling buyers costs nothing.")
+    fast = rows.get("fast support, on top")
+    if fast is not None:
+        out.append(f"Support that answers fast, on top: {fast['bookings'] / k:+,.0f} thousand "
+                   f"({_range(fast['bookings_low'], fast['bookings_high'], k)}).")
+    zero = rows.get("near zero: no bugs vs thorough testing + beta")
+    if zero is not None:
+        out.append(f"Near zero: going from a {zero['reference_chance']:.1%} bug chance to none adds only "
+                   f"{zero['bookings'] / k:,.0f} thousand ({zero['bookings'] / base:+.1%} of bookings; "
+                   f"{_range(zero['bookings_low'], zero['bookings_high'], k)}) and "
+                   f"{-zero['mean_cycle_days']:.1f} days: the claim still points the same way, but there is little left to win.")
+    return out
+
+
+def disclosure_check(scenario: Scenario, disclosure_loss: float = 0.04, known_share: float = 0.7,
+                     thorough_hours: float = 120.0) -> dict[str, Scenario]:
+    """Disclosure that puts `disclosure_loss` of evaluating buyers off, on an untested release and on a clean one
+    (thorough testing + beta), with `known_share` of the bugs buyers hit already known: where the advice to
+    disclose holds and where it reverses."""
+    buggy = with_bugs(scenario, testing_hours=0.0, beta=False, disclose=False, known_share=known_share)
+    clean = with_bugs(buggy, testing_hours=thorough_hours, beta=True)
+    return {"untested release": buggy, "untested release, disclosed": with_bugs(buggy, disclose=True, disclosure_loss=disclosure_loss),
+            "clean release": clean, "clean release, disclosed": with_bugs(clean, disclose=True, disclosure_loss=disclosure_loss)}
