@@ -28,6 +28,7 @@ import pandas as pd
 from ..analysis.plots import new_figure
 from ..core.metrics import pipeline_metrics
 from ..core.stats import paired_diff_ci
+from ..policies.bugs import LOSS_REASON
 from ..scenario import Scenario
 from .replicate import replicate_each
 from .simulate import SimResult
@@ -92,8 +93,9 @@ COMPARISONS = {
 
 def bug_measure(result: SimResult, follow_days: int = 0) -> dict[str, float]:
     """Pipeline metrics of the deals created before the last `follow_days` of the run (the year's deals,
-    followed until most have closed), their mean days from creation to win (`mean_cycle_days`), the bug
-    policy's own counts (whole run) and the residual bug chance."""
+    followed until most have closed), their mean days from creation to win (`mean_cycle_days`), the bugs
+    their customers met, the losses and stalls those bugs caused (read from the tables, as on an export), and
+    the residual bug chance."""
     out = dict(result.metrics)
     opp = result.tables.opportunities
     cutoff = pd.Timestamp(result.scenario.start) + pd.Timedelta(days=result.scenario.days - follow_days)
@@ -102,6 +104,11 @@ def bug_measure(result: SimResult, follow_days: int = 0) -> dict[str, float]:
     won = cohort[cohort["outcome"] == "won"]
     days = (won["closed_at"] - won["created_at"]).dt.total_seconds() / 86400
     out["mean_cycle_days"] = float(days.mean()) if len(won) else np.nan
+    act = result.tables.activities
+    bugs = act[(act["kind"] == "bug") & act["opportunity_id"].isin(set(cohort["opportunity_id"]))]
+    out["bugs"] = float(len(bugs))
+    out["bug_losses"] = float((cohort["loss_reason"] == LOSS_REASON).sum()) if "loss_reason" in cohort else 0.0
+    out["bug_stalls"] = float((bugs["outcome"] == "stalled").sum())
     policy = result.scenario.policies.bugs
     out["bug_chance"] = policy.chance if policy is not None else 0.0
     return out
@@ -136,7 +143,7 @@ def effects(runs: pd.DataFrame, pairs: Mapping[str, tuple[str, str]],
 
 
 def choices_table(runs: pd.DataFrame, metrics: Sequence[str] = ("bookings", "win_rate", "mean_cycle_days", "bugs",
-                                                                 "bug_losses", "bug_stalls", "bug_discounts")) -> pd.DataFrame:
+                                                                 "bug_losses", "bug_stalls")) -> pd.DataFrame:
     """Per scenario: the residual bug chance and the mean of each metric over replications."""
     out = runs.groupby("scenario", sort=False)[["bug_chance", *metrics]].mean()
     return out
