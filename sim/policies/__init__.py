@@ -2,14 +2,18 @@
 
 A policy is scenario data that the engine consults at named hooks (`sim.engine.hooks`). To add one, write
 a module here with a `Policy` subclass decorated with `@register`, give it a `key`, and import the module
-below; see `sim/README.md` for the worked example.
+below; see `sim/README.md` for the worked example. Shared pieces (not policies): `touches` (the activity log
+of meetings, calls and trials) and `streams` (a random stream per deal, for common random numbers).
 """
 
 from .allocation import AllocationPolicy
+from .bugs import BugPolicy
 from .first_meeting import FirstMeetingPolicy
 from .forecast import ForecastPolicy
 from .listening import ListeningPolicy
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
+from .trials import TrialPolicy
 
-__all__ = ["AllocationPolicy", "FirstMeetingPolicy", "ForecastPolicy", "ListeningPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy"]
+__all__ = ["AllocationPolicy", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "ListeningPolicy",
+           "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy", "TrialPolicy"]

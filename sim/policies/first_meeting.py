@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 from ..core.data import Data
 from ..engine.entities import Deal
 from ..engine.hooks import ModelView, Policy, register
-from . import touches
+from . import streams, touches
 
 STATE = "first_meeting"          # deal.extra key: the deal's FirstMeeting record
 
@@ -160,7 +160,7 @@ class FirstMeetingPolicy(Policy):
     # ---- the meeting ---------------------------------------------------------------------------
     def first_meeting(self, model: ModelView, deal: Deal) -> Generator:
         """Process: book the meeting until the customer shows (or the tries run out), then hold it."""
-        u = touches.stream(model, "first_meeting", *touches.deal_keys(deal)).random(self.tries + 2 + touches.BLOCK)
+        u = streams.deal_stream(model, "first_meeting", deal).random(self.tries + 2 + streams.BLOCK)
         fmt = self.formats[self.format_for(u[-1])]
         state = FirstMeeting()
         deal.extra[STATE] = state
@@ -175,7 +175,7 @@ class FirstMeetingPolicy(Policy):
         else:
             touches.book(deal, 0, None)
             return
-        attendees = 1 + touches.poisson_from_uniform(u[self.tries], fmt.attendees - 1.0)
+        attendees = 1 + streams.poisson_from_uniform(u[self.tries], fmt.attendees - 1.0)
         state.touch = touches.record(model, deal, fmt.kind, outcome="held", attendees=float(attendees),
                                      duration_minutes=60.0 * self.meeting_hours, truth={"truth_first_meeting": 1.0})
         touches.book(deal, 0, state.touch)
@@ -204,7 +204,7 @@ class FirstMeetingPolicy(Policy):
             touch = state.touch
             spoke, silent = self.engagement(touch)
             chances = [self.champion_chance] * spoke + [self.champion_chance * self.silent_factor] * silent
-            u = touches.uniforms(state.numbers, len(chances), model, deal, "first_meeting.champion")
+            u = streams.uniforms(state.numbers, len(chances), model, deal, "first_meeting.champion")
             state.champion = bool(any(x < p for x, p in zip(u, chances)))
             state.drawn = True
             touch.truth["truth_champion"] = float(state.champion)

@@ -45,7 +45,7 @@ from pydantic import Field
 from ..engine.entities import Deal
 from ..engine.hooks import ModelView, Policy, register
 from ..engine.team import Rep
-from . import touches
+from . import streams, touches
 
 HABIT = "listening.habit"        # rep.extra key: the rep's own usual talk share
 NEED = "listening.need_found"    # deal.extra key: stage index at whose meeting the need came out
@@ -120,7 +120,7 @@ class ListeningPolicy(Policy):
         """The rep's usual talk share and questions per meeting: the team's averages bent by the rep's own
         leans (drawn once per rep, the same in every scenario)."""
         if HABIT not in rep.extra:
-            lean = touches.stream(model, "listening.rep", model.team.reps.index(rep)).standard_normal(2)
+            lean = streams.stream(model, "listening.rep", model.team.reps.index(rep)).standard_normal(2)
             talk = min(max(self.rep_talk_share + self.rep_spread * lean[0], 0.05), 0.95)
             rep.extra[HABIT] = (talk, self.questions * math.exp(self.questions_spread * lean[1]))
         return rep.extra[HABIT]
@@ -142,12 +142,12 @@ class ListeningPolicy(Policy):
         talk, asks = self.habit(model, deal.owner)
         rep_share = min(max(talk + self.meeting_spread * z, 0.05), 0.95)
         customer = 1.0 - rep_share
-        questions = touches.poisson_from_uniform(u[0], asks)
+        questions = streams.poisson_from_uniform(u[0], asks)
         if touch is None:
-            attendees = 1 + touches.poisson_from_uniform(u[1], self.attendees - 1.0)
+            attendees = 1 + streams.poisson_from_uniform(u[1], self.attendees - 1.0)
             touch = touches.record(model, deal, "meeting", duration_minutes=self.minutes, attendees=float(attendees),
                                    outcome="held")
-        others = touches.uniforms(u[3:], int(touch.attendees) - 1, model, deal, f"listening.speak.{i}")
+        others = streams.uniforms(u[3:], int(touch.attendees) - 1, model, deal, f"listening.speak.{i}")
         spoke = 1 + int((others < self.speak_chance(customer, questions)).sum())
         chance = self.discovery_chance(customer, questions)
         if deal.extra.get(NEED) is None:
@@ -164,7 +164,7 @@ class ListeningPolicy(Policy):
         normal (talk share) for this deal, drawn for every stage at its first meeting from its own stream."""
         drawn = deal.extra.get(NUMBERS)
         if drawn is None:
-            rng = touches.stream(model, "listening.meeting", *touches.deal_keys(deal))
+            rng = streams.deal_stream(model, "listening.meeting", deal)
             stages = len(model.world.stages)
-            drawn = deal.extra[NUMBERS] = (rng.random((stages, 3 + touches.BLOCK)), rng.standard_normal(stages))
+            drawn = deal.extra[NUMBERS] = (rng.random((stages, 3 + streams.BLOCK)), rng.standard_normal(stages))
         return drawn[0][i], float(drawn[1][i])

@@ -1,29 +1,23 @@
 """Touches: what several policies share when they meet, call or support a customer.
 
-A touch is one row of the canonical `activities` table (a meeting, a call, a lunch, a trial check-in...).
-Every policy that touches customers records its touches here, in one log per run, so the `activities`
-table holds them all whichever policies ran; each such policy returns `table(model)` from its `tables`
-hook (the same whole table, so it does not matter which policy's copy the model keeps).
+A touch is one row of the canonical `activities` table (a meeting, a call, a lunch, a trial, a support
+session, a bug firefight). Each takes someone's desk time (`model.desk_time`, so it competes with every deal
+for the same hours) and is written to one log per run, so the `activities` table holds every policy's
+touches; each such policy returns `tables(model)` from its `tables` hook (the same whole table, so it does
+not matter which policy's copy the model keeps).
 
-A touch is a mutable record until the run ends: one policy can book a meeting (who came) and another
-fill in what was said (talk share, questions), and the table is written once, at the end.
-
-Also here: `stream`, a random stream of its own for one deal or one rep, made from the run's policy seed
-and a purpose, so a deal's meetings draw the same numbers in every scenario of a comparison however the
-deals before it went (common random numbers, like the accounts' own streams in `sim.engine.accounts`), and
-`poisson_from_uniform`, a count drawn by inverse CDF so that a higher mean never gives fewer from the same
-uniform number.
+A touch is a mutable record until the run ends: one policy can book a meeting (who came) and another fill
+in what was said (talk share, questions), a trial's outcome is known only when its deal closes; the table is
+written once, at the end. Random numbers for touches come from `sim.policies.streams`.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..core import schema
@@ -33,7 +27,6 @@ from ..engine.priority import NORMAL, Priority
 from ..engine.team import Rep
 
 LOG = "activities"   # key of the shared log in `model.extra`
-BLOCK = 32           # uniform numbers drawn ahead per meeting for its attendees (more are drawn if needed)
 TABLE = "touches.table"   # key in `model.extra`: the table built at the end of the run
 BOOKED = "touches.booked"   # key in `deal.extra`: (stage, meeting) booked by a policy for that stage
 
@@ -113,39 +106,14 @@ def desk(model: ModelView, rep: Rep, hours: float, priority: Priority = NORMAL) 
         yield from model.desk_time(rep, hours, priority)
 
 
-def stream(model: ModelView, purpose: str, *keys: int) -> np.random.Generator:
-    """A random stream for one purpose and key (a deal's account and place, a rep's number), made from
-    the run's policy seed: the same in every scenario run with that seed, whatever else drew before."""
-    seq = model.rng.bit_generator.seed_seq
-    salt = zlib.crc32(purpose.encode())
-    return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, salt, *keys)))
+def touch(model: ModelView, who: Rep, deal: Deal, kind: str, hours: float, priority: Priority,
+          effort: float | None = None, **fields: Any) -> Generator:
+    """Process step: `who` works `hours` with the customer of `deal` (waiting for their desk at `priority`),
+    then the touch is written down, dated when the work was done. Returns the touch."""
+    yield from model.desk_time(who, hours, priority, effort)
+    return record(model, deal, kind, duration_minutes=round(hours * 60.0, 1), **fields)
 
 
-def uniforms(block: np.ndarray, n: int, model: ModelView, deal: Deal, purpose: str) -> np.ndarray:
-    """`n` uniform numbers for a deal: the first from its pre-drawn `block`, any beyond it (more people than
-    `BLOCK`, rare) from a stream of the deal's own for `purpose`."""
-    n = max(n, 0)
-    if n <= len(block):
-        return block[:n]
-    extra = stream(model, purpose, *deal_keys(deal)).random(n - len(block))
-    return np.concatenate([block, extra])
-
-
-def deal_keys(deal: Deal) -> tuple[int, int]:
-    """Keys that name a deal across scenarios: its account's number and its place among the account's deals
-    (deal ids are given in creation order, which repeat business shifts from one scenario to another)."""
-    account = deal.account
-    return account.number, next(k for k, d in enumerate(account.deals) if d is deal)
-
-
-def poisson_from_uniform(u: float, mean: float) -> int:
-    """The Poisson(`mean`) count whose CDF first reaches `u` (inverse CDF): monotone in `mean` for one `u`."""
-    if mean <= 0:
-        return 0
-    k, p = 0, math.exp(-mean)
-    cdf = p
-    while cdf < u and k < 1000:
-        k += 1
-        p *= mean / k
-        cdf += p
-    return k
+def tables(model: ModelView) -> dict[str, pd.DataFrame]:
+    """What a policy that writes touches returns from its `tables` hook."""
+    return {"activities": table(model)}
