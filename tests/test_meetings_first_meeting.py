@@ -99,7 +99,7 @@ def test_with_listening_silent_attendees_lower_the_chance_as_the_closed_form_say
     1 - (1 - p)^spoke (1 - p s)^silent, and falls below the all-engaged closed form."""
     scenario = fm.first_meeting(baseline.replace({"policies.listening": {}}), format="lunch_at_their_office",
                                 champion_chance=P)
-    acts = pd.concat([sim.simulate(scenario, seed=s).tables.activities for s in range(3)])
+    acts = pd.concat([sim.simulate(scenario, seed=s).tables.activities for s in range(6)])   # ~3,000 meetings
     held = acts[acts["truth_champion"].notna()]
     assert (held["attendees_spoke"] < held["attendees"]).mean() > 0.2
     mean, lo, hi = mean_ci(held["truth_champion"] - held["truth_champion_chance"])
