@@ -20,16 +20,24 @@ import pandas as pd
 
 from ..core import quota as quotas
 from ..core.periods import Period, period_bounds
-from ..core.schema import require
+from ..core.schema import MissingColumns, require
 from .plots import new_figure
 
 QuotaSpec = float | Mapping[str, float] | str | None
 
 
 # ---- the programme's tables ----------------------------------------------------------------------------
+def _present(df: pd.DataFrame, columns: list[str], analysis: str) -> None:
+    """Like `require`, for columns that may rightly be all empty (`winner` when nobody won anything)."""
+    absent = [c for c in columns if c not in df.columns]
+    if absent:
+        raise MissingColumns(analysis, absent)
+
+
 def award_summary(incentives: pd.DataFrame) -> pd.DataFrame:
     """Per rule: award decisions, how many went to nobody, that share, winners and the total paid."""
-    require(incentives, ["period", "rule", "winner", "payout"], "award summary")
+    require(incentives, ["period", "rule", "payout"], "award summary")
+    _present(incentives, ["winner"], "award summary")
     key = ["rule", "period"] + (["category"] if "category" in incentives else [])
     decided = incentives.groupby(key, dropna=False, sort=False).agg(
         nobody=("winner", lambda w: bool(w.isna().all())), winners=("winner", "count"), payout=("payout", "sum"))
@@ -68,7 +76,8 @@ def by_year(opportunities: pd.DataFrame, effort: pd.DataFrame, incentives: pd.Da
 def effort_after(incentives: pd.DataFrame, effort: pd.DataFrame) -> pd.DataFrame:
     """For each award decided: was it given to nobody, and the team's mean effort over the next period of the
     same length (the year after a yearly award). Periods whose next period is not in the effort table drop out."""
-    require(incentives, ["period", "rule", "winner"], "effort after an award")
+    require(incentives, ["period", "rule"], "effort after an award")
+    _present(incentives, ["winner"], "effort after an award")
     require(effort, ["period", "effort"], "effort after an award")
     decided = incentives.groupby(["rule", "period"], sort=False)["winner"].apply(lambda w: bool(w.isna().all()))
     months = pd.PeriodIndex(effort["period"], freq="M").to_timestamp()

@@ -145,20 +145,24 @@ def measure(result: SimResult) -> dict[str, float]:
 
 # ---- the rule designer -------------------------------------------------------------------------------------
 def design(world: Scenario, rules: Sequence[Rule | Mapping[str, Any]], standings: str = "monthly", n: int = 8,
-           seed: int = 0, compare_relative: bool = True, **kwargs) -> pd.DataFrame:
+           seed: int = 0, compare_relative: bool = True, settings: Mapping[str, Any] | None = None,
+           **kwargs) -> pd.DataFrame:
     """Replicate no programme, your rules, and (with `compare_relative`, when a rule is absolute) the relative
-    version of your rules; one row per (programme, replication) with `measure`'s numbers."""
-    arms = {"no programme": no_programme(world), "your rules": programme(world, rules, standings)}
+    version of your rules; one row per (programme, replication) with `measure`'s numbers. `settings`: other
+    policy settings for every programme (e.g. ``{"territories": 3}``); `kwargs` go to `replicate_each`."""
+    settings = dict(settings or {})
+    arms = {"no programme": no_programme(world, **settings), "your rules": programme(world, rules, standings, **settings)}
     relative = [relative_version(r) for r in rules]
     if compare_relative and relative != [r.model_dump() if isinstance(r, Rule) else dict(r) for r in rules]:
-        arms["relative version"] = programme(world, relative, standings)
+        arms["relative version"] = programme(world, relative, standings, **settings)
     return replicate_each(arms, n, seed, measure=measure, **kwargs)
 
 
 def design_summary(runs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per programme, per award year on average: chance an award goes to nobody (Wilson interval over all the
-    awards decided), payout, bookings and their uplift against no programme (paired), cost per extra booked
-    unit (paired bootstrap; empty when the uplift's interval reaches zero) and effort."""
+    awards decided, counted as independent), payout (t interval, floored at 0), bookings and their uplift against
+    no programme (paired), cost per extra booked unit (paired bootstrap; no interval when the uplift's own
+    interval reaches zero), effort, and effort in the year after an award given to nobody or to someone."""
     base = runs[runs["scenario"] == "no programme"].sort_values("replication")
     rows = []
     for name, group in runs.groupby("scenario", sort=False):
@@ -170,15 +174,45 @@ def design_summary(runs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                "no_winner_low": float(lo), "no_winner_high": float(hi)}
         for metric in ("payout", "bookings", "effort"):
             row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = mean_ci(group[metric])
+        row["payout_low"] = max(row["payout_low"], 0.0)      # a t interval on 0-or-prize payouts can dip below 0
         row["uplift"], row["uplift_low"], row["uplift_high"] = paired_diff_ci(group["bookings"], base["bookings"])
         for label in ("effort after no award", "effort after an award"):
             row[label], row[f"{label} low"], row[f"{label} high"] = mean_ci(group[label])
         if name != "no programme":
             row["cost_per_extra"], row["cost_low"], row["cost_high"] = inc.ratio_ci(group["payout"], uplift, seed=seed)
+            if row["uplift_low"] <= 0 <= row["uplift_high"]:     # uplift not shown: the ratio has no interval
+                row["cost_low"] = row["cost_high"] = np.nan
         else:
             row["cost_per_extra"] = row["cost_low"] = row["cost_high"] = np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("programme")
+
+
+def design_view(summary: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
+    """`design_summary` as a leader reads it: one row per programme, intervals written out."""
+    def pct(v, lo, hi):
+        return "" if np.isnan(v) else f"{v:.0%} ({lo:.0%} to {hi:.0%})"
+
+    def money(v, lo, hi, sign=""):
+        if np.isnan(v):
+            return ""
+        return f"{v / 1e3:{sign},.0f}k" + ("" if np.isnan(lo) else f" ({lo / 1e3:{sign},.0f}k to {hi / 1e3:{sign},.0f}k)")
+
+    rows = {}
+    for name, r in summary.iterrows():
+        cost = r["cost_per_extra"]
+        rows[name] = {
+            "award goes to nobody": pct(r["no_winner"], r["no_winner_low"], r["no_winner_high"]),
+            f"payout a year [{currency}]": money(r["payout"], r["payout_low"], r["payout_high"]),
+            f"bookings a year [{currency}]": money(r["bookings"], r["bookings_low"], r["bookings_high"]),
+            "uplift against no programme": "" if name == "no programme" else money(r["uplift"], r["uplift_low"], r["uplift_high"], "+"),
+            "paid per extra unit booked": "" if np.isnan(cost) else (f"{cost:.3f}" + (" (uplift not shown)" if np.isnan(r["cost_low"])
+                                                                                    else f" ({r['cost_low']:.3f} to {r['cost_high']:.3f})")),
+            "effort": f"{r['effort']:.3f} ({r['effort_low']:.3f} to {r['effort_high']:.3f})",
+            "effort the year after no award": "" if np.isnan(r["effort after no award"]) else f"{r['effort after no award']:.3f}",
+            "effort the year after an award": "" if np.isnan(r["effort after an award"]) else f"{r['effort after an award']:.3f}",
+        }
+    return pd.DataFrame(rows).T
 
 
 def design_headline(summary: pd.DataFrame, currency: str = "USD") -> str:
@@ -225,7 +259,7 @@ def yearly(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
 def design_figure(runs: pd.DataFrame, summary: pd.DataFrame, currency: str = "USD"):
     """Left: bookings per award year per programme (mean, 95% CI). Right: each programme's bookings uplift
     against no programme and its payout, per year (paired 95% CI)."""
-    fig, (left, right) = new_figure(1, 2, figsize=(12, 4.6))
+    fig, (left, right) = new_figure(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.3, 1]})
     table = yearly(runs, "bookings")
     names = list(dict.fromkeys(table["programme"]))
     width = 0.8 / len(names)
@@ -248,9 +282,9 @@ def design_figure(runs: pd.DataFrame, summary: pd.DataFrame, currency: str = "US
                    xerr=[(others["payout"] - others["payout_low"]) / 1e3, (others["payout_high"] - others["payout"]) / 1e3])
     right.axvline(0, color="black", lw=0.8)
     right.set_yticks(y, others.index)
-    right.invert_yaxis()
+    right.set_ylim(len(others) - 0.4, -0.6)
     right.set_xlabel(f"per year against no programme [thousand {currency}]")
-    right.set_title("What each programme adds and what it pays (95% CI)")
+    right.set_title("Added bookings and payout a year (paired 95% CI)")
     right.legend(fontsize=8)
     right.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -376,13 +410,13 @@ def team_world(world: Scenario, reps: int) -> Scenario:
 
 
 def standings_split(world: Scenario, award: float = 50_000.0, cadences: Sequence[str] = ("never", "weekly"),
-                    n: int = 8, seed: int = 0, flat: bool = True, **kwargs) -> pd.DataFrame:
-    """One top award a year with standings shown at each cadence (the first is the reference), and with `flat`
-    the same with a flat response (the ablation: reps respond to a prize whatever their chance)."""
+                    n: int = 8, seed: int = 0, flat: bool = False, **kwargs) -> pd.DataFrame:
+    """One top award a year with standings shown at each cadence (the first is the reference); with `flat`,
+    the ablation instead: the same with a flat response (reps respond to a prize whatever their chance)."""
     rule = [{"name": "Top seller", "kind": "relative", "award": award}]
     arms = {f"standings {c}": programme(world, rule, c) for c in cadences}
     if flat:
-        arms.update({f"{name}, flat response": flat_response(s) for name, s in list(arms.items())})
+        arms = {f"{name}, flat response": flat_response(s) for name, s in arms.items()}
     return replicate_each(arms, n, seed, measure=measure, **kwargs)
 
 
@@ -412,7 +446,7 @@ def standings_across(world: Scenario, teams: Sequence[int] = (8, 16), cadences: 
     """`split_table` for each team size (lead flow scaled with the team): where the near-lead gain holds."""
     tables = []
     for reps in teams:
-        runs = standings_split(team_world(world, reps), award, cadences, n, seed, flat=False, **kwargs)
+        runs = standings_split(team_world(world, reps), award, cadences, n, seed, **kwargs)
         tables.append(split_table(runs).assign(team=reps))
     return pd.concat(tables, ignore_index=True)
 
