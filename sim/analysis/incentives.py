@@ -311,7 +311,7 @@ def attainment_figure(attainment: pd.DataFrame, curve: pd.DataFrame, bar: float,
     right.set_ylabel(f"chance someone wins [% of award {period_name}s]")
     right.set_ylim(-2, 102)
     right.set_title("How often an absolute bar has a winner")
-    right.legend(fontsize=8, loc="upper right")
+    right.legend(fontsize=8, loc="lower left")
     right.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -318,7 +318,6 @@ class _Pool:
     """One award a rep can win now: a rule's group in its current award period."""
 
     rule: Rule
-    index: int                  # position of the rule in the policy
     period: int                 # award period index in the rule's calendar
     category: str | None
     members: list[Rep]
@@ -356,17 +355,18 @@ class _State:
 
     # ---- the story ----------------------------------------------------------------------------------
     def run(self):
-        """Process: every week and at every month start, award period end and quota period start, integrate
-        effort so far, decide awards that are due, publish standings when it is their day, and reset effort."""
+        """Process: every week, and at every month start, quota period start and award period start and end:
+        add up effort so far, decide the awards that are due, publish the standings when it is their day, and
+        recompute every rep's effort."""
         env, world = self.model.env, self.world
-        days = set(np.arange(0.0, world.days, 7.0).tolist())
+        weekly = set(np.arange(0.0, world.days, 7.0).tolist())
+        days = set(weekly)
         days |= {float(d) for d in self.months.starts if 0 <= d < world.days}
         days |= {float(d) for d in self.qcal.starts if 0 <= d < world.days}
         for i, rule in enumerate(self.policy.rules):
             cal = self.cals[rule.period]
             days |= {float(cal.ends[k]) for k in self.due[i] if cal.ends[k] < world.days}
             days |= {float(max(cal.starts[k], 0.0)) for k in self.due[i]}
-        weekly = set(np.arange(0.0, world.days, 7.0).tolist())
         month_starts = {float(d) for d in self.months.starts}
         for day in sorted(days):
             if day > env.now:
@@ -441,7 +441,7 @@ class _State:
                 continue
             for category, members in self._groups(rule, reps, cal, k):
                 old = self.pools.get((i, category))
-                pool = _Pool(rule, i, k, category, members)
+                pool = _Pool(rule, k, category, members)
                 fresh = old is None or old.period != k or [m.name for m in old.members] != [m.name for m in members]
                 if fresh or publish or self.policy.standings == "never":
                     pool.chances = self._top_chances(pool, now, visible=self.policy.standings != "never" and (publish or fresh))
@@ -557,7 +557,7 @@ class _State:
         reps = [r for r in self.model.team.reps if r.joined < cal.ends[k] and (r.left is None or r.left >= cal.ends[k])]
         missed = 0
         for category, members in self._groups(rule, reps, cal, k):
-            pool = _Pool(rule, i, k, category, members)
+            pool = _Pool(rule, k, category, members)
             scores = [(self._score(pool, m), -self.model.team.reps.index(m), m) for m in members]
             ranked = [m for _, _, m in sorted(scores, key=lambda s: (s[0], s[1]), reverse=True)]
             score = {m.name: s for s, _, m in scores}
