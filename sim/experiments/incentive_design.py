@@ -28,7 +28,7 @@ import pandas as pd
 from ..analysis import incentives as inc
 from ..analysis.plots import new_figure
 from ..core.stats import mean_ci, paired_diff_ci, wilson_ci
-from ..policies.incentives import IncentivePolicy, Rule
+from ..policies.incentives import IncentivePolicy, AwardRule
 from ..scenario import Scenario
 from .replicate import replicate_each, summarise
 from .simulate import SimResult
@@ -68,13 +68,13 @@ def award_years(scenario: Scenario) -> list[str]:
     return [str(y) for y in range(first, end.year + 1) if dt.date(y + 1, 1, 1) <= end]
 
 
-def programme(world: Scenario, rules: Sequence[Rule | Mapping[str, Any]], standings: str = "monthly",
+def programme(world: Scenario, rules: Sequence[AwardRule | Mapping[str, Any]], standings: str = "monthly",
               **settings: Any) -> Scenario:
     """`world` running these award rules together, with standings shown `standings`; other policy settings
     (territories, response, credibility, timing) as keyword arguments. Rules without a start date start in
     the first award year (not during the warm-up)."""
     first = dt.date(int(award_years(world)[0]), 1, 1)
-    plain = [r.model_dump() if isinstance(r, Rule) else dict(r) for r in rules]
+    plain = [r.model_dump() if isinstance(r, AwardRule) else dict(r) for r in rules]
     for r in plain:
         r.setdefault("start", None)
         if r["start"] is None:
@@ -87,10 +87,10 @@ def no_programme(world: Scenario, **settings: Any) -> Scenario:
     return programme(world, [], "never", **settings)
 
 
-def relative_version(rule: Rule | Mapping[str, Any]) -> dict[str, Any]:
+def relative_version(rule: AwardRule | Mapping[str, Any]) -> dict[str, Any]:
     """The same award made relative: the same winners (1 if the rule paid everyone over its bar), the same
     size and period, and no bar, so someone always wins."""
-    plain = rule.model_dump() if isinstance(rule, Rule) else dict(rule)
+    plain = rule.model_dump() if isinstance(rule, AwardRule) else dict(rule)
     if plain.get("kind") != "absolute":
         return plain
     return {**plain, "kind": "relative", "over_quota": None, "winners": plain.get("winners") or 1,
@@ -144,7 +144,7 @@ def measure(result: SimResult) -> dict[str, float]:
 
 
 # ---- the rule designer -------------------------------------------------------------------------------------
-def design(world: Scenario, rules: Sequence[Rule | Mapping[str, Any]], standings: str = "monthly", n: int = 8,
+def design(world: Scenario, rules: Sequence[AwardRule | Mapping[str, Any]], standings: str = "monthly", n: int = 8,
            seed: int = 0, compare_relative: bool = True, settings: Mapping[str, Any] | None = None,
            **kwargs) -> pd.DataFrame:
     """Replicate no programme, your rules, and (with `compare_relative`, when a rule is absolute) the relative
@@ -153,7 +153,7 @@ def design(world: Scenario, rules: Sequence[Rule | Mapping[str, Any]], standings
     settings = dict(settings or {})
     arms = {"no programme": no_programme(world, **settings), "your rules": programme(world, rules, standings, **settings)}
     relative = [relative_version(r) for r in rules]
-    if compare_relative and relative != [r.model_dump() if isinstance(r, Rule) else dict(r) for r in rules]:
+    if compare_relative and relative != [r.model_dump() if isinstance(r, AwardRule) else dict(r) for r in rules]:
         arms["relative version"] = programme(world, relative, standings, **settings)
     return replicate_each(arms, n, seed, measure=measure, **kwargs)
 
@@ -482,7 +482,7 @@ def paired(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     return summarise(runs, list(metrics))[["mean", "ci_low", "ci_high", "diff", "diff_low", "diff_high"]]
 
 
-def timing_cost(world: Scenario, rules: Sequence[Rule | Mapping[str, Any]] = (), n: int = 6, seed: int = 0,
+def timing_cost(world: Scenario, rules: Sequence[AwardRule | Mapping[str, Any]] = (), n: int = 6, seed: int = 0,
                 pull_in_days: float = 14.0, discount: float = 0.10, **kwargs) -> pd.DataFrame:
     """The same programme without and with period-end timing (deals pulled into the quota period at a
     discount); `measure` per run, including deals pulled in and the price given up, per award year."""

@@ -7,8 +7,9 @@ below; see `sim/README.md` for the worked example.
 
 from .allocation import AllocationPolicy
 from .forecast import ForecastPolicy
-from .incentives import IncentivePolicy, Rule
+from .incentives import AwardRule, IncentivePolicy
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 
-__all__ = ["AllocationPolicy", "ForecastPolicy", "IncentivePolicy", "QualificationPolicy", "RelaxWhenBehind", "Rule", "StaffingPolicy"]
+__all__ = ["AllocationPolicy", "AwardRule", "ForecastPolicy", "IncentivePolicy", "QualificationPolicy", "RelaxWhenBehind",
+           "StaffingPolicy"]

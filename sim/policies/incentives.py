@@ -32,7 +32,7 @@ What the defaults lean on (our magnitudes are our own assumptions; the direction
 * Credibility is our own assumption from the source article (Sambucci's Porsche that nobody won "killed most
   of the motivational potential of such an incentive for years to come"): no paper named above measures it.
 
-Award rules (`Rule`): ``relative`` (top `winners` by a metric), ``absolute`` (the top `winners` by bookings,
+Award rules (`AwardRule`): ``relative`` (top `winners` by a metric), ``absolute`` (the top `winners` by bookings,
 and only if at least `over_quota` above quota: the Porsche), ``categories`` (a relative award in each
 territory, each segment, or among newcomers). Every decision is written to the `incentives` table (period,
 rule, category, winner or none, payout) and each rep's effort per month to `incentive_effort`.
@@ -125,7 +125,7 @@ class PeriodEndTiming(Data):
     discount: float = Field(0.10, ge=0, lt=1, description="price given up on a pulled-in deal (our assumption; Larkin 2014 puts the whole cost of timing at 6-8% of revenue)")
 
 
-class Rule(Data):
+class AwardRule(Data):
     """One award: who wins it, how often it is decided, and what each winner gets."""
 
     name: str = Field(min_length=1, max_length=80, description="the award's name, e.g. 'President's trophy'")
@@ -140,7 +140,7 @@ class Rule(Data):
     end: dt.date | None = Field(None, description="first day it no longer runs (null = to the end); award periods ending after it are not decided")
 
     @model_validator(mode="after")
-    def _kind_fits(self) -> Rule:
+    def _kind_fits(self) -> AwardRule:
         if self.kind == "absolute" and self.over_quota is None:
             raise ValueError(f"rule {self.name!r}: an absolute rule needs over_quota (the bar above quota, e.g. 0.3 for 130%)")
         if self.kind != "absolute" and self.over_quota is not None:
@@ -201,7 +201,7 @@ class IncentivePolicy(Policy):
     order: ClassVar[int] = 50
     writes: ClassVar[tuple] = (INCENTIVES, INCENTIVE_EFFORT)
 
-    rules: tuple[Rule, ...] = Field((), max_length=50, description="the awards that run, together (empty = no programme: reps respond to their quota only)")
+    rules: tuple[AwardRule, ...] = Field((), max_length=50, description="the awards that run, together (empty = no programme: reps respond to their quota only)")
     standings: Literal["never", "monthly", "weekly"] = Field("monthly", description="how often reps see where everyone stands")
     territories: int = Field(1, ge=1, le=1000, description="territories the reps are split into, in hiring order (Rep 01 in territory 1, Rep 02 in 2, ...)")
     newcomer_days: int = Field(365, ge=1, le=3650, description="a rep hired during the run is a newcomer for this many days")
@@ -272,7 +272,7 @@ class IncentivePolicy(Policy):
 
 
 # ---- what happens during a run ---------------------------------------------------------------------------
-def _award_periods(world: World, rule: Rule) -> list[int]:
+def _award_periods(world: World, rule: AwardRule) -> list[int]:
     """Indices of the rule's award periods that lie wholly in the run and in the rule's start..end window."""
     cal = periods.calendar(world.start, world.days, rule.period)
     lo = 0.0 if rule.start is None else max(0.0, float(world.day_of(rule.start)))
@@ -317,7 +317,7 @@ def top_chances(values: np.ndarray, spread: np.ndarray, winners: int) -> np.ndar
 class _Pool:
     """One award a rep can win now: a rule's group in its current award period."""
 
-    rule: Rule
+    rule: AwardRule
     period: int                 # award period index in the rule's calendar
     category: str | None
     members: list[Rep]
@@ -450,7 +450,7 @@ class _State:
                 current[(i, category)] = pool
         self.pools = current
 
-    def _groups(self, rule: Rule, reps: list[Rep], cal: periods.Calendar, k: int) -> list[tuple[str | None, list[Rep]]]:
+    def _groups(self, rule: AwardRule, reps: list[Rep], cal: periods.Calendar, k: int) -> list[tuple[str | None, list[Rep]]]:
         """The groups a rule awards in period k: everyone, or each territory / segment, or the newcomers."""
         on = [r for r in reps if self._quota_for(r, rule.period, k) > 0]
         if rule.kind != "categories":
@@ -552,7 +552,7 @@ class _State:
         if missed:
             self.credibility *= (1.0 - self.policy.credibility.drop) ** missed
 
-    def decide(self, i: int, rule: Rule, cal: periods.Calendar, k: int) -> int:
+    def decide(self, i: int, rule: AwardRule, cal: periods.Calendar, k: int) -> int:
         """Write the rows of one award decision; returns how many groups had no winner."""
         reps = [r for r in self.model.team.reps if r.joined < cal.ends[k] and (r.left is None or r.left >= cal.ends[k])]
         missed = 0
