@@ -10,10 +10,11 @@ from .allocation import AllocationPolicy
 from .bugs import BugPolicy
 from .first_meeting import FirstMeetingPolicy
 from .forecast import ForecastPolicy
+from .incentives import AwardRule, IncentivePolicy
 from .listening import ListeningPolicy
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 from .trials import TrialPolicy
 
-__all__ = ["AllocationPolicy", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "ListeningPolicy",
-           "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy", "TrialPolicy"]
+__all__ = ["AllocationPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",
+           "ListeningPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy", "TrialPolicy"]
