@@ -7,7 +7,9 @@ below; see `sim/README.md` for the worked example.
 
 from .allocation import AllocationPolicy
 from .forecast import ForecastPolicy
+from .nurture import SecondPlace
+from .orbits import OrbitAllocation
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 
-__all__ = ["AllocationPolicy", "ForecastPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy"]
+__all__ = ["AllocationPolicy", "ForecastPolicy", "OrbitAllocation", "QualificationPolicy", "RelaxWhenBehind", "SecondPlace", "StaffingPolicy"]
