@@ -41,9 +41,11 @@ claim stops holding as they change:
 What the touches and contacts achieve (`marketing_touch`, `rep_contact`) and what leads, new accounts and
 touches cost are our assumptions: the article gives none; the notebook varies them.
 
-Randomness: a key drawn once from the policies' stream seeds a planning stream (counts, times, targets) and
-one stream per account (what happens to it and what each stimulus does), so that accounts two scenarios
-share meet the same fortune as far as their paths agree.
+Randomness: a key drawn once from the policies' stream (`model.rng`) seeds three streams of the policy's own:
+the plan (how many touches and unprompted events, when, on whom), fate (what each stimulus does, tickets) and
+draws (new accounts and the leads the orbits send). The market's own leads keep their stream, so two
+allocations meet the same market (common random numbers); what happens inside the orbits differs as soon as
+the allocations send different accounts there.
 """
 
 from __future__ import annotations
@@ -485,7 +487,7 @@ class OrbitRun:
             n = self.budget("hours", orbit, hours * share, m.hours_per_contact, bool(there))
             picks = plan.integers(0, len(there), n) if n else []
             for t, k in zip(when(n), picks):
-                model.env.process(self.contact(there[k], float(t)))
+                model.env.process(self.contact(there[k], orbit, float(t)))
 
         events += self.unprompted(day, end)
         events.sort(key=lambda e: (e[0], e[1]))
@@ -579,8 +581,9 @@ class OrbitRun:
                              self.model.now + resolution / 24.0, resolution, float(solved)))
         self.apply(account, s.fast_fix if fast else s.angry, "ticket solved fast" if fast else "ticket left angry")
 
-    def contact(self, account: Account, at: float):
-        """Process: on day `at` the account's rep spends `hours_per_contact` with it (after the deals ahead)."""
+    def contact(self, account: Account, aimed: int, at: float):
+        """Process: on day `at` the account's rep spends `hours_per_contact` with it (after the deals ahead); the
+        hours count against the orbit they were aimed at (`aimed`), wherever the account has moved since."""
         model = self.model
         if at > model.now:
             yield model.env.timeout(at - model.now)
@@ -588,9 +591,7 @@ class OrbitRun:
             return
         rep = next((d.owner for d in reversed(account.deals) if d.owner.left is None), None) or model.team.pick()
         yield from model.desk_time(rep, self.m.hours_per_contact, NORMAL)
-        orbit = self.where.get(account)
-        ledger.hours(model, self.names[orbit] if isinstance(orbit, int) else None, "rep contact", rep.name,
-                     self.m.hours_per_contact)
+        ledger.hours(model, self.names[aimed], "rep contact", rep.name, self.m.hours_per_contact)
         self.counter["orbit_contacts"] += 1
         self.apply(account, self.m.rep_contact, "rep contact")
 
