@@ -336,8 +336,9 @@ class OrbitRun:
         self.segment_p = shares_ / shares_.sum()
 
     # ---- accounts ----------------------------------------------------------------------------------
-    def new_account(self, segment: int | None = None) -> Account | None:
-        seg = int(self.plan.choice(len(self.segment_p), p=self.segment_p)) if segment is None else segment
+    def new_account(self) -> Account | None:
+        """A new account from the market (segment by the segments' shares); None when the segment is used up."""
+        seg = int(self.plan.choice(len(self.segment_p), p=self.segment_p))
         return self.model.leads.prospect(seg, self.draws)
 
     # ---- moving accounts -----------------------------------------------------------------------------
@@ -373,7 +374,10 @@ class OrbitRun:
         u = self.fate.random()
         customer = at >= self.won
         if u < effect.churn:
-            self.churn(account, stimulus) if customer else self.move(account, UNAWARE, stimulus)
+            if customer:
+                self.churn(account, stimulus)
+            else:
+                self.move(account, UNAWARE, stimulus)
         elif u < effect.churn + effect.inward:
             if at == self.deal - 1:
                 self.send_lead(account, self.m.grown_source, "grown_leads")
