@@ -158,8 +158,43 @@ ATTAINMENT = Table(
     doc="one row per rep and quota period",
 )
 
+ORBIT_HISTORY = Table(
+    "orbit_history",
+    (
+        Col("account_id", "str", required=True, nullable=False, doc="the account"),
+        Col("orbit", "str", required=True, nullable=False,
+            doc="where the account sat: an orbit (Awareness ... Zealots, or a lifecycle state such as customer, "
+                "churned) for the length of the stay"),
+        Col("entered_at", "datetime", required=True, nullable=False, doc="when the account moved into the orbit"),
+        Col("exited_at", "datetime", doc="when it moved on; empty while it is still there"),
+        Col("stimulus", "str", doc="what moved it there: a won deal, a marketing touch, a rep contact, a slow ticket, "
+                                   "a competitor's move, a churn, a reactivation..."),
+    ),
+    doc="one row per stay of an account in an orbit (like stage_history, for accounts before and after the sale)",
+    row_checks=(("exited_at is on or after entered_at", _exited_after_entered),),
+)
+
+TICKETS = Table(
+    "tickets",
+    (
+        Col("ticket_id", "str", required=True, nullable=False, unique=True, doc="unique ticket id"),
+        Col("account_id", "str", required=True, doc="the customer who asked for help"),
+        Col("opened_at", "datetime", required=True, nullable=False, doc="when the ticket was submitted"),
+        Col("first_response_minutes", "float", lo=0, doc="minutes until the first answer from support"),
+        Col("closed_at", "datetime", doc="when the ticket was closed; empty while open"),
+        Col("resolution_hours", "float", lo=0, doc="hours from submission to resolution"),
+        Col("solved", "float", lo=0, hi=1, doc="1 when the problem was solved, 0 when the ticket closed unsolved"),
+        Col("priority", "str", doc="low, medium, high, urgent..."),
+        Col("satisfaction", "float", lo=0, doc="the customer's rating of the answer, as the export gives it"),
+    ),
+    doc="support tickets, one row each: how fast and how well customers' problems were answered",
+)
+
 TABLES: dict[str, Table] = {t.name: t for t in (OPPORTUNITIES, STAGE_HISTORY, FORECASTS, ACTIVITIES, ACCOUNTS, ATTAINMENT)}
 CANONICAL = tuple(TABLES)   # the tables every `Tables` has, even when empty
+# account-lifecycle tables: declared here (an export and the simulator both produce them), present when a
+# run or an export has them, empty with their columns otherwise
+TABLES.update({t.name: t for t in (ORBIT_HISTORY, TICKETS)})
 
 
 class TableError(ValueError):

@@ -12,9 +12,12 @@ from .first_meeting import FirstMeetingPolicy
 from .forecast import ForecastPolicy
 from .incentives import AwardRule, IncentivePolicy
 from .listening import ListeningPolicy
+from .nurture import SecondPlace
+from .orbits import OrbitAllocation
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 from .trials import TrialPolicy
 
 __all__ = ["AllocationPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",
-           "ListeningPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy", "TrialPolicy"]
+           "ListeningPolicy", "OrbitAllocation", "QualificationPolicy", "RelaxWhenBehind", "SecondPlace", "StaffingPolicy",
+           "TrialPolicy"]
