@@ -7,7 +7,8 @@ below; see `sim/README.md` for the worked example.
 
 from .allocation import AllocationPolicy
 from .forecast import ForecastPolicy
+from .open_pipeline import OpenPipeline
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 
-__all__ = ["AllocationPolicy", "ForecastPolicy", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy"]
+__all__ = ["AllocationPolicy", "ForecastPolicy", "OpenPipeline", "QualificationPolicy", "RelaxWhenBehind", "StaffingPolicy"]
