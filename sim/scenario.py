@@ -279,20 +279,21 @@ def _fields(model: BaseModel) -> list[tuple[str, Any, str | None]]:
     return items
 
 
-def _yaml_lines(model: BaseModel, indent: int, commented: bool, notes: Mapping[str, str], prefix: str) -> list[str]:
+def _yaml_lines(model: BaseModel, indent: int, commented: bool, notes: Mapping[str, str], prefix: str,
+                describe: bool = True) -> list[str]:
     pad = " " * indent
     lines: list[str] = []
     for name, value, comment in _fields(model):
         path = f"{prefix}{name}"
-        if commented and comment:
+        if commented and describe and comment:
             lines.append(f"{pad}# {comment}")
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
-            lines.extend(_yaml_lines(value, indent + 2, commented, notes, f"{path}."))
+            lines.extend(_yaml_lines(value, indent + 2, commented, notes, f"{path}.", describe))
         elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
             lines.append(f"{pad}{name}:")
             for i, item in enumerate(value):
-                sub = _yaml_lines(item, indent + 4, commented and i == 0, notes, f"{path}.{i}.")
+                sub = _yaml_lines(item, indent + 4, commented, notes, f"{path}.{i}.", describe and i == 0)
                 first = next(j for j, line in enumerate(sub) if not line.lstrip().startswith("#"))
                 sub[first] = f"{pad}  - " + sub[first].lstrip()
                 lines.extend(sub)

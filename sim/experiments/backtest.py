@@ -110,8 +110,12 @@ class Backtest:
 
 
 def backtest(tables: Tables, cutoff: Any, n: int = 40, seed: int = 0, base: str | Scenario = "baseline", *,
-             executor: Any = None, progress: bool | None = None) -> Backtest:
-    """Calibrate on what was known at `cutoff`, simulate forward from the open pipeline, compare with what happened."""
+             carry_pipeline: bool = True, executor: Any = None, progress: bool | None = None) -> Backtest:
+    """Calibrate on what was known at `cutoff`, simulate forward from the open pipeline, compare with what happened.
+
+    `carry_pipeline=False` starts the forward runs from an empty pipeline instead (no open deals, no
+    customers): what a simulator that ignores today's pipeline would predict.
+    """
     win = fit.window(tables)
     cutoff = pd.Timestamp(cutoff).normalize()
     if cutoff < win.start + pd.Timedelta(days=MIN_DAYS_BEFORE) or cutoff > win.end - pd.Timedelta(days=MIN_DAYS_AFTER):
@@ -121,8 +125,8 @@ def backtest(tables: Tables, cutoff: Any, n: int = 40, seed: int = 0, base: str 
                          f"{win.end - pd.Timedelta(days=MIN_DAYS_AFTER):%Y-%m-%d}")
     known = fit.as_of(tables, cutoff)
     sc = calibrate(known, base, end=cutoff, seed=seed, name=f"known at {cutoff:%Y-%m-%d}")
-    deals = open_deals(known, cutoff, sc)
-    customers = _customers(known, sc) if sc.accounts.repeat_per_year > 0 else []
+    deals = open_deals(known, cutoff, sc) if carry_pipeline else []
+    customers = _customers(known, sc) if carry_pipeline and sc.accounts.repeat_per_year > 0 else []
     data = _shift_dates(sc.to_dict(), cutoff.date() - sc.start)
     data.update(start=cutoff.date(), days=int((win.end - cutoff) / DAY))
     data["policies"]["open_pipeline"] = {"deals": deals, "customers": customers}

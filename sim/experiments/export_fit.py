@@ -77,8 +77,6 @@ class ExportFit:
         require(opp, ["opportunity_id", "created_at", "outcome"], "calibration")
         self.notes: list[str] = []
         undated = opp["created_at"].isna()
-        if undated.all():
-            raise ValueError("calibration needs deals with a creation date; this export has none")
         if undated.any():
             self.notes.append(f"{int(undated.sum()):,} deal(s) without a creation date (e.g. still prospecting) are left "
                               "out of the fit: when they arrived is unknown")

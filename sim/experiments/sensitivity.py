@@ -72,7 +72,7 @@ class Tornado:
         ax.invert_yaxis()
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.set_xlabel(f"bookings in {self.days} days [{self.currency}] (mean of {self.n} runs; whiskers: 95% CI, paired)")
-        ax.set_title("Which assumption moves the year's bookings most (each one at a time, over its range)")
+        ax.set_title("Which assumption moves bookings most: each at the ends of its range, one at a time")
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(axis="x", alpha=0.3)
         fig.tight_layout()

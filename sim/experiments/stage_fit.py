@@ -15,8 +15,9 @@ simulation (the method of simulated moments), stage by stage:
    and a last ratio step for the loss rate and the median, the two that set win rate and timing.
 
 The intervals are the method's standard errors: the export's statistics' sampling covariance S (a
-bootstrap of its stays) carried through those slopes J, Cov = J^-1 S J^-T, times (1 + 1/reps) for the
-simulation's own noise. Where the stays cannot tell two settings apart — a wide spread with no stalls looks
+bootstrap of its stays, its variances raised to the spread across separate simulated runs where that is
+larger: stays that share a busy rep's queue vary together) carried through those slopes J,
+Cov = J^-1 S J^-T, times (1 + 1/reps) for the simulation's own noise. Where the stays cannot tell two settings apart — a wide spread with no stalls looks
 much like a narrow one with a few — the interval says so by being wide.
 """
 
@@ -45,6 +46,7 @@ STEP = {"loss_chance": 0.15, "median_days": 0.15, "spread": 0.2, "stall_chance":
 DIGITS = {"loss_chance": 4, "median_days": 3, "spread": 4, "stall_chance": 4, "stall_days": 2}
 RATIO_ROUNDS = 2       # rounds of ratio steps before the slopes are measured
 NEWTON_ROUNDS = 2      # Gauss-Newton rounds with those slopes
+VARIANCE_RUNS = 6      # separate runs at the fitted settings, for how much one export's statistics vary
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ class Measure:
 
     def __call__(self, scenario: Scenario, reps: int, seed: int) -> tuple[list[StageStats], dict[str, float]]:
         """Stage statistics pooled over `reps` runs on common seeds, and the win rate per lead source."""
+        stats, rates, _ = self.runs(scenario, reps, seed)
+        return stats, rates
+
+    def runs(self, scenario: Scenario, reps: int, seed: int) -> tuple[list[StageStats], dict[str, float], np.ndarray]:
+        """As calling it, and each run's own `stage_vector` per stage (runs x stages x 5)."""
         pooled, opps = [], []
         for k, s in enumerate(np.random.SeedSequence(seed).spawn(reps)):
             tables = simulate(scenario, seed=s).tables
@@ -70,14 +77,17 @@ class Measure:
             if self.sources:
                 opp = tables.opportunities
                 opps.append(opp.assign(_new=~fit.repeat_business(opp), opportunity_id=f"{k}:" + opp["opportunity_id"]))
+        k = len(self.stages)
+        each = np.array([[fit.stage_vector(fit.stage_stats(st[st["index"] == i], self.long_after[i])) for i in range(k)]
+                         for st in pooled]) if reps > 1 else np.full((1, k, 5), np.nan)
         stay = pd.concat(pooled, ignore_index=True)
-        stats = [fit.stage_stats(stay[stay["index"] == i], self.long_after[i]) for i in range(len(self.stages))]
+        stats = [fit.stage_stats(stay[stay["index"] == i], self.long_after[i]) for i in range(k)]
         rates: dict[str, float] = {}
         if opps:
             opp = pd.concat(opps, ignore_index=True)
             table = fit.source_win_rates(opp, opp["_new"])
             rates = dict(zip(table.index, table["win_rate"]))
-        return stats, rates
+        return stats, rates, each
 
 
 @dataclass
@@ -143,9 +153,10 @@ def fit_stages(scenario: Scenario, stays: pd.DataFrame, data: list[StageStats], 
     for st, t, s, ok in zip(stages, target, sim, identified):
         _ratio_step(st, t, fit.stage_vector(s), tuple(k for k in ok if k in ("loss_chance", "median_days")))
     scenario = apply(stages, rates)
-    sim, rates = measure(scenario, reps, seed)
+    sim, rates, each = measure.runs(scenario, max(reps, VARIANCE_RUNS), seed)
     rounds += 1
-    intervals = [_interval(scenario.stages[i], jac[i], boots[i], identified[i], reps) for i in range(len(data))]
+    spread = np.nanvar(each, axis=0, ddof=1)                 # stages x 5: how much one export's statistics vary
+    intervals = [_interval(scenario.stages[i], jac[i], boots[i], spread[i], identified[i], reps) for i in range(len(data))]
     return StageFit(scenario, data, sim, intervals, identified, rounds, reps, rates)
 
 
@@ -259,9 +270,14 @@ def _newton_step(st: dict, residual: np.ndarray, jac: np.ndarray, ok: tuple[str,
         _set(st, key, _coords(st, key) + float(np.clip(dx, -2 * STEP[key], 2 * STEP[key])))
 
 
-def _interval(stage, jac: np.ndarray, boot: np.ndarray, ok: tuple[str, ...],
+def _interval(stage, jac: np.ndarray, boot: np.ndarray, run_var: np.ndarray, ok: tuple[str, ...],
               reps: int) -> dict[str, tuple[float, float] | None]:
-    """Each fitted setting's 95% interval: J^-1 S J^-T (see the module), back on the setting's own scale."""
+    """Each fitted setting's 95% interval: J^-1 S J^-T (see the module), back on the setting's own scale.
+
+    S takes its correlations from the bootstrap of the export's stays and each variance from the larger of
+    the bootstrap's and the spread across simulated runs: stays share their reps' queues, so a busy month
+    makes many of them long together, which resampling single stays cannot see.
+    """
     out: dict[str, tuple[float, float] | None] = {p: None for p in PARAMS}
     blocks = ([[0]] if "loss_chance" in ok else []) + [_time_settings(ok)]
     for cols in blocks:
@@ -273,6 +289,12 @@ def _interval(stage, jac: np.ndarray, boot: np.ndarray, ok: tuple[str, ...],
         if len(sample) < 30 or not np.isfinite(j).all():
             continue
         cov_t = np.atleast_2d(np.cov(sample, rowvar=False))
+        sd = np.sqrt(np.diag(cov_t))
+        var = np.fmax(sd**2, np.nan_to_num(run_var[cols]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.nan_to_num(cov_t / np.outer(sd, sd))
+        np.fill_diagonal(corr, 1.0)
+        cov_t = corr * np.sqrt(np.outer(var, var))
         inv = np.linalg.pinv(j, rcond=1e-6)
         cov = inv @ cov_t @ inv.T * (1 + 1 / reps)
         for c, var in zip(cols, np.diag(cov)):
