@@ -51,13 +51,14 @@ def after_cutoff(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict
 
 @dataclass(frozen=True)
 class ForwardFigures:
-    """A replication's measure: `after_cutoff` of the simulated run."""
+    """A replication's measure: `after_cutoff` of the simulated run, and how many open deals it resumed."""
 
     start: pd.Timestamp
     end: pd.Timestamp
 
     def __call__(self, result: SimResult) -> dict[str, float]:
-        return after_cutoff(result.tables, self.start, self.end)
+        return {**after_cutoff(result.tables, self.start, self.end),
+                "resumed": result.metrics.get("open_deals_resumed", 0.0)}
 
 
 @dataclass

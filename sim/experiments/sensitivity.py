@@ -51,6 +51,7 @@ class Tornado:
     n: int
     days: int
     currency: str
+    runs: pd.DataFrame                          # bookings per variant ("path=low", "path=high", "as it is") and replication
 
     def ranking(self) -> list[str]:
         """The assumptions, the one that moves bookings most first."""
@@ -130,7 +131,7 @@ def sensitivity(sc: Scenario, n: int = 40, paths: Sequence[str] | None = None,
     table = pd.DataFrame(rows).set_index("path")
     table = table.reindex(table["swing"].abs().sort_values(ascending=False).index)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    return Tornado(table, mean_ci(ref), n, days, sc.currency)
+    return Tornado(table, mean_ci(ref), n, days, sc.currency, runs)
 
 
 def _value(data: dict, path: str) -> Any:

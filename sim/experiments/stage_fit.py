@@ -46,7 +46,7 @@ STEP = {"loss_chance": 0.15, "median_days": 0.15, "spread": 0.2, "stall_chance":
 DIGITS = {"loss_chance": 4, "median_days": 3, "spread": 4, "stall_chance": 4, "stall_days": 2}
 RATIO_ROUNDS = 2       # rounds of ratio steps before the slopes are measured
 NEWTON_ROUNDS = 2      # Gauss-Newton rounds with those slopes
-VARIANCE_RUNS = 6      # separate runs at the fitted settings, for how much one export's statistics vary
+VARIANCE_RUNS = 6      # separate runs at the fitted settings, for how much one export's statistics vary (3 for large exports)
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ def fit_stages(scenario: Scenario, stays: pd.DataFrame, data: list[StageStats], 
     for st, t, s, ok in zip(stages, target, sim, identified):
         _ratio_step(st, t, fit.stage_vector(s), tuple(k for k in ok if k in ("loss_chance", "median_days")))
     scenario = apply(stages, rates)
-    sim, rates, each = measure.runs(scenario, max(reps, VARIANCE_RUNS), seed)
+    finished = sum(d.finished for d in data)       # a large export varies less: fewer separate runs show it
+    sim, rates, each = measure.runs(scenario, max(reps, 3 if finished > 3000 else VARIANCE_RUNS), seed)
     rounds += 1
     spread = np.nanvar(each, axis=0, ddof=1)                 # stages x 5: how much one export's statistics vary
     intervals = [_interval(scenario.stages[i], jac[i], boots[i], spread[i], identified[i], reps) for i in range(len(data))]
