@@ -16,46 +16,8 @@ from sim.analysis.fit import ONE_STAGE
 from sim.experiments.calibrate import NOT_IN_EXPORT
 
 
-def _get(data, path: str):
-    for part in path.split("."):
-        data = data[int(part)] if isinstance(data, list) else data[part]
-    return data
-
-
-def truth_of(truth: sim.Scenario, fitted: sim.Scenario, path: str):
-    """The value of `path` in the scenario that made the export (list items matched by name), or None."""
-    parts = path.split(".")
-    data = truth.to_dict()
-    if len(parts) == 3 and parts[0] in ("segments", "lead_sources", "stages"):
-        name = getattr(fitted, parts[0])[int(parts[1])].name
-        items = {i["name"]: i for i in data[parts[0]]}
-        return items[name][parts[2]] if name in items else None
-    try:
-        value = _get(data, path)
-    except (KeyError, IndexError):
-        return None
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def coverage(fitted: sim.Scenario, truth: sim.Scenario, implied: dict | None = None, skip=()) -> pd.DataFrame:
-    """Each fitted value with an interval, the truth, and whether the interval holds it."""
-    rows = []
-    for path, e in fitted.calibration.evidence.items():
-        if not e.fitted or e.low is None or path in skip:
-            continue
-        parts = path.split(".")
-        key = (parts[0], getattr(fitted, parts[0])[int(parts[1])].name) if len(parts) == 3 and parts[1].isdigit() else None
-        if implied and (key in implied and parts[2] in implied[key] or path in implied):
-            true = implied[key][parts[2]] if key in implied else implied[path]
-        else:
-            true = truth_of(truth, fitted, path)
-        if true is None:
-            continue
-        half = (e.high - e.low) / 2
-        wide = (e.low - 0.68 * half, e.high + 0.68 * half)          # a 99.9% interval: 3.29 / 1.96 = 1.68 times as wide
-        rows.append({"path": path, "truth": true, "fitted": e.value, "low": e.low, "high": e.high,
-                     "inside": e.low <= true <= e.high, "inside_999": wide[0] <= true <= wide[1]})
-    return pd.DataFrame(rows).set_index("path")
+def coverage(fitted: sim.Scenario, truth: sim.Scenario, implied: dict | None = None) -> pd.DataFrame:
+    return fitted.calibration.against(fitted, truth, implied)
 
 
 def assert_recovered(table: pd.DataFrame) -> None:
@@ -112,9 +74,11 @@ def test_round_trip_recovers_the_sweet_spot_preset_as_its_export_shows_it():
     shares = np.array([s.share for s in truth.segments]) / sum(s.share for s in truth.segments)
     kept = [_truncated_beta(s.fit_mean, s.fit_sd, cut) for s in truth.segments]
     admitted = sum(sh * p for sh, (p, _, _) in zip(shares, kept))
-    implied = {("segments", s.name): {"share": sh * p / admitted, "fit_mean": m, "fit_sd": sd}
-               for s, sh, (p, m, sd) in zip(truth.segments, shares, kept)}
-    implied["market.leads_per_month"] = truth.market.leads_per_month * admitted
+    by_name = {s.name: (sh * p / admitted, m, sd) for s, sh, (p, m, sd) in zip(truth.segments, shares, kept)}
+    implied = {"market.leads_per_month": truth.market.leads_per_month * admitted}
+    for i, seg in enumerate(fitted.segments):
+        share, mean, sd = by_name[seg.name]
+        implied.update({f"segments.{i}.share": share, f"segments.{i}.fit_mean": mean, f"segments.{i}.fit_sd": sd})
     table = coverage(fitted, truth, implied)
     assert fitted.reps.count == 4
     assert len(table) >= 40

@@ -8,8 +8,10 @@
    (`sim.policies.open_pipeline`), customers already won bringing repeat business — with new leads
    arriving as fitted.
 4. Compare with what the export shows happened after the cutoff: bookings per month, deals won and the win
-   rate of deals closed, each against the simulation's 95% band (the middle 95% of the runs), and the share
-   of months whose bookings fell inside their band (about 95% when the simulator is right).
+   rate of deals closed, each against the simulation's 95% band (where one more run would fall 95% of the
+   time: a prediction interval from the runs), and the share of months whose bookings fell inside their band
+   (about 95% when the simulator is right and the fit is sure; less when it was fitted on little data, since
+   the band holds the simulation's noise at the fitted values, not how unsure the fit is).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..analysis import fit
 from ..analysis.fit import DAY, ONE_STAGE, Window
 from ..analysis.plots import new_figure
 from ..core.periods import label as period_label
+from ..core.stats import prediction_interval
 from ..core.tables import Tables
 from ..scenario import Scenario
 from .calibrate import CalibratedScenario, _shift_dates, calibrate
@@ -111,11 +114,13 @@ class Backtest:
 
 
 def backtest(tables: Tables, cutoff: Any, n: int = 40, seed: int = 0, base: str | Scenario = "baseline", *,
-             carry_pipeline: bool = True, executor: Any = None, progress: bool | None = None) -> Backtest:
+             carry_pipeline: bool = True, calibrated: CalibratedScenario | None = None, executor: Any = None,
+             progress: bool | None = None) -> Backtest:
     """Calibrate on what was known at `cutoff`, simulate forward from the open pipeline, compare with what happened.
 
     `carry_pipeline=False` starts the forward runs from an empty pipeline instead (no open deals, no
-    customers): what a simulator that ignores today's pipeline would predict.
+    customers): what a simulator that ignores today's pipeline would predict. `calibrated`: the scenario
+    an earlier backtest fitted at this cutoff (`Backtest.scenario`), to reuse instead of fitting again.
     """
     win = fit.window(tables)
     cutoff = pd.Timestamp(cutoff).normalize()
@@ -125,7 +130,10 @@ def backtest(tables: Tables, cutoff: Any, n: int = 40, seed: int = 0, base: str 
                          f"{win.start + pd.Timedelta(days=MIN_DAYS_BEFORE):%Y-%m-%d} to "
                          f"{win.end - pd.Timedelta(days=MIN_DAYS_AFTER):%Y-%m-%d}")
     known = fit.as_of(tables, cutoff)
-    sc = calibrate(known, base, end=cutoff, seed=seed, name=f"known at {cutoff:%Y-%m-%d}")
+    if calibrated is not None and calibrated.calibration.window.end != cutoff:
+        raise ValueError(f"calibrated: that scenario was fitted up to {calibrated.calibration.window.end:%Y-%m-%d}, "
+                         f"not up to the cutoff {cutoff:%Y-%m-%d}")
+    sc = calibrated or calibrate(known, base, end=cutoff, seed=seed, name=f"known at {cutoff:%Y-%m-%d}")
     deals = open_deals(known, cutoff, sc) if carry_pipeline else []
     customers = _customers(known, sc) if carry_pipeline and sc.accounts.repeat_per_year > 0 else []
     data = _shift_dates(sc.to_dict(), cutoff.date() - sc.start)
@@ -137,11 +145,9 @@ def backtest(tables: Tables, cutoff: Any, n: int = 40, seed: int = 0, base: str 
     actual = after_cutoff(tables, cutoff, win.end)
     rows = []
     for key, value in actual.items():
-        sims = runs[key].to_numpy(dtype=float)
-        sims = sims[np.isfinite(sims)]
-        lo, mid, hi = np.quantile(sims, [0.025, 0.5, 0.975]) if len(sims) else (np.nan,) * 3
+        lo, mid, hi = prediction_interval(runs[key], log="bookings" in key)
         rows.append({"key": key, "actual": value, "simulated": mid, "band_low": lo, "band_high": hi,
-                     "inside": bool(np.isfinite(value) and len(sims) and lo <= value <= hi)})
+                     "inside": bool(np.isfinite(value) and np.isfinite(lo) and lo <= value <= hi)})
     table = pd.DataFrame(rows)
     months = table[table["key"].str.startswith("bookings/")].assign(month=lambda t: t["key"].str.split("/").str[1])
     totals = table[table["key"].str.startswith("total/")].assign(figure=lambda t: t["key"].str.split("/").str[1])

@@ -64,6 +64,27 @@ class Calibration:
         """The values the export could not give: the preset's stand in for them."""
         return [e for e in self.evidence.values() if not e.fitted]
 
+    def against(self, fitted: Scenario, truth: Scenario, implied: Mapping[str, float] | None = None) -> pd.DataFrame:
+        """Each fitted value with an interval beside the value that made the data (a simulated export's
+        scenario, matched by segment, source and stage name), and whether the interval holds it.
+
+        `implied`: true values that differ from `truth`'s own fields, by path in the fitted scenario's
+        numbering (what an export of `truth` shows, e.g. the lead level after qualification).
+        Columns: truth, fitted, low, high, inside, inside_999 (the interval widened to 99.9%).
+        """
+        rows = []
+        for path, e in self.evidence.items():
+            if not e.fitted or e.low is None:
+                continue
+            true = implied[path] if implied and path in implied else _true_value(fitted, truth, path)
+            if true is None:
+                continue
+            half = (e.high - e.low) / 2
+            rows.append({"path": path, "truth": true, "fitted": e.value, "low": e.low, "high": e.high,
+                         "inside": e.low <= true <= e.high,
+                         "inside_999": e.low - 0.68 * half <= true <= e.high + 0.68 * half})   # 3.29 / 1.96 = 1.68
+        return pd.DataFrame(rows).set_index("path")
+
     def assumptions(self) -> list[str]:
         """Paths of the fitted numbers with an interval: what `sim.sensitivity` varies by default."""
         return [p for p, e in self.evidence.items() if e.has_range]
@@ -147,6 +168,24 @@ def calibrate(
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
+def _true_value(fitted: Scenario, truth: Scenario, path: str) -> float | None:
+    """The value at `path` (in the fitted scenario's numbering) in `truth`, list items matched by name."""
+    parts = path.split(".")
+    data: Any = truth.to_dict()
+    if len(parts) == 3 and parts[0] in ("segments", "lead_sources", "stages") and parts[1].isdigit():
+        name = getattr(fitted, parts[0])[int(parts[1])].name
+        data = next((item for item in data[parts[0]] if item["name"] == name), {})
+        parts = parts[2:]
+    for part in parts:
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return None
+    return float(data) if isinstance(data, (int, float)) and not isinstance(data, bool) else None
+
+
 def _build(data: dict) -> Scenario:
     try:
         return Scenario.build(data, "calibrated scenario")

@@ -3,8 +3,8 @@
 The scenario is run `n` times over the export's own window (on common seeds, from an empty pipeline, as the
 export began), and each run is measured exactly as the export is (`sim.analysis.validation`): win rate,
 cycle-time quantiles, the median time in each stage, quantiles of won deal sizes and the bookings of each
-month. The simulation's 95% band of each figure is the middle 95% of its runs; the export's figure is
-inside or not. A measure passes when its figures are inside (for a measure of four or more figures, at
+month. The simulation's 95% band of each figure is where one more run's figure would fall 95% of the time
+(a prediction interval from the runs, on the log scale for amounts); the export's figure is inside or not. A measure passes when its figures are inside (for a measure of four or more figures, at
 least three in four: one in twenty falls outside a 95% band by chance); the scenario passes when every
 measure does.
 
@@ -28,14 +28,14 @@ from ..analysis import fit, markov
 from ..analysis.fit import DAY, Window
 from ..analysis.plots import new_figure
 from ..analysis.validation import FAMILIES, UNITS, family, label, window_measures
-from ..core.stats import mean_ci
+from ..core.stats import mean_ci, prediction_interval
 from ..core.tables import Tables
 from ..scenario import Scenario
 from .calibrate import CalibratedScenario, _shift_dates
 from .replicate import replicate_each
 from .simulate import SimResult
 
-TAIL_DAYS = 365   # the simulation runs on past the window so the window's deals close (for the Markov check)
+TAIL_DAYS = 270   # the simulation runs on past the window so the window's deals close (for the Markov check)
 
 
 @dataclass(frozen=True)
@@ -171,11 +171,10 @@ def validate(sc: Scenario, tables: Tables, n: int = 100, seed: int = 0, *, execu
     rows = []
     for key, value in actual.items():
         sims = runs[key].to_numpy(dtype=float)
-        sims = sims[np.isfinite(sims)]
-        lo, mid, hi = (np.quantile(sims, [0.025, 0.5, 0.975]) if len(sims) else (np.nan,) * 3)
-        inside = bool(np.isfinite(value) and len(sims) and lo <= value <= hi)
+        lo, mid, hi = prediction_interval(sims, log=family(key) in ("deal size", "bookings per month"))
+        inside = bool(np.isfinite(value) and np.isfinite(lo) and lo <= value <= hi)
         rows.append({"key": key, "measure": family(key), "label": label(key), "export": value, "simulated": mid,
-                     "band_low": lo, "band_high": hi, "inside": inside, "usable": bool(np.isfinite(value) and len(sims))})
+                     "band_low": lo, "band_high": hi, "inside": inside, "usable": bool(np.isfinite(value) and np.isfinite(lo))})
     figures = pd.DataFrame(rows).set_index("key")
     usable = figures[figures["usable"]]
     measures = usable.groupby("measure", sort=False)["inside"].agg(figures="size", inside="sum")
