@@ -64,6 +64,9 @@ def test_closed_form_agrees_with_the_simulation_followed_to_the_end(followed):
     assert chain.linear
     assert closed["win_probability"] == pytest.approx(true_win, abs=0.025)
     assert closed["expected_cycle_days"] == pytest.approx(true_cycle, rel=0.06)
+    ci = markov.closed_form_ci(known, base.stage_names, end, b=200, seed=1)
+    assert ci["win_probability"][0] <= true_win <= ci["win_probability"][1]
+    assert ci["expected_cycle_days"][0] < closed["expected_cycle_days"] < ci["expected_cycle_days"][1]
     # ablation: the export's own win rate (deals closed by the end of the year) is biased, because lost
     # deals close sooner than won ones; the chain, which counts each stage's closed-out stays, is not
     kn = known.opportunities

@@ -97,3 +97,40 @@ def closed_form(chain: Chain) -> dict[str, float]:
     weights = chain.start * a["win_probability"].to_numpy()
     cycle = float(weights @ a["expected_days_if_won"].fillna(0).to_numpy() / weights.sum()) if weights.sum() else np.nan
     return {"win_probability": win, "expected_cycle_days": cycle, "expected_days_to_close": float(chain.start @ a["expected_days"].to_numpy())}
+
+
+def closed_form_ci(tables: Tables, stages: list[str] | None = None, end: pd.Timestamp | None = None, b: int = 200,
+                   seed: int = 0, confidence: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Intervals of `closed_form`'s figures: the chain refitted on `b` resamples of the export's deals."""
+    end = window(tables).end if end is None else pd.Timestamp(end)
+    names = [ONE_STAGE] if not has_history(tables) else (stages or stage_order(tables))
+    s = stays(tables, end, names if has_history(tables) else None).sort_values(["opportunity_id", "entered_at"], kind="stable")
+    k = len(names)
+    deal = pd.factorize(s["opportunity_id"])[0]
+    same = s["opportunity_id"].eq(s["opportunity_id"].shift(-1)).to_numpy()
+    nxt = s["index"].shift(-1).fillna(-1).astype(int).to_numpy()
+    done = (s["fate"] != "open").to_numpy()
+    target = np.where(same, nxt, np.where(s["fate"].to_numpy() == "passed", k, k + 1))
+    idx = s["index"].to_numpy()
+    n = deal.max() + 1 if len(deal) else 0
+    counts = np.zeros((n, k, k + 2))
+    np.add.at(counts, (deal[done], idx[done], target[done]), 1)
+    days = np.zeros((n, k))
+    np.add.at(days, (deal[done], idx[done]), s["days"].to_numpy()[done])
+    first = np.zeros((n, k))
+    first[deal[~pd.Series(deal).duplicated().to_numpy()], idx[~pd.Series(deal).duplicated().to_numpy()]] = 1
+    rng = np.random.default_rng(seed)
+    draws = {"win_probability": [], "expected_cycle_days": []}
+    for _ in range(b if n else 0):
+        w = rng.multinomial(n, np.full(n, 1 / n))
+        c = np.tensordot(w, counts, axes=1)
+        finished = c.sum(axis=1)
+        chain = Chain(tuple(names), pd.DataFrame(c, index=names, columns=[*names, WON, LOST]),
+                      (w @ first) / max(w @ first.sum(axis=1), 1),
+                      np.divide(w @ days, finished, out=np.zeros(k), where=finished > 0), finished)
+        with np.errstate(all="ignore"):
+            cf = closed_form(chain)
+        for key in draws:
+            draws[key].append(cf[key])
+    tail = (1 - confidence) / 2
+    return {key: tuple(np.nanquantile(v, [tail, 1 - tail])) if v else (np.nan, np.nan) for key, v in draws.items()}

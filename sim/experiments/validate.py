@@ -9,8 +9,8 @@ least three in four: one in twenty falls outside a 95% band by chance); the scen
 measure does.
 
 Beside it, the Markov check: the export's stage history as an absorbing chain gives a closed-form win
-probability and expected cycle (`sim.analysis.markov`); the simulation's own (the deals created in the
-window, followed until they close) should agree with them.
+probability and expected cycle (`sim.analysis.markov`, with a bootstrap interval over the export's deals);
+the simulation's own (the deals created in the window, followed until they close) should fall inside it.
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ class Validation:
         lines = [f"{name}: {int(r.inside)} of {int(r.figures)} figures inside the simulated 95% bands "
                  f"({'pass' if r.passed else 'FAIL'})" for name, r in self.measures.iterrows()]
         for what, r in self.markov.iterrows():
-            lines.append(f"Markov check, {what}: closed form {_num(r['closed_form'])}, simulation {_num(r['simulated'])} "
-                         f"(95% CI {_num(r['ci_low'])} to {_num(r['ci_high'])})")
+            lines.append(f"Markov check, {what}: closed form {_num(r['closed_form'])} (95% CI {_num(r['closed_low'])} to "
+                         f"{_num(r['closed_high'])}), simulation {_num(r['simulated'])} (95% CI {_num(r['ci_low'])} to "
+                         f"{_num(r['ci_high'])}): {'agree' if r['agree'] else 'DISAGREE'}")
         return lines
 
     def figure(self, measure: str | None = None) -> Figure:
@@ -137,14 +138,18 @@ class Validation:
     def _draw_markov(self, ax) -> None:
         m = self.markov
         x = np.arange(len(m))
-        closed = m["closed_form"] / m["simulated"]
-        ax.bar(x - 0.18, np.ones(len(m)), width=0.36, color="0.7", label="simulation (= 1)")
-        ax.errorbar(x - 0.18, np.ones(len(m)), yerr=[1 - m["ci_low"] / m["simulated"], m["ci_high"] / m["simulated"] - 1],
-                    fmt="none", color="black", capsize=4)
-        ax.bar(x + 0.18, closed, width=0.36, color="tab:purple", label="closed form of the export's chain")
+        sim = m["simulated"].to_numpy()
+        for offset, mid, lo, hi, color, name in (
+                (-0.15, m["closed_form"], m["closed_low"], m["closed_high"], "tab:purple", "closed form of the export's chain"),
+                (0.15, m["simulated"], m["ci_low"], m["ci_high"], "0.35", "simulation of the fitted scenario")):
+            ax.errorbar(x + offset, mid / sim, yerr=[(mid - lo) / sim, (hi - mid) / sim], fmt="o", color=color,
+                        capsize=4, label=name)
+        ax.axhline(1.0, color="0.7", lw=1)
         ax.set_xticks(x, list(m.index))
-        ax.set_ylabel("relative to the simulation [ratio]")
-        ax.set_title("Markov check: closed form vs simulation", fontsize=10)
+        ax.set_xlim(-0.6, len(m) - 0.4)
+        ax.set_ylabel("relative to the simulation's mean [ratio]")
+        agree = int(m["agree"].sum())
+        ax.set_title(f"Markov check: {agree} of {len(m)} agree (95% CIs)", fontsize=10)
         ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3, axis="y")
 
@@ -181,12 +186,15 @@ def validate(sc: Scenario, tables: Tables, n: int = 100, seed: int = 0, *, execu
     measures["passed"] = [r.inside >= (math.ceil(0.75 * r.figures) if r.figures >= 4 else r.figures)
                           for r in measures.itertuples()]
     measures = measures.reindex([m for m in FAMILIES.values() if m in measures.index])
-    chain = markov.fit_chain(tables, None if one_stage else list(stages), win.end)
-    closed = markov.closed_form(chain)
+    names = None if one_stage else list(stages)
+    closed = markov.closed_form(markov.fit_chain(tables, names, win.end))
+    closed_ci = markov.closed_form_ci(tables, names, win.end, seed=seed)
     check = []
     for what in ("win_probability", "expected_cycle_days"):
         mean, lo, hi = mean_ci(runs[f"chain/{what}"])
-        check.append({"figure": what.replace("_", " "), "closed_form": closed[what], "simulated": mean, "ci_low": lo, "ci_high": hi})
+        c_lo, c_hi = closed_ci[what]
+        check.append({"figure": what.replace("_", " "), "closed_form": closed[what], "closed_low": c_lo, "closed_high": c_hi,
+                      "simulated": mean, "ci_low": lo, "ci_high": hi, "agree": bool(c_lo <= mean <= c_hi)})
     return Validation(figures.drop(columns="usable"), measures, pd.DataFrame(check).set_index("figure"), runs, win, sc.currency)
 
 
