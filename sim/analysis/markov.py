@@ -8,7 +8,8 @@ that a new deal is won and the expected days from creation to a win, with no sim
     N = (I - Q)^-1                      expected visits to each stage (Q: stage-to-stage chances)
     b = N r_won                         chance of ending won, from each stage
     cycle | won = N~ tau                with N~ from the chain conditioned on winning (Q~_ij = Q_ij b_j / b_i)
-                                        and tau the mean days of a stay in each stage
+                                        and tau the mean days of a stay in each stage (Kaplan-Meier: stays
+                                        still open count as lasting at least this long)
 
 It assumes a stay lasts as long whatever it ends in, and that the next step depends only on the stage —
 the simulator's deal story makes the same assumptions, which is why the two are compared (`sim.validate`).
@@ -35,7 +36,7 @@ class Chain:
     states: tuple[str, ...]    # the stages (transient states), in pipeline order
     counts: pd.DataFrame       # stays ending in each next state: rows = stages, columns = stages + won + lost
     start: np.ndarray          # share of deals whose first stay is in each stage
-    mean_days: np.ndarray      # mean days of a finished stay in each stage
+    mean_days: np.ndarray      # mean days of a stay in each stage (Kaplan-Meier, open stays censored)
     finished: np.ndarray       # finished stays behind each mean
 
     @property
@@ -49,6 +50,25 @@ class Chain:
         """True when deals only ever moved one stage forward (the simulator's deal story)."""
         c = self.counts.to_numpy()[:, : len(self.states)]
         return not any(c[i, j] for i in range(len(self.states)) for j in range(len(self.states)) if j != i + 1)
+
+
+def km_mean(days: np.ndarray, finished: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean stay from stays some of which are still going (censored): the area under the Kaplan-Meier curve.
+
+    Averaging only the finished stays would leave out the long ones still open at the end of the export.
+    """
+    days, finished = np.asarray(days, dtype=float), np.asarray(finished, dtype=bool)
+    w = np.ones(len(days)) if weights is None else np.asarray(weights, dtype=float)
+    keep = w > 0
+    days, finished, w = days[keep], finished[keep], w[keep]
+    if not finished.any():
+        return float("nan")
+    order = np.argsort(days, kind="stable")
+    days, finished, w = days[order], finished[order], w[order]
+    at_risk = w[::-1].cumsum()[::-1]
+    survive = np.cumprod(np.where(finished, 1.0 - w / at_risk, 1.0))
+    before = np.concatenate([[1.0], survive[:-1]])
+    return float((before * np.diff(np.concatenate([[0.0], days]))).sum())
 
 
 def fit_chain(tables: Tables, stages: list[str] | None = None, end: pd.Timestamp | None = None) -> Chain:
@@ -65,13 +85,14 @@ def fit_chain(tables: Tables, stages: list[str] | None = None, end: pd.Timestamp
     counts = np.zeros((k, k + 2))
     np.add.at(counts, (s["index"].to_numpy()[finished.to_numpy()], target[finished.to_numpy()]), 1)
     first = s.drop_duplicates("opportunity_id")["index"].value_counts().reindex(range(k), fill_value=0).to_numpy(float)
-    days = s[finished].groupby("index")["days"]
+    stage = s["index"].to_numpy()
+    mean = [km_mean(s["days"].to_numpy()[stage == i], finished.to_numpy()[stage == i]) for i in range(k)]
     return Chain(
         states=tuple(names),
         counts=pd.DataFrame(counts, index=list(names), columns=[*names, WON, LOST]),
         start=first / first.sum() if first.sum() else first,
-        mean_days=days.mean().reindex(range(k)).fillna(0.0).to_numpy(),
-        finished=days.size().reindex(range(k), fill_value=0).to_numpy(),
+        mean_days=np.nan_to_num(np.array(mean)),
+        finished=np.bincount(stage[finished.to_numpy()], minlength=k),
     )
 
 
@@ -115,8 +136,7 @@ def closed_form_ci(tables: Tables, stages: list[str] | None = None, end: pd.Time
     n = deal.max() + 1 if len(deal) else 0
     counts = np.zeros((n, k, k + 2))
     np.add.at(counts, (deal[done], idx[done], target[done]), 1)
-    days = np.zeros((n, k))
-    np.add.at(days, (deal[done], idx[done]), s["days"].to_numpy()[done])
+    stay_days = s["days"].to_numpy()
     first = np.zeros((n, k))
     first[deal[~pd.Series(deal).duplicated().to_numpy()], idx[~pd.Series(deal).duplicated().to_numpy()]] = 1
     rng = np.random.default_rng(seed)
@@ -125,9 +145,9 @@ def closed_form_ci(tables: Tables, stages: list[str] | None = None, end: pd.Time
         w = rng.multinomial(n, np.full(n, 1 / n))
         c = np.tensordot(w, counts, axes=1)
         finished = c.sum(axis=1)
+        mean = [km_mean(stay_days[idx == i], done[idx == i], w[deal[idx == i]]) for i in range(k)]
         chain = Chain(tuple(names), pd.DataFrame(c, index=names, columns=[*names, WON, LOST]),
-                      (w @ first) / max(w @ first.sum(axis=1), 1),
-                      np.divide(w @ days, finished, out=np.zeros(k), where=finished > 0), finished)
+                      (w @ first) / max(w @ first.sum(axis=1), 1), np.nan_to_num(np.array(mean)), finished)
         with np.errstate(all="ignore"):
             cf = closed_form(chain)
         for key in draws:
