@@ -34,7 +34,7 @@ def label(key: str) -> str:
     head, _, tail = key.partition("/")
     if head in ("cycle", "size"):
         q = float(tail[1:]) / 100
-        return {0.5: "median"}.get(q, f"{q:.0%} quantile")
+        return {0.5: "median"}.get(q, f"{q:.0%}")
     return tail or FAMILIES[head]
 
 

@@ -191,19 +191,20 @@ class ExportFit:
                 count, exposure = float(months["count"].sum()), float((months["days"] * weight).sum())
                 basis = f"new leads over {months['days'].sum():,.0f} days, season taken out"
         level = count / exposure * MONTH_DAYS
-        dispersion = None if trend else _dispersion(full, level / MONTH_DAYS, market["seasonality"])
+        swing = None if trend else _month_swing(full, market["seasonality"])
+        per_month = level * float(full["days"].mean()) / MONTH_DAYS if len(full) else 0.0
+        dispersion = 1.0 + per_month * math.expm1(swing**2) if swing is not None else None    # variance / Poisson's
         widen = math.sqrt(dispersion) if dispersion else 1.0
         _, lo, hi = fit.poisson_ci(count, exposure / MONTH_DAYS)
         market["leads_per_month"] = round(level, 2)
         self.fitted("market.leads_per_month", market["leads_per_month"],
                     basis + (" (interval widened for month-to-month swings)" if widen > 1 else ""), int(count),
                     (round(max(level - (level - lo) * widen, 0.01), 2), round(level + (hi - level) * widen, 2)))
-        if dispersion is not None and len(full) >= 6:
-            per_month = level * float(full["days"].mean()) / MONTH_DAYS
-            market["volatility"] = round(min(math.sqrt(math.log1p((dispersion - 1.0) / per_month)), 2.0), 3)
+        if swing is not None and len(full) >= 6:
+            market["volatility"] = round(min(swing, 2.0), 3)
             self.fitted("market.volatility", market["volatility"],
-                        f"month-to-month swings of new leads beyond chance (counts vary {dispersion:.1f}x as much as a "
-                        f"steady flow's) over {len(full)} full months", len(full))
+                        f"swings of new leads from one month to the next beyond chance (log changes, season taken out) "
+                        f"over {len(full)} full months", len(full))
         else:
             why = "the lead flow has a trend" if trend else f"needs 6 full months, the export has {len(full)}"
             self.kept("market.volatility", market["volatility"], f"not fitted, preset value: {why}")
@@ -302,11 +303,23 @@ class ExportFit:
         seg["deal_size"] = round(math.exp(mu - shift), 2)
         self.fitted(f"{p}.deal_size", seg["deal_size"], f"median of {basis} (lognormal; fit scores' part taken out)", n,
                     (round(math.exp(mu - shift - half), 2), round(math.exp(mu - shift + half), 2)))
-        spread = math.sqrt(max(sd ** 2 - var_fit, 0.0025))
-        lo_s, hi_s = (math.sqrt(max(sd ** 2 * (n - 1) / stats.chi2.ppf(q, n - 1) - var_fit, 0.0025)) for q in (0.975, 0.025))
+        var_obs, lo_var, hi_var = sd ** 2, *(sd ** 2 * (n - 1) / stats.chi2.ppf(q, n - 1) for q in (0.975, 0.025))
+        how = f"spread (log scale) of {basis}"
+        x = sizes.dropna().to_numpy(dtype=float) if n >= MIN_DEALS_PER_SEGMENT else all_sizes.dropna().to_numpy(dtype=float)
+        mean, m_lo, m_hi = (x.mean(), *(x.mean() + z * x.std(ddof=1) / math.sqrt(len(x)) for z in (-1.96, 1.96)))
+        if not m_lo <= math.exp(mu + var_obs / 2) <= m_hi and mean > math.exp(mu):
+            # not lognormal (a few list prices, say): a lognormal with this spread of logs would have the wrong mean,
+            # and bookings are sums; set the spread so the mean matches, keep the median
+            var_obs = 2 * math.log(mean / math.exp(mu))
+            lo_var, hi_var = (2 * math.log(max(m, math.exp(mu) * 1.0001) / math.exp(mu)) for m in (m_lo, m_hi))
+            how = (f"spread (log scale) of {basis}, set so the mean ({mean:,.0f}) matches: the sizes are not lognormal "
+                   f"(their logs spread {sd:.2f}, which would make the mean {math.exp(mu + sd ** 2 / 2):,.0f})")
+            self.notes.append(f"deal sizes{'' if seg['name'] == 'All deals' else ' of ' + seg['name']} are not lognormal: "
+                              "the spread is set so their mean matches (see the YAML)")
+        spread = math.sqrt(max(var_obs - var_fit, 0.0025))
+        lo_s, hi_s = (math.sqrt(max(v - var_fit, 0.0025)) for v in (lo_var, hi_var))
         seg["size_spread"] = round(min(spread, 3.0), 4)
-        self.fitted(f"{p}.size_spread", seg["size_spread"], f"spread (log scale) of {basis}", n,
-                    (round(lo_s, 4), round(min(hi_s, 3.0), 4)))
+        self.fitted(f"{p}.size_spread", seg["size_spread"], how, n, (round(lo_s, 4), round(min(hi_s, 3.0), 4)))
 
     def _sources(self) -> list[dict]:
         opp, base = self.opp, self.base
@@ -564,12 +577,21 @@ def _season_weights(months: pd.DataFrame, season: list[float] | None) -> pd.Seri
     return pd.Series(s[months.index.month - 1] / s.mean(), index=months.index)
 
 
-def _dispersion(full: pd.DataFrame, per_day: float, season: list[float] | None) -> float | None:
-    """How much more the monthly counts vary than a Poisson flow with this level and season would (>= 1)."""
-    if len(full) < 3 or per_day <= 0:
+def _month_swing(full: pd.DataFrame, season: list[float] | None) -> float | None:
+    """The lognormal spread of the lead rate from month to month (the scenario's volatility), beyond chance.
+
+    From the changes between consecutive full months (log ratios, season taken out), so a level that drifts
+    or ramps up over the export is not read as volatility: Var(change) = 2 s^2 + 1/count + 1/previous count.
+    """
+    consecutive = full.index[1:] == full.index[:-1] + 1
+    rate = (full["count"] / (full["days"] * _season_weights(full, season))).to_numpy(dtype=float)
+    count = full["count"].to_numpy(dtype=float)
+    ok = consecutive & (count[1:] > 0) & (count[:-1] > 0)
+    if ok.sum() < 5:
         return None
-    expected = full["days"] * per_day * _season_weights(full, season)
-    return max(1.0, float(((full["count"] - expected) ** 2 / expected).sum() / (len(full) - 1)))
+    change = np.log(rate[1:][ok] / rate[:-1][ok])
+    chance = float(np.mean(1 / count[1:][ok] + 1 / count[:-1][ok]))
+    return math.sqrt(max(float(change.var(ddof=1)) - chance, 0.0) / 2)
 
 
 def _reach(stages: list[dict]) -> list[float]:
