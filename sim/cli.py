@@ -20,6 +20,8 @@ from . import __version__
 from .experiments.replicate import compare
 from .scenario import Scenario, ScenarioError
 from .experiments.simulate import simulate
+from .experiments.calibrate import calibrate
+from .experiments.validate import validate
 from .core.schema import TableError
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
@@ -248,9 +250,6 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
 @command("calibrate", "fit a scenario to a CRM export (every value with its evidence), write it as YAML and "
          "validate it against the export; exit 1 if the validation fails", _calibrate_args)
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .experiments.calibrate import calibrate
-    from .experiments.validate import validate
-
     if args.reps < 0 or args.reps == 1:
         raise UsageError(f"--reps: {args.reps} is not allowed, must be 0 (no validation) or a whole number >= 2")
     if args.out.suffix.lower() not in (".yaml", ".yml"):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .experiments.calibrate import calibrate
 from .experiments.simulate import simulate
 from .scenario import Scenario
 from .core.schema import MissingColumns
@@ -58,8 +59,6 @@ def starting_scenario(preset: str, export: str | Path | None = None, tables: Tab
         return scenario
     if tables is None:
         raise ValueError("starting_scenario needs the export's tables to calibrate: starting_scenario(preset, export, tables)")
-    from .experiments.calibrate import calibrate
-
     try:
         fitted = calibrate(tables, scenario, calendar="base", name=f"{Path(export).stem} (calibrated)")
     except (ValueError, LookupError) as err:
