@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from ..analysis import fit
-from ..analysis.fit import DAY, ONE_STAGE, Window
+from ..analysis.fit import DAY, ONE_STAGE
 from ..analysis.plots import new_figure
 from ..core.periods import label as period_label
 from ..core.stats import prediction_interval
