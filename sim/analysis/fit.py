@@ -238,8 +238,6 @@ class StageStats:
     p10: tuple[float, float, float]
     p90: tuple[float, float, float]
     p95: tuple[float, float, float]
-    long_after: float                   # days after which a stay counts as long (2.5 x the median)
-    long: tuple[float, float, float]    # share of finished stays longer than that, Wilson interval
 
     @property
     def low_spread(self) -> float:
@@ -247,25 +245,19 @@ class StageStats:
         return math.log(self.median[0] / self.p10[0]) / Z90 if self.p10[0] > 0 and self.median[0] > 0 else math.nan
 
 
-LONG_AFTER = 2.5   # a stay longer than 2.5 x the stage's median counts as long (a stall, mostly)
-
-
-def stage_stats(stay: pd.DataFrame, long_after: float | None = None) -> StageStats:
-    """Counts, loss rate and time statistics of the stays of one stage.
+def stage_stats(stay: pd.DataFrame) -> StageStats:
+    """Counts, loss rate and time quantiles of the stays of one stage.
 
     Times are those of finished stays (moved on, moved back or lost there); in a one-stage fit (no history)
-    only won deals' times count, since they set when bookings land. `long_after` fixes the long-stay
-    threshold in days (to measure a simulated run on the export's own threshold); default 2.5 x median.
+    only won deals' times count, since they set when bookings land.
     """
     fate = stay["fate"]
     passed, lost, open_ = int((fate == "passed").sum()), int((fate == "lost").sum()), int((fate == "open").sum())
     timed = stay["days"][_timed(stay)].to_numpy(dtype=float)
-    median = quantile_ci(timed, 0.5)
-    threshold = long_after if long_after is not None else LONG_AFTER * median[0]
     return StageStats(
         entered=int(stay["opportunity_id"].nunique()), passed=passed, lost=lost, open=open_, finished=len(timed),
-        loss=share_ci(lost, lost + passed), median=median, p10=quantile_ci(timed, 0.1), p90=quantile_ci(timed, 0.9),
-        p95=quantile_ci(timed, 0.95), long_after=float(threshold), long=share_ci(float((timed > threshold).sum()), float(len(timed))),
+        loss=share_ci(lost, lost + passed), median=quantile_ci(timed, 0.5), p10=quantile_ci(timed, 0.1),
+        p90=quantile_ci(timed, 0.9), p95=quantile_ci(timed, 0.95),
     )
 
 

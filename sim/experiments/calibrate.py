@@ -216,7 +216,7 @@ def _stage_table(sc: Scenario, fitter: ExportFit, stage_fit: StageFit | None) ->
         rows.append({"stage": st.name, "stays": d.finished,
                      "loss_rate_export": d.loss[0], "loss_rate_sim": s.loss[0] if s else float("nan"),
                      "median_days_export": d.median[0], "median_days_sim": s.median[0] if s else float("nan"),
-                     "long_share_export": d.long[0], "long_share_sim": s.long[0] if s else float("nan"),
+                     "p90_days_export": d.p90[0], "p90_days_sim": s.p90[0] if s else float("nan"),
                      "loss_chance": st.loss_chance, "median_days": st.median_days, "spread": st.spread,
                      "stall_chance": st.stall_chance, "stall_days": st.stall_days, "rep_hours": st.rep_hours})
     return pd.DataFrame(rows).set_index("stage")

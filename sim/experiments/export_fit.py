@@ -470,8 +470,7 @@ class ExportFit:
     # -- what the stage fit needs
     def measure(self) -> Measure:
         """How to measure a simulated run exactly as this export was measured."""
-        return Measure(self.window.end, tuple(self.stage_names), self.one_stage,
-                       tuple(d.long_after for d in self.data_stats), self.source_data is not None)
+        return Measure(self.window.end, tuple(self.stage_names), self.one_stage, self.source_data is not None)
 
     def update_sources(self, scenario: Scenario, sim_rates: dict[str, float]) -> list[dict] | None:
         """Move each lead source's loss factor so its simulated win rate comes closer to the export's.
@@ -517,8 +516,9 @@ class ExportFit:
                 "median_days": f"median {d.median[0]:.1f} days of {d.finished:,} finished {where}, which also hold rep "
                                f"time and waiting{by}",
                 "spread": f"spread of the shorter half of {where}{by}",
-                "stall_chance": f"{d.long[0]:.1%} of {where} ran longer than {d.long_after:.0f} days{by}",
-                "stall_days": f"the slowest 5% of {where} took over {d.p95[0]:.0f} days, the median {d.median[0]:.0f}{by}",
+                "stall_chance": f"the slowest 10% of {where} took over {d.p90[0]:.0f} days, the median "
+                                f"{d.median[0]:.0f}{by}",
+                "stall_days": f"the slowest 5% of {where} took over {d.p95[0]:.0f} days{by}",
             }
             n = {"loss_chance": d.lost + d.passed}
             for key in ("loss_chance", "median_days", "spread", "stall_chance", "stall_days"):

@@ -51,12 +51,11 @@ VARIANCE_RUNS = 6      # separate runs at the fitted settings, for how much one 
 
 @dataclass(frozen=True)
 class Measure:
-    """How a simulated run is measured exactly as the export was: same window end, stages, thresholds."""
+    """How a simulated run is measured exactly as the export was: same window end, same stages."""
 
     end: pd.Timestamp
     stages: tuple[str, ...]
     one_stage: bool
-    long_after: tuple[float, ...]
     sources: bool
 
     def __call__(self, scenario: Scenario, reps: int, seed: int) -> tuple[list[StageStats], dict[str, float]]:
@@ -78,10 +77,10 @@ class Measure:
                 opp = tables.opportunities
                 opps.append(opp.assign(_new=~fit.repeat_business(opp), opportunity_id=f"{k}:" + opp["opportunity_id"]))
         k = len(self.stages)
-        each = np.array([[fit.stage_vector(fit.stage_stats(st[st["index"] == i], self.long_after[i])) for i in range(k)]
+        each = np.array([[fit.stage_vector(fit.stage_stats(st[st["index"] == i])) for i in range(k)]
                          for st in pooled]) if reps > 1 else np.full((1, k, 5), np.nan)
         stay = pd.concat(pooled, ignore_index=True)
-        stats = [fit.stage_stats(stay[stay["index"] == i], self.long_after[i]) for i in range(k)]
+        stats = [fit.stage_stats(stay[stay["index"] == i]) for i in range(k)]
         rates: dict[str, float] = {}
         if opps:
             opp = pd.concat(opps, ignore_index=True)
