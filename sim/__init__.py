@@ -17,8 +17,12 @@ from .core.schema import Col, Table
 from .core.tables import Tables
 from .engine.hooks import ModelView, Policy, register, unregister
 from .engine.priority import Level, Priority
+from .experiments.backtest import backtest
+from .experiments.calibrate import calibrate
 from .experiments.replicate import compare, replicate, replicate_each, summarise
+from .experiments.sensitivity import sensitivity
 from .experiments.simulate import SimResult, simulate
+from .experiments.validate import validate
 from .scenario import Scenario, ScenarioError
 
 try:
@@ -27,4 +31,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "Level", "ModelView", "Policy", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "compare", "register", "replicate", "replicate_each", "simulate", "summarise", "unregister", "__version__"]
+           "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity", "simulate",
+           "summarise", "unregister", "validate", "__version__"]

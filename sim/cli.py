@@ -30,6 +30,8 @@ from . import __version__
 from .experiments.replicate import compare
 from .scenario import Scenario, ScenarioError
 from .experiments.simulate import simulate
+from .experiments.calibrate import calibrate
+from .experiments.validate import validate
 from .core.schema import TableError
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
@@ -403,6 +405,60 @@ def os_message(err: OSError) -> str:
     return f"{where}{what}; {hint}"
 
 
+# ---- calibrate -----------------------------------------------------------------------------------------
+def _calibrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("export", type=Path, help="a CRM export (file or folder of one export)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
+    how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="the scenario YAML to write, e.g. my_pipeline.yaml")
+    p.add_argument("--base", default="baseline",
+                   help="preset or scenario YAML whose values stand for what the export cannot show (default baseline)")
+    p.add_argument("--reps", type=whole_number(0, MAX_REPS), default=40,
+                   help="simulated runs for the validation, 0 (no validation) or 2 or more (default 40)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
+
+
+@command("calibrate", "fit a scenario to a CRM export (every value with its evidence), write it as YAML and "
+         "validate it against the export; exit 1 if the validation fails", _calibrate_args)
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.reps == 1:
+        raise UsageError("--reps: 1 is not allowed, must be 0 (no validation) or a whole number >= 2")
+    if args.out.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(f"-o/--out: {args.out} must be a .yaml file")
+    base = Scenario.load(args.base)
+    tables = load_export(args.export, crm=args.crm, mapping=args.mapping).tables
+    try:
+        sc = calibrate(tables, base, seed=args.seed, name=args.out.stem)
+    except (ValueError, LookupError) as err:   # the export lacks what a fit needs: say what
+        raise UsageError(f"{args.export}: cannot calibrate: {err}") from None
+    output_folder(args.out.parent, "-o/--out")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    sc.to_yaml(args.out)
+    cal = sc.calibration
+    fitted = [e for e in cal.evidence.values() if e.fitted]
+    print(f"calibrated {args.export} ({cal.deals:,} deals, {cal.window.start:%Y-%m-%d} to "
+          f"{cal.window.end - pd.Timedelta(days=1):%Y-%m-%d}): {len(fitted)} values fitted, "
+          f"{len(cal.not_fitted())} kept from {args.base!r}; wrote {args.out}")
+    print(f"  {sc.reps.count} reps, {sc.market.leads_per_month:,.1f} new leads a month, "
+          + ("one stage (no stage history)" if cal.one_stage else f"stages: {', '.join(sc.stage_names)}"))
+    for note in cal.notes:
+        print(f"  note: {note}")
+    print("  not in the export (preset values): " + ", ".join(sorted({e.path.split('.')[-1] for e in cal.not_fitted()})))
+    cf = cal.closed_form
+    print(f"  Markov chain of the export: win probability {cf['win_probability']:.1%}, "
+          f"expected days to a win {cf['expected_cycle_days']:.1f}")
+    if args.reps == 0:
+        return 0
+    check = validate(sc, tables, n=args.reps, seed=args.seed, progress=False)
+    print(f"validation ({args.reps} simulated runs over the export's window): "
+          f"{'passes' if check.passed else 'does NOT pass'}")
+    for line in check.summary():
+        print(f"  {line}")
+    return 0 if check.passed else 1
+
+
+# ---- entry point ---------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load and report.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -2,7 +2,9 @@
 
 The report (`playbook report`) runs the notebooks with papermill and builds its cards from what these
 helpers display: each output carries metadata ``{"playbook": {"role": ...}}`` with role ``headline``,
-``main-figure`` or ``skipped``, so a card's number and figure are exactly what the notebook computed.
+``main-figure``, ``skipped``, ``scenario`` (what a what-if started from: the export's calibrated pipeline or a
+preset) or ``download`` (a file to offer, e.g. the calibrated scenario's YAML), so a card's number and
+figure are exactly what the notebook computed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .experiments.calibrate import calibrate
 from .experiments.simulate import simulate
 from .scenario import Scenario
 from .core.schema import MissingColumns
@@ -41,18 +44,45 @@ def load_tables(
 def starting_scenario(preset: str, export: str | Path | None = None, tables: Tables | None = None) -> Scenario:
     """The scenario a notebook's what-if starts from, said out loud in the notebook.
 
-    Today it is the named preset, whatever the export; the calibration work turns an export's tables into
-    the leader's own pipeline here, so every what-if that starts from this function follows. The note it
-    shows (role ``scenario``) tells the reader, and the report's card, which one the what-if ran on.
+    With an export (and its `tables`), it is the export's own pipeline: `sim.calibrate(tables, preset)`, with
+    the preset's calendar (the what-if's horizon), policies and whatever the export cannot show (rep hours,
+    say). Without one, it is the named preset. If the export cannot be calibrated, the preset is used and the
+    note says why. The note it shows (role ``scenario``, with ``calibrated``) tells the reader, and the
+    report's card, which one the what-if ran on.
     """
     from IPython.display import Markdown
 
     scenario = Scenario.preset(preset)
-    note = (f"What-ifs below start from the preset **{preset}** ({scenario.reps.count} reps, "
-            f"{scenario.market.leads_per_month:g} new-logo leads a month)"
-            + (", not from your export's own pipeline: calibration is not available yet." if export is not None else "."))
-    _show(Markdown(note), "scenario", preset=preset, calibrated=False)
-    return scenario
+    if export is None:
+        _show(Markdown(f"What-ifs below start from the preset **{preset}** ({scenario.reps.count} reps, "
+                       f"{scenario.market.leads_per_month:g} new-logo leads a month)."), "scenario", preset=preset, calibrated=False)
+        return scenario
+    if tables is None:
+        raise ValueError("starting_scenario needs the export's tables to calibrate: starting_scenario(preset, export, tables)")
+    try:
+        fitted = calibrate(tables, scenario, calendar="base", name=f"{Path(export).stem} (calibrated)")
+    except (ValueError, LookupError) as err:
+        _show(Markdown(f"What-ifs below start from the preset **{preset}**, not from your export's own pipeline: "
+                       f"it could not be calibrated ({err})."), "scenario", preset=preset, calibrated=False)
+        return scenario
+    cal = fitted.calibration
+    stages = "one stage (no stage history)" if cal.one_stage else f"{len(fitted.stages)} stages"
+    _show(Markdown(f"What-ifs below start from **your export's own pipeline**, calibrated from its {cal.deals:,} deals: "
+                   f"{fitted.reps.count} reps, {fitted.market.leads_per_month:,.0f} new leads a month, {stages}. "
+                   f"What the export cannot show ({len(cal.not_fitted())} values, e.g. rep hours per stage) keeps "
+                   f"the preset **{preset}**'s values; notebook 13 shows the fit and how well it matches."),
+          "scenario", preset=preset, calibrated=True)
+    return fitted
+
+
+def download(filename: str, text: str, what: str) -> None:
+    """Offer a file the notebook made (e.g. the calibrated scenario's YAML); the report links it on the card."""
+    from IPython.display import Markdown
+
+    name = Path(filename).name
+    lines = text.count("\n")
+    _show(Markdown(f"**{name}** ({lines} lines): {what}. In the report, download it from this notebook's card."),
+          "download", filename=name, text=text)
 
 
 def _show(obj: Any, role: str, **extra: Any) -> None:

@@ -12,6 +12,7 @@ reported as one line naming its field path, the value and what is allowed; see `
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -157,19 +158,23 @@ class Scenario(World):
         """A new scenario with some values changed; the original is untouched.
 
         Nested mappings are merged (``replace(reps={"count": 12})`` keeps the other rep settings),
-        and dotted paths reach deep fields (``replace({"market.leads_per_month": 60})``). Lists are
-        replaced whole. The result is validated like any scenario.
+        and dotted paths reach deep fields (``replace({"market.leads_per_month": 60})``), also inside lists
+        by position (``replace({"stages.0.loss_chance": 0.3})``). Lists are otherwise replaced whole. The
+        result is validated like any scenario.
         """
         data = self.to_dict()
         for key, value in {**(changes or {}), **fields}.items():
             *parents, last = key.split(".")
-            target = data
+            target: Any = data
             for p in parents:
-                if not isinstance(target.get(p), dict):
-                    raise ScenarioError([f"{key}: there is no such field ({p!r} is not a group of settings)"])
-                target = target[p]
+                target = _step(target, p, key)
             value = _plain(value)
-            if isinstance(value, dict) and isinstance(target.get(last), dict):
+            if isinstance(target, list):
+                if not (last.isdigit() and int(last) < len(target)):
+                    raise ScenarioError([f"{key}: there is no such field ({last!r} is not a position in the list, "
+                                         f"0 to {len(target) - 1})"])
+                target[int(last)] = value
+            elif isinstance(value, dict) and isinstance(target.get(last), dict):
                 target[last] = _merge(target[last], value)
             else:
                 target[last] = value
@@ -179,9 +184,14 @@ class Scenario(World):
         """Plain data (dicts, lists, dates) that `build` accepts back."""
         return _plain(self.model_dump(mode="python"))
 
-    def to_yaml(self, path: str | Path | None = None, commented: bool = True) -> str:
-        """The scenario as YAML, with each field's meaning as a comment; written to `path` if given."""
-        text = "\n".join(_yaml_lines(self, 0, commented)) + "\n"
+    def to_yaml(self, path: str | Path | None = None, commented: bool = True,
+                notes: Mapping[str, str] | None = None) -> str:
+        """The scenario as YAML, with each field's meaning as a comment; written to `path` if given.
+
+        `notes` adds a comment at the end of a value's line, by field path (``"stages.0.loss_chance"``):
+        where a calibrated value came from, say (`sim.calibrate`).
+        """
+        text = "\n".join(_yaml_lines(self, 0, commented, notes or {}, "")) + "\n"
         if commented:
             text = f"# Scenario {self.name!r}: edit the values, keep the structure. Load with Scenario.from_yaml.\n" + text
         if path is not None:
@@ -199,6 +209,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return copy.deepcopy(value)
+
+
+def _step(target: Any, part: str, key: str) -> Any:
+    """One step down a dotted path: a group of settings by name, or a list item by position."""
+    if isinstance(target, list) and part.isdigit() and int(part) < len(target):
+        return target[int(part)]
+    if isinstance(target, dict) and isinstance(target.get(part), (dict, list)):
+        return target[part]
+    if isinstance(target, list):
+        raise ScenarioError([f"{key}: there is no such field ({part!r} is not a position in the list, 0 to {len(target) - 1})"])
+    raise ScenarioError([f"{key}: there is no such field ({part!r} is not a group of settings)"])
 
 
 def _merge(base: dict, change: dict) -> dict:
@@ -258,22 +279,25 @@ def _fields(model: BaseModel) -> list[tuple[str, Any, str | None]]:
     return items
 
 
-def _yaml_lines(model: BaseModel, indent: int, commented: bool) -> list[str]:
+def _yaml_lines(model: BaseModel, indent: int, commented: bool, notes: Mapping[str, str], prefix: str,
+                describe: bool = True) -> list[str]:
     pad = " " * indent
     lines: list[str] = []
     for name, value, comment in _fields(model):
-        if commented and comment:
+        path = f"{prefix}{name}"
+        if commented and describe and comment:
             lines.append(f"{pad}# {comment}")
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
-            lines.extend(_yaml_lines(value, indent + 2, commented))
+            lines.extend(_yaml_lines(value, indent + 2, commented, notes, f"{path}.", describe))
         elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
             lines.append(f"{pad}{name}:")
             for i, item in enumerate(value):
-                sub = _yaml_lines(item, indent + 4, commented and i == 0)
+                sub = _yaml_lines(item, indent + 4, commented, notes, f"{path}.{i}.", describe and i == 0)
                 first = next(j for j, line in enumerate(sub) if not line.lstrip().startswith("#"))
                 sub[first] = f"{pad}  - " + sub[first].lstrip()
                 lines.extend(sub)
         else:
-            lines.append(f"{pad}{name}: {_scalar(_plain(value))}")
+            note = notes.get(path)
+            lines.append(f"{pad}{name}: {_scalar(_plain(value))}" + (f"  # {note}" if note and commented else ""))
     return lines

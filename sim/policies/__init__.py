@@ -13,11 +13,12 @@ from .forecast import ForecastPolicy
 from .incentives import AwardRule, IncentivePolicy
 from .listening import ListeningPolicy
 from .nurture import SecondPlace
+from .open_pipeline import OpenPipeline
 from .orbits import OrbitAllocation
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 from .trials import TrialPolicy
 
 __all__ = ["AllocationPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",
-           "ListeningPolicy", "OrbitAllocation", "QualificationPolicy", "RelaxWhenBehind", "SecondPlace", "StaffingPolicy",
+           "ListeningPolicy", "OpenPipeline", "OrbitAllocation", "QualificationPolicy", "RelaxWhenBehind", "SecondPlace", "StaffingPolicy",
            "TrialPolicy"]

@@ -22,8 +22,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..crm.outputs import write_csv
-
-from .cards import Card, card_from_run, save_figure
+from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
 from .data import ReportData, load_export, simulated
 from .links import SiteLinks
@@ -112,9 +111,11 @@ def _status_line(cards: list[Card]) -> str:
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
                  playbook: Path | None = None) -> float:
-    """index.html, data-quality.html, the figures, rejected.csv and the playbook (the pages in `playbook`),
-    from the data and the cards; returns the seconds the playbook took."""
+    """index.html, data-quality.html, the figures, the notebooks' downloads, rejected.csv and the playbook (the
+    pages in `playbook`), from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
+    for c in cards:
+        save_downloads(c, folder / "downloads")
     common = dict(data=data, crm=crm, mapping=mapping, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
     skipped = [(c, s) for c in cards for s in c.skipped]
     pages = {p.stem for p in principle_pages(playbook)}

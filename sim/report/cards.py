@@ -26,6 +26,15 @@ class Skip:
 
 
 @dataclass
+class Download:
+    """A file a notebook offers (role ``download``): written into the report and linked from the card."""
+
+    filename: str
+    text: str
+    path: str | None = None      # relative to the report, once written
+
+
+@dataclass
 class Card:
     """What the front page shows of one principle notebook."""
 
@@ -36,6 +45,8 @@ class Card:
     figure_png: bytes | None = None
     skipped: list[Skip] = field(default_factory=list)
     error: str | None = None
+    scenario: dict | None = None           # what the what-if started from: {"preset", "calibrated"} (role scenario)
+    downloads: list[Download] = field(default_factory=list)
 
     @property
     def ran(self) -> bool:
@@ -83,6 +94,11 @@ def card_from_run(run: Run) -> Card:
             card.figure_png = base64.b64decode(output["data"]["image/png"])
         elif role == "skipped":
             card.skipped.append(Skip(str(meta.get("analysis", "an analysis")), tuple(map(str, meta.get("missing", [])))))
+        elif role == "scenario" and card.scenario is None:
+            card.scenario = {"preset": str(meta.get("preset", "")), "calibrated": bool(meta.get("calibrated"))}
+        elif role == "download" and isinstance(meta.get("text"), str):
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(meta.get("filename", "download.txt"))).name).lstrip(".") or "download.txt"
+            card.downloads.append(Download(name, meta["text"]))
     return card
 
 
@@ -93,3 +109,12 @@ def save_figure(card: Card, folder: Path) -> str | None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{card.slug}.png").write_bytes(card.figure_png)
     return f"{folder.name}/{card.slug}.png"
+
+
+def save_downloads(card: Card, folder: Path) -> None:
+    """Write the card's downloads into `folder/<slug>/` and note each one's path relative to the report."""
+    for d in card.downloads:
+        target = folder / card.slug
+        target.mkdir(parents=True, exist_ok=True)
+        (target / d.filename).write_text(d.text, encoding="utf-8")
+        d.path = f"{folder.name}/{card.slug}/{d.filename}"
