@@ -124,10 +124,11 @@ def fit_part(runs: pd.DataFrame, best: str, worst: str, metric: str) -> pd.DataF
     pick = lambda variant, seg: _column(runs, variant, f"focus on {seg}", metric)  # noqa: E731
     modelled = pick(AS_MODELLED, best) - pick(AS_MODELLED, worst)
     no_fit = pick(NO_FIT_VARIANT, best) - pick(NO_FIT_VARIANT, worst)
-    rows = {f"{best} first minus {worst} first, {AS_MODELLED}": paired_diff_ci(modelled, np.zeros_like(modelled)),
-            f"{best} first minus {worst} first, {NO_FIT_VARIANT}": paired_diff_ci(no_fit, np.zeros_like(no_fit)),
-            "what fit adds (the difference of the two)": paired_diff_ci(modelled, no_fit)}
-    return pd.DataFrame(rows, index=["diff", "diff_low", "diff_high"]).T
+    rows = {AS_MODELLED: paired_diff_ci(modelled, np.zeros_like(modelled)),
+            NO_FIT_VARIANT: paired_diff_ci(no_fit, np.zeros_like(no_fit)),
+            "fit's part (the difference of the two)": paired_diff_ci(modelled, no_fit)}
+    table = pd.DataFrame(rows, index=["diff", "diff_low", "diff_high"]).T
+    return table.rename_axis(f"{best} first minus {worst} first")
 
 
 def _days(v: float) -> str:
@@ -177,11 +178,12 @@ def cause_sentence(table: pd.DataFrame, fit: pd.DataFrame, focus: str, worst: st
     lead, lead_no_fit, adds = -fit.iloc[0], -fit.iloc[1], -fit.iloc[2]
 
     def ci(row) -> str:
-        return f"95% CI {row['diff_high']:.0f} to {row['diff_low']:.0f} days sooner"
+        digits = 0 if min(abs(row["diff_high"]), abs(row["diff_low"])) >= 1 else 1
+        return f"95% CI {row['diff_high']:.{digits}f} to {row['diff_low']:.{digits}f} days sooner"
 
     return (f"Putting {worst} (the worst-fit segment) first is also {_days(worst_row['diff'])} ({ci(worst_row)}), "
             f"and with fit switched off in the model the {focus} focus is still {_days(low_fit['diff'])} "
             f"({ci(low_fit)}) against {_days(mod['diff'])} as modelled. With {roomy} it is {_days(room['diff'])} "
             f"({ci(room)}). Against {worst} first, {focus} first is {_days(lead['diff'])} ({ci(lead)}) as modelled "
             f"and {_days(lead_no_fit['diff'])} ({ci(lead_no_fit)}) with fit switched off: fit's part is "
-            f"{adds['diff']:.0f} days ({ci(adds)}).")
+            f"{adds['diff']:.0f} days ({ci(adds)}), the rest is concentrating at all.")

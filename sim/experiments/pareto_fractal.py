@@ -74,7 +74,8 @@ def gain_headline(gains: pd.DataFrame, scarce: int, roomy: int, currency: str = 
 
     return (f"A {scarce}-rep team that works the largest deals first books {m(money, 'diff')} million {currency} "
             f"(95% CI {m(money, 'diff_low')} to {m(money, 'diff_high')}) against taking deals as they come, and wins "
-            f"{small['diff']:+.1f} of the smaller deals (95% CI {small['diff_low']:+.1f} to {small['diff_high']:+.1f}); "
+            f"{abs(small['diff']):.1f} {'fewer' if small['diff'] < 0 else 'more'} of the smaller deals in the year "
+            f"(95% CI {small['diff_low']:+.1f} to {small['diff_high']:+.1f}); "
             f"with {roomy} reps the bookings gain is {m(spare, 'diff')} million (95% CI {m(spare, 'diff_low')} to "
             f"{m(spare, 'diff_high')}).")
 

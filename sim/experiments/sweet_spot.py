@@ -280,13 +280,32 @@ def strictness_by_world(runs: pd.DataFrame, strict: float = 0.5, loose: float = 
     loose in bookings, win rate and median cycle, each a paired difference with its 95% CI."""
     rows = []
     for world, g in runs.groupby("world", sort=False):
-        row = {"world": world, "replications": int(g["replication"].nunique()),
-               "best threshold": best_threshold(by_threshold(g, ("bookings",)))}
+        best = best_threshold(by_threshold(g, ("bookings",)))
+        row = {"world": world, "replications": int(g["replication"].nunique()), "best threshold": best}
+        d, lo, hi = _paired(g, "threshold", best, loose, "bookings")
+        row.update({"bookings, best minus loose": d, "bookings, best minus loose_low": lo,
+                    "bookings, best minus loose_high": hi})
         for metric in ("bookings", "win_rate", "median_cycle_days"):
             d, lo, hi = _paired(g, "threshold", strict, loose, metric)
             row.update({metric: d, f"{metric}_low": lo, f"{metric}_high": hi})
         rows.append(row)
     return pd.DataFrame(rows).set_index("world")
+
+
+def strictness_sentence(table: pd.DataFrame, strict: float = 0.5, loose: float = 0.0) -> str:
+    """`strictness_by_world` in words: per world, the best threshold and what it and the strict bar change."""
+    def ci(row, key: str, fmt: str) -> str:
+        return f"{row[key]:{fmt}} (95% CI {row[key + '_low']:{fmt}} to {row[key + '_high']:{fmt}})"
+
+    parts = []
+    for world, row in table.iterrows():
+        money = f"{row['bookings, best minus loose'] / 1e6:+.2f} million (95% CI " \
+                f"{row['bookings, best minus loose_low'] / 1e6:+.2f} to {row['bookings, best minus loose_high'] / 1e6:+.2f})"
+        best = (f"the best threshold run is {row['best threshold']:.1f}, booking {money} against taking every lead"
+                if row["best threshold"] != loose else "the best threshold run is to take every lead")
+        parts.append(f"{world}: {best}; the {strict} bar changes the win rate by {ci(row, 'win_rate', '+.3f')} and "
+                     f"the median cycle by {ci(row, 'median_cycle_days', '+.0f')} days")
+    return ". ".join(parts) + "."
 
 
 def spiral_by_world(runs: pd.DataFrame) -> pd.DataFrame:
