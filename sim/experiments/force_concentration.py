@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.pipeline import DAY
+from ..analysis.plots import new_figure
 from ..core.stats import paired_diff_ci
 from ..scenario import Scenario
 from .replicate import replicate_each, summarise
@@ -153,8 +154,6 @@ def gain_headline(table: pd.DataFrame, focus: str, n_customers: int, reps: int =
 
 def gains_figure(table: pd.DataFrame, n_customers: int):
     """Days sooner than spreading (95% CI) for each focus, as modelled and with each mechanism switched off."""
-    from ..analysis.plots import new_figure
-
     rows = table.iloc[::-1]
     fig, ax = new_figure(figsize=(8, 0.45 * len(rows) + 1.8))
     y = np.arange(len(rows))

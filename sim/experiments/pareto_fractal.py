@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.pareto import share_of_top
+from ..analysis.plots import new_figure
 from ..core.stats import paired_diff_ci
 from ..scenario import Scenario
 from .replicate import replicate_each, summarise
@@ -82,8 +83,6 @@ def gain_headline(gains: pd.DataFrame, scarce: int, roomy: int, currency: str = 
 
 def gains_figure(gains: pd.DataFrame, currency: str = "USD"):
     """Top first minus even (95% CI) per team size: bookings, and wins among the smaller deals."""
-    from ..analysis.plots import new_figure
-
     fig, axes = new_figure(1, 2, figsize=(11, 3.4))
     sizes = sorted(gains.index.get_level_values("reps").unique())
     for ax, (metric, scale, label) in zip(axes, (("bookings", 1e6, f"bookings, top first minus even [million {currency}]"),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..analysis.plots import new_figure
 from ..core.periods import labels
@@ -230,8 +231,6 @@ def market_value(scenario: Scenario, accounts: int, threshold: float | None = No
     size, the median realisation). `threshold` (default: the scenario's qualification bar) leaves out the
     accounts whose fit is below it, as the bar declines them. Plan = quota x reps x years of the run.
     """
-    from scipy import stats
-
     if scenario.reps.quota is None:
         raise ValueError("market_value needs reps.quota: the ceiling is read against the plan")
     policy = scenario.policies.qualification
