@@ -91,11 +91,21 @@ def _show(obj: Any, role: str, **extra: Any) -> None:
     display(obj, metadata={"playbook": {"role": role, **extra}})
 
 
-def headline(text: str) -> None:
-    """Show the one number that matters, in a sentence; the report puts it on the principle's card."""
+SOURCES = {"data": "", "what-if": "What-if in the simulator: "}
+
+
+def headline(text: str, source: str = "data") -> None:
+    """Show the number that matters, in a sentence; the report puts it on the principle's card.
+
+    `source` says where it comes from: ``"data"`` (measured on the notebook's data: the export, or the
+    simulated stand-in when there is none) or ``"what-if"`` (the simulator's experiment, the same for
+    every export). A card shows one of each, the data's first, so it reads differently for each company.
+    """
     from IPython.display import Markdown
 
-    _show(Markdown(f"**{text}**"), "headline", text=text)
+    if source not in SOURCES:
+        raise ValueError(f"source: {source!r} is not allowed, must be one of {', '.join(map(repr, SOURCES))}")
+    _show(Markdown(f"**{SOURCES[source]}{text}**"), "headline", text=text, source=source)
 
 
 def main_figure(fig) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -109,18 +110,63 @@ def downturn_runs(aggressive) -> pd.DataFrame:
     return downturn.run(choices, n=24, seed=9, progress=False)
 
 
+@pytest.fixture(scope="module")
+def ablation_runs(aggressive) -> pd.DataFrame:
+    """Each mechanism off, on the first 12 replications of `downturn_runs` (same seeds: they pair)."""
+    return downturn.run(downturn.ablations(aggressive, at=DECISION, cut_share=0.5), n=12, seed=9, progress=False)
+
+
 def test_a_deep_cut_recovers_bookings_later_than_holding(downturn_runs):
     diff, lo, _ = downturn.recovery_difference(downturn_runs, "cut 50%", "hold", SHOCK, boot=200, seed=1)
-    assert diff >= 2 and lo > 0          # months, back to 80% of what the market would have given
+    assert diff >= 3 and lo > 0          # months, back to 80% of what the market would have given
+
+
+def test_ablation_a_cut_without_short_handed_months_recovers_like_holding(downturn_runs, ablation_runs):
+    """The cause is being short-handed when demand returns: re-hire at the trough's end with reps at full
+    speed, and the delay (months) goes, and more than half of the lost bookings (the months short-handed in the
+    trough still cost some)."""
+    both = downturn.with_reference(downturn_runs, ablation_runs)
+    diff, lo, hi = downturn.recovery_difference(both, downturn.EARLY_CUT, "hold", SHOCK, boot=200, seed=1)
+    assert lo <= 0 <= hi and abs(diff) <= 2
+    late, early, hold = (both[both["scenario"] == k].sort_values("replication")["bookings"].to_numpy()
+                         for k in ("cut 50%", downturn.EARLY_CUT, "hold"))
+    assert paired_diff_ci(early, late)[1] > 1_500_000               # 1.5 million or more of the cut's loss goes
+    assert paired_diff_ci(hold - early, 0.5 * (hold - late))[2] < 0  # less than half of the cut's loss is left
+
+
+def per_cost(runs: pd.DataFrame) -> dict[str, np.ndarray]:
+    runs = runs.assign(cost=[downturn.Costs().of(r) for r in runs.to_dict("records")])
+    return {name: (g.sort_values("replication")["bookings"] / g.sort_values("replication")["cost"]).to_numpy()
+            for name, g in runs.groupby("scenario")}
 
 
 def test_holding_and_refocusing_does_best_on_bookings_per_cost(downturn_runs):
-    runs = downturn_runs.assign(cost=[downturn.Costs().of(r) for r in downturn_runs.to_dict("records")])
-    per_cost = {name: (g.sort_values("replication")["bookings"] / g.sort_values("replication")["cost"]).to_numpy()
-                for name, g in runs.groupby("scenario")}
+    ratio = per_cost(downturn_runs)
     for other in ("hold", "cut 50%"):
-        _, lo, _ = paired_diff_ci(per_cost["hold and refocus"], per_cost[other])
+        _, lo, _ = paired_diff_ci(ratio["hold and refocus"], ratio[other])
         assert lo > 0, f"refocus should beat {other} on bookings per cost"
+
+
+def test_ablation_refocus_without_the_hunting_is_the_worst_choice(downturn_runs, ablation_runs):
+    """The refocus gain is the prospecting: without it, declining poor fit in a market short of leads only
+    loses bookings, and refocus falls below holding by more than it was above it."""
+    ratio = per_cost(downturn.with_reference(downturn_runs, ablation_runs))
+    assert paired_diff_ci(ratio[downturn.NO_HUNT], ratio["hold"])[2] < -0.5
+    assert paired_diff_ci(ratio[downturn.NO_DECLINE], ratio["hold"])[1] > 0     # hunting alone still pays
+
+
+def test_prospects_respond_as_the_market_does(aggressive):
+    """Hunting cannot find demand the downturn took away: at the trough a fitting account is ready to buy
+    35% less often, so the refocused team finds fewer leads than with the old, downturn-blind hunting."""
+    refocus = aggressive.replace(days=500, policies={"staffing": {"action": "refocus", "at": DECISION}})
+    market, blind = (sim.simulate(refocus.replace({"policies.staffing.prospect_demand": d}), seed=5).tables.opportunities
+                     for d in ("market", "constant"))
+    trough = lambda o: ((o["lead_source"] == "Prospecting")                                 # noqa: E731
+                        & o["created_at"].between(pd.Timestamp(DECISION), pd.Timestamp("2026-12-28"))).sum()
+    assert trough(market) < 0.8 * trough(blind)
+    policy = refocus.policies.staffing
+    ready = policy.readiness(SimpleNamespace(world=refocus))
+    assert ready[0] == 1.0 and ready[(DECISION - refocus.start).days] == pytest.approx(0.65)
 
 
 def test_history_reads_the_deepest_fall_and_the_way_back():

@@ -29,3 +29,16 @@ def history(opportunities: pd.DataFrame, level: float = 0.8, window: int = 6) ->
     months = float((back.index[0] - bottom).n) if len(back) else np.nan
     return {"monthly": monthly, "smooth": smooth, "deepest_fall": float(fall.max()), "bottom": str(bottom),
             "peak_before": float(before), "months_back": months}
+
+
+def history_headline(past: dict[str, object], level: float = 0.8) -> str:
+    """`history` in one sentence: how deep the worst fall in bookings was, when it bottomed, and the way back."""
+    fall = float(past["deepest_fall"])
+    if fall <= 1 - level:
+        back = f"they never fell below {level:.0%} of an earlier peak"
+    elif past["months_back"] == past["months_back"]:
+        back = f"they were back at {level:.0%} of that peak {past['months_back']:.0f} month(s) later"
+    else:
+        back = f"they are not yet back at {level:.0%} of that peak"
+    return (f"Your bookings (6-month mean) fell at worst {fall:.0%} below their previous peak, "
+            f"bottoming in {past['bottom']}; {back}.")

@@ -148,3 +148,21 @@ def accuracy_summary(
         "bias": grouped["error"].mean(),
         "bias_pct": grouped["pct_error"].mean(),
     })
+
+
+def data_headline(summary: pd.DataFrame, horizon: int = 4, source: str = "the team's forecast") -> str:
+    """An `accuracy_summary` by horizon in one sentence: how far off the call was `horizon` weeks out, and which way."""
+    if horizon not in summary.index or not summary.loc[horizon, "forecasts"]:
+        raise ValueError(f"no finished period has a forecast {horizon} weeks before its end")
+    row = summary.loc[horizon]
+    way = "promised more than came in" if row["bias_pct"] > 0 else "promised less than came in"
+    return (f"{horizon} weeks before quarter end, {source} was off by {row['mape']:.0%} of bookings on average "
+            f"over {row['forecasts']:.0f} quarter(s), and {way} (signed bias {row['bias_pct']:+.0%}).")
+
+
+def levels_used(forecasts: pd.DataFrame, category_names: Mapping[str, str] | None = None) -> list[str]:
+    """The ladder levels a forecast table actually holds (a level nobody used would only repeat the one before)."""
+    if "category" not in forecasts:
+        return [CALL]
+    used = set(normalise_categories(forecasts["category"], category_names))
+    return [level for level in LADDER if level in used]

@@ -113,6 +113,39 @@ def realisation_ratios(opportunities: pd.DataFrame) -> pd.Series:
     return (won["amount"] / won["first_estimate"]).rename("realisation")
 
 
+def data_headline(opportunities: pd.DataFrame, min_closed: int = 10) -> str:
+    """What the data says first, in one sentence: the lead sources that win most and least (win rate of closed
+    deals with its 95% CI, median days to win) among those with at least `min_closed` closed deals; without
+    lead sources, the signed / first-estimate gap; without first estimates, the win rate and cycle overall."""
+    opp = opportunities
+    require(opp, ["outcome"], "headline")
+    if "lead_source" in opp and opp["lead_source"].notna().any():
+        src = by_lead_source(opp)
+        src = src[(src["won"] + src["lost"]) >= min_closed].sort_values("win_rate", ascending=False)
+        if len(src) >= 2:
+            def said(name: str) -> str:
+                row = src.loc[name]
+                days = (f" in a median {row['median_days_to_win']:.0f} days to win"
+                        if "median_days_to_win" in row and row["median_days_to_win"] == row["median_days_to_win"] else "")
+                return (f"{name} wins {row['win_rate']:.0%} of its closed deals "
+                        f"(95% CI {row['win_rate_low']:.0%}-{row['win_rate_high']:.0%}){days}")
+            return f"Of the lead sources, {said(src.index[0])}; {said(src.index[-1])}."
+    if {"amount", "first_estimate"} <= set(opp.columns) and opp["first_estimate"].notna().any():
+        try:
+            r = realisation(opp)
+        except MissingColumns:
+            r = None
+        if r is not None:
+            return (f"Won deals signed a median {r['median']:.2f} of their first estimate (10th to 90th percentile "
+                    f"{r['p10']:.2f} to {r['p90']:.2f}, {r['won_deals']:.0f} won deals).")
+    closed = opp["outcome"].isin(["won", "lost"])
+    won = opp["outcome"].eq("won")
+    cycle = (f", in a median {_cycle_days(opp[won]).median():.0f} days from creation to win"
+             if {"created_at", "closed_at"} <= set(opp.columns) and won.any() else "")
+    return f"{won.sum() / closed.sum():.0%} of {closed.sum():,} closed deals were won{cycle}." if closed.any() else \
+        "No deal in the data has closed yet."
+
+
 # ---- stalls ------------------------------------------------------------------------------------------------
 def stall_flags(tables: Tables, factor: float = STALL_FACTOR) -> pd.DataFrame:
     """Every finished stay in a stage, flagged as a stall when it lasted more than `factor` x the stage median.

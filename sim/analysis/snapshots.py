@@ -138,8 +138,9 @@ def slippage(tables, period: Literal["quarter", "month"] = "quarter") -> pd.Data
     """Per period: deals expected (at its start) to close in it, how many slipped out, and how far.
 
     Exports without a stage history are read as one stage per deal (see `stays`). A deal slips when it
-    was still open at the period's end; `median_slip_days` is how long after the
-    period's end slipped deals closed (counting deals still open at the end of the data up to that day).
+    was still open at the period's end. `median_slip_days` is how long after the period's end the slipped
+    deals that have closed since did close (NaN when none has: a slip not yet measured, never a zero);
+    `still_open` counts slipped deals still open at the end of the data, whose slip is not known yet.
     The expected close is rebuilt from the stage history as in `rebuild_snapshots`.
     """
     opp = tables.opportunities
@@ -161,9 +162,9 @@ def slippage(tables, period: Literal["quarter", "month"] = "quarter") -> pd.Data
         expected = live[close < end]
         actual = expected["opportunity_id"].map(closed_at)
         slipped = actual.isna() | (actual >= end)           # still open at the end of the data, or closed late
-        late = (actual.fillna(max(last, end))[slipped] - end).dt.total_seconds() / 86400
+        late = (actual[slipped].dropna() - end).dt.total_seconds() / 86400
         rows.append((period_label(start, period), len(expected), int(slipped.sum()),
                      float(slipped.mean()) if len(expected) else np.nan,
-                     float(late.median()) if len(late) else np.nan))
+                     float(late.median()) if len(late) else np.nan, int(actual[slipped].isna().sum())))
         start = end
-    return pd.DataFrame(rows, columns=["period", "expected", "slipped", "slipped_share", "median_slip_days"])
+    return pd.DataFrame(rows, columns=["period", "expected", "slipped", "slipped_share", "median_slip_days", "still_open"])

@@ -105,3 +105,20 @@ def sweet_spot(table: pd.DataFrame, metric: str = "bookings_per_rep_hour") -> st
     if scores.empty:
         raise ValueError(f"no group has a value for {metric}; is there any closed deal in the data?")
     return str(scores.idxmax())
+
+
+def data_headline(table: pd.DataFrame, min_closed: int = 10) -> str:
+    """A `by_group` table in one sentence: the group that wins most and the one that wins least (win rates of
+    closed deals with 95% CIs, median won deal size), among groups with at least `min_closed` closed deals."""
+    rows = table[table["closed"] >= min_closed].dropna(subset=["win_rate"]).sort_values("win_rate", ascending=False)
+    if rows.empty:
+        raise ValueError(f"no group has {min_closed} closed deals; the sweet spot cannot be read yet")
+    by = str(table.index.name).replace("_", " ")
+
+    def said(name) -> str:
+        r = rows.loc[name]
+        return (f"{name} wins {r['win_rate']:.0%} of its closed deals (95% CI {r['win_rate_low']:.0%}-"
+                f"{r['win_rate_high']:.0%}), median won deal {r['median_deal_size']:,.0f}")
+    if len(rows) == 1:
+        return f"By {by}: {said(rows.index[0])}."
+    return f"By {by}, {said(rows.index[0])}; {said(rows.index[-1])}."

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.pareto import share_of_top
+from ..analysis.plots import new_figure
+from ..core.stats import paired_diff_ci
 from ..scenario import Scenario
 from .replicate import replicate_each, summarise
 from .simulate import SimResult
@@ -34,3 +36,66 @@ def time_allocation(base: Scenario, reps: int | None = None, replications: int =
     runs = replicate_each({"even": even, "top first": top}, replications, seed, measure=allocation_measure,
                           progress=False)
     return summarise(runs)
+
+
+def by_team_size(base: Scenario, sizes: tuple[int, ...] = (5, 12), replications: int = 30, seed: int = 0,
+                 **kwargs) -> pd.DataFrame:
+    """Even vs top-first rep time for each team size in `sizes`, on common random numbers (the same leads for
+    every size and rule); one row per run with `reps` and `rule` columns. The larger teams are the ablation:
+    with time to spare the order in which deals get it should stop mattering."""
+    scenarios = {}
+    for size in sizes:
+        team = base.replace({"reps.count": size})
+        scenarios[f"{size}|even"] = team.replace({"policies.allocation.rule": "first_come"})
+        scenarios[f"{size}|top first"] = team.replace({"policies.allocation.rule": "largest_first"})
+    kwargs.setdefault("progress", False)
+    runs = replicate_each(scenarios, replications, seed, measure=allocation_measure, **kwargs)
+    parts = runs["scenario"].str.split("|", n=1, expand=True, regex=False)
+    return runs.assign(reps=parts[0].astype(int), rule=parts[1]).drop(columns="scenario")
+
+
+def gains(runs: pd.DataFrame, metrics: tuple[str, ...] = ("bookings", "deals_won", "small_deals_won")) -> pd.DataFrame:
+    """Per team size and metric: mean with time even, mean top first, and the paired difference with its 95% CI."""
+    rows = []
+    for (size, metric) in [(s, m) for s in sorted(runs["reps"].unique()) for m in metrics]:
+        team = runs[runs["reps"] == size]
+        even, top = (team[team["rule"] == r].sort_values("replication")[metric].to_numpy() for r in ("even", "top first"))
+        diff, lo, hi = paired_diff_ci(top, even)
+        rows.append({"reps": int(size), "metric": metric, "even": float(np.nanmean(even)), "top first": float(np.nanmean(top)),
+                     "diff": diff, "diff_low": lo, "diff_high": hi})
+    return pd.DataFrame(rows).set_index(["reps", "metric"])
+
+
+def gain_headline(gains: pd.DataFrame, scarce: int, roomy: int, currency: str = "USD") -> str:
+    """The what-if in one sentence: top first against even with `scarce` reps, and the bookings gain with `roomy`."""
+    money, small, spare = gains.loc[(scarce, "bookings")], gains.loc[(scarce, "small_deals_won")], gains.loc[(roomy, "bookings")]
+
+    def m(row, key: str) -> str:
+        return f"{row[key] / 1e6:+.2f}"
+
+    return (f"A {scarce}-rep team that works the largest deals first books {m(money, 'diff')} million {currency} "
+            f"(95% CI {m(money, 'diff_low')} to {m(money, 'diff_high')}) against taking deals as they come, and wins "
+            f"{abs(small['diff']):.1f} {'fewer' if small['diff'] < 0 else 'more'} of the smaller deals in the year "
+            f"(95% CI {small['diff_low']:+.1f} to {small['diff_high']:+.1f}); "
+            f"with {roomy} reps the bookings gain is {m(spare, 'diff')} million (95% CI {m(spare, 'diff_low')} to "
+            f"{m(spare, 'diff_high')}).")
+
+
+def gains_figure(gains: pd.DataFrame, currency: str = "USD"):
+    """Top first minus even (95% CI) per team size: bookings, and wins among the smaller deals."""
+    fig, axes = new_figure(1, 2, figsize=(11, 3.4))
+    sizes = sorted(gains.index.get_level_values("reps").unique())
+    for ax, (metric, scale, label) in zip(axes, (("bookings", 1e6, f"bookings, top first minus even [million {currency}]"),
+                                                  ("small_deals_won", 1, "smaller deals won, top first minus even [deals]"))):
+        rows = gains.xs(metric, level="metric").reindex(sizes)
+        mid = rows["diff"] / scale
+        ax.errorbar(mid, range(len(sizes)), xerr=[mid - rows["diff_low"] / scale, rows["diff_high"] / scale - mid],
+                    fmt="o", capsize=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(sizes)), [f"{s} reps" for s in sizes])
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_ylabel("team size")
+    fig.suptitle("Rep time on the largest deals first: the gain and who pays, with time scarce and with time to spare (95% CIs)")
+    fig.tight_layout()
+    return fig

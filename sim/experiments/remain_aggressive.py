@@ -5,6 +5,11 @@ once without the shock, as the reference of what the market would have given. Ea
 total bookings, the cost of its team (`Costs`), bookings per unit of cost, and the months from the start
 of the shock until its bookings are back to `level` x the reference's (3-month rolling), with a bootstrap
 CI over replications.
+
+The ablations (`ablations`) switch off one mechanism each, on the same leads: refocus without the hunting,
+refocus without declining poor fit, and a cut team that re-hires when the trough ends with reps who need no
+ramp. `causes` reads them against the choices they stand in for, with paired intervals, so the notebook
+can say which mechanism carries each result.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pandas as pd
 
 from ..analysis.plots import new_figure
 from ..core.periods import labels
-from ..core.stats import mean_ci
+from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
 from .replicate import replicate_each
 from .simulate import SimResult
@@ -56,6 +61,60 @@ def staffing_choices(
         "hold and refocus": scenario.replace(policy(action="refocus", focus_threshold=focus_threshold,
                                                     prospects_per_week=prospects_per_week)),
     }
+
+
+NO_HUNT, NO_DECLINE, EARLY_CUT = ("refocus without hunting", "refocus without declining",
+                                  "cut, re-hired at the trough's end, no ramp")
+
+
+def ablations(scenario: Scenario, at: dt.date, cut_share: float = 0.5, focus_threshold: float = 0.55,
+              prospects_per_week: float = 2.0) -> dict[str, Scenario]:
+    """One mechanism off each: refocus without prospecting, refocus that declines nothing, and a cut whose
+    re-hires start on the day the trough ends at full speed (no months short-handed, no ramp)."""
+    if scenario.market.shock is None:
+        raise ValueError("ablations need a scenario with a market.shock (try the 'remain-aggressive' preset)")
+    shock = scenario.market.shock
+    trough_end = max(shock.start + dt.timedelta(days=shock.trough_days), at + dt.timedelta(days=1))
+    refocus = {"action": "refocus", "at": at, "focus_threshold": focus_threshold, "prospects_per_week": prospects_per_week}
+    return {
+        NO_HUNT: scenario.replace({"policies.staffing": {**refocus, "prospects_per_week": 0.0}}),
+        NO_DECLINE: scenario.replace({"policies.staffing": {**refocus, "focus_threshold": 0.0}}),
+        EARLY_CUT: scenario.replace({"reps.ramp_days": 0, "policies.staffing": {
+            "action": "cut", "at": at, "cut_share": cut_share, "rehire_at": trough_end}}),
+    }
+
+
+def with_reference(main: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """`extra` runs (ablations, maybe fewer replications) together with the `main` runs of the same
+    replications: replication i of every run set has the same seed, so they pair."""
+    return pd.concat([main[main["replication"].isin(extra["replication"])], extra], ignore_index=True)
+
+
+def causes(main: pd.DataFrame, extra: pd.DataFrame, cut: str, shock_start: dt.date, costs: Costs = Costs(),
+           boot: int = 200, seed: int = 0) -> pd.DataFrame:
+    """What carries each result: paired differences with 95% CIs, as modelled and with one mechanism off.
+
+    Bookings per unit of team cost against holding, for refocus and its two ablations; months to recover
+    against holding, for the cut and the cut without the short-handed months. Ablation rows use the
+    replications the ablations ran (the first ones of `main`).
+    """
+    both = with_reference(main, extra)
+    rows = []
+    for frame, name in ((main, "hold and refocus"), (both, NO_HUNT), (both, NO_DECLINE)):
+        if name not in set(frame["scenario"]):
+            continue
+        per = {k: (g["bookings"] / [costs.of(r) for r in g.to_dict("records")]).to_numpy()
+               for k, g in frame.sort_values("replication").groupby("scenario", sort=False)}
+        diff, lo, hi = paired_diff_ci(per[name], per["hold"])
+        rows.append({"measure": "bookings per unit of cost, against holding", "choice": name,
+                     "replications": len(per[name]), "diff": diff, "diff_low": lo, "diff_high": hi})
+    for frame, name in ((main, cut), (both, EARLY_CUT)):
+        if name not in set(frame["scenario"]):
+            continue
+        diff, lo, hi = recovery_difference(frame, name, "hold", shock_start, boot=boot, seed=seed)
+        rows.append({"measure": "months longer to recover than holding", "choice": name,
+                     "replications": int(frame["replication"].nunique()), "diff": diff, "diff_low": lo, "diff_high": hi})
+    return pd.DataFrame(rows).set_index(["measure", "choice"])
 
 
 def downturn_measure(result: SimResult) -> dict[str, float]:
@@ -225,3 +284,22 @@ def policy_figure(table: pd.DataFrame, currency: str = "USD"):
     fig.suptitle("Staffing choices in the downturn: what they book, what it costs, how fast they recover (95% CIs)")
     fig.tight_layout()
     return fig
+
+
+def causes_sentence(table: pd.DataFrame, cut: str) -> str:
+    """`causes` in words: what refocus and the cut look like with each mechanism switched off."""
+    per, rec = table.loc["bookings per unit of cost, against holding"], table.loc["months longer to recover than holding"]
+
+    def d(row, unit: str = "", digits: int = 2) -> str:
+        return f"{row['diff']:+.{digits}f}{unit} (95% CI {row['diff_low']:+.{digits}f} to {row['diff_high']:+.{digits}f})"
+
+    parts = [f"Per unit of team cost, holding and refocusing books {d(per.loc['hold and refocus'])} against holding"]
+    if NO_HUNT in per.index:
+        parts.append(f"without the hunting {d(per.loc[NO_HUNT])}")
+    if NO_DECLINE in per.index:
+        parts.append(f"hunting without declining poor fit {d(per.loc[NO_DECLINE])}")
+    text = "; ".join(parts) + "."
+    text += f" The {cut.split()[-1]} cut takes {d(rec.loc[cut], ' months', 0)} longer than holding to recover"
+    if EARLY_CUT in rec.index:
+        text += f"; re-hired when the trough ends, at full speed, {d(rec.loc[EARLY_CUT], ' months', 0)}"
+    return text + "."

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..analysis.plots import new_figure
 from ..core.periods import labels
-from ..core.stats import mean_ci
+from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
 from .replicate import replicate_each
 from .simulate import SimResult
@@ -219,3 +220,111 @@ def ceiling_figure(summary: pd.DataFrame):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+# ---- the ceiling's arithmetic ----------------------------------------------------------------------
+def market_value(scenario: Scenario, accounts: int, threshold: float | None = None) -> dict[str, float]:
+    """What a market of `accounts` accounts is worth at most, against the team's plan: no simulation, arithmetic.
+
+    Accounts are split by segment share as `market_of` splits them. Each account is counted as won once, in
+    full, at the expected signed amount of a first deal (segment deal size, its spread, the fit effect on
+    size, the median realisation). `threshold` (default: the scenario's qualification bar) leaves out the
+    accounts whose fit is below it, as the bar declines them. Plan = quota x reps x years of the run.
+    """
+    if scenario.reps.quota is None:
+        raise ValueError("market_value needs reps.quota: the ceiling is read against the plan")
+    policy = scenario.policies.qualification
+    bar = (policy.threshold if policy is not None else 0.0) if threshold is None else threshold
+    shares = np.array([s.share for s in scenario.segments])
+    counts = [max(1, int(round(accounts * w))) for w in shares / shares.sum()]
+    value = scenario.deal_value
+    realised = value.realisation_median * np.exp(value.realisation_spread ** 2 / 2)
+    on_size = scenario.fit_effects.on_size
+    total = above = kept = 0.0
+    for seg, n in zip(scenario.segments, counts):
+        m, v = seg.fit_mean, seg.fit_sd ** 2
+        k = m * (1 - m) / v - 1
+        fit = stats.beta(m * k, (1 - m) * k)
+        per_deal = seg.deal_size * np.exp(seg.size_spread ** 2 / 2) * realised
+        size = lambda f: np.exp(on_size * (f - 0.5))  # noqa: E731 - the fit effect on deal size
+        total += n * per_deal * fit.expect(size)
+        above += n * per_deal * (fit.expect(size, lb=bar) if bar > 0 else fit.expect(size))
+        kept += n * fit.sf(bar)
+    plan = scenario.reps.quota * scenario.reps.count * scenario.days / 365.25
+    return {"accounts": float(sum(counts)), "accounts_at_or_above_bar": float(kept), "bar": float(bar),
+            "value_all": float(total), "value_at_or_above_bar": float(above), "plan": float(plan),
+            "ceiling_all": float(total / plan), "ceiling_at_or_above_bar": float(above / plan)}
+
+
+# ---- ablations: the same experiments with one mechanism off --------------------------------------------
+AS_MODELLED = "as modelled"
+NO_FIT_WORLD = "fit has no effect"
+NO_FIT = {"fit_effects": {"on_loss": 0.0, "on_size": 0.0, "on_duration": 0.0}}
+
+
+def worlds(scenario: Scenario, roomy_reps: int = 8) -> dict[str, Scenario]:
+    """The scenario as modelled, with every fit effect off (fit decides nothing), and with `roomy_reps` reps
+    (rep time no longer scarce): the ablations of the strictness and death-spiral claims."""
+    return {AS_MODELLED: scenario, NO_FIT_WORLD: scenario.replace(NO_FIT),
+            f"{roomy_reps} reps, time to spare": scenario.replace({"reps.count": roomy_reps})}
+
+
+def _paired(runs: pd.DataFrame, key: str, a, b, metric: str) -> tuple[float, float, float]:
+    x, y = (runs[runs[key] == v].sort_values("replication")[metric].to_numpy() for v in (a, b))
+    return paired_diff_ci(x, y)
+
+
+def strictness_by_world(runs: pd.DataFrame, strict: float = 0.5, loose: float = 0.0) -> pd.DataFrame:
+    """Per world (runs of `threshold_sweep` with a `world` column): the best threshold run, and strict minus
+    loose in bookings, win rate and median cycle, each a paired difference with its 95% CI."""
+    rows = []
+    for world, g in runs.groupby("world", sort=False):
+        best = best_threshold(by_threshold(g, ("bookings",)))
+        row = {"world": world, "replications": int(g["replication"].nunique()), "best threshold": best}
+        d, lo, hi = _paired(g, "threshold", best, loose, "bookings")
+        row.update({"bookings, best minus loose": d, "bookings, best minus loose_low": lo,
+                    "bookings, best minus loose_high": hi})
+        for metric in ("bookings", "win_rate", "median_cycle_days"):
+            d, lo, hi = _paired(g, "threshold", strict, loose, metric)
+            row.update({metric: d, f"{metric}_low": lo, f"{metric}_high": hi})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("world")
+
+
+def strictness_sentence(table: pd.DataFrame, strict: float = 0.5, loose: float = 0.0) -> str:
+    """`strictness_by_world` in words: per world, the best threshold and what it and the strict bar change."""
+    def ci(row, key: str, fmt: str) -> str:
+        return f"{row[key]:{fmt}} (95% CI {row[key + '_low']:{fmt}} to {row[key + '_high']:{fmt}})"
+
+    parts = []
+    for world, row in table.iterrows():
+        money = f"{row['bookings, best minus loose'] / 1e6:+.2f} million (95% CI " \
+                f"{row['bookings, best minus loose_low'] / 1e6:+.2f} to {row['bookings, best minus loose_high'] / 1e6:+.2f})"
+        best = (f"the best threshold run is {row['best threshold']:.1f}, booking {money} against taking every lead"
+                if row["best threshold"] != loose else "the best threshold run is to take every lead")
+        parts.append(f"{world}: {best}; the {strict} bar changes the win rate by {ci(row, 'win_rate', '+.3f')} and "
+                     f"the median cycle by {ci(row, 'median_cycle_days', '+.0f')} days")
+    return ". ".join(parts) + "."
+
+
+def spiral_by_world(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per world (runs of `death_spiral` with a `world` column): relaxing minus holding the line, in the year's
+    attainment and in each quarter's, paired differences with 95% CIs."""
+    rows = []
+    for world, g in runs.groupby("world", sort=False):
+        for col in ["attainment"] + sorted(c for c in g.columns if c.startswith("attainment ")):
+            d, lo, hi = _paired(g, "scenario", "relax when behind", "hold the line", col)
+            rows.append({"world": world, "attainment of": "the year" if col == "attainment" else col.split()[-1],
+                         "replications": int(g["replication"].nunique()), "diff": d, "diff_low": lo, "diff_high": hi})
+    return pd.DataFrame(rows).set_index(["world", "attainment of"])
+
+
+def ceiling_sentence(value: dict[str, float], summary: pd.DataFrame, small: str) -> str:
+    """The market ceiling's arithmetic next to the simulated best attainment in the small market."""
+    best = summary[summary["market"] == small].sort_values("win_rate").iloc[-1]
+    return (f"{value['accounts']:.0f} accounts, each won in full at the expected size of a first deal, are worth "
+            f"{value['ceiling_all']:.0%} of plan; the {value['bar']:.2f} bar turns away "
+            f"{value['accounts'] - value['accounts_at_or_above_bar']:.0f} of them on average, which leaves a "
+            f"ceiling of {value['ceiling_at_or_above_bar']:.0%}. Winning {best['win_rate']:.0%} of the deals it "
+            f"works, the team books {best['attainment']:.0%} of plan (95% CI {best['attainment_low']:.0%} to "
+            f"{best['attainment_high']:.0%}): below the ceiling, as the arithmetic says it must be.")

@@ -7,8 +7,17 @@
   open deals go to the remaining reps. On `rehire_at` as many new reps join, and they need the scenario's
   ramp time to reach full speed.
 - ``refocus``: the team stays, qualifies out leads below `focus_threshold`, and keeps hunting: each rep
-  researches `prospects_per_week` new accounts, in desk time no deal is waiting for, and the accounts that
-  fit become leads. Research takes time and uses up accounts whether or not they fit.
+  researches `prospects_per_week` new accounts, in desk time no deal is waiting for, and an account that
+  fits becomes a lead if it is ready to buy. Research takes time and uses up accounts whether or not they
+  fit or are ready.
+
+Hunting cannot create demand the market does not have: with ``prospect_demand="market"`` (the default) a
+fitting account is ready to buy with the chance the market's new-logo lead flow has today against normal,
+so at the trough of a shock that cuts leads by 35%, 35% fewer researched accounts are ready. (The earlier
+model let every fitting account become a lead whatever the market did, so hunting in a downturn out-booked
+a team that never saw one; ``"constant"`` keeps that behaviour, for the ablation that shows it.) Even in
+normal times every fitting, researched account is taken to agree to a first meeting: generous, so the
+notebook reads refocus as an upper bound on what hunting gives.
 
 Prospecting draws from the policies' random stream (`model.rng`), so the market's own leads stay the
 same across policies (common random numbers).
@@ -21,6 +30,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from ..engine.conditions import shock_depth
 from ..engine.entities import Lead
 from ..engine.hooks import ModelView, Policy, register
 from ..engine.priority import NORMAL, SPARE
@@ -46,6 +56,9 @@ class StaffingPolicy(Policy):
     prospects_per_week: float = Field(2.0, ge=0, le=20, description="refocus: new accounts each rep researches a week, in spare desk time")
     prospect_hours: float = Field(3.0, gt=0, le=40, description="refocus: rep hours to research one account")
     decline_hours: float = Field(0.5, ge=0, le=40, description="refocus: rep hours spent qualifying out a declined lead")
+    prospect_demand: Literal["market", "constant"] = Field(
+        "market", description="refocus: market = a fitting account is ready to buy as often as the market's lead flow "
+                              "allows today (a shock's lead drop hits hunting too); constant = always (ignores the downturn)")
 
     @model_validator(mode="after")
     def _rehire_after_cut(self) -> StaffingPolicy:
@@ -81,13 +94,25 @@ class StaffingPolicy(Policy):
         """Process: the rep researches new accounts in spare time; the ones that fit become leads."""
         env, factory, rng = model.env, model.leads, model.rng
         shares = [s.share for s in model.world.segments]
+        ready = self.readiness(model)
         while rep.left is None:
             yield from model.desk_time(rep, self.prospect_hours, SPARE)
             segment = int(rng.choice(len(shares), p=[s / sum(shares) for s in shares]))
             account = factory.prospect(segment, rng)
-            if account is not None and account.fit >= self.focus_threshold:
+            in_market = rng.random() < ready[min(int(env.now), len(ready) - 1)]
+            if account is not None and account.fit >= self.focus_threshold and in_market:
                 model.receive(factory.lead_for(env.now, account, PROSPECT_SOURCE, rng))
             yield env.timeout(7.0 / self.prospects_per_week)
+
+    def readiness(self, model: ModelView) -> list[float]:
+        """Per simulated day, the chance a researched account that fits is ready to buy: the share of the
+        normal new-logo lead flow the market's shock leaves that day (1 outside a shock, or always 1 with
+        ``prospect_demand="constant"``)."""
+        world = model.world
+        days = world.days + 1
+        if self.prospect_demand == "constant" or world.market.shock is None:
+            return [1.0] * days
+        return list(1.0 - world.market.shock.lead_drop * shock_depth(world, days))
 
     def admit(self, model: ModelView, lead: Lead) -> bool:
         if self.action != "refocus" or model.now < model.world.day_of(self.at) or lead.fit >= self.focus_threshold:

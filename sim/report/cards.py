@@ -41,7 +41,8 @@ class Card:
     slug: str                              # file stem, e.g. "12-pareto-fractal"
     title: str
     seconds: float
-    headline: str | None = None
+    headline: str | None = None            # measured on the data (the export, or its simulated stand-in)
+    whatif: str | None = None              # the simulator's what-if, the same for every export
     figure_png: bytes | None = None
     skipped: list[Skip] = field(default_factory=list)
     error: str | None = None
@@ -88,8 +89,10 @@ def card_from_run(run: Run) -> Card:
     for output in _outputs(nb):
         meta = _role(output)
         role = meta.get("role")
-        if role == "headline" and card.headline is None:
-            card.headline = str(meta.get("text", ""))
+        if role == "headline":
+            field_ = "whatif" if meta.get("source") == "what-if" else "headline"
+            if getattr(card, field_) is None:
+                setattr(card, field_, str(meta.get("text", "")))
         elif role == "main-figure" and card.figure_png is None and "image/png" in output.get("data", {}):
             card.figure_png = base64.b64decode(output["data"]["image/png"])
         elif role == "skipped":
