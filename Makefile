@@ -41,10 +41,12 @@ lock:
 deps-hash:
 	@$(DEPS_HASH)
 
-# A simulated Salesforce-style export with a few rows broken on purpose, and the report built on it; the
+# Two simulated years of the `demo` preset written as a Salesforce export (opportunities, stage history, activity
+# files, loss reasons, competitors, quotas) with a few rows broken on purpose, and the report built on it; the
 # report prints the path of its index.html. Exit status 1 (an analysis skipped or failed) still shows the report.
 demo: install
-	$(BIN)/playbook synth --crm salesforce --seed 7 --broken 12 --out runs/demo-export
+	rm -rf runs/demo-export
+	$(BIN)/playbook synth --crm salesforce --scenario demo --seed 7 --broken 12 --out runs/demo-export
 	$(BIN)/playbook report runs/demo-export --crm salesforce --seed 7 -o runs/demo-report --force || [ $$? -eq 1 ]
 
 test: install

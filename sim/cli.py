@@ -202,17 +202,20 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crm", choices=sorted(PRESETS), required=True, help="which CRM's export format to write")
     p.add_argument("--out", type=Path, required=True, help="folder to write the export into")
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
-    p.add_argument("--scenario", default="baseline", help="preset or scenario YAML to simulate (default baseline)")
+    p.add_argument("--scenario", default="baseline",
+                   help="preset or scenario YAML to simulate (default baseline; the demo preset fills every file and "
+                        "column the notebooks read: activities, loss reasons, competitors, quotas, two years)")
     p.add_argument("--broken", type=whole_number(0), default=0, metavar="N",
                    help="damage N rows on purpose (listed in broken_rows.json) to exercise data-quality checks")
 
 
-@command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels)", _synth_args)
+@command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels; "
+                  "activity files for salesforce and hubspot)", _synth_args)
 def cmd_synth(args: argparse.Namespace) -> int:
     output_folder(args.out, "--out")
     scenario = Scenario.load(args.scenario)
     tables = simulate(scenario, seed=args.seed).tables
-    paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken)
+    paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken, quota=scenario.reps.quota)
     broken = min(args.broken, breakable(len(tables.opportunities)))
     print(f"wrote a simulated {args.crm} export of {scenario.name!r} (seed {args.seed}, "
           f"{len(tables.opportunities)} deals, {broken} broken rows):")
@@ -333,11 +336,13 @@ def interruptible():
 
 
 def _demo_export(folder: Path, seed: int) -> Path:
-    """A simulated baseline pipeline written as a Salesforce export, with a few deliberately broken rows."""
+    """Two simulated years of the `demo` preset written as a Salesforce export (opportunities, history, activity
+    files, loss reasons, competitors, quotas), with a few deliberately broken rows."""
     if folder.exists():
         import shutil
         shutil.rmtree(folder)
-    write_export(simulate(Scenario.preset("baseline"), seed=seed).tables, "salesforce", folder, seed=seed, broken=12)
+    scenario = Scenario.preset("demo")
+    write_export(simulate(scenario, seed=seed).tables, "salesforce", folder, seed=seed, broken=12, quota=scenario.reps.quota)
     return folder
 
 

@@ -82,6 +82,33 @@ def bug_outcomes(activities: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("bugs", ascending=False)
 
 
+def bug_stage(tables, default: str | None = None) -> str:
+    """The stage in which customers met bugs: the stage most deals were in when a ``bug`` activity was logged
+    (from the stage history), so a CRM whose evaluation stage has another name needs no setting. Returns
+    `default` when the data cannot say (no bug rows, no stage history, no dates); without a default, raises
+    `MissingColumns` naming what is missing."""
+    act, hist = tables.activities, tables.stage_history
+    try:
+        require(act, ["opportunity_id", "kind", "at"], "stage of the bugs")
+        require(hist, ["opportunity_id", "stage", "entered_at"], "stage of the bugs")
+        bugs = act.loc[act["kind"].astype(str).str.lower() == "bug", ["opportunity_id", "at"]].dropna()
+        if bugs.empty:
+            raise MissingColumns("stage of the bugs", ["activities rows of kind 'bug'"])
+        stays = hist[["opportunity_id", "stage", "entered_at"]].assign(
+            exited_at=hist["exited_at"] if "exited_at" in hist else pd.NaT)
+        both = bugs.merge(stays, on="opportunity_id")
+        # a date-only bug (a task's date) counts from the start of the day the stay began
+        inside = (both["at"] >= both["entered_at"].dt.normalize()) & (both["exited_at"].isna() | (both["at"] < both["exited_at"]))
+        found = both.loc[inside].drop_duplicates(["opportunity_id", "at"], keep="last")["stage"]
+        if found.empty:
+            raise MissingColumns("stage of the bugs", ["stage_history stays holding the bugs' dates"])
+        return str(found.value_counts().idxmax())
+    except MissingColumns:
+        if default is None:
+            raise
+        return default
+
+
 def bug_impact(tables, stage: str = "Evaluation of Options") -> pd.DataFrame:
     """Closed deals that reached `stage`, split by whether their customer met a bug (activities of kind ``bug``):
     deals, win rate (95% Wilson), median days from creation to win and median signed / first estimate of won deals.

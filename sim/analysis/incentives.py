@@ -183,6 +183,17 @@ def owner_attainment(opportunities: pd.DataFrame, quota: QuotaSpec = None, perio
     return table
 
 
+def quota_spec(opportunities: pd.DataFrame, quota: QuotaSpec = None) -> QuotaSpec:
+    """The quota `owner_attainment` should judge by: `quota` when given, else the export's own ``quota`` column
+    (each owner's yearly quota, e.g. Salesforce's ``Owner Annual Quota``) when it holds any value, else None
+    (the average owner's pace)."""
+    if quota is not None:
+        return quota
+    if "quota" in opportunities and opportunities["quota"].notna().any():
+        return "quota"
+    return None
+
+
 def _quotas(opp: pd.DataFrame, owners: list[str], quota: QuotaSpec, booked: float, years: float) -> dict[str, float]:
     """Each owner's yearly quota from a number, a mapping, a column, or the average owner's pace."""
     if quota is None:

@@ -2,7 +2,8 @@
 
 Trials are rows of the canonical `activities` table whose `kind` names a trial (`TRIAL_TYPES` maps the
 words CRMs use to "free trial" / "paid pilot"; pass your own mapping), with `outcome` saying whether it
-converted (`CONVERTED` / `NOT_CONVERTED` words; anything else is undecided and left out of the rates) and
+converted (`CONVERTED` / `NOT_CONVERTED` words; anything else is undecided and left out of the rates, unless
+the deal's own outcome is given: then a won deal's trial converted and a lost one's did not) and
 `duration_minutes` the customer's hands-on time (engagement, as a usage log shows it). Support sessions are
 rows of kind ``support`` for the same opportunity. The simulator writes exactly these rows; an export's
 activity log or a subscription table (`from_subscriptions`) gives the same shape.
@@ -35,24 +36,48 @@ def converted(outcome: pd.Series) -> pd.Series:
                      index=outcome.index)
 
 
-def trials(activities: pd.DataFrame, types: Mapping[str, str] = TRIAL_TYPES) -> pd.DataFrame:
+def trials(activities: pd.DataFrame, types: Mapping[str, str] = TRIAL_TYPES,
+           opportunities: pd.DataFrame | None = None) -> pd.DataFrame:
     """The trial rows of `activities`: opportunity, account, start, `trial_type`, `engagement_hours` (from
-    `duration_minutes`, NaN if absent) and `converted` (1 / 0 / NaN undecided). Needs `kind`, `outcome`."""
-    require(activities, ["kind", "outcome"], "trial conversion")
+    `duration_minutes`, NaN if absent) and `converted` (1 / 0 / NaN undecided). Needs `kind`, and `outcome`
+    unless `opportunities` is given.
+
+    A CRM usually logs the trial as an activity and records the sale on the deal, so the trial's own row has no
+    result. With `opportunities` (`opportunity_id`, `outcome`), a trial whose outcome says neither converted nor
+    not converted takes its deal's: won is converted, lost is not, open is undecided (`attrs["from_deal"]`
+    counts them). The simulator writes the same rule into its rows, so both readings agree on simulated data.
+    """
+    deals = None
+    if opportunities is not None:
+        require(opportunities, ["opportunity_id", "outcome"], "trial conversion")
+        require(activities, ["kind", "opportunity_id"], "trial conversion")
+        deals = opportunities.drop_duplicates("opportunity_id").set_index("opportunity_id")["outcome"]
+    else:
+        require(activities, ["kind", "outcome"], "trial conversion")
     kind = activities["kind"].astype("string").str.strip().str.lower()
     lookup = {k.lower(): v for k, v in types.items()}
     rows = activities[kind.isin(list(lookup)).fillna(False).to_numpy(bool)]
     if rows.empty:
         raise MissingColumns("trial conversion", ["activities rows of kind " + " / ".join(repr(k) for k in lookup)])
     hands_on = rows["duration_minutes"] / 60.0 if "duration_minutes" in rows else pd.Series(np.nan, index=rows.index)
-    return pd.DataFrame({
+    outcome = rows["outcome"] if "outcome" in rows else pd.Series(None, index=rows.index, dtype="object")
+    result = converted(outcome)
+    from_deal = 0
+    if deals is not None:
+        by_deal = rows["opportunity_id"].map(deals).map({"won": 1.0, "lost": 0.0})
+        fill = result.isna() & by_deal.notna()
+        from_deal = int(fill.sum())
+        result = result.where(~fill, by_deal)
+    out = pd.DataFrame({
         "opportunity_id": rows.get("opportunity_id"),
         "account_id": rows.get("account_id"),
         "at": rows.get("at"),
         "trial_type": kind[rows.index].map(lookup),
         "engagement_hours": hands_on,
-        "converted": converted(rows["outcome"]),
+        "converted": result,
     })
+    out.attrs["from_deal"] = from_deal
+    return out
 
 
 def with_support(trial_rows: pd.DataFrame, activities: pd.DataFrame) -> pd.DataFrame:

@@ -5,11 +5,17 @@ Three kinds of files are recognised from their header, through presets:
 - Salesforce Task and Event exports (Data Loader / data export API names): `WhatId` (the opportunity, or an
   account when it starts with 001), `AccountId`, `ActivityDate` / `StartDateTime`, `DurationInMinutes`
   (events) or `CallDurationInSeconds` (tasks), `Type` / `TaskSubtype` / `EventSubtype`, `Subject`, and
-  `Status` or `CallDisposition` as the outcome. Field names from the Salesforce object reference.
-- HubSpot engagement exports of meetings and calls (property labels as HubSpot exports them): `Associated
-  Deal IDs`, `Associated Company IDs`, `Activity date` / `Meeting start time` and `Meeting end time`,
-  `Meeting outcome` (Completed, No show, Canceled...), `Call duration` (HubSpot stores it in
-  milliseconds), `Call outcome`, `Meeting name` / `Call title`.
+  `Status` or `CallDisposition` as the outcome. Field names from the Salesforce object reference. A Task has
+  no field for its result or the time it took; teams add custom fields, and two are read when present:
+  `Outcome__c` (the result, before `CallDisposition` and `Status`) and `Time_Spent_Minutes__c` (minutes).
+- HubSpot engagement exports of meetings, calls and tasks (property labels as HubSpot exports them):
+  `Associated Deal IDs`, `Associated Company IDs`, `Activity date` / `Meeting start time` and `Meeting end
+  time`, `Meeting outcome` (Completed, No show, Canceled...), `Call duration` (HubSpot stores it in
+  milliseconds), `Call outcome`, `Meeting name` / `Call title`; tasks by `Task Title`, `Task Type`, `Due
+  Date`, with the custom properties `Outcome` (else `Task Status`) and `Time spent (minutes)`.
+
+The kind of an activity comes from its type and subject: support, bug, lunch, video, demo, trial, pilot,
+call, meeting, email (the first word found, in that order), else the file's kind.
 - Call-recording exports (Gong, Chorus and the like write CSVs with a talk ratio per call): an opportunity
   id column, a start time, a duration, the rep's talk ratio (or the customer's), questions asked, and
   external participants and speakers where the tool counts them.
@@ -64,9 +70,9 @@ OUTCOME_WORDS = {
     "canceled": "cancelled", "cancelled": "cancelled", "rescheduled": "rescheduled", "scheduled": "scheduled",
     "not started": "scheduled",
 }
-# kind from the type / subject text: more specific words first
-KIND_WORDS = (("lunch", "lunch"), ("breakfast", "lunch"), ("dinner", "lunch"), ("video", "video"), ("zoom", "video"),
-              ("teams", "video"), ("webex", "video"), ("demo", "demo"), ("trial", "trial"), ("pilot", "trial"),
+# kind from the type / subject text: more specific words first ("trial support session" is support)
+KIND_WORDS = (("support", "support"), ("bug", "bug"), ("lunch", "lunch"), ("breakfast", "lunch"), ("dinner", "lunch"),
+              ("video", "video"), ("zoom", "video"), ("teams", "video"), ("webex", "video"), ("demo", "demo"), ("trial", "trial"), ("pilot", "pilot"),
               ("call", "call"), ("phone", "call"), ("meeting", "meeting"), ("event", "meeting"), ("email", "email"),
               ("e-mail", "email"))
 NUMERIC = ("attendees", "attendees_spoke", "customer_talk_share", "rep_talk_share", "questions")
@@ -122,7 +128,8 @@ SALESFORCE_TASK = ActivitySpec(
     "salesforce task",
     {"opportunity_id": ("WhatId",), "account_id": ("AccountId",), "at": ("ActivityDate", "CompletedDateTime"),
      "kind": ("Type", "TaskSubtype"), "subject": ("Subject",), "duration_seconds": ("CallDurationInSeconds",),
-     "outcome": ("CallDisposition", "Status")},
+     "duration_minutes": ("Time_Spent_Minutes__c", "Time Spent (minutes)"),
+     "outcome": ("Outcome__c", "CallDisposition", "Status")},
     markers=("opportunity_id",), kind="call", salesforce_ids=True,
 )
 HUBSPOT_MEETINGS = ActivitySpec(
@@ -142,6 +149,15 @@ HUBSPOT_CALLS = ActivitySpec(
      "outcome": ("Call outcome", "Call status")},
     markers=("duration_ms", "subject"), kind="call",
 )
+HUBSPOT_TASKS = ActivitySpec(
+    "hubspot tasks",
+    {"opportunity_id": ("Associated Deal IDs", "Associated Deal ID", "Associated Deal"),
+     "account_id": ("Associated Company IDs", "Associated Company ID", "Associated Company"),
+     "at": ("Due Date", "Task due date", "Completed at"), "subject": ("Task Title", "Title"),
+     "kind": ("Task Type",), "outcome": ("Outcome", "Task outcome", "Task Status"),
+     "duration_minutes": ("Time spent (minutes)",)},
+    markers=("subject", "kind"), kind="task",
+)
 CALL_RECORDING = ActivitySpec(
     "call recording",
     {"opportunity_id": ("CRM Opportunity ID", "Opportunity ID", "Salesforce Opportunity ID", "Deal ID", "CRM Deal ID"),
@@ -158,7 +174,7 @@ CALL_RECORDING = ActivitySpec(
     markers=("rep_talk_share", "customer_talk_share"), kind="call",
 )
 ACTIVITY_PRESETS: dict[str, ActivitySpec] = {s.name: s for s in (SALESFORCE_EVENT, SALESFORCE_TASK, HUBSPOT_MEETINGS,
-                                                                 HUBSPOT_CALLS, CALL_RECORDING)}
+                                                                 HUBSPOT_CALLS, HUBSPOT_TASKS, CALL_RECORDING)}
 
 
 @dataclass
@@ -556,28 +572,65 @@ def combine_issues(*frames: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- writing simulated activities as exports (the demo data and test fixtures) -----------------------
-SUBJECTS = {"lunch": "Lunch at their office", "meeting": "Meeting at our office", "video": "Video call"}
+SUBJECTS = {"lunch": "Lunch at their office", "meeting": "Meeting at our office", "video": "Video call",
+            "support": "Trial support session", "bug": "Bug reported in evaluation", "trial": "Free trial",
+            "pilot": "Paid pilot"}
+TASK_KINDS = ("bug", "trial", "pilot")   # logged as tasks with a result; every other kind is a calendar meeting
+BUG_RESULTS = {"lost": "Lost", "stalled": "Stalled", "expected": "Expected", "no effect": "No effect"}
 
 
 def export_files(activities: pd.DataFrame, crm: str, ids: Mapping[str, str] | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
     """Simulated activities as a team would export them, file name -> (frame, how to write it) like
-    `sim.crm.synth`'s writers: for ``salesforce`` an ``Event.csv`` (every booking; no-shows say so in the
-    subject), for ``hubspot`` a ``meetings.csv`` (with the meeting outcome); for both a call-recorder's
-    ``call_recordings.csv`` of the held meetings (rep talk ratio, questions, external participants and
-    speakers). `ids` maps the simulator's opportunity ids to the export's (as the opportunity file has them).
+    `sim.crm.synth`'s writers. `ids` maps the simulator's opportunity ids to the export's (as the opportunity
+    file has them). Files, each only when the activities hold rows for it:
+
+    - meetings (first meetings, stage meetings, trial support sessions): for ``salesforce`` an ``Event.csv``
+      (every booking; no-shows say so in the subject, as Salesforce events have no outcome field), for
+      ``hubspot`` a ``meetings.csv`` (with the meeting outcome);
+    - bugs met in evaluation and trials: for ``salesforce`` a ``Task.csv`` (standard Subject, Type, Status,
+      ActivityDate, Description), for ``hubspot`` a ``tasks.csv`` (Task Title, Task Type, Task Status, Due
+      Date). Neither CRM has a field for a task's result or its time, so two custom fields carry them, the way
+      teams add them: the result the rep records (``Outcome__c`` / ``Outcome``: a bug's Lost, Stalled, Expected
+      or No effect) and the minutes (``Time_Spent_Minutes__c`` / ``Time spent (minutes)``: the rep's minutes on
+      a bug; for a trial, the buyer's hands-on minutes as the product's usage log reports them). A trial's
+      task carries no result: whether it converted is whether its deal was won (`sim.analysis.trials` reads
+      it from the deal), as in a CRM where the trial is logged and the deal records the sale;
+    - a call recorder's ``call_recordings.csv`` of the held meetings with a talk share (rep talk ratio,
+      questions, external participants and speakers).
     """
     if crm not in ("salesforce", "hubspot"):
         raise ValueError(f"crm: {crm!r} has no activity export here; choose salesforce or hubspot")
     acts = activities[activities["opportunity_id"].notna()].reset_index(drop=True)
     deal = acts["opportunity_id"].map(ids) if ids is not None else acts["opportunity_id"]
-    subject = acts["kind"].map(SUBJECTS).fillna(acts["kind"].str.capitalize())
+    number = pd.Series(np.arange(1, len(acts) + 1), index=acts.index).astype(str).str.zfill(12)
+    task = acts["kind"].isin(TASK_KINDS)
+    files: dict[str, tuple[pd.DataFrame, dict]] = {}
+    meetings = _meetings(acts[~task], deal[~task], number[~task], crm)
+    if len(meetings[1]):
+        files[meetings[0]] = (meetings[1], meetings[2])
+    tasks = _tasks(acts[task], deal[task], number[task], crm)
+    if len(tasks[1]):
+        files[tasks[0]] = (tasks[1], tasks[2])
+    recordings = _recordings(acts[~task], deal[~task], number[~task])
+    if len(recordings):
+        files["call_recordings.csv"] = (recordings, {})
+    return files
+
+
+def _subject(acts: pd.DataFrame) -> pd.Series:
+    return acts["kind"].map(SUBJECTS).fillna(acts["kind"].str.capitalize())
+
+
+def _meetings(acts: pd.DataFrame, deal: pd.Series, number: pd.Series, crm: str) -> tuple[str, pd.DataFrame, dict]:
+    """Meetings (and support sessions) as calendar events: Salesforce Event.csv or HubSpot meetings.csv."""
+    subject = _subject(acts)
     no_show = acts["outcome"].eq("no-show")
     start = acts["at"]
-    end = start + pd.to_timedelta(acts["duration_minutes"].fillna(60.0), unit="min")
-    number = pd.Series(np.arange(1, len(acts) + 1), index=acts.index).astype(str).str.zfill(12)
+    minutes = acts["duration_minutes"].fillna(60.0)
+    end = start + pd.to_timedelta(minutes, unit="min")
     if crm == "salesforce":
         iso = "%Y-%m-%dT%H:%M:%S.000Z"
-        main = ("Event.csv", pd.DataFrame({
+        return "Event.csv", pd.DataFrame({
             "Id": "00U" + number + "AAA",
             "WhatId": deal,
             "Subject": subject.where(~no_show, "No-show: " + subject),
@@ -585,31 +638,67 @@ def export_files(activities: pd.DataFrame, crm: str, ids: Mapping[str, str] | No
             "ActivityDate": start.dt.strftime("%Y-%m-%d"),
             "StartDateTime": start.dt.strftime(iso),
             "EndDateTime": end.dt.strftime(iso),
-            "DurationInMinutes": acts["duration_minutes"].fillna(60.0).round().astype(int).astype(str),
-        }), {})
-    else:
-        stamp = "%Y-%m-%d %H:%M"
-        main = ("meetings.csv", pd.DataFrame({
-            "Record ID": (50_000_000 + np.arange(1, len(acts) + 1)).astype(str),
-            "Meeting name": subject,
-            "Activity date": start.dt.strftime(stamp),
-            "Meeting start time": start.dt.strftime(stamp),
-            "Meeting end time": end.dt.strftime(stamp),
-            "Meeting outcome": np.where(no_show, "No show", "Completed"),
-            "Associated Deal IDs": deal,
-        }), {"encoding": "utf-8-sig"})
+            "DurationInMinutes": minutes.round().astype(int).astype(str),
+        }).reset_index(drop=True), {}
+    stamp = "%Y-%m-%d %H:%M"
+    return "meetings.csv", pd.DataFrame({
+        "Record ID": (50_000_000 + number.astype("int64")).astype(str),
+        "Meeting name": subject,
+        "Activity date": start.dt.strftime(stamp),
+        "Meeting start time": start.dt.strftime(stamp),
+        "Meeting end time": end.dt.strftime(stamp),
+        "Meeting outcome": np.where(no_show, "No show", "Completed"),
+        "Associated Deal IDs": deal,
+    }).reset_index(drop=True), {"encoding": "utf-8-sig"}
+
+
+def _tasks(acts: pd.DataFrame, deal: pd.Series, number: pd.Series, crm: str) -> tuple[str, pd.DataFrame, dict]:
+    """Bugs and trials as tasks with a result and minutes (see `export_files`): Salesforce Task.csv or HubSpot tasks.csv."""
+    subject = _subject(acts)
+    bug = acts["kind"].eq("bug")
+    result = acts["outcome"].map(BUG_RESULTS).where(bug, "").fillna("")
+    minutes = acts["duration_minutes"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    description = np.where(bug, "Customer hit a bug while evaluating; rep pulled in to fix or work around it",
+                           "Trial of the product during evaluation; hands-on minutes from the product's usage log")
+    if crm == "salesforce":
+        return "Task.csv", pd.DataFrame({
+            "Id": "00T" + number + "AAA",
+            "WhatId": deal,
+            "Subject": subject,
+            "Type": "Other",
+            "Status": "Completed",
+            "Priority": np.where(bug, "High", "Normal"),
+            "ActivityDate": acts["at"].dt.strftime("%Y-%m-%d"),
+            "Description": description,
+            "Outcome__c": result,
+            "Time_Spent_Minutes__c": minutes,
+        }).reset_index(drop=True), {}
+    return "tasks.csv", pd.DataFrame({
+        "Record ID": (70_000_000 + number.astype("int64")).astype(str),
+        "Task Title": subject,
+        "Task Type": "To-do",
+        "Task Status": "Completed",
+        "Due Date": acts["at"].dt.strftime("%Y-%m-%d %H:%M"),
+        "Notes": description,
+        "Outcome": result,
+        "Time spent (minutes)": minutes,
+        "Associated Deal IDs": deal,
+    }).reset_index(drop=True), {"encoding": "utf-8-sig"}
+
+
+def _recordings(acts: pd.DataFrame, deal: pd.Series, number: pd.Series) -> pd.DataFrame:
+    """A call recorder's export of the held meetings it recorded (those with a talk share)."""
     talked = acts["customer_talk_share"].notna()
     rec = acts[talked]
-    minutes = rec["duration_minutes"].fillna(45.0)
-    recordings = pd.DataFrame({
+    whole = rec["duration_minutes"].fillna(45.0).round().astype(int)
+    return pd.DataFrame({
         "Call ID": "C" + number[talked],
         "CRM Opportunity ID": deal[talked],
-        "Title": subject[talked],
+        "Title": _subject(rec),
         "Started": rec["at"].dt.strftime("%Y-%m-%d %H:%M"),
-        "Duration": (minutes // 60).astype(int).astype(str) + ":" + (minutes % 60).round().astype(int).astype(str).str.zfill(2) + ":00",
+        "Duration": (whole // 60).astype(str) + ":" + (whole % 60).astype(str).str.zfill(2) + ":00",
         "Talk Ratio": ((1.0 - rec["customer_talk_share"]) * 100).round().astype(int).astype(str) + "%",
         "Questions Asked": rec["questions"].round().astype("Int64").astype(str),
         "External Participants": rec["attendees"].round().astype("Int64").astype(str),
         "External Speakers": rec["attendees_spoke"].round().astype("Int64").astype(str),
-    })
-    return {main[0]: (main[1], main[2]), "call_recordings.csv": (recordings.reset_index(drop=True), {})}
+    }).reset_index(drop=True)

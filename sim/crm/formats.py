@@ -20,6 +20,12 @@ Where the column names come from (looked up, not invented):
   labels are ours (`Account Fit Score`, `Account Complaints`; what `playbook synth` writes); the product
   is Salesforce's `Product Name` of an "Opportunities with Products" report, HubSpot's `Product`, and
   Pipedrive's `Deal - Product name`. Name yours in a mapping file if they differ.
+- Loss reason and competitor: Salesforce's `Loss Reason` and `Main Competitor(s)` (opportunity fields many orgs
+  carry), HubSpot's `Closed Lost Reason` (a default deal property) and Pipedrive's `Deal - Lost reason`; HubSpot
+  and Pipedrive have no competitor field by default, so `Competitor` / `Deal - Competitor` are our names for
+  the custom field. The owner's yearly quota is not an opportunity field in any of them (Salesforce keeps
+  quotas with forecasts); a report can carry it from the owner's user record, which we call
+  `Owner Annual Quota` (Salesforce).
 - Pipedrive: the "Entity - Field" headers of a deals export (Deal - ID, Deal - Title, Deal - Value,
   Deal - Currency of value, Deal - Stage, Deal - Status, Deal - Owner, Deal - Organization,
   Deal - Deal created, Deal - Won time, Deal - Lost time, Deal - Lost reason, Deal - Expected close
@@ -42,9 +48,10 @@ EXTRA_COLUMNS = {
     "champion": "who drove the deal inside the customer (rarely exported; map it when your CRM has it)",
     "product": "what the deal sells (a product or product line)",
     "complaints": "complaints (or support cases) the deal's account raised; an account-level number",
+    "quota": "the deal owner's yearly quota (one figure per owner; a report can carry it from the owner's user record)",
 }
 DATE_COLUMNS = {"created_at", "closed_at", "expected_close_at", "won_at", "lost_at", "entered_at"}
-NUMBER_COLUMNS = {"amount", "first_estimate", "fit_score", "probability", "complaints"}
+NUMBER_COLUMNS = {"amount", "first_estimate", "fit_score", "probability", "complaints", "quota"}
 OUTCOME_WORDS = {"won": "won", "lost": "lost", "open": "open", "closed won": "won", "closed lost": "lost"}
 
 
@@ -137,6 +144,7 @@ SALESFORCE = Format(
             "product": ("Product Name", "Product", "Opportunity Product"),
             "fit_score": ("Account Fit Score", "Fit Score"),
             "complaints": ("Account Complaints", "Complaints"),
+            "quota": ("Owner Annual Quota", "Opportunity Owner: Annual Quota", "Owner Quota"),
         }, keys=("opportunity_id", "stage")),
         FileSpec("history", {
             "opportunity_id": ("Opportunity ID",),
@@ -168,6 +176,7 @@ HUBSPOT = Format(
             "lead_source": ("Original Traffic Source", "Original Source Type", "Original Source"),
             "forecast_category": ("Forecast category",),
             "loss_reason": ("Closed Lost Reason",),
+            "competitor": ("Competitor", "Main Competitor"),
             "currency": ("Currency",),
             "probability": ("Deal probability",),
             "product": ("Product", "Product Name"),
@@ -200,6 +209,7 @@ PIPEDRIVE = Format(
             "lost_at": ("Deal - Lost time",),
             "expected_close_at": ("Deal - Expected close date",),
             "loss_reason": ("Deal - Lost reason",),
+            "competitor": ("Deal - Competitor", "Deal - Main competitor"),
             "lead_source": ("Deal - Source channel", "Deal - Source", "Deal - Lead Source"),
             "probability": ("Deal - Probability",),
             "product": ("Deal - Product name", "Deal - Product"),

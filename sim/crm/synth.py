@@ -5,11 +5,19 @@ and writes them with that CRM's column names, stage labels, date and number form
 opportunity-history file where the CRM has one (Salesforce). `broken=N` deliberately damages N rows in
 known ways (no id, a duplicate id, a formula or words in the amount, an impossible date, a close before
 the creation) and appends blank trailing rows, and lists each damage in `broken_rows.json`, so tests and
-the report's data-quality page can show that every damaged row is caught.
+the report's data-quality page can show that every damaged row is caught. Only the opportunity file is
+damaged; rows of the other files (history, activities) that belong to a deal whose row is rejected are
+rejected in turn ("not among the loaded opportunities"), as they would be in a real export.
 
 Each export also carries what the analyses need beyond the simulated tables, as the custom fields a CRM
 would hold: the account's fit score (the simulated one, rounded to two decimals), the product sold and
-the account's complaints. The simulator models neither products nor complaints yet, so `derived_fields`
+the account's complaints. Where the simulated run has them, it also writes each lost deal's loss reason and
+the competitor that won it (`Loss Reason`, `Main Competitor(s)` for Salesforce), the owner's yearly quota
+when one is given (`Owner Annual Quota`, Salesforce), and the run's activities next to the opportunities
+(`sim.crm.activities.export_files`: Salesforce `Event.csv` / `Task.csv` or HubSpot `meetings.csv` /
+`tasks.csv`, and a call recorder's `call_recordings.csv`), tied to the export's own opportunity ids.
+Pipedrive gets the loss reason and competitor but no activity, history or quota file (the loader reads
+none for it). The simulator models neither products nor complaints yet, so `derived_fields`
 makes them up deterministically from the simulated deal and the seed, and says so here: the product from
 the deal's size band (small deals buy Core, mid-sized Core Plus, large Platform; a seeded quarter of deals
 buy the Analytics or Services add-on instead), the complaints of an account a seeded Poisson count that
@@ -32,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.tables import Tables
+from . import activities
 
 OPEN_LABELS = {
     "salesforce": ("Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"),
@@ -127,10 +136,31 @@ def derived_fields(opp: pd.DataFrame, seed: int) -> pd.DataFrame:
                          "fit_score": opp["fit_score"].round(2)}, index=opp.index)
 
 
-def salesforce(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, dict]]:
+def export_ids(opp: pd.DataFrame, crm: str) -> pd.Series:
+    """Each simulated opportunity's id as the CRM's export writes it (Salesforce 18-character ids, HubSpot
+    record ids, Pipedrive deal numbers)."""
+    digits = opp["opportunity_id"].str.replace(r"\D", "", regex=True)
+    if crm == "salesforce":
+        return "006" + digits.str.zfill(12) + "AAA"
+    if crm == "hubspot":
+        return (9_000_000_000 + digits.astype("int64")).astype(str)
+    return digits.astype("int64").astype(str)
+
+
+def _reasons(opp: pd.DataFrame) -> dict[str, pd.Series]:
+    """Loss reason (as a picklist label) and competitor of each lost deal, where the simulated run records them."""
+    out = {}
+    for col in ("loss_reason", "competitor"):
+        if col in opp and opp[col].notna().any():
+            text = opp[col].where(opp["outcome"] == "lost")
+            out[col] = (text.str[:1].str.upper() + text.str[1:]).fillna("") if col == "loss_reason" else text.fillna("")
+    return out
+
+
+def salesforce(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp, hist = tables.opportunities, tables.stage_history
     labels = stage_labels(list(dict.fromkeys(hist["stage"])) or list(opp["stage"].unique()), "salesforce")
-    sf_id = "006" + opp["opportunity_id"].str.replace(r"\D", "", regex=True).str.zfill(12) + "AAA"
+    sf_id = export_ids(opp, "salesforce")
     ids = dict(zip(opp["opportunity_id"], sf_id))
     account = "Account " + opp["account_id"].str.replace(r"\D", "", regex=True)
     n_stages = max(len(labels), 1)
@@ -153,6 +183,13 @@ def salesforce(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFr
         "Account Fit Score": extra["fit_score"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "Account Complaints": extra["complaints"].astype(str),
     })
+    reasons = _reasons(opp)
+    if "loss_reason" in reasons:
+        frame["Loss Reason"] = reasons["loss_reason"]
+    if "competitor" in reasons:
+        frame["Main Competitor(s)"] = reasons["competitor"]
+    if quota is not None:
+        frame["Owner Annual Quota"] = dollars(pd.Series(float(quota), index=opp.index))
     # history: one row per stage entered (amount = the first estimate), then the close with the signed amount
     first = opp.set_index("opportunity_id")["first_estimate"]
     stays = pd.DataFrame({
@@ -178,12 +215,12 @@ def salesforce(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFr
     return {"opportunities.csv": (frame, {}), "opportunity_history.csv": (history.reset_index(drop=True), {})}
 
 
-def hubspot(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, dict]]:
+def hubspot(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp = tables.opportunities
     labels = stage_labels(list(dict.fromkeys(tables.stage_history["stage"])) or list(opp["stage"].unique()), "hubspot")
     stamp = "%Y-%m-%d %H:%M"
     frame = pd.DataFrame({
-        "Record ID": (9_000_000_000 + opp["opportunity_id"].str.replace(r"\D", "", regex=True).astype("int64")).astype(str),
+        "Record ID": export_ids(opp, "hubspot"),
         "Deal Name": "Deal " + opp["opportunity_id"],
         "Associated Company": "Company " + opp["account_id"].str.replace(r"\D", "", regex=True),
         "Deal owner": opp["owner"],
@@ -197,16 +234,21 @@ def hubspot(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFrame
         "Company Fit Score": extra["fit_score"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "Company Complaints": extra["complaints"].astype(str),
     })
+    reasons = _reasons(opp)
+    if "loss_reason" in reasons:
+        frame["Closed Lost Reason"] = reasons["loss_reason"]
+    if "competitor" in reasons:
+        frame["Competitor"] = reasons["competitor"]
     return {"deals.csv": (frame, {"encoding": "utf-8-sig"})}
 
 
-def pipedrive(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, dict]]:
+def pipedrive(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp = tables.opportunities
     labels = stage_labels(list(dict.fromkeys(tables.stage_history["stage"])) or list(opp["stage"].unique()), "pipedrive")
     stamp = "%Y-%m-%d %H:%M:%S"
     outcome = opp["outcome"]
     frame = pd.DataFrame({
-        "Deal - ID": opp["opportunity_id"].str.replace(r"\D", "", regex=True).astype("int64").astype(str),
+        "Deal - ID": export_ids(opp, "pipedrive"),
         "Deal - Title": "Deal " + opp["opportunity_id"],
         "Deal - Organization": "Org " + opp["account_id"].str.replace(r"\D", "", regex=True),
         "Deal - Owner": opp["owner"],
@@ -223,10 +265,16 @@ def pipedrive(tables: Tables, extra: pd.DataFrame) -> dict[str, tuple[pd.DataFra
         "Organization - Fit Score": decimal_comma(extra["fit_score"]),
         "Organization - Complaints": extra["complaints"].astype(str),
     })
+    reasons = _reasons(opp)
+    if "loss_reason" in reasons:
+        frame["Deal - Lost reason"] = reasons["loss_reason"]
+    if "competitor" in reasons:
+        frame["Deal - Competitor"] = reasons["competitor"]
     return {"deals.csv": (frame, {"sep": ";"})}
 
 
 WRITERS = {"salesforce": salesforce, "hubspot": hubspot, "pipedrive": pipedrive}
+ACTIVITY_CRMS = ("salesforce", "hubspot")   # the CRMs whose activity files the loader reads
 
 
 def breakable(rows: int) -> int:
@@ -277,13 +325,22 @@ def _set(frame: pd.DataFrame, r: int, col: str, value: str) -> bool:
 
 
 def write_export(tables: Tables, crm: str, folder: str | Path, seed: int = 0, broken: int = 0,
-                 blank_tail: int = 2) -> list[Path]:
-    """Write `tables` as `crm` exports them into `folder`; with `broken` rows damaged (and listed). Returns the paths."""
+                 blank_tail: int = 2, quota: float | None = None) -> list[Path]:
+    """Write `tables` as `crm` exports them into `folder`; with `broken` rows damaged (and listed). Returns the paths.
+
+    `quota` is each rep's yearly quota (the scenario's `reps.quota`), written as a per-owner column where the
+    CRM's preset reads one (Salesforce). The run's activities go in the CRM's activity files (Salesforce and
+    HubSpot; see `sim.crm.activities.export_files`).
+    """
     if crm not in WRITERS:
         raise ValueError(f"crm: {crm!r} is not one of {', '.join(WRITERS)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    files = WRITERS[crm](tables, derived_fields(tables.opportunities, seed))
+    files = WRITERS[crm](tables, derived_fields(tables.opportunities, seed), quota)
+    acts = tables.activities
+    if crm in ACTIVITY_CRMS and len(acts) and acts["opportunity_id"].notna().any():
+        ids = dict(zip(tables.opportunities["opportunity_id"], export_ids(tables.opportunities, crm)))
+        files.update(activities.export_files(acts, crm, ids))
     damages: list[Damage] = []
     paths = []
     for i, (name, (frame, how)) in enumerate(files.items()):

@@ -9,7 +9,8 @@ when the buyer has bought in this category before, or has used the winner for a 
 `SecondPlace` (``policies.nurture``) does, when a deal is lost:
 
     the loss gets a reason: to a competitor (always when a competitor was ahead, sometimes otherwise), for
-    want of a budget, or no decision; a competitor's name goes on the deal (`Deal.competitor`)
+    want of a budget, or no decision; a competitor's name goes on the deal (`Deal.competitor`) — unless
+    another policy already gave the loss its reason (a bug in evaluation, no first meeting), which stands
     if a competitor won a first-time buyer:
         its implementation fails with `failure_rate`, some months after the loss
         if the policy nurtures this loss: each month the deal's rep spends `hours_per_month` with the account
@@ -158,6 +159,8 @@ class NurtureRun:
         return np.random.default_rng([self.key, account.number, n_losses]).random(DRAWS)
 
     def lost(self, model: ModelView, deal: Deal) -> None:
+        if deal.loss_reason is not None:
+            return          # another policy already said why (a bug in evaluation, no first meeting): it stands
         p, account = self.policy, deal.account
         losses = sum(1 for d in account.deals if d.won is False)
         u = self.draws(account, losses)
