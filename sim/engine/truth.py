@@ -15,7 +15,9 @@ whatever the team's policies do.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,7 +27,7 @@ FACTS = ("budget", "champion", "competitor")
 N_DRAWS = 8   # uniforms per lead: 3 facts, 3 discoveries, cut time, cut discovery
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HiddenTruth:
     """The facts of one deal, and how many contacts its rep needs to learn each of them."""
 
@@ -56,13 +58,19 @@ def raw_multiplier(settings: TruthSettings, budget: bool, power: np.ndarray, com
             * np.where(competitor, math.exp(settings.on_competitor), 1.0))
 
 
-def calibrate(settings: TruthSettings, stage_losses: list[float]) -> float:
+def calibrate(settings: TruthSettings, stage_losses: Sequence[float]) -> float:
     """Scale on the raw multiplier that keeps the average deal's win chance what the stage table says.
 
     Without it, spreading deals between hopeless and near-certain would change the team's win rate
     (a product of pass chances is not linear in the loss chance); with it, the hidden truth only
     decides *which* deals win, and a scenario's win rate stays calibrated to its stage table.
+    Computed once per settings and stage table (a few milliseconds), then remembered.
     """
+    return _calibrate(settings, tuple(float(x) for x in stage_losses))
+
+
+@lru_cache(maxsize=256)
+def _calibrate(settings: TruthSettings, stage_losses: tuple[float, ...]) -> float:
     losses = np.asarray(stage_losses, dtype=float)
     target = float(np.prod(1.0 - losses))
     power = (np.arange(200) + 0.5) / 200
@@ -94,20 +102,39 @@ def contacts_needed(u: float, chance: float) -> int:
 
 def draw(settings: TruthSettings, volatility: float, arrived: float, rng: np.random.Generator) -> HiddenTruth:
     """A lead's hidden truth, drawn whole from the market stream (always `N_DRAWS` uniforms)."""
-    u = rng.random(N_DRAWS)
-    rate = settings.budget_cut_rate * volatility / 365.25
-    cut_at = arrived - math.log(max(u[6], 1e-300)) / rate if rate > 0 else math.inf
-    return HiddenTruth(
-        budget=bool(u[0] < settings.budget_share),
-        champion_power=float(u[1]),
-        competitor_ahead=bool(u[2] < settings.competitor_share),
-        contacts_to_learn=tuple(contacts_needed(x, settings.learn_chance) for x in u[3:6]),
-        budget_cut_at=cut_at,
-        contacts_to_notice_cut=contacts_needed(u[7], settings.learn_chance),
-    )
+    return Drawer(settings, volatility).draw(arrived, rng)
 
 
-@dataclass(eq=False)
+class Drawer:
+    """`draw` for one world: its settings read once, since a run draws a hidden truth for every lead."""
+
+    def __init__(self, settings: TruthSettings, volatility: float):
+        self.budget_share, self.competitor_share = settings.budget_share, settings.competitor_share
+        self.cut_rate = settings.budget_cut_rate * volatility / 365.25
+        learn = settings.learn_chance
+        self.log_miss = math.log(1.0 - learn) if learn < 1.0 else None   # log of a contact's chance to reveal nothing
+
+    def draw(self, arrived: float, rng: np.random.Generator) -> HiddenTruth:
+        u = rng.random(N_DRAWS).tolist()
+        rate = self.cut_rate
+        cut_at = arrived - math.log(max(u[6], 1e-300)) / rate if rate > 0 else math.inf
+        return HiddenTruth(
+            budget=u[0] < self.budget_share,
+            champion_power=u[1],
+            competitor_ahead=u[2] < self.competitor_share,
+            contacts_to_learn=(self.contacts(u[3]), self.contacts(u[4]), self.contacts(u[5])),
+            budget_cut_at=cut_at,
+            contacts_to_notice_cut=self.contacts(u[7]),
+        )
+
+    def contacts(self, u: float) -> int:
+        """`contacts_needed(u, learn_chance)`."""
+        if self.log_miss is None:
+            return 1
+        return 1 + int(math.log(max(u, 1e-300)) / self.log_miss)
+
+
+@dataclass(eq=False, slots=True)
 class Knowledge:
     """What a deal's rep knows of its hidden truth: it grows with each contact with the customer."""
 
