@@ -4,7 +4,8 @@
     base = sim.Scenario.preset("baseline")
     res = sim.simulate(base, seed=7)
     res.tables.opportunities, res.metrics
-    sim.compare({"8 reps": base, "12 reps": base.replace(reps={"count": 12})}, n=200, seed=7)
+    sim.compare({"8 reps": base, "12 reps": base.replace(reps={"count": 12})}, n="auto", precision=0.05, seed=7)
+    sim.sweep(base, grid={"reps.count": [6, 8, 10, 12]}, n=100)   # streamed to Parquet, resumable
 
 The package is built in layers that import one way (see `sim/README.md`): `core` (tables, schema, stats),
 `world` (settings), `engine` (the SimPy model and its hooks), `policies`, `scenario`, `experiments`, and
@@ -19,6 +20,7 @@ from .engine.hooks import ModelView, Policy, register, unregister
 from .engine.priority import Level, Priority
 from .experiments.replicate import compare, replicate, replicate_each, summarise
 from .experiments.simulate import SimResult, simulate
+from .experiments.sweep import Sweep, sweep
 from .scenario import Scenario, ScenarioError
 
 try:
@@ -27,4 +29,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "Level", "ModelView", "Policy", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "compare", "register", "replicate", "replicate_each", "simulate", "summarise", "unregister", "__version__"]
+           "Sweep", "compare", "register", "replicate", "replicate_each", "simulate", "summarise", "sweep", "unregister",
+           "__version__"]

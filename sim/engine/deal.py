@@ -123,8 +123,8 @@ class DealRules:
         """The deal's place in its rep's queue, from every policy that has a say."""
         asked = self._prioritisers
         if len(asked) == 1:   # one voice: its priority as it is (what `combine` would make of it alone)
-            level, score = asked[0].priority(self.view, deal)
-            return Priority(level, score)
+            priority = asked[0].priority(self.view, deal)
+            return priority if type(priority) is Priority else Priority(*priority)
         return combine([p.priority(self.view, deal) for p in asked])
 
     def effort(self, rep: Rep) -> float:

@@ -52,8 +52,12 @@ class DeskRequest(PriorityRequest):
         self.time = env._now
         self.key = (priority, self.time, not preempt)
         queue = desk.put_queue
-        queue.append(self)
-        if not desk.users:          # a free desk goes to the first in line (normally this request)
+        if desk.users:              # busy: wait in line
+            queue.append(self)
+        elif not queue:             # free, nobody waiting: granted now
+            desk._grant(self)
+        else:                       # free while the line waits for a release to be processed: first in line gets it
+            queue.append(self)
             desk._grant(queue.pop(0))
 
     def __exit__(self, exc_type, exc_value, traceback) -> None:

@@ -15,9 +15,10 @@ whatever the team's policies do.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,9 +28,8 @@ FACTS = ("budget", "champion", "competitor")
 N_DRAWS = 8   # uniforms per lead: 3 facts, 3 discoveries, cut time, cut discovery
 
 
-@dataclass(frozen=True, slots=True)
-class HiddenTruth:
-    """The facts of one deal, and how many contacts its rep needs to learn each of them."""
+class HiddenTruth(NamedTuple):
+    """The facts of one deal, and how many contacts its rep needs to learn each of them (immutable)."""
 
     budget: bool
     champion_power: float          # 0..1
@@ -112,26 +112,23 @@ class Drawer:
         self.budget_share, self.competitor_share = settings.budget_share, settings.competitor_share
         self.cut_rate = settings.budget_cut_rate * volatility / 365.25
         learn = settings.learn_chance
-        self.log_miss = math.log(1.0 - learn) if learn < 1.0 else None   # log of a contact's chance to reveal nothing
+        if learn >= 1.0:
+            self.contacts: Callable[[float], int] = lambda u: 1
+        else:   # contacts_needed(u, learn), with the log of a contact's chance to reveal nothing taken once
+            log_miss = math.log(1.0 - learn)
+            self.contacts = lambda u: 1 + int(math.log(max(u, 1e-300)) / log_miss)
 
     def draw(self, arrived: float, rng: np.random.Generator) -> HiddenTruth:
         u = rng.random(N_DRAWS).tolist()
-        rate = self.cut_rate
-        cut_at = arrived - math.log(max(u[6], 1e-300)) / rate if rate > 0 else math.inf
+        rate, contacts = self.cut_rate, self.contacts
         return HiddenTruth(
             budget=u[0] < self.budget_share,
             champion_power=u[1],
             competitor_ahead=u[2] < self.competitor_share,
-            contacts_to_learn=(self.contacts(u[3]), self.contacts(u[4]), self.contacts(u[5])),
-            budget_cut_at=cut_at,
-            contacts_to_notice_cut=self.contacts(u[7]),
+            contacts_to_learn=(contacts(u[3]), contacts(u[4]), contacts(u[5])),
+            budget_cut_at=arrived - math.log(max(u[6], 1e-300)) / rate if rate > 0 else math.inf,
+            contacts_to_notice_cut=contacts(u[7]),
         )
-
-    def contacts(self, u: float) -> int:
-        """`contacts_needed(u, learn_chance)`."""
-        if self.log_miss is None:
-            return 1
-        return 1 + int(math.log(max(u, 1e-300)) / self.log_miss)
 
 
 @dataclass(eq=False, slots=True)

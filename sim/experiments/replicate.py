@@ -17,6 +17,7 @@ same seed gives the same runs and the same answer on any executor.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -62,6 +63,13 @@ class Precision:
     half_width: float       # the widest 95% (or `confidence`) half-width among the intervals watched
     reached: bool           # False: stopped at the cap with the interval still wider than asked
     rounds: int
+
+
+def worker_start() -> None:
+    """Set up a worker process of our own pool: what it imported is moved out of the garbage collector's sight
+    (`gc.freeze`), since those objects live as long as the worker; the collector then scans only the runs'
+    own objects. Safe here because the worker exists only to run simulations."""
+    gc.freeze()
 
 
 def _run_chunk(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]], measure: Measure):
@@ -204,7 +212,9 @@ def _choose_executor(executor: Executor | str | None, total: int, auto: bool = F
         return None
     if executor is None:
         cores = os.cpu_count() or 1
-        return ProcessPoolExecutor(max_workers=cores) if cores > 1 and (auto or total >= PARALLEL_FROM) else None
+        if cores > 1 and (auto or total >= PARALLEL_FROM):
+            return ProcessPoolExecutor(max_workers=cores, initializer=worker_start)
+        return None
     if isinstance(executor, str):
         raise ValueError(f"executor: {executor!r} is not allowed, must be None, 'serial' or a concurrent.futures.Executor")
     return executor
