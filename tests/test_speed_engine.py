@@ -32,11 +32,11 @@ class SimPyDesk(simpy.PriorityResource):
     PutQueue = team_module._InsortQueue
 
 
-def desk_story(desk_class, seed: int) -> list[tuple]:
+def desk_story(desk_class, seed: int, env_class=simpy.Environment) -> list[tuple]:
     """Workers asking for two desks at whole-day times (many ties), with priorities that tie, work of zero or
     more days, and a boss who interrupts some of those waiting; everything that happens, in order."""
     rng = np.random.default_rng(seed)
-    env = simpy.Environment()
+    env = env_class()
     desks = [desk_class(env, capacity=1) for _ in range(2)]
     log: list[tuple] = []
     waiting: dict[int, simpy.Process] = {}
@@ -72,9 +72,26 @@ def desk_story(desk_class, seed: int) -> list[tuple]:
     return log
 
 
-@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("seed", range(40))
 def test_the_desk_behaves_event_for_event_like_simpys_priority_resource(seed):
-    assert desk_story(team_module.Desk, seed) == desk_story(SimPyDesk, seed)
+    simpys = desk_story(SimPyDesk, seed)
+    assert desk_story(team_module.Desk, seed, team_module.Clock) == simpys      # releases left off the schedule
+    assert desk_story(team_module.Desk, seed) == simpys                          # on a plain SimPy environment
+
+
+def test_a_clock_still_stops_on_a_failing_process():
+    env = team_module.Clock()
+
+    def broken():
+        yield env.timeout(1)
+        raise RuntimeError("a policy's bug")
+
+    env.process(broken())
+    with pytest.raises(RuntimeError, match="a policy's bug"):
+        env.run(until=5)
+    stopper = team_module.Clock()
+    done = stopper.timeout(2, value="fine")
+    assert stopper.run(until=done) == "fine" and stopper.now == 2
 
 
 def test_a_desk_serves_one_at_a_time():

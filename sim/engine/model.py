@@ -30,7 +30,7 @@ from .entities import Deal, Lead
 from .hooks import Policy, overrides
 from .leads import LeadFactory, arrivals
 from .priority import Priority
-from .team import Rep, Team
+from .team import Clock, Rep, Team
 
 
 @contextmanager
@@ -83,7 +83,7 @@ class SalesModel:
     def __init__(self, world: World, policies: Sequence[Policy], rng: np.random.Generator,
                  env: simpy.Environment | None = None):
         self.world = world
-        self.env = env if env is not None else simpy.Environment()
+        self.env = env if env is not None else Clock()
         self.market_rng, self.rng, account_rng = rng.spawn(3)
         self.account_streams = AccountStreams(account_rng)
         self.conditions = Conditions.build(world, self.market_rng)

@@ -8,11 +8,14 @@ selling hours per week, their ramp (new reps are slower) and any effort multipli
 from __future__ import annotations
 
 import bisect
-from operator import attrgetter
+import math
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
+from operator import attrgetter
 
 import simpy
-from simpy.events import PENDING, Event
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import NORMAL, PENDING, Event, EventPriority
 from simpy.resources.resource import PriorityRequest
 
 from ..world import World
@@ -70,12 +73,44 @@ class DeskRequest(PriorityRequest):
 class DeskRelease(Event):
     """A desk let go: triggered at once; when processed, the first deal in line gets the desk (as SimPy's `Release`)."""
 
-    def __init__(self, desk: Desk, request: DeskRequest):
+    def __init__(self, desk: Desk, request: DeskRequest | None, schedule: bool = True):
         self.env = desk._env
         self.callbacks = [desk._grant_next]
         self.resource, self.request = desk, request
         self._ok, self._value = True, None
-        self.env.schedule(self)
+        if schedule:
+            self.env.schedule(self)
+
+
+class Clock(simpy.Environment):
+    """SimPy's environment, remembering the schedule entry (time, priority, id) of the event it is processing.
+
+    A desk uses it to know whether a release it did not put on the schedule would still be to come at this
+    moment (see `Desk.release`). `step` is SimPy's own, with that one line added.
+    """
+
+    def __init__(self, initial_time: float = 0):
+        super().__init__(initial_time)
+        self.turn: tuple | None = None
+
+    def step(self) -> None:
+        try:
+            self.turn = entry = heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
+        self._now, event = entry[0], entry[3]
+        callbacks, event.callbacks = event.callbacks, None
+        try:
+            for callback in callbacks:
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+            self.schedule(event, EventPriority(-1))
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
 
 
 class Desk(simpy.PriorityResource):
@@ -92,15 +127,41 @@ class Desk(simpy.PriorityResource):
         if capacity != 1:
             raise ValueError(f"a desk serves one deal at a time, got capacity {capacity}")
         super().__init__(env, capacity)
+        self._unscheduled: list[int] = []       # ids of releases left off the schedule at this moment ...
+        self._unscheduled_at = -math.inf        # ... which is this
+        self._done = Event(env)                 # what `release` returns for those: already processed
+        self._done._ok, self._done._value, self._done.callbacks = True, None, None
 
     def request(self, priority=0, preempt: bool = True) -> DeskRequest:
         """Ask for the desk at `priority` (lower goes first); yield the request to wait for it."""
         return DeskRequest(self, priority, preempt)
 
-    def release(self, request: DeskRequest) -> DeskRelease:
-        """Let go of the desk (or of a place in line); the next in line gets it when the release is processed."""
+    def release(self, request: DeskRequest) -> Event:
+        """Let go of the desk (or of a place in line); the next in line gets it when the release is processed.
+
+        With nobody in line, processing the release would find no one to hand the desk to, so on a `Clock` it
+        is left off the schedule (most releases: this saves an event each). It keeps its place, though: should
+        the desk be let go again with a line at this same moment while the skipped release would still be to
+        come, it is scheduled in that place, so the desk changes hands exactly when SimPy's would.
+        """
         if self.users and self.users[0] is request:
             self.users.pop()
+        env = self._env
+        turn = getattr(env, "turn", None)
+        if turn is None:                     # not run by a Clock: SimPy's way, always on the schedule
+            return DeskRelease(self, request)
+        now = env._now
+        if not self.put_queue:
+            if self._unscheduled_at != now:
+                self._unscheduled, self._unscheduled_at = [], now
+            self._unscheduled.append(next(env._eid))   # its place in the schedule, as SimPy would have given it
+            return self._done
+        if not self.users and self._unscheduled_at == now:
+            for eid in self._unscheduled:    # the first skipped release still to come hands the desk over first
+                if (NORMAL, eid) > (turn[1], turn[2]):
+                    self._unscheduled.remove(eid)
+                    heappush(env._queue, (now, NORMAL, eid, DeskRelease(self, None, schedule=False)))
+                    break
         return DeskRelease(self, request)
 
     def _grant(self, request: DeskRequest) -> None:

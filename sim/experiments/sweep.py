@@ -54,7 +54,8 @@ class Sweep:
 
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every run written so far: cell, the grid's values, replication and what the measure kept."""
-        parts = [pd.read_parquet(f, columns=list(columns) if columns else None) for f in self.files()]
+        wanted = list(dict.fromkeys(["cell", "replication", *columns])) if columns else None
+        parts = [pd.read_parquet(f, columns=wanted) for f in self.files()]
         if not parts:
             return pd.DataFrame(columns=["cell", *self.keys, "replication"])
         runs = pd.concat(parts, ignore_index=True)
