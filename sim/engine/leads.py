@@ -53,7 +53,7 @@ class LeadFactory:
         self.accounts_left[seg_i] -= 1
         account = self._new_account(seg_i, self.rng)
         source = self.sources[bisect.bisect_right(self.source_cum, u[1])].name
-        return self._lead(now, account, source, u[2:], z, self.rng)
+        return self._lead(now, account, source, u, z, self.rng, first=2)
 
     def prospect(self, seg_i: int, rng: np.random.Generator) -> Account | None:
         """A rep researches a new account of segment `seg_i`, drawn with `rng`; None when the segment has
@@ -71,8 +71,8 @@ class LeadFactory:
         return self._lead(now, account, source, u, z, rng)
 
     def _lead(self, now: float, account: Account, source: str, u: list[float], z: list[float],
-              rng: np.random.Generator) -> Lead:
-        """A lead for `account`: its size and fate set by the normals `z` and the per-stage uniforms `u` (loss
+              rng: np.random.Generator, first: int = 0) -> Lead:
+        """A lead for `account`: its size and fate set by the normals `z` and the per-stage uniforms `u[first:]` (loss
         draws, then stall draws), its hidden truth by `rng`."""
         n_stages = self._stages
         segment = self.segments[account.segment]
@@ -89,9 +89,9 @@ class LeadFactory:
             source=source,
             first_estimate=round(segment.deal_size * math.exp(segment.size_spread * z[0]) * size_factor, 2),
             realisation=realisation_median * math.exp(realisation_spread * z[1]),
-            loss_draws=u[:n_stages],
+            loss_draws=u[first : first + n_stages],
             stage_noise=z[2 : 2 + n_stages],
-            stall_draws=u[n_stages:],
+            stall_draws=u[first + n_stages :],
             stall_noise=z[2 + n_stages :],
             truth=hidden,
         )

@@ -15,7 +15,7 @@ whatever the team's policies do.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -112,23 +112,19 @@ class Drawer:
         self.budget_share, self.competitor_share = settings.budget_share, settings.competitor_share
         self.cut_rate = settings.budget_cut_rate * volatility / 365.25
         learn = settings.learn_chance
-        if learn >= 1.0:
-            self.contacts: Callable[[float], int] = lambda u: 1
-        else:   # contacts_needed(u, learn), with the log of a contact's chance to reveal nothing taken once
-            log_miss = math.log(1.0 - learn)
-            self.contacts = lambda u: 1 + int(math.log(max(u, 1e-300)) / log_miss)
+        self.log_miss = math.log(1.0 - learn) if learn < 1.0 else None   # a contact's chance to reveal nothing, as a log
 
     def draw(self, arrived: float, rng: np.random.Generator) -> HiddenTruth:
-        u = rng.random(N_DRAWS).tolist()
-        rate, contacts = self.cut_rate, self.contacts
-        return HiddenTruth(
-            budget=u[0] < self.budget_share,
-            champion_power=u[1],
-            competitor_ahead=u[2] < self.competitor_share,
-            contacts_to_learn=(contacts(u[3]), contacts(u[4]), contacts(u[5])),
-            budget_cut_at=arrived - math.log(max(u[6], 1e-300)) / rate if rate > 0 else math.inf,
-            contacts_to_notice_cut=contacts(u[7]),
-        )
+        budget, power, competitor, learn_1, learn_2, learn_3, cut, notice = rng.random(N_DRAWS).tolist()
+        rate, log_miss, log = self.cut_rate, self.log_miss, math.log
+        if log_miss is None:   # every contact reveals every fact
+            learn, notice_after = (1, 1, 1), 1
+        else:                  # contacts_needed(u, learn_chance) for each fact and for the cut
+            learn = (1 + int(log(max(learn_1, 1e-300)) / log_miss), 1 + int(log(max(learn_2, 1e-300)) / log_miss),
+                     1 + int(log(max(learn_3, 1e-300)) / log_miss))
+            notice_after = 1 + int(log(max(notice, 1e-300)) / log_miss)
+        return HiddenTruth(budget < self.budget_share, power, competitor < self.competitor_share, learn,
+                           arrived - log(max(cut, 1e-300)) / rate if rate > 0 else math.inf, notice_after)
 
 
 @dataclass(eq=False, slots=True)
