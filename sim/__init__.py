@@ -12,7 +12,13 @@ The package is built in layers that import one way (see `sim/README.md`): `core`
 on top the apps (`cli`, `report`, `notebook`); `analysis` and `crm` read and write tables only.
 """
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# pyarrow (pandas' string storage, sweeps' Parquet files) ships jemalloc, which starts a background thread when
+# it loads; a process with that thread is not safe to fork, and the report and the process pools fork. Asked
+# here, before anything imports pandas, jemalloc does without it (it only returns freed memory a bit later).
+os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
 from .core.schema import Col, Table
 from .core.tables import Tables
