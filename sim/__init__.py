@@ -4,14 +4,21 @@
     base = sim.Scenario.preset("baseline")
     res = sim.simulate(base, seed=7)
     res.tables.opportunities, res.metrics
-    sim.compare({"8 reps": base, "12 reps": base.replace(reps={"count": 12})}, n=200, seed=7)
+    sim.compare({"8 reps": base, "12 reps": base.replace(reps={"count": 12})}, n="auto", precision=0.05, seed=7)
+    sim.sweep(base, grid={"reps.count": [6, 8, 10, 12]}, n=100)   # streamed to Parquet, resumable
 
 The package is built in layers that import one way (see `sim/README.md`): `core` (tables, schema, stats),
 `world` (settings), `engine` (the SimPy model and its hooks), `policies`, `scenario`, `experiments`, and
 on top the apps (`cli`, `report`, `notebook`); `analysis` and `crm` read and write tables only.
 """
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# pyarrow (pandas' string storage, sweeps' Parquet files) ships jemalloc, which starts a background thread when
+# it loads; a process with that thread is not safe to fork, and the report and the process pools fork. Asked
+# here, before anything imports pandas, jemalloc does without it (it only returns freed memory a bit later).
+os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
 from .core.schema import Col, Table
 from .core.tables import Tables
@@ -22,6 +29,7 @@ from .experiments.calibrate import calibrate
 from .experiments.replicate import compare, replicate, replicate_each, summarise
 from .experiments.sensitivity import sensitivity
 from .experiments.simulate import SimResult, simulate
+from .experiments.sweep import Sweep, sweep
 from .experiments.validate import validate
 from .scenario import Scenario, ScenarioError
 
@@ -31,5 +39,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "Level", "ModelView", "Policy", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity", "simulate",
-           "summarise", "unregister", "validate", "__version__"]
+           "Sweep", "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity",
+           "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

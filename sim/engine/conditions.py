@@ -7,7 +7,8 @@ the processes only look them up. Volatility draws come from the market's random 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,13 +22,21 @@ class Conditions:
     lead_rate: np.ndarray     # leads per day
     pass_factor: np.ndarray   # multiplier on each stage's pass chance (1 = normal)
     stretch: np.ndarray       # multiplier on stage durations (1 = normal)
+    # the same numbers as lists of Python floats, for the processes that look one up at every event
+    # (indexing a numpy array gives a numpy scalar, and arithmetic on those is several times slower)
+    lead_rate_by_day: list[float] = field(init=False, repr=False, compare=False)
+    pass_factor_by_day: list[float] = field(init=False, repr=False, compare=False)
+    stretch_by_day: list[float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lead_rate_by_day", np.asarray(self.lead_rate, dtype=float).tolist())
+        object.__setattr__(self, "pass_factor_by_day", np.asarray(self.pass_factor, dtype=float).tolist())
+        object.__setattr__(self, "stretch_by_day", np.asarray(self.stretch, dtype=float).tolist())
 
     @classmethod
     def build(cls, world: World, rng: np.random.Generator) -> Conditions:
         days = world.days + 1
-        dates = [world.start + dt.timedelta(days=d) for d in range(days)]
-        month = np.array([d.month - 1 for d in dates])
-        month_index = np.array([(d.year - world.start.year) * 12 + d.month - world.start.month for d in dates])
+        month, month_index = _calendar(world.start, days)
         market = world.market
 
         season = np.ones(days) if market.seasonality is None else np.asarray(market.seasonality)[month]
@@ -52,6 +61,16 @@ class Conditions:
     def at(self, t: float) -> int:
         """Index of the day holding simulated time `t` (days since start)."""
         return min(int(t), len(self.lead_rate) - 1)
+
+
+@lru_cache(maxsize=64)
+def _calendar(start: dt.date, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per day from `start`: the calendar month (0 = January) and the months since the start's month."""
+    dates = [start + dt.timedelta(days=d) for d in range(days)]
+    month = np.array([d.month - 1 for d in dates])
+    month_index = np.array([(d.year - start.year) * 12 + d.month - start.month for d in dates])
+    month.flags.writeable = month_index.flags.writeable = False
+    return month, month_index
 
 
 def shock_depth(world: World, days: int) -> np.ndarray:

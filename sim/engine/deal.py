@@ -51,6 +51,13 @@ class DealRules:
         self._source_loss = {s.name: s.loss_factor for s in world.lead_sources}
         self._source_time = {s.name: s.duration_factor for s in world.lead_sources}
         self._truth_scale = calibrate(world.truth, [1.0 - p for p in pass_chances(world, 0.5, 1.0)])
+        # the settings read at every stage, looked up once (they are frozen)
+        self._stages = [(s.median_days, s.spread, s.stall_chance, s.stall_days) for s in world.stages]
+        self._loss_chances = [s.loss_chance for s in world.stages]
+        self._on_loss, self._on_duration = world.fit_effects.on_loss, world.fit_effects.on_duration
+        self._patience = world.market.patience_days
+        self._pass_factor, self._stretch = conditions.pass_factor_by_day, conditions.stretch_by_day
+        self._last_day = len(conditions.pass_factor_by_day) - 1
 
     # ---- chance -------------------------------------------------------------------------------
     def loss_factor(self, lead: Lead, now: float) -> float:
@@ -60,7 +67,12 @@ class DealRules:
 
     def normal_chances(self, lead: Lead) -> list[float]:
         """Per stage, the lead's chance of passing in normal conditions, as it stands when it arrives."""
-        return pass_chances(self.world, lead.fit, self.loss_factor(lead, lead.arrived))
+        return self._chances(lead.fit, self.loss_factor(lead, lead.arrived))
+
+    def _chances(self, fit: float, loss_factor: float) -> list[float]:
+        """`pass_chances` with the world's settings read once."""
+        fit_factor = math.exp(self._on_loss * (0.5 - fit)) * loss_factor
+        return [1.0 - min(loss * fit_factor, 0.99) for loss in self._loss_chances]
 
     def pass_chance(self, deal: Deal, i: int, now: float, waited: float) -> float:
         """The chance the deal passes stage `i` at day `now`, after waiting `waited` days for its rep.
@@ -68,13 +80,14 @@ class DealRules:
         The stage table's chance for this deal (lower once its budget was cut), times the day's market
         factor, times the buyer's patience, times every policy's factor.
         """
-        truth = deal.lead.truth
-        if truth.budget_now(now) or not truth.budget:
+        lead = deal.lead
+        truth = lead.truth
+        if not truth.budget or truth.budget_now(now):
             passing = deal.pass_chances[i]
         else:
-            passing = pass_chances(self.world, deal.lead.fit, self.loss_factor(deal.lead, now))[i]
-        passing *= self.conditions.pass_factor[self.conditions.at(now)]
-        patience = self.world.market.patience_days
+            passing = self._chances(lead.fit, self.loss_factor(lead, now))[i]
+        passing *= self._pass_factor[min(int(now), self._last_day)]
+        patience = self._patience
         if waited and patience is not None:   # a buyer kept waiting may go elsewhere
             passing *= math.exp(-waited / patience)
         for p in self._passers:
@@ -88,18 +101,19 @@ class DealRules:
         `elapsed`: days the deal has already spent in the stage (a deal that was open when the run began):
         its time is then drawn given that it lasted at least that long, and what remains is returned.
         """
-        stage, lead = self.world.stages[i], deal.lead
-        fit_factor = math.exp(self.world.fit_effects.on_duration * (0.5 - lead.fit))
-        stretch = self.conditions.stretch[self.conditions.at(now)] * self._source_time.get(lead.source, 1.0)
-        typical = stage.median_days * fit_factor * stretch
+        median_days, spread, stall_chance, stall_days = self._stages[i]
+        lead = deal.lead
+        fit_factor = math.exp(self._on_duration * (0.5 - lead.fit))
+        stretch = self._stretch[min(int(now), self._last_day)] * self._source_time.get(lead.source, 1.0)
+        typical = median_days * fit_factor * stretch
         if elapsed > 0:
-            noise = _noise_beyond(lead.stage_noise[i], elapsed, typical, stage.spread)
-            days = max(typical * math.exp(stage.spread * noise) - elapsed, 0.0)
+            noise = _noise_beyond(lead.stage_noise[i], elapsed, typical, spread)
+            days = max(typical * math.exp(spread * noise) - elapsed, 0.0)
         else:
-            days = typical * math.exp(stage.spread * lead.stage_noise[i])
-        if lead.stall_draws[i] < stage.stall_chance:
+            days = typical * math.exp(spread * lead.stage_noise[i])
+        if lead.stall_draws[i] < stall_chance:
             deal.stalls += 1
-            days += stage.stall_days * math.exp(0.5 * lead.stall_noise[i])
+            days += stall_days * math.exp(0.5 * lead.stall_noise[i])
         for p in self._timers:
             days = p.stage_days(self.view, deal, i, days)
         return days
@@ -107,7 +121,11 @@ class DealRules:
     # ---- the rep's time -------------------------------------------------------------------------
     def priority(self, deal: Deal) -> Priority:
         """The deal's place in its rep's queue, from every policy that has a say."""
-        return combine([p.priority(self.view, deal) for p in self._prioritisers])
+        asked = self._prioritisers
+        if len(asked) == 1:   # one voice: its priority as it is (what `combine` would make of it alone)
+            priority = asked[0].priority(self.view, deal)
+            return priority if type(priority) is Priority else Priority(*priority)
+        return combine([p.priority(self.view, deal) for p in asked])
 
     def effort(self, rep: Rep) -> float:
         """Speed multiplier on a rep's work: the product of what the policies say."""

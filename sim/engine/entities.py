@@ -17,7 +17,7 @@ from .team import Rep
 from .truth import HiddenTruth, Knowledge
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Account:
     """A buying organisation: its segment and fit, what it has bought, and its deals so far."""
 
@@ -39,7 +39,7 @@ class Account:
         return self.revenue > 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Lead:
     """A prospective deal as it arrives, with everything chance decides about it drawn up front."""
 
@@ -58,7 +58,7 @@ class Lead:
     truth: HiddenTruth          # budget, champion, competitor: what really decides the deal
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Deal:
     """An opportunity in flight: its lead, its owner, where it is and how it ended."""
 

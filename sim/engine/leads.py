@@ -34,10 +34,16 @@ class LeadFactory:
         self.accounts: list[Account] = []          # every account met so far, by number
         self.count = 0
         self.market_exhausted = 0                  # new-logo leads that found no account left
+        # settings read for every lead, looked up once (they are frozen)
+        self._stages = len(world.stages)
+        self._truth = truth.Drawer(world.truth, world.market.volatility)
+        self._on_size = world.fit_effects.on_size
+        self._realisation = (world.deal_value.realisation_median, world.deal_value.realisation_spread)
+        self._fit_beta = [_beta_parameters(s.fit_mean, s.fit_sd) for s in self.segments]
 
     def draw(self, now: float) -> Lead | None:
         """The next new-logo lead; None when its segment's market has no account left to sell to."""
-        n_stages = len(self.world.stages)
+        n_stages = self._stages
         u = self.rng.random(2 + 2 * n_stages).tolist()
         z = self.rng.standard_normal(2 + 2 * n_stages).tolist()
         seg_i = bisect.bisect_right(self.segment_cum, u[0])
@@ -47,7 +53,7 @@ class LeadFactory:
         self.accounts_left[seg_i] -= 1
         account = self._new_account(seg_i, self.rng)
         source = self.sources[bisect.bisect_right(self.source_cum, u[1])].name
-        return self._lead(now, account, source, u[2:], z, self.rng)
+        return self._lead(now, account, source, u, z, self.rng, first=2)
 
     def prospect(self, seg_i: int, rng: np.random.Generator) -> Account | None:
         """A rep researches a new account of segment `seg_i`, drawn with `rng`; None when the segment has
@@ -59,20 +65,20 @@ class LeadFactory:
 
     def lead_for(self, now: float, account: Account, source: str, rng: np.random.Generator) -> Lead:
         """A lead from a known account (prospected, referred, coming back), its chance draws taken from `rng`."""
-        n_stages = len(self.world.stages)
+        n_stages = self._stages
         u = rng.random(2 * n_stages).tolist()
         z = rng.standard_normal(2 + 2 * n_stages).tolist()
         return self._lead(now, account, source, u, z, rng)
 
     def _lead(self, now: float, account: Account, source: str, u: list[float], z: list[float],
-              rng: np.random.Generator) -> Lead:
-        """A lead for `account`: its size and fate set by the normals `z` and the per-stage uniforms `u` (loss
+              rng: np.random.Generator, first: int = 0) -> Lead:
+        """A lead for `account`: its size and fate set by the normals `z` and the per-stage uniforms `u[first:]` (loss
         draws, then stall draws), its hidden truth by `rng`."""
-        n_stages = len(self.world.stages)
+        n_stages = self._stages
         segment = self.segments[account.segment]
-        size_factor = math.exp(self.world.fit_effects.on_size * (account.fit - 0.5))
-        value = self.world.deal_value
-        hidden = truth.draw(self.world.truth, self.world.market.volatility, now, rng)
+        size_factor = math.exp(self._on_size * (account.fit - 0.5))
+        realisation_median, realisation_spread = self._realisation
+        hidden = self._truth.draw(now, rng)
         self.count += 1
         return Lead(
             number=self.count,
@@ -82,22 +88,26 @@ class LeadFactory:
             fit=account.fit,
             source=source,
             first_estimate=round(segment.deal_size * math.exp(segment.size_spread * z[0]) * size_factor, 2),
-            realisation=value.realisation_median * math.exp(value.realisation_spread * z[1]),
-            loss_draws=u[:n_stages],
+            realisation=realisation_median * math.exp(realisation_spread * z[1]),
+            loss_draws=u[first : first + n_stages],
             stage_noise=z[2 : 2 + n_stages],
-            stall_draws=u[n_stages:],
+            stall_draws=u[first + n_stages :],
             stall_noise=z[2 + n_stages :],
             truth=hidden,
         )
 
     def _new_account(self, seg_i: int, rng: np.random.Generator) -> Account:
-        seg = self.segments[seg_i]
-        # beta distribution with the segment's mean and spread
-        m, v = seg.fit_mean, seg.fit_sd**2
-        k = m * (1 - m) / v - 1
-        account = Account(number=len(self.accounts), segment=seg_i, fit=float(rng.beta(m * k, (1 - m) * k)))
+        a, b = self._fit_beta[seg_i]
+        account = Account(number=len(self.accounts), segment=seg_i, fit=float(rng.beta(a, b)))
         self.accounts.append(account)
         return account
+
+
+def _beta_parameters(mean: float, sd: float) -> tuple[float, float]:
+    """The beta distribution's (a, b) with this mean and standard deviation: how a segment's fit scores spread."""
+    m, v = mean, sd**2
+    k = m * (1 - m) / v - 1
+    return m * k, (1 - m) * k
 
 
 def _cumulative(shares) -> list[float]:
@@ -109,8 +119,8 @@ def _cumulative(shares) -> list[float]:
 def arrivals(env: simpy.Environment, days: int, conditions: Conditions, factory: LeadFactory,
              receive: Callable[[Lead], None]):
     """Process: new-logo leads arrive as a Poisson stream whose rate follows the day's conditions (thinning)."""
-    rate, rng = conditions.lead_rate, factory.rng
-    peak = float(rate.max())
+    rate, rng = conditions.lead_rate_by_day, factory.rng
+    peak = max(rate)
     if peak <= 0:
         return
     while True:

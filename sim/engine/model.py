@@ -10,8 +10,9 @@ not change which leads arrive: scenarios compare on common random numbers.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+import gc
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -29,15 +30,48 @@ from .entities import Deal, Lead
 from .hooks import Policy, overrides
 from .leads import LeadFactory, arrivals
 from .priority import Priority
-from .team import Rep, Team
+from .team import Clock, Rep, Team
 
 
-@dataclass
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector rests while the simulation runs (and is restored after).
+
+    A run keeps tens of thousands of objects alive until it ends (deals, leads, processes, events) and frees
+    its short-lived ones by reference counting, so the collector's passes during a run find nothing to free;
+    they only re-scan the live model, and every few runs the whole interpreter (pandas, numpy, ...), which
+    cost about a fifth of a run's time. What a finished run leaves behind is collected as usual afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Outcome:
-    """What one run produced: the canonical tables and the headline metrics."""
+    """What one run produced: the headline metrics, and the canonical tables.
 
-    tables: Tables
-    metrics: dict[str, float]
+    The tables are built the first time `tables` is read: a replication that keeps only metrics never
+    pays for them (the metrics do not need them, see `SalesModel.metrics`).
+    """
+
+    def __init__(self, model: SalesModel, metrics: dict[str, float]):
+        self.metrics = metrics
+        self._model: SalesModel | None = model
+        self._tables: Tables | None = None
+
+    @property
+    def tables(self) -> Tables:
+        if self._tables is None:
+            self._tables = self._model.tables()
+            self._model = None
+        return self._tables
+
+    def __getstate__(self) -> dict:   # a pickled outcome carries its tables, not the model
+        return {"metrics": self.metrics, "_model": None, "_tables": self.tables}
 
 
 class SalesModel:
@@ -49,7 +83,7 @@ class SalesModel:
     def __init__(self, world: World, policies: Sequence[Policy], rng: np.random.Generator,
                  env: simpy.Environment | None = None):
         self.world = world
-        self.env = env if env is not None else simpy.Environment()
+        self.env = env if env is not None else Clock()
         self.market_rng, self.rng, account_rng = rng.spawn(3)
         self.account_streams = AccountStreams(account_rng)
         self.conditions = Conditions.build(world, self.market_rng)
@@ -74,13 +108,13 @@ class SalesModel:
         env.process(self.team.hiring(env))
         for policy in self.policies:
             policy.attach(self)
-        env.run(until=world.days)
-        tables = self.tables()
-        return Outcome(tables, self.metrics(tables))
+        with _collector_paused():
+            env.run(until=world.days)
+        return Outcome(self, self.metrics())
 
     def receive(self, lead: Lead) -> None:
         """A lead arrived: if every policy admits it, it becomes a deal with an owner and starts moving."""
-        if not all(p.admit(self, lead) for p in self._admitters):
+        if self._admitters and not all(p.admit(self, lead) for p in self._admitters):
             self.declined.append(lead)
             return
         self._take_on(lead)
@@ -172,17 +206,23 @@ class SalesModel:
             tables.attainment = recorder.attainment(self.world, self.team.reps, opportunities)
         return tables
 
-    def metrics(self, tables: Tables) -> dict[str, float]:
-        """Pipeline metrics from the tables plus what only the model knows (leads, declines, rep time)."""
+    def metrics(self, tables: Tables | None = None) -> dict[str, float]:
+        """Pipeline metrics plus what only the model knows (leads, declines, rep time).
+
+        From the run's deals directly, or from `tables` if given: the same numbers either way.
+        """
         days = self.world.days
         out = {"leads": float(self.leads.count), "declined": float(len(self.declined)),
                "market_exhausted": float(self.leads.market_exhausted)}
-        out.update(pipeline_metrics(tables.opportunities))
+        out.update(pipeline_metrics(tables.opportunities) if tables is not None
+                   else recorder.deal_metrics(self.world, self.deals))
         out["rep_utilisation"] = self.team.utilisation(days)
         out["reps_at_end"] = float(len(self.team.active))
         out.update(self.team.headcount(days))
         if self.world.reps.quota is not None:
-            out["attainment"] = quota.annual_attainment(tables.attainment)
+            attainment = (tables.attainment if tables is not None
+                          else recorder.attainment(self.world, self.team.reps, recorder.won_deals(self.world, self.deals)))
+            out["attainment"] = quota.annual_attainment(attainment)
         for policy in self.policies:
             out.update(policy.metrics(self))
         return out

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..core import quota, schema
+from ..core import metrics, quota, schema
 from ..world import World
 from .entities import Account, Deal
 from .team import Rep
@@ -19,9 +19,11 @@ from .team import Rep
 
 def timestamps(world: World, days: np.ndarray | list) -> pd.DatetimeIndex:
     """Simulated days since the start -> real timestamps (to the second), NaT where missing."""
-    base = pd.Timestamp(world.start)
     secs = np.round(np.asarray(days, dtype=float) * 86400.0)
-    return pd.DatetimeIndex(base + pd.to_timedelta(secs, unit="s")).astype("datetime64[ns]")
+    out = np.full(secs.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    known = ~np.isnan(secs)
+    out[known] = np.datetime64(world.start, "ns") + secs[known].astype(np.int64).astype("timedelta64[s]")
+    return pd.DatetimeIndex(out)
 
 
 def text(values) -> pd.Series:
@@ -65,6 +67,22 @@ def opportunities(world: World, deals: list[Deal]) -> pd.DataFrame:
     return schema.conform(table, "opportunities")
 
 
+def deal_metrics(world: World, deals: list[Deal]) -> dict[str, float]:
+    """`pipeline_metrics` of the opportunities table these deals make, without making the table: the same
+    arithmetic (`sim.core.metrics.deal_metrics`) on the won deals' numbers. Their dates are whole seconds
+    (`timestamps`), so days from creation to close come out exactly as the table's dates give them."""
+    won = [d for d in deals if d.won]
+    lost = sum(d.won is False for d in deals)
+    created = np.round(np.array([d.lead.arrived for d in won], dtype=float) * 86400.0)
+    closed = np.round(np.array([d.closed for d in won], dtype=float) * 86400.0)
+    return metrics.deal_metrics(
+        opportunities=len(deals), won=len(won), lost=lost, open_=len(deals) - len(won) - lost,
+        amount=np.array([d.amount if d.amount is not None else d.lead.first_estimate for d in won], dtype=float),
+        cycle=(closed - created) / 86400,
+        first_estimate=np.array([d.lead.first_estimate for d in won], dtype=float),
+    )
+
+
 def stage_history(world: World, deals: list[Deal]) -> pd.DataFrame:
     """One row per stay of a deal in a stage."""
     stages = world.stage_names
@@ -86,6 +104,17 @@ def accounts(world: World, met: list[Account]) -> pd.DataFrame:
         "revenue": [round(a.revenue, 2) for a in met],
         "truth_fit": [round(a.fit, 4) for a in met],
     }), "accounts")
+
+
+def won_deals(world: World, deals: list[Deal]) -> pd.DataFrame:
+    """The won rows of the opportunities table, with only the columns `attainment` reads."""
+    won = [d for d in deals if d.won]
+    return pd.DataFrame({
+        "owner": text([d.owner.name for d in won]),
+        "outcome": text(["won"] * len(won)),
+        "amount": pd.Series([d.amount if d.amount is not None else d.lead.first_estimate for d in won], dtype=float),
+        "closed_at": timestamps(world, [d.closed for d in won]),
+    })
 
 
 def attainment(world: World, reps: list[Rep], opportunities: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,10 @@ whatever the team's policies do.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,9 +28,8 @@ FACTS = ("budget", "champion", "competitor")
 N_DRAWS = 8   # uniforms per lead: 3 facts, 3 discoveries, cut time, cut discovery
 
 
-@dataclass(frozen=True)
-class HiddenTruth:
-    """The facts of one deal, and how many contacts its rep needs to learn each of them."""
+class HiddenTruth(NamedTuple):
+    """The facts of one deal, and how many contacts its rep needs to learn each of them (immutable)."""
 
     budget: bool
     champion_power: float          # 0..1
@@ -56,13 +58,19 @@ def raw_multiplier(settings: TruthSettings, budget: bool, power: np.ndarray, com
             * np.where(competitor, math.exp(settings.on_competitor), 1.0))
 
 
-def calibrate(settings: TruthSettings, stage_losses: list[float]) -> float:
+def calibrate(settings: TruthSettings, stage_losses: Sequence[float]) -> float:
     """Scale on the raw multiplier that keeps the average deal's win chance what the stage table says.
 
     Without it, spreading deals between hopeless and near-certain would change the team's win rate
     (a product of pass chances is not linear in the loss chance); with it, the hidden truth only
     decides *which* deals win, and a scenario's win rate stays calibrated to its stage table.
+    Computed once per settings and stage table (a few milliseconds), then remembered.
     """
+    return _calibrate(settings, tuple(float(x) for x in stage_losses))
+
+
+@lru_cache(maxsize=256)
+def _calibrate(settings: TruthSettings, stage_losses: tuple[float, ...]) -> float:
     losses = np.asarray(stage_losses, dtype=float)
     target = float(np.prod(1.0 - losses))
     power = (np.arange(200) + 0.5) / 200
@@ -94,20 +102,32 @@ def contacts_needed(u: float, chance: float) -> int:
 
 def draw(settings: TruthSettings, volatility: float, arrived: float, rng: np.random.Generator) -> HiddenTruth:
     """A lead's hidden truth, drawn whole from the market stream (always `N_DRAWS` uniforms)."""
-    u = rng.random(N_DRAWS)
-    rate = settings.budget_cut_rate * volatility / 365.25
-    cut_at = arrived - math.log(max(u[6], 1e-300)) / rate if rate > 0 else math.inf
-    return HiddenTruth(
-        budget=bool(u[0] < settings.budget_share),
-        champion_power=float(u[1]),
-        competitor_ahead=bool(u[2] < settings.competitor_share),
-        contacts_to_learn=tuple(contacts_needed(x, settings.learn_chance) for x in u[3:6]),
-        budget_cut_at=cut_at,
-        contacts_to_notice_cut=contacts_needed(u[7], settings.learn_chance),
-    )
+    return Drawer(settings, volatility).draw(arrived, rng)
 
 
-@dataclass(eq=False)
+class Drawer:
+    """`draw` for one world: its settings read once, since a run draws a hidden truth for every lead."""
+
+    def __init__(self, settings: TruthSettings, volatility: float):
+        self.budget_share, self.competitor_share = settings.budget_share, settings.competitor_share
+        self.cut_rate = settings.budget_cut_rate * volatility / 365.25
+        learn = settings.learn_chance
+        self.log_miss = math.log(1.0 - learn) if learn < 1.0 else None   # a contact's chance to reveal nothing, as a log
+
+    def draw(self, arrived: float, rng: np.random.Generator) -> HiddenTruth:
+        budget, power, competitor, learn_1, learn_2, learn_3, cut, notice = rng.random(N_DRAWS).tolist()
+        rate, log_miss, log = self.cut_rate, self.log_miss, math.log
+        if log_miss is None:   # every contact reveals every fact
+            learn, notice_after = (1, 1, 1), 1
+        else:                  # contacts_needed(u, learn_chance) for each fact and for the cut
+            learn = (1 + int(log(max(learn_1, 1e-300)) / log_miss), 1 + int(log(max(learn_2, 1e-300)) / log_miss),
+                     1 + int(log(max(learn_3, 1e-300)) / log_miss))
+            notice_after = 1 + int(log(max(notice, 1e-300)) / log_miss)
+        return HiddenTruth(budget < self.budget_share, power, competitor < self.competitor_share, learn,
+                           arrived - log(max(cut, 1e-300)) / rate if rate > 0 else math.inf, notice_after)
+
+
+@dataclass(eq=False, slots=True)
 class Knowledge:
     """What a deal's rep knows of its hidden truth: it grows with each contact with the customer."""
 

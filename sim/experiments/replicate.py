@@ -4,14 +4,26 @@ Replication i of every scenario uses the i-th child of `SeedSequence(seed)`, so 
 common random numbers and differences are paired. Work goes to any `concurrent.futures.Executor` (a process
 pool by default when there is enough of it, or a Dask `distributed` client's executor); results come back
 in replication order, so serial and parallel runs give identical tables.
+
+A replication keeps what its `measure` returns (the headline metrics by default). The canonical tables are
+built only for a measure that reads `result.tables`, so the default costs no DataFrame at all.
+
+`n="auto"` (or a `precision`) adds paired replications round by round until the confidence interval is as
+narrow as asked: for one scenario, the interval of the mean of `metric`; for several, the interval of each
+scenario's paired difference to the first. The target half-width is `precision` x |mean of the first
+scenario| (0.05 = within 5% of the mean). Every round's size follows from the results so far only, so the
+same seed gives the same runs and the same answer on any executor.
 """
 
 from __future__ import annotations
 
+import gc
+import math
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +37,9 @@ from .simulate import SimResult, simulate
 Measure = Callable[[SimResult], Mapping[str, float]]
 
 PARALLEL_FROM = 24   # below this many runs, a process pool costs more than it saves
+AUTO_FIRST = 20      # replications of the first round with n="auto" (fewer make the interval itself unreliable)
+AUTO_MAX = 1000      # default cap on replications per scenario with n="auto"
+AUTO_PRECISION = 0.05
 
 
 def default_measure(result: SimResult) -> Mapping[str, float]:
@@ -33,8 +48,28 @@ def default_measure(result: SimResult) -> Mapping[str, float]:
 
 
 def seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
-    """The n replication seeds: children of `SeedSequence(seed)`, the same for every scenario."""
+    """The n replication seeds: children of `SeedSequence(seed)`, the same for every scenario (and the first k
+    of them the same whatever n is, so adding replications never changes the earlier ones)."""
     return np.random.SeedSequence(seed).spawn(n)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How an `n="auto"` run ended: replications per scenario, the target and the widest half-width reached."""
+
+    n: int
+    metric: str
+    target: float           # the half-width asked for, in the metric's units
+    half_width: float       # the widest 95% (or `confidence`) half-width among the intervals watched
+    reached: bool           # False: stopped at the cap with the interval still wider than asked
+    rounds: int
+
+
+def worker_start() -> None:
+    """Set up a worker process of our own pool: what it imported is moved out of the garbage collector's sight
+    (`gc.freeze`), since those objects live as long as the worker; the collector then scans only the runs'
+    own objects. Safe here because the worker exists only to run simulations."""
+    gc.freeze()
 
 
 def _run_chunk(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]], measure: Measure):
@@ -44,73 +79,154 @@ def _run_chunk(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]
 
 def replicate_each(
     scenarios: Mapping[str, Scenario],
-    n: int = 100,
+    n: int | str = 100,
     seed: int = 0,
     *,
     executor: Executor | str | None = None,
     progress: bool | None = None,
     measure: Measure = default_measure,
+    precision: float | None = None,
+    metric: str = "bookings",
+    max_n: int = AUTO_MAX,
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Run every scenario `n` times on common seeds; one row per (scenario, replication).
 
     `executor`: None picks a process pool on all cores for large jobs and runs serially otherwise;
     "serial" forces serial; or pass any `concurrent.futures.Executor` (e.g. `client.get_executor()`).
     `progress`: a tqdm bar (None = on unless PLAYBOOK_PROGRESS=0). `measure`: what to keep of each run
-    (a picklable function of a `SimResult` returning a dict of numbers).
+    (a picklable function of a `SimResult` returning a dict of numbers; tables are built only if it reads
+    `result.tables`).
+
+    `n="auto"` or `precision=...`: replicate until the `confidence` interval of `metric` (one scenario: its
+    mean; several: each paired difference to the first) has a half-width of at most `precision` x |mean of
+    the first scenario| (default 0.05), with at most `max_n` replications (or `n`, when `n` is a number).
+    How it ended is in `runs.attrs["precision"]` (a `Precision`, as a dict).
     """
     if not scenarios:
         raise ValueError("replicate_each needs at least one scenario")
     for name, sc in scenarios.items():
         if not isinstance(sc, Scenario):
             raise TypeError(f"scenario {name!r} is a {type(sc).__name__}, not a sim.Scenario")
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: {n!r} is not allowed, must be a whole number >= 1")
+    auto = n == "auto" or precision is not None
+    if auto:
+        cap = max_n if n == "auto" else n
+        _check_count("n" if n != "auto" else "max_n", cap)
+        precision = AUTO_PRECISION if precision is None else precision
+        if not (isinstance(precision, (int, float)) and math.isfinite(precision) and precision > 0):
+            raise ValueError(f"precision: {precision!r} is not allowed, must be a number > 0 (0.05 = within 5% of the mean)")
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence: {confidence!r} is not allowed, must be between 0 and 1")
+    else:
+        _check_count("n", n)
     names = list(scenarios)
-    jobs = list(enumerate(seeds(seed, n)))
-    total = n * len(names)
     if progress is None:
         progress = os.environ.get("PLAYBOOK_PROGRESS", "1") != "0"
 
-    pool = _choose_executor(executor, total)
-    workers = getattr(pool, "_max_workers", None) or os.cpu_count() or 1
-    size = max(1, min(50, n // (4 * workers) if pool is not None else n))
-    chunks = [(name, jobs[k : k + size]) for name in names for k in range(0, n, size)]
-
+    first = min(AUTO_FIRST, cap) if auto else n
+    pool = _choose_executor(executor, first * len(names), auto)
     results: dict[str, dict[int, dict]] = {name: {} for name in names}
-    bar = tqdm(total=total, desc="simulating", unit="run", disable=not progress, leave=False)
-    with bar:
-        if pool is None:
-            for name, chunk in chunks:
-                results[name].update(_run_chunk(scenarios[name], chunk, measure))
-                bar.update(len(chunk))
-        else:
-            with (pool if executor is None else nullcontext(pool)):
-                futures = {pool.submit(_run_chunk, scenarios[name], chunk, measure): (name, len(chunk))
-                           for name, chunk in chunks}
-                for fut in as_completed(futures):
-                    name, count = futures[fut]
-                    results[name].update(fut.result())
-                    bar.update(count)
+    bar = tqdm(total=first * len(names), desc="simulating", unit="run", disable=not progress, leave=False)
+    with bar, (pool if executor is None and pool is not None else nullcontext()):
+        _run_range(scenarios, seed, 0, first, measure, pool, results, bar)
+        done, status = first, None
+        rounds = 1
+        while auto:
+            status = _precision(results, names, done, metric, precision, confidence, rounds)
+            if status.reached or done >= cap:
+                break
+            more = min(cap, _next_count(done, status)) - done
+            bar.total += more * len(names)
+            bar.refresh()
+            _run_range(scenarios, seed, done, done + more, measure, pool, results, bar)
+            done += more
+            rounds += 1
 
-    rows = [{"scenario": name, "replication": i, **results[name][i]} for name in names for i in range(n)]
-    return pd.DataFrame(rows)
+    rows = [{"scenario": name, "replication": i, **results[name][i]} for name in names for i in range(done)]
+    runs = pd.DataFrame(rows)
+    if auto:
+        runs.attrs["precision"] = asdict(status)
+    return runs
 
 
-def _choose_executor(executor: Executor | str | None, total: int) -> Executor | None:
+def _check_count(field: str, n) -> None:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{field}: {n!r} is not allowed, must be a whole number >= 1 (or n='auto')")
+
+
+def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, measure: Measure,
+               pool: Executor | None, results: dict[str, dict[int, dict]], bar) -> None:
+    """Replications lo..hi-1 of every scenario, on `pool` (or here), into `results`."""
+    jobs = list(enumerate(seeds(seed, hi)))[lo:]
+    count = hi - lo
+    workers = getattr(pool, "_max_workers", None) or os.cpu_count() or 1
+    size = max(1, min(50, count // (4 * workers) if pool is not None else count))
+    chunks = [(name, jobs[k : k + size]) for name in scenarios for k in range(0, count, size)]
+    if pool is None:
+        for name, chunk in chunks:
+            results[name].update(_run_chunk(scenarios[name], chunk, measure))
+            bar.update(len(chunk))
+        return
+    futures = {pool.submit(_run_chunk, scenarios[name], chunk, measure): (name, len(chunk)) for name, chunk in chunks}
+    for fut in as_completed(futures):
+        name, count = futures[fut]
+        results[name].update(fut.result())
+        bar.update(count)
+
+
+def _precision(results: dict[str, dict[int, dict]], names: list[str], n: int, metric: str, precision: float,
+               confidence: float, rounds: int) -> Precision:
+    """Where the intervals stand after `n` replications of every scenario."""
+    def values(name: str) -> np.ndarray:
+        rows = results[name]
+        if metric not in rows[0]:
+            raise ValueError(f"metric: {metric!r} is not measured; the measure gives {', '.join(rows[0])}")
+        return np.array([rows[i][metric] for i in range(n)], dtype=float)
+
+    base = values(names[0])
+    mean, lo, hi = mean_ci(base, confidence)
+    if len(names) == 1:
+        widths = [(hi - lo) / 2]
+    else:
+        widths = []
+        for name in names[1:]:
+            _, dlo, dhi = paired_diff_ci(values(name), base, confidence)
+            widths.append((dhi - dlo) / 2)
+    target = precision * abs(mean) if np.isfinite(mean) else np.nan
+    widest = max(widths)
+    reached = bool(np.isfinite(widest) and np.isfinite(target) and widest <= target)
+    return Precision(n=n, metric=metric, target=float(target), half_width=float(widest), reached=reached, rounds=rounds)
+
+
+def _next_count(n: int, status: Precision) -> int:
+    """Replications to have after the next round: enough for the target if the spread stays as it is (the
+    half-width shrinks as 1/sqrt(n)), with 10% to spare, at least 10 more and at most 4x as many."""
+    if not (np.isfinite(status.half_width) and np.isfinite(status.target) and status.target > 0):
+        return 2 * n
+    needed = n * (status.half_width / status.target) ** 2 * 1.1
+    return int(min(4 * n, max(n + 10, math.ceil(needed))))
+
+
+def _choose_executor(executor: Executor | str | None, total: int, auto: bool = False) -> Executor | None:
     if executor == "serial":
         return None
     if executor is None:
         cores = os.cpu_count() or 1
-        return ProcessPoolExecutor(max_workers=cores) if cores > 1 and total >= PARALLEL_FROM else None
+        if cores > 1 and (auto or total >= PARALLEL_FROM):
+            return ProcessPoolExecutor(max_workers=cores, initializer=worker_start)
+        return None
     if isinstance(executor, str):
         raise ValueError(f"executor: {executor!r} is not allowed, must be None, 'serial' or a concurrent.futures.Executor")
     return executor
 
 
-def replicate(scenario: Scenario, n: int = 100, seed: int = 0, **kwargs) -> pd.DataFrame:
-    """`n` runs of one scenario: one row of metrics per replication (see `replicate_each` for options)."""
+def replicate(scenario: Scenario, n: int | str = 100, seed: int = 0, **kwargs) -> pd.DataFrame:
+    """`n` runs of one scenario: one row of metrics per replication (see `replicate_each` for options, and
+    `n="auto"` / `precision=` to stop once the mean of `metric` is known well enough)."""
     runs = replicate_each({scenario.name: scenario}, n, seed, **kwargs)
-    return runs.drop(columns="scenario")
+    out = runs.drop(columns="scenario")
+    out.attrs = runs.attrs
+    return out
 
 
 def summarise(runs: pd.DataFrame, metrics: list[str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
@@ -126,12 +242,14 @@ def summarise(runs: pd.DataFrame, metrics: list[str] | None = None, confidence: 
             d, dlo, dhi = paired_diff_ci(by[name][m].to_numpy(), base[m].to_numpy(), confidence)
             rows.append({"scenario": name, "metric": m, "mean": mean, "ci_low": lo, "ci_high": hi,
                          "diff": d, "diff_low": dlo, "diff_high": dhi})
-    return pd.DataFrame(rows).set_index(["scenario", "metric"])
+    out = pd.DataFrame(rows).set_index(["scenario", "metric"])
+    out.attrs = dict(runs.attrs)
+    return out
 
 
 def compare(
     scenarios: Mapping[str, Scenario],
-    n: int = 100,
+    n: int | str = 100,
     seed: int = 0,
     metrics: list[str] | None = None,
     confidence: float = 0.95,
@@ -140,6 +258,7 @@ def compare(
     """Replicate each scenario on common seeds and summarise: mean, CI, difference to the first, its CI.
 
     >>> compare({"8 reps": base, "12 reps": base.replace(reps={"count": 12})}, n=200, seed=7)
+    >>> compare({"8 reps": base, "12 reps": ...}, n="auto", precision=0.05)   # bookings difference to +-5%
     """
-    runs = replicate_each(scenarios, n, seed, **kwargs)
+    runs = replicate_each(scenarios, n, seed, confidence=confidence, **kwargs)
     return summarise(runs, metrics or [m for m in ("leads", "rep_utilisation", *METRICS) if m in runs], confidence)

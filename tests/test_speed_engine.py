@@ -1,0 +1,179 @@
+"""The engine's faster parts behave exactly like what they replace.
+
+- `Desk` grants, queues and releases like SimPy's `PriorityResource`, event for event, including ties,
+  priorities, zero-length work and deals interrupted while they wait;
+- per-account random streams equal `np.random.default_rng([key, account number])`;
+- the metrics a run reports without building tables equal `pipeline_metrics` on its tables;
+- `replicate` builds no tables unless its measure reads them.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import simpy
+
+import sim
+from sim.core.metrics import pipeline_metrics
+from sim.engine import team as team_module
+from sim.engine.accounts import AccountStreams, _uint32_words, seed_states
+from sim.engine.entities import Account
+from sim.engine.model import SalesModel
+from sim.experiments.simulate import make_rng
+
+
+# ---- the desk -------------------------------------------------------------------------------------
+class SimPyDesk(simpy.PriorityResource):
+    """The desk as it was: SimPy's own resource with the same insertion-ordered queue."""
+
+    PutQueue = team_module._InsortQueue
+
+
+def desk_story(desk_class, seed: int, env_class=simpy.Environment) -> list[tuple]:
+    """Workers asking for two desks at whole-day times (many ties), with priorities that tie, work of zero or
+    more days, and a boss who interrupts some of those waiting; everything that happens, in order."""
+    rng = np.random.default_rng(seed)
+    env = env_class()
+    desks = [desk_class(env, capacity=1) for _ in range(2)]
+    log: list[tuple] = []
+    waiting: dict[int, simpy.Process] = {}
+
+    def worker(k: int):
+        for _ in range(int(rng.integers(1, 4))):
+            yield env.timeout(float(rng.integers(0, 3)))
+            desk = desks[int(rng.integers(0, 2))]
+            with desk.request(priority=(int(rng.integers(0, 2)), float(rng.integers(0, 2)))) as turn:
+                waiting[k] = env.active_process
+                try:
+                    yield turn
+                except simpy.Interrupt:
+                    log.append((env.now, k, "interrupted", len(desk.queue)))
+                    continue
+                finally:
+                    waiting.pop(k, None)
+                log.append((env.now, k, "granted", len(desk.queue), desk.count))
+                yield env.timeout(float(rng.integers(0, 2)))
+            log.append((env.now, k, "released", len(desk.queue)))
+
+    def boss():
+        for _ in range(6):
+            yield env.timeout(float(rng.integers(1, 3)))
+            for k in sorted(waiting)[:1]:
+                waiting[k].interrupt("handed over")
+
+    for k in range(12):
+        env.process(worker(k))
+    env.process(boss())
+    env.run(until=40)
+    log.append(("events scheduled", next(env._eid)))
+    return log
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_desk_behaves_event_for_event_like_simpys_priority_resource(seed):
+    simpys = desk_story(SimPyDesk, seed)
+    assert desk_story(team_module.Desk, seed, team_module.Clock) == simpys      # releases left off the schedule
+    assert desk_story(team_module.Desk, seed) == simpys                          # on a plain SimPy environment
+
+
+def test_a_clock_still_stops_on_a_failing_process():
+    env = team_module.Clock()
+
+    def broken():
+        yield env.timeout(1)
+        raise RuntimeError("a policy's bug")
+
+    env.process(broken())
+    with pytest.raises(RuntimeError, match="a policy's bug"):
+        env.run(until=5)
+    stopper = team_module.Clock()
+    done = stopper.timeout(2, value="fine")
+    assert stopper.run(until=done) == "fine" and stopper.now == 2
+
+
+def test_a_desk_serves_one_at_a_time():
+    with pytest.raises(ValueError, match="one deal at a time"):
+        team_module.Desk(simpy.Environment(), capacity=2)
+
+
+# ---- account streams ------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", [0, 1, 2**32 - 1, 2**32, 12345678901234, 2**63 - 1])
+def test_seed_states_are_numpys_seed_sequence(key):
+    numbers = np.array([0, 1, 7, 255, 256, 99_999, 2**32 - 1], dtype=np.uint64)
+    got = seed_states(_uint32_words(key), numbers)
+    for row, n in zip(got, numbers):
+        assert (row == np.random.SeedSequence([key, int(n)]).generate_state(4, np.uint64)).all()
+
+
+def test_each_account_draws_from_its_own_numpy_stream():
+    streams = AccountStreams(np.random.default_rng(4))
+    for n in (0, 3, 255, 256, 1000):
+        mine, numpys = streams.of(Account(number=n, segment=0, fit=0.5)), np.random.default_rng([streams._key, n])
+        assert mine.random(5).tolist() == numpys.random(5).tolist()
+        assert mine.exponential() == numpys.exponential()
+        assert mine.spawn(1)[0].random() == numpys.spawn(1)[0].random()
+
+
+# ---- metrics without tables -----------------------------------------------------------------------
+def scenarios() -> dict[str, sim.Scenario]:
+    base = sim.Scenario.preset("baseline").replace(days=200)
+    rem = sim.Scenario.preset("remain-aggressive").replace(days=500)
+    return {
+        "baseline": base,
+        "sweet-spot (quota)": sim.Scenario.preset("sweet-spot").replace(days=200),
+        "downturn": sim.Scenario.preset("downturn").replace(days=300),
+        "cut": rem.replace({"policies.staffing": {"action": "cut", "at": "2026-09-01", "cut_share": 0.5}}),
+        "refocus": rem.replace({"policies.staffing": {"action": "refocus", "at": "2026-09-01"}}),
+        "weekly forecast": base.replace({"policies.forecast": {"cadence": "weekly", "inclusion": "evidence_gated"}}),
+        "largest first": base.replace({"reps.count": 4, "policies.allocation": {"rule": "largest_first"}}),
+        "relax when behind": sim.Scenario.preset("sweet-spot").replace(
+            {"days": 200, "policies.qualification": {"threshold": 0.5, "relax_when_behind": {"threshold": 0.0}}}),
+    }
+
+
+def same(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a.keys() == b.keys() and all(a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+
+
+@pytest.mark.parametrize("name", list(scenarios()))
+def test_metrics_without_tables_equal_the_metrics_of_the_tables(name):
+    scenario = scenarios()[name]
+    for seed in (1, 2):
+        model = SalesModel(scenario, scenario.policies.active(), make_rng(seed))
+        outcome = model.run()
+        tables = outcome.tables
+        assert same(outcome.metrics, model.metrics(tables))                   # every metric, to the last bit
+        piped = pipeline_metrics(tables.opportunities)
+        assert same({k: outcome.metrics[k] for k in piped}, piped)
+
+
+def test_metrics_of_an_empty_run():
+    quiet = sim.Scenario.preset("baseline").replace({"days": 7, "market.leads_per_month": 0.01})
+    res = sim.simulate(quiet, seed=1)
+    assert res.metrics["opportunities"] == len(res.tables.opportunities)
+    assert same({k: res.metrics[k] for k in pipeline_metrics(res.tables.opportunities)},
+                pipeline_metrics(res.tables.opportunities))
+
+
+def test_replicate_builds_tables_only_for_a_measure_that_reads_them(monkeypatch, short_baseline):
+    built = []
+    real = SalesModel.tables
+    monkeypatch.setattr(SalesModel, "tables", lambda self: built.append(1) or real(self))
+    sim.replicate(short_baseline, n=3, seed=1, progress=False, executor="serial")
+    assert built == []
+    runs = sim.replicate(short_baseline, n=3, seed=1, progress=False, executor="serial", measure=stage_rows)
+    assert len(built) == 3 and (runs["stage_rows"] > 0).all()
+
+
+def stage_rows(result: sim.SimResult) -> dict[str, float]:
+    return {"stage_rows": float(len(result.tables.stage_history))}
+
+
+def test_a_result_pickles_with_its_tables(short_baseline):
+    res = sim.simulate(short_baseline, seed=3)
+    back = pickle.loads(pickle.dumps(res))
+    assert back.metrics == res.metrics
+    assert back.tables.opportunities.equals(res.tables.opportunities)
