@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-notebooks notebooks lab bench clean
+.PHONY: install demo test test-unit test-notebooks notebooks lab whatif bench clean
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ notebooks: install
 
 lab: install
 	$(BIN)/jupyter lab notebooks
+
+# The what-if explorer as a web page for leaders (no code shown): open the address it prints; Ctrl-C stops it.
+WHATIF_PORT ?= 8866
+whatif: install
+	$(BIN)/python -m sim.explorer.serve --port $(WHATIF_PORT)
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python "$$b" || exit 1; done

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from importlib import resources
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -179,9 +180,14 @@ class Scenario(World):
         """Plain data (dicts, lists, dates) that `build` accepts back."""
         return _plain(self.model_dump(mode="python"))
 
-    def to_yaml(self, path: str | Path | None = None, commented: bool = True) -> str:
-        """The scenario as YAML, with each field's meaning as a comment; written to `path` if given."""
-        text = "\n".join(_yaml_lines(self, 0, commented)) + "\n"
+    def to_yaml(self, path: str | Path | None = None, commented: bool = True,
+                notes: Mapping[str, str] | None = None) -> str:
+        """The scenario as YAML, with each field's meaning as a comment; written to `path` if given.
+
+        `notes` adds a comment of its own above any field, by dotted path (``reps.count``,
+        ``segments.0.share``, ``policies.qualification``): where a value came from, what it was before.
+        """
+        text = "\n".join(_yaml_lines(self, 0, commented, "", notes or {})) + "\n"
         if commented:
             text = f"# Scenario {self.name!r}: edit the values, keep the structure. Load with Scenario.from_yaml.\n" + text
         if path is not None:
@@ -258,19 +264,22 @@ def _fields(model: BaseModel) -> list[tuple[str, Any, str | None]]:
     return items
 
 
-def _yaml_lines(model: BaseModel, indent: int, commented: bool) -> list[str]:
+def _yaml_lines(model: BaseModel, indent: int, commented: bool, prefix: str, notes: Mapping[str, str]) -> list[str]:
     pad = " " * indent
     lines: list[str] = []
     for name, value, comment in _fields(model):
+        path = f"{prefix}{name}"
         if commented and comment:
             lines.append(f"{pad}# {comment}")
+        if path in notes:
+            lines.extend(f"{pad}# {line}" for line in str(notes[path]).splitlines())
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
-            lines.extend(_yaml_lines(value, indent + 2, commented))
+            lines.extend(_yaml_lines(value, indent + 2, commented, f"{path}.", notes))
         elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
             lines.append(f"{pad}{name}:")
             for i, item in enumerate(value):
-                sub = _yaml_lines(item, indent + 4, commented and i == 0)
+                sub = _yaml_lines(item, indent + 4, commented and i == 0, f"{path}.{i}.", notes)
                 first = next(j for j, line in enumerate(sub) if not line.lstrip().startswith("#"))
                 sub[first] = f"{pad}  - " + sub[first].lstrip()
                 lines.extend(sub)
