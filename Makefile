@@ -8,7 +8,7 @@ LOCK   := requirements.lock
 # A fingerprint of pyproject.toml's dependency lists: `make lock` writes it into the lock, `make install` compares.
 DEPS_HASH = $(PYTHON) -c 'import hashlib, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(hashlib.sha256(repr((p["requires-python"], sorted(p["dependencies"]), sorted(p["optional-dependencies"]["test"]))).encode()).hexdigest()[:16])'
 
-.PHONY: install lock deps-hash demo test test-unit test-notebooks notebooks lab bench clean
+.PHONY: install lock deps-hash demo test test-unit test-notebooks notebooks lab whatif bench clean
 
 install: $(STAMP)
 
@@ -66,6 +66,11 @@ notebooks: install
 
 lab: install
 	$(BIN)/jupyter lab notebooks
+
+# The what-if explorer as a web page for leaders (no code shown): open the address it prints; Ctrl-C stops it.
+WHATIF_PORT ?= 8866
+whatif: install
+	$(BIN)/python -m sim.explorer.serve --port $(WHATIF_PORT)
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python "$$b" || exit 1; done

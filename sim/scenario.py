@@ -188,8 +188,9 @@ class Scenario(World):
                 notes: Mapping[str, str] | None = None) -> str:
         """The scenario as YAML, with each field's meaning as a comment; written to `path` if given.
 
-        `notes` adds a comment at the end of a value's line, by field path (``"stages.0.loss_chance"``):
-        where a calibrated value came from, say (`sim.calibrate`).
+        `notes` adds comments by field path (``"stages.0.loss_chance"``, ``"reps.count"``,
+        ``"policies.qualification"``): at the end of a value's line, or above a group or list. They say where a
+        value came from (`sim.calibrate`) or what it was before (the what-if explorer).
         """
         text = "\n".join(_yaml_lines(self, 0, commented, notes or {}, "")) + "\n"
         if commented:
@@ -287,6 +288,9 @@ def _yaml_lines(model: BaseModel, indent: int, commented: bool, notes: Mapping[s
         path = f"{prefix}{name}"
         if commented and describe and comment:
             lines.append(f"{pad}# {comment}")
+        group = isinstance(value, BaseModel) or (isinstance(value, tuple) and value and isinstance(value[0], BaseModel))
+        if commented and group and path in notes:
+            lines.extend(f"{pad}# {line}" for line in str(notes[path]).splitlines())
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
             lines.extend(_yaml_lines(value, indent + 2, commented, notes, f"{path}.", describe))

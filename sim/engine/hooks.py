@@ -78,6 +78,7 @@ class Policy(Data):
     order: ClassVar[int] = 100                       # position among the active policies
     on_by_default: ClassVar[bool] = False            # present with its defaults when a scenario does not set it
     writes: ClassVar[tuple[schema.Table, ...]] = ()  # tables it writes, declared with their columns
+    levers: ClassVar[tuple[str, ...] | None] = None  # fields a leader may change in the what-if explorer (None = all simple ones)
 
     def check(self, world: World) -> list[str]:
         """Problems of this policy against the world, one line each starting with the field (none = fine)."""

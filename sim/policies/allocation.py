@@ -24,6 +24,7 @@ class AllocationPolicy(Policy):
     key: ClassVar[str] = "allocation"
     summary: ClassVar[str] = "how reps share their time between waiting deals"
     order: ClassVar[int] = 0
+    levers: ClassVar[tuple[str, ...]] = ("rule",)
     on_by_default: ClassVar[bool] = True
 
     rule: Literal["first_come", "largest_first", "best_fit_first"] = Field(

@@ -58,6 +58,7 @@ class ForecastPolicy(Policy):
     key: ClassVar[str] = "forecast"
     summary: ClassVar[str] = "forecast reviews: cadence and which deals go in the call (null = no forecasting)"
     order: ClassVar[int] = 30
+    levers: ClassVar[tuple[str, ...]] = ("cadence", "inclusion", "review_hours")
 
     cadence: Cadence = Field("quarterly", description="how often reps review and forecast: weekly, monthly, quarterly, yearly")
     inclusion: Inclusion = Field(

@@ -37,6 +37,7 @@ class QualificationPolicy(Policy):
     key: ClassVar[str] = "qualification"
     summary: ClassVar[str] = "which leads the team declines by fit score (null = take every lead)"
     order: ClassVar[int] = 10
+    levers: ClassVar[tuple[str, ...]] = ("threshold", "relax_when_behind")
 
     threshold: float = Field(0.0, ge=0, le=1, description="leads with a fit score below this are declined (0 = take everything)")
     decline_hours: float = Field(0.5, ge=0, le=40, description="rep hours spent qualifying out a declined lead")

@@ -47,6 +47,7 @@ class StaffingPolicy(Policy):
     key: ClassVar[str] = "staffing"
     summary: ClassVar[str] = "hold, cut or refocus the team on a date, e.g. in a downturn (null = no change)"
     order: ClassVar[int] = 20
+    levers: ClassVar[tuple[str, ...]] = ("action", "cut_share", "prospects_per_week")
 
     action: Literal["hold", "cut", "refocus"] = Field("hold", description="hold the team, cut it, or hold and refocus on the sweet spot")
     at: dt.date = Field(description="day the decision takes effect")

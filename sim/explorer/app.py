@@ -1,0 +1,186 @@
+"""The what-if explorer: controls for the levers, a paired comparison after every change, save and share.
+
+`Explorer(folder).widget` is the whole page (ipywidgets); `notebooks/whatif.ipynb` shows it, and Voilà
+serves that notebook as a page with no code (`make whatif`). Everything it computes comes from
+`sim.explorer.levers` (what can change) and `sim.explorer.whatif` (the comparison), which are tested on
+their own; this module only lays out controls and reacts to them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+from IPython.display import display
+
+from ..scenario import Scenario, ScenarioError
+from . import levers as L
+from . import whatif
+
+HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
+FOLDER_VARIABLE = "PLAYBOOK_WHATIF_FOLDER"   # where scenario files are listed and saved, when no folder is given
+
+
+class Explorer:
+    """One explorer page: pick a starting scenario, change levers, read the answer, save or share it."""
+
+    def __init__(self, folder: str | Path | None = None, seed: int = 7, replications: int = 30, executor: Any = "serial"):
+        self.folder = Path(folder if folder is not None else os.environ.get(FOLDER_VARIABLE, "."))
+        self.seed, self.replications, self.executor = seed, replications, executor
+        self.start: Scenario | None = None
+        self.current: Scenario | None = None
+        self.answer: whatif.Answer | None = None
+        self.controls: dict[str, w.Widget] = {}
+        self.picker = w.Dropdown(options=self._choices(), description="Start from", style={"description_width": "initial"},
+                                 layout=w.Layout(width="28rem"))
+        self.status = w.HTML()
+        self.levers_box = w.VBox()
+        self.result = w.HTML()
+        self.chart = w.Output()
+        self.changed = w.HTML()
+        self.save_name = w.Text(value="my_whatif.yaml", description="File", layout=w.Layout(width="20rem"))
+        self.save_button = w.Button(description="Save this scenario", icon="save", layout=w.Layout(width="12rem"))
+        self.snapshot_button = w.Button(description="Save a shareable snapshot (HTML)", icon="camera",
+                                        layout=w.Layout(width="20rem"))
+        self.saved = w.HTML()
+        self.picker.observe(lambda _: self.load(), names="value")
+        self.save_button.on_click(lambda _: self.save())
+        self.snapshot_button.on_click(lambda _: self.snapshot())
+        self.widget = w.VBox([
+            w.HTML("<h2>What if…?</h2><p>Pick where to start, change a lever, and read what it does to "
+                   "bookings, win rate, cycle and more, with its 95% confidence interval.</p>"),
+            self.picker, self.status,
+            w.HBox([w.VBox([self.levers_box], layout=w.Layout(width="42%")),
+                    w.VBox([self.result, self.chart, w.HTML("<h4>What changed</h4>"), self.changed,
+                            w.HBox([self.save_name, self.save_button]), self.snapshot_button, self.saved],
+                           layout=w.Layout(width="58%"))]),
+        ])
+        self.load()
+
+    # ---- starting scenario ------------------------------------------------------------------------
+    def _choices(self) -> list[tuple[str, str]]:
+        presets = [(f"preset: {name}", f"preset:{name}") for name in Scenario.presets()]
+        files = sorted(p for p in self.folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+        return presets + [(f"file: {p.name}", str(p)) for p in files]
+
+    def load(self) -> None:
+        """Start from the picked scenario: rebuild the controls at its values and show no change yet."""
+        choice = self.picker.value
+        try:
+            self.start = (Scenario.preset(choice.split(":", 1)[1]) if choice.startswith("preset:")
+                          else Scenario.from_yaml(choice))
+        except ScenarioError as err:
+            self.status.value = f"<p style='color:#a00'>{html.escape(str(err))}</p>"
+            return
+        self.current = self.start
+        self.controls = {}
+        rows: list[w.Widget] = []
+        section = None
+        for lever in L.levers(self.start):
+            if lever.section != section:
+                section = lever.section
+                rows.append(w.HTML(f"<h4 style='margin:10px 0 2px 0'>{html.escape(section)}</h4>"))
+            control = self._control(lever)
+            self.controls[lever.path] = control
+            rows += [control, w.HTML(f"<div style='{HELP_STYLE}'>{html.escape(lever.help)}</div>")]
+            control.observe(lambda _, self=self: self.rerun(), names="value")
+        self.levers_box.children = rows
+        self._enable()
+        self.status.value = (f"<p>{html.escape(self.start.description or self.start.name)}</p>")
+        self.rerun()
+
+    def _control(self, lever: L.Lever) -> w.Widget:
+        value, style = L.current(self.start, lever), {"description_width": "12rem"}
+        layout = w.Layout(width="95%")
+        common = dict(description=lever.label, style=style, layout=layout, tooltip=lever.help)
+        if lever.kind == "switch":
+            return w.Checkbox(value=bool(value), indent=False, **common)
+        if lever.kind == "choice":
+            options = [(c.isoformat() if isinstance(c, dt.date) else str(c), c) for c in lever.choices]
+            return w.Dropdown(options=options, value=value if value in lever.choices else lever.choices[0], **common)
+        if lever.kind == "whole":
+            if lever.slider:
+                return w.IntSlider(value=int(value), min=int(lever.low), max=int(lever.high), continuous_update=False, **common)
+            return w.BoundedIntText(value=int(value), min=int(lever.low or 0), max=int(lever.high or 10**9), **common)
+        if lever.slider:
+            return w.FloatSlider(value=float(value), min=lever.low, max=lever.high, step=lever.step or 0.01,
+                                 continuous_update=False, readout_format=".2f", **common)
+        return w.BoundedFloatText(value=float(value), min=lever.low or 0.0, max=lever.high or 1e12, **common)
+
+    def _enable(self) -> None:
+        """Levers under a switch that is off are greyed out."""
+        for lever in L.levers(self.start):
+            if lever.needs and lever.path in self.controls:
+                self.controls[lever.path].disabled = not self.controls[lever.needs].value or \
+                    (self.controls.get(lever.needs.rsplit(".", 1)[0]) is not None
+                     and not self.controls[lever.needs.rsplit(".", 1)[0]].value)
+
+    # ---- the answer ---------------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """The levers' values as {path: value}."""
+        return {path: c.value for path, c in self.controls.items()}
+
+    def rerun(self) -> None:
+        """Apply the levers and compare with the start (or say which value is not allowed)."""
+        self._enable()
+        try:
+            self.current = L.apply(self.start, self.settings())
+        except ScenarioError as err:
+            self.result.value = f"<p style='color:#a00'>Not a scenario the model can run:<br>{html.escape(str(err))}</p>"
+            return
+        changes = [L.describe(c) for c in L.changes(self.start, self.current)]
+        if not changes:
+            self.changed.value = "<p>Nothing yet.</p>"
+            self.result.value = "<p class='answer'>Change a lever on the left: the answer appears here.</p>"
+            self.chart.clear_output()
+            self.answer = None
+            return
+        self.changed.value = "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in changes) + "</ul>"
+        self.result.value = "<p><em>Running…</em></p>"
+        self.answer = whatif.answer(self.start, self.current, n=self.replications, seed=self.seed, executor=self.executor)
+        self.result.value = (f"<p class='answer'><strong>{html.escape(self.answer.sentence())}</strong></p>"
+                             + whatif.table_html(self.answer)
+                             + f"<p style='{HELP_STYLE}'>Answered in {self.answer.seconds:.1f} s.</p>")
+        self.chart.clear_output(wait=True)
+        with self.chart:
+            display(whatif.figure(self.answer))
+
+    # ---- save and share -------------------------------------------------------------------------------
+    def _target(self, suffix: str) -> Path:
+        name = re.sub(r"[^\w.-]+", "_", self.save_name.value.strip()) or "my_whatif"
+        return self.folder / (Path(name).stem + suffix)
+
+    def save(self) -> Path:
+        """Write the changed scenario as YAML, each changed value with a comment saying what it was."""
+        notes = {path: f"changed in the what-if explorer from {self.start.name!r} (was {L.shown(path, old)})"
+                 for path, old, _ in L.changes(self.start, self.current)}
+        path = self._target(".yaml")
+        self.current.replace(name=path.stem).to_yaml(path, notes=_to_fields(notes))
+        self.saved.value = f"<p>Saved <code>{html.escape(str(path))}</code>; pick it under “Start from” to go on from it.</p>"
+        self.picker.options = self._choices()
+        return path
+
+    def snapshot(self) -> Path | None:
+        """Write the current comparison as one self-contained HTML page."""
+        if self.answer is None:
+            self.saved.value = "<p>Change a lever first: there is no comparison to share yet.</p>"
+            return None
+        path = self._target(".html")
+        fig = whatif.figure(self.answer)
+        changes = [L.describe(c) for c in L.changes(self.start, self.current)]
+        path.write_text(whatif.snapshot_html(self.answer, self.start.name, changes, fig), encoding="utf-8")
+        self.saved.value = f"<p>Snapshot written to <code>{html.escape(str(path))}</code>.</p>"
+        return path
+
+
+def _to_fields(notes: dict[str, str]) -> dict[str, str]:
+    """Notes by the path the YAML writer uses: a change inside a list (a hire) is noted on the list."""
+    out: dict[str, str] = {}
+    for path, note in notes.items():
+        out.setdefault(re.sub(r"\.\d+(\..*)?$", "", path), note)
+    return out

@@ -1,0 +1,105 @@
+"""The what-if explorer's logic: levers read from the scenario and the policy registry, changes applied and
+listed, answers that are `sim.compare`'s, saved scenarios that load back, snapshots that stand alone."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+from pydantic import Field
+
+import sim
+from sim.explorer import levers as L
+from sim.explorer import whatif
+from sim.explorer.app import Explorer
+
+
+@pytest.fixture(scope="module")
+def sweet() -> sim.Scenario:
+    return sim.Scenario.preset("sweet-spot")
+
+
+def test_levers_come_from_the_world_and_every_registered_policy(sweet):
+    paths = [lever.path for lever in L.levers(sweet)]
+    assert paths[:3] == ["reps.count", "hire.count", "hire.at"]
+    for key in ("allocation", "qualification", "forecast"):
+        assert any(p.startswith(f"policies.{key}") for p in paths), key
+    threshold = next(lv for lv in L.levers(sweet) if lv.path == "policies.qualification.threshold")
+    assert (threshold.kind, threshold.low, threshold.high, threshold.slider) == ("number", 0.0, 1.0, True)
+    assert "fit score below this are declined" in threshold.help
+    assert L.current(sweet, threshold) == sweet.policies.qualification.threshold
+
+
+def test_a_policy_registered_later_gets_its_controls_with_no_change_to_the_explorer(sweet):
+    class Coaching(sim.Policy):
+        key: ClassVar[str] = "coaching"
+        summary: ClassVar[str] = "weekly coaching hours per rep (test policy)"
+        hours: float = Field(2.0, ge=0, le=10, description="coaching hours a week")
+        style: str = Field("group", description="not a simple choice: no control")
+
+    sim.register(Coaching)
+    try:
+        new = [lv for lv in L.levers(sweet) if lv.path.startswith("policies.coaching")]
+        assert [(lv.path, lv.kind) for lv in new] == [("policies.coaching", "switch"), ("policies.coaching.hours", "number")]
+        on = L.apply(sweet, {"policies.coaching": True, "policies.coaching.hours": 4.0})
+        assert on.policies.coaching.hours == 4.0
+        assert [L.describe(c) for c in L.changes(sweet, on)] == ["policies.coaching: off → on (hours 4.0)"]
+    finally:
+        sim.unregister("coaching")
+
+
+def test_changes_apply_and_read_back_as_one_line_each(sweet):
+    settings = {lv.path: L.current(sweet, lv) for lv in L.levers(sweet)}
+    assert L.apply(sweet, settings) == sweet                 # the controls at their values change nothing
+    settings.update({"reps.count": 6, "policies.qualification.threshold": 0.6, "policies.forecast": True,
+                     "policies.forecast.cadence": "weekly", "hire.count": 2})
+    changed = L.apply(sweet, settings)
+    assert changed.reps.count == 6 and changed.policies.forecast.cadence == "weekly"
+    assert [L.describe(c) for c in L.changes(sweet, changed)] == [
+        "reps.count: 4 → 6",
+        f"reps.hires: none → 2 on {settings['hire.at'].isoformat()}",
+        "policies.qualification.threshold: 0.45 → 0.6",
+        "policies.forecast: off → on (cadence 'weekly')",
+    ]
+    off = L.apply(changed, {"policies.qualification": False, "policies.qualification.threshold": 0.9})
+    assert off.policies.qualification is None                # a lever under a switch that is off does not apply
+
+
+def test_a_value_the_model_cannot_run_is_refused_with_its_field(sweet):
+    base = sim.Scenario.preset("baseline")                   # no quota: relaxing "when behind" has nothing to judge by
+    with pytest.raises(sim.ScenarioError, match="policies.qualification.relax_when_behind needs reps.quota"):
+        L.apply(base, {"policies.qualification": True, "policies.qualification.relax_when_behind": True})
+
+
+def test_the_answer_is_sim_compare_for_the_same_scenarios_and_seed():
+    base = sim.Scenario.preset("baseline").replace(days=180)
+    more = L.apply(base, {"reps.count": 10})
+    got = whatif.answer(base, more, n=6, seed=3)
+    want = sim.compare({whatif.START: base, whatif.CHANGED: more}, n=6, seed=3, executor="serial", progress=False)
+    row = want.loc[(whatif.CHANGED, "bookings")]
+    assert got.table.loc["bookings", ["diff", "diff_low", "diff_high"]].tolist() == pytest.approx(
+        [row["diff"], row["diff_low"], row["diff_high"]])
+    assert "Bookings change by" in got.sentence() and "6 paired replications" in got.sentence()
+    fig = whatif.figure(got)
+    assert fig.axes[0].get_title() and "%" in fig.axes[0].get_xlabel()
+
+
+def test_save_writes_every_change_with_a_comment_and_loads_back(tmp_path):
+    app = Explorer(tmp_path, seed=1, replications=3)
+    assert app.answer is None                                # nothing changed, nothing run
+    app.controls["reps.count"].value = 10
+    app.controls["policies.qualification"].value = True
+    app.controls["policies.qualification.threshold"].value = 0.4
+    assert app.answer is not None and app.answer.replications == 3
+    app.save_name.value = "ten reps.yaml"
+    path = app.save()
+    text = path.read_text()
+    assert path.name == "ten_reps.yaml"
+    assert "# changed in the what-if explorer from 'baseline' (was 8)" in text
+    assert "# changed in the what-if explorer from 'baseline' (was off)" in text
+    loaded = sim.Scenario.from_yaml(path)
+    assert loaded.replace(name=app.current.name) == app.current
+    assert ("file: ten_reps.yaml", str(path)) in app.picker.options
+    page = app.snapshot().read_text()
+    assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
+    assert "reps.count: 8 → 10" in page and "data:image/png;base64," in page
