@@ -36,6 +36,7 @@ from .core.schema import TableError
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.synth import breakable, write_export
+from .explorer import serve as explorer_serve
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -461,6 +462,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for line in check.summary():
         print(f"  {line}")
     return 0 if check.passed else 1
+
+
+@command("whatif", "open the what-if explorer in your browser: change reps, qualification, forecasting... and read "
+         "the effect on bookings with its 95% CI", lambda p: explorer_serve.arguments(p))
+def cmd_whatif(args: argparse.Namespace) -> int:
+    try:
+        return explorer_serve.serve(args.port, args.folder)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 # ---- entry point ---------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_a_value_the_model_cannot_run_is_refused_with_its_field(sweet):
 def test_the_answer_is_sim_compare_for_the_same_scenarios_and_seed():
     base = sim.Scenario.preset("baseline").replace(days=180)
     more = L.apply(base, {"reps.count": 10})
-    got = whatif.answer(base, more, n=6, seed=3)
+    got = whatif.answer(base, more, seed=3, max_n=6)         # n="auto" capped at 6: the same runs as n=6
     want = sim.compare({whatif.START: base, whatif.CHANGED: more}, n=6, seed=3, executor="serial", progress=False)
     row = want.loc[(whatif.CHANGED, "bookings")]
     assert got.table.loc["bookings", ["diff", "diff_low", "diff_high"]].tolist() == pytest.approx(
@@ -85,7 +85,7 @@ def test_the_answer_is_sim_compare_for_the_same_scenarios_and_seed():
 
 
 def test_save_writes_every_change_with_a_comment_and_loads_back(tmp_path):
-    app = Explorer(tmp_path, seed=1, replications=3)
+    app = Explorer(tmp_path, seed=1, max_n=3)
     assert app.answer is None                                # nothing changed, nothing run
     app.controls["reps.count"].value = 10
     app.controls["policies.qualification"].value = True
@@ -103,3 +103,14 @@ def test_save_writes_every_change_with_a_comment_and_loads_back(tmp_path):
     page = app.snapshot().read_text()
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
     assert "reps.count: 8 → 10" in page and "data:image/png;base64," in page
+
+
+def test_the_starting_scenario_is_simulated_once_per_session():
+    base = sim.Scenario.preset("baseline").replace(days=120)
+    known: dict = {}
+    first = whatif.answer(base, L.apply(base, {"reps.count": 10}), seed=3, max_n=5, known=known)
+    assert len(known) == 10                                  # 5 runs of each scenario kept
+    again = whatif.answer(base, L.apply(base, {"reps.count": 10}), seed=3, max_n=5, known=known)
+    assert len(known) == 10 and again.table.equals(first.table)   # nothing run again, the same answer
+    whatif.answer(base, L.apply(base, {"reps.count": 6}), seed=3, max_n=5, known=known)
+    assert len(known) == 15                                  # only the new scenario's 5 runs were made

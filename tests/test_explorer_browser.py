@@ -21,7 +21,7 @@ from sim.explorer import serve, whatif
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
-SEED, REPLICATIONS = 7, 30          # what notebooks/whatif.ipynb's parameters cell sets
+SEED = 7                            # what notebooks/whatif.ipynb's parameters cell sets (precision and cap: whatif's)
 PATIENCE_MS = 240_000               # a busy 2-core machine: kernel start, imports and the first answer
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -37,7 +37,7 @@ def free_port() -> int:
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("whatif")
     port = free_port()
-    env = {**serve.environment(), "PLAYBOOK_WHATIF_FOLDER": str(folder)}
+    env = serve.environment(folder)
     proc = subprocess.Popen(serve.command(port), cwd=serve.NOTEBOOK.parent, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -108,8 +108,8 @@ def test_a_leader_moves_two_controls_and_reads_the_answer_sim_compare_gives(page
 
     start = sim.Scenario.preset("baseline")
     changed = L.apply(start, {"reps.count": 10, "policies.qualification": True, "policies.qualification.threshold": 0.4})
-    expected = sim.compare({whatif.START: start, whatif.CHANGED: changed}, n=REPLICATIONS, seed=SEED,
-                           executor="serial", progress=False).loc[(whatif.CHANGED, "bookings")]
+    expected = sim.compare({whatif.START: start, whatif.CHANGED: changed}, n="auto", precision=whatif.PRECISION,
+                           max_n=whatif.MAX_N, seed=SEED, executor="serial", progress=False).loc[(whatif.CHANGED, "bookings")]
     shown = answer_text(page)
     numbers = [float(x.replace(",", "")) for x in re.findall(r"[+-][\d,]+(?=\s|\)|;| USD)", shown)[:3]]
     assert numbers == pytest.approx([expected["diff"], expected["diff_low"], expected["diff_high"]], abs=1.0), shown
@@ -120,5 +120,5 @@ def test_a_leader_moves_two_controls_and_reads_the_answer_sim_compare_gives(page
     page.get_by_text("Saved").wait_for(timeout=60_000)
     assert sim.Scenario.from_yaml(saved).replace(name=changed.name) == changed
     assert "changed in the what-if explorer" in saved.read_text()
-    page.screenshot(path=str(server["folder"] / "explorer.png"), full_page=True)
+    page.screenshot(path=str(server["folder"] / "explorer.png"), full_page=True)   # docs/whatif.png is one of these
     assert not problems, problems

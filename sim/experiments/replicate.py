@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -35,6 +35,7 @@ from ..scenario import Scenario
 from .simulate import SimResult, simulate
 
 Measure = Callable[[SimResult], Mapping[str, float]]
+Known = MutableMapping[tuple[str, str, int, int], dict]   # (scenario as JSON, measure, seed, replication) -> numbers
 
 PARALLEL_FROM = 24   # below this many runs, a process pool costs more than it saves
 AUTO_FIRST = 20      # replications of the first round with n="auto" (fewer make the interval itself unreliable)
@@ -89,6 +90,7 @@ def replicate_each(
     metric: str = "bookings",
     max_n: int = AUTO_MAX,
     confidence: float = 0.95,
+    known: Known | None = None,
 ) -> pd.DataFrame:
     """Run every scenario `n` times on common seeds; one row per (scenario, replication).
 
@@ -102,6 +104,10 @@ def replicate_each(
     mean; several: each paired difference to the first) has a half-width of at most `precision` x |mean of
     the first scenario| (default 0.05), with at most `max_n` replications (or `n`, when `n` is a number).
     How it ended is in `runs.attrs["precision"]` (a `Precision`, as a dict).
+
+    `known`: a dict the caller keeps between calls (the what-if explorer does): runs found in it are not made
+    again, and the runs made are added to it. A run is the same run when its scenario (every field), measure,
+    seed and replication are, so a starting scenario compared again and again is simulated once.
     """
     if not scenarios:
         raise ValueError("replicate_each needs at least one scenario")
@@ -128,7 +134,7 @@ def replicate_each(
     results: dict[str, dict[int, dict]] = {name: {} for name in names}
     bar = tqdm(total=first * len(names), desc="simulating", unit="run", disable=not progress, leave=False)
     with bar, (pool if executor is None and pool is not None else nullcontext()):
-        _run_range(scenarios, seed, 0, first, measure, pool, results, bar)
+        _run_range(scenarios, seed, 0, first, measure, pool, results, bar, known)
         done, status = first, None
         rounds = 1
         while auto:
@@ -138,7 +144,7 @@ def replicate_each(
             more = min(cap, _next_count(done, status)) - done
             bar.total += more * len(names)
             bar.refresh()
-            _run_range(scenarios, seed, done, done + more, measure, pool, results, bar)
+            _run_range(scenarios, seed, done, done + more, measure, pool, results, bar, known)
             done += more
             rounds += 1
 
@@ -155,22 +161,39 @@ def _check_count(field: str, n) -> None:
 
 
 def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, measure: Measure,
-               pool: Executor | None, results: dict[str, dict[int, dict]], bar) -> None:
-    """Replications lo..hi-1 of every scenario, on `pool` (or here), into `results`."""
+               pool: Executor | None, results: dict[str, dict[int, dict]], bar, known: Known | None = None) -> None:
+    """Replications lo..hi-1 of every scenario, on `pool` (or here), into `results` (and `known`)."""
     jobs = list(enumerate(seeds(seed, hi)))[lo:]
-    count = hi - lo
+    keys = {name: (sc.model_dump_json(), f"{measure.__module__}.{measure.__qualname__}", seed)
+            for name, sc in scenarios.items()} if known is not None else {}
+    todo: dict[str, list] = {}
+    for name in scenarios:
+        todo[name] = []
+        for i, s in jobs:
+            if known is not None and (*keys[name], i) in known:
+                results[name][i] = known[(*keys[name], i)]
+                bar.update(1)
+            else:
+                todo[name].append((i, s))
+    count = max((len(t) for t in todo.values()), default=0)
     workers = getattr(pool, "_max_workers", None) or os.cpu_count() or 1
     size = max(1, min(50, count // (4 * workers) if pool is not None else count))
-    chunks = [(name, jobs[k : k + size]) for name in scenarios for k in range(0, count, size)]
+    chunks = [(name, todo[name][k : k + size]) for name in scenarios for k in range(0, len(todo[name]), size)]
+
+    def keep(name: str, measured: list[tuple[int, dict]]) -> None:
+        results[name].update(measured)
+        if known is not None:
+            known.update({(*keys[name], i): numbers for i, numbers in measured})
+
     if pool is None:
         for name, chunk in chunks:
-            results[name].update(_run_chunk(scenarios[name], chunk, measure))
+            keep(name, _run_chunk(scenarios[name], chunk, measure))
             bar.update(len(chunk))
         return
     futures = {pool.submit(_run_chunk, scenarios[name], chunk, measure): (name, len(chunk)) for name, chunk in chunks}
     for fut in as_completed(futures):
         name, count = futures[fut]
-        results[name].update(fut.result())
+        keep(name, fut.result())
         bar.update(count)
 
 

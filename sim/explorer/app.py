@@ -21,17 +21,19 @@ from IPython.display import display
 from ..scenario import Scenario, ScenarioError
 from . import levers as L
 from . import whatif
+from .serve import FOLDER_VARIABLE
 
 HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
-FOLDER_VARIABLE = "PLAYBOOK_WHATIF_FOLDER"   # where scenario files are listed and saved, when no folder is given
 
 
 class Explorer:
     """One explorer page: pick a starting scenario, change levers, read the answer, save or share it."""
 
-    def __init__(self, folder: str | Path | None = None, seed: int = 7, replications: int = 30, executor: Any = "serial"):
+    def __init__(self, folder: str | Path | None = None, seed: int = 7, precision: float = whatif.PRECISION,
+                 max_n: int = whatif.MAX_N, executor: Any = "serial"):
         self.folder = Path(folder if folder is not None else os.environ.get(FOLDER_VARIABLE, "."))
-        self.seed, self.replications, self.executor = seed, replications, executor
+        self.seed, self.precision, self.max_n, self.executor = seed, precision, max_n, executor
+        self.known: dict = {}   # runs already made this session: the starting scenario is simulated once
         self.start: Scenario | None = None
         self.current: Scenario | None = None
         self.answer: whatif.Answer | None = None
@@ -142,7 +144,8 @@ class Explorer:
             return
         self.changed.value = "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in changes) + "</ul>"
         self.result.value = "<p><em>Running…</em></p>"
-        self.answer = whatif.answer(self.start, self.current, n=self.replications, seed=self.seed, executor=self.executor)
+        self.answer = whatif.answer(self.start, self.current, seed=self.seed, precision=self.precision, max_n=self.max_n,
+                                    executor=self.executor, known=self.known)
         self.result.value = (f"<p class='answer'><strong>{html.escape(self.answer.sentence())}</strong></p>"
                              + whatif.table_html(self.answer)
                              + f"<p style='{HELP_STYLE}'>Answered in {self.answer.seconds:.1f} s.</p>")

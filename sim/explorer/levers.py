@@ -173,7 +173,7 @@ def policy_levers(policy: type[Policy]) -> list[Lever]:
     out = [] if policy.on_by_default else [Lever(root, section, f"use {policy.key.replace('_', ' ')}",
                                                  policy.summary, "switch")]
     needs = None if policy.on_by_default else root
-    names = getattr(policy, "levers", None) or list(policy.model_fields)
+    names = list(policy.model_fields) if policy.levers is None else policy.levers
     for name in names:
         field = policy.model_fields[name]
         lever = field_lever(f"{root}.{name}", section, name, field, needs)
@@ -209,8 +209,8 @@ def levers(scenario: Scenario) -> list[Lever]:
     """Every lever for `scenario`: the team's, then each registered policy's that can be switched on here."""
     out = team_levers(scenario)
     for policy in registered():
-        if value(scenario, f"policies.{policy.key}") is None and not _can_start(policy, scenario):
-            continue   # needs settings only a scenario can give (e.g. a date): shown where the scenario sets it
+        if value(scenario, f"policies.{policy.key}") is None and (policy.levers == () or not _can_start(policy, scenario)):
+            continue   # needs settings only a scenario can give (a date, an export's deals): shown where it sets them
         out += policy_levers(policy)
     return out
 

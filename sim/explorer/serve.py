@@ -1,4 +1,4 @@
-"""Serve the what-if explorer as a web page with Voilà: `python -m sim.explorer.serve [--port N]`.
+"""Serve the what-if explorer as a web page with Voilà: `python -m sim.explorer.serve [--port N] [--folder DIR]`.
 
 The page runs `notebooks/whatif.ipynb` with no code shown, on localhost only, with a Voilà template of our own
 (`voila/templates/playbook`: Voilà's "lab" template without its links to a font CDN, so it loads nothing
@@ -15,6 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE.parents[1] / "notebooks" / "whatif.ipynb"
+FOLDER_VARIABLE = "PLAYBOOK_WHATIF_FOLDER"   # tells the page where scenario files are listed and saved
 
 
 def command(port: int, notebook: Path = NOTEBOOK) -> list[str]:
@@ -24,25 +25,45 @@ def command(port: int, notebook: Path = NOTEBOOK) -> list[str]:
             "--template=playbook", "--show_tracebacks=False"]
 
 
-def environment() -> dict[str, str]:
-    """The environment Voilà needs to find our template (and no progress bars in the page)."""
+def environment(folder: Path) -> dict[str, str]:
+    """The environment Voilà needs: our template, no progress bars, and the folder scenarios are listed and saved in."""
     paths = [str(HERE), os.environ.get("JUPYTER_PATH", "")]
-    return {**os.environ, "JUPYTER_PATH": os.pathsep.join(p for p in paths if p), "PLAYBOOK_PROGRESS": "0"}
+    return {**os.environ, "JUPYTER_PATH": os.pathsep.join(p for p in paths if p), "PLAYBOOK_PROGRESS": "0",
+            FOLDER_VARIABLE: str(folder.resolve())}
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `make whatif` / `playbook whatif`."""
+    parser.add_argument("--port", type=int, default=8866, help="port on localhost (default 8866)")
+    parser.add_argument("--folder", type=Path, default=Path("."),
+                        help="where scenario files are listed and saved, e.g. the my_pipeline.yaml `playbook calibrate` "
+                             "wrote (default: the folder you run this in)")
+
+
+def serve(port: int, folder: Path) -> int:
+    """Start Voilà on the explorer until Ctrl-C; the problems a user can fix come back as ValueError."""
+    if not 1024 <= port <= 65535:
+        raise ValueError(f"--port: {port} is not allowed, must be between 1024 and 65535")
+    if not folder.is_dir():
+        raise ValueError(f"--folder: {folder} is not a folder")
+    if not NOTEBOOK.exists():
+        raise ValueError(f"the explorer notebook is missing: {NOTEBOOK}")
+    print(f"The what-if explorer: open http://localhost:{port}/ in your browser (Ctrl-C here stops it).\n"
+          f"Scenario files are listed from and saved to {folder.resolve()}.", flush=True)
+    try:
+        return subprocess.call(command(port), cwd=NOTEBOOK.parent, env=environment(folder))
+    except KeyboardInterrupt:
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.explorer.serve", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8866, help="port on localhost (default 8866)")
+    arguments(parser)
     args = parser.parse_args(argv)
-    if not 1024 <= args.port <= 65535:
-        parser.error(f"--port: {args.port} is not allowed, must be between 1024 and 65535")
-    if not NOTEBOOK.exists():
-        parser.error(f"the explorer notebook is missing: {NOTEBOOK}")
-    print(f"The what-if explorer: open http://localhost:{args.port}/ in your browser (Ctrl-C here stops it).", flush=True)
     try:
-        return subprocess.call(command(args.port), cwd=NOTEBOOK.parent, env=environment())
-    except KeyboardInterrupt:
-        return 0
+        return serve(args.port, args.folder)
+    except ValueError as err:
+        parser.error(str(err))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.plots import new_figure
-from ..experiments.replicate import replicate_each, summarise
+from ..experiments.replicate import Known, replicate_each, summarise
 from ..scenario import Scenario
 
 # metric -> (label, unit, how to show a value, +1 if more is better / -1 if less is better); shown when runs report it
@@ -34,6 +34,8 @@ SHOWN = {
     "attainment": ("quota attainment", "share", "{:.0%}", +1),
 }
 START, CHANGED = "as it was", "with your changes"
+PRECISION = 0.05   # replicate until the bookings difference's 95% CI is within +-5% of the starting bookings ...
+MAX_N = 200        # ... or this many paired replications (a slow scenario stops here and says so)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Answer:
     replications: int
     seconds: float
     currency: str
+    precise: bool = True       # False: stopped at the cap of replications before the bookings CI was as narrow as asked
 
     def text(self, metric: str, column: str) -> str:
         value = self.table.loc[metric, column]
@@ -62,15 +65,23 @@ class Answer:
             sure = "the 95% interval excludes no change"
         else:
             sure = "the 95% interval includes no change: not shown to differ"
+        capped = "" if self.precise else "; stopped at the cap before the interval was as narrow as asked"
         return (f"Bookings change by {d:+,.0f} {self.currency} a run ({pct(d)}; 95% CI {lo:+,.0f} to {hi:+,.0f}), "
-                f"{sure} ({self.replications} paired replications).")
+                f"{sure} ({self.replications} paired replications{capped}).")
 
 
-def answer(start: Scenario, changed: Scenario, n: int = 30, seed: int = 7,
-           executor: Executor | str | None = "serial", metrics: Sequence[str] | None = None) -> Answer:
-    """Replicate `start` and `changed` on the same seeds and compare them metric by metric."""
+def answer(start: Scenario, changed: Scenario, seed: int = 7, precision: float = PRECISION, max_n: int = MAX_N,
+           executor: Executor | str | None = "serial", metrics: Sequence[str] | None = None,
+           known: Known | None = None) -> Answer:
+    """Replicate `start` and `changed` on the same seeds and compare them metric by metric.
+
+    Replications are added (`n="auto"`) until the 95% CI of the bookings difference is within `precision` of
+    the starting scenario's mean bookings, or `max_n` per scenario. `known` keeps runs between calls, so the
+    starting scenario is simulated once for a session of changes.
+    """
     began = time.perf_counter()
-    runs = replicate_each({START: start, CHANGED: changed}, n, seed, executor=executor, progress=False)
+    runs = replicate_each({START: start, CHANGED: changed}, "auto", seed, precision=precision, max_n=max_n,
+                          executor=executor, progress=False, known=known)
     wanted = [m for m in (metrics or SHOWN) if m in runs.columns and runs[m].notna().any()]
     summary = summarise(runs, wanted)
     rows = {}
@@ -80,7 +91,8 @@ def answer(start: Scenario, changed: Scenario, n: int = 30, seed: int = 7,
                    "changed": b["mean"], "changed_low": b["ci_low"], "changed_high": b["ci_high"],
                    "diff": b["diff"], "diff_low": b["diff_low"], "diff_high": b["diff_high"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
-    return Answer(table, n, time.perf_counter() - began, start.currency)
+    status = runs.attrs["precision"]
+    return Answer(table, status["n"], time.perf_counter() - began, start.currency, status["reached"])
 
 
 def figure(result: Answer):

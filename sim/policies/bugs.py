@@ -74,6 +74,7 @@ class BugPolicy(Policy):
 
     key: ClassVar[str] = "bugs"
     summary: ClassVar[str] = "bugs customers meet while evaluating, pre-release testing, disclosure and support response (null = no bugs)"
+    levers: ClassVar[tuple[str, ...]] = ("testing_hours", "beta", "disclose", "response_hours", "rep_hours")  # what-if explorer: what the company decides; the rest is how buyers respond
     order: ClassVar[int] = 50
 
     stage: str = Field("Evaluation of Options", min_length=1, description="the stage in which the customer evaluates the product")

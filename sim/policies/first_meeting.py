@@ -80,6 +80,7 @@ class FirstMeetingPolicy(Policy):
 
     key: ClassVar[str] = "first_meeting"
     summary: ClassVar[str] = "the first meeting's format: show rate, attendees, cost, champions (null = not modelled)"
+    levers: ClassVar[tuple[str, ...]] = ("meeting_hours", "tries", "rebook_days")  # what-if explorer: the choices a team makes; the rest is how buyers respond
     order: ClassVar[int] = 40
 
     format: str = Field("video", description="the format used: a key of `formats`")

@@ -198,6 +198,7 @@ class IncentivePolicy(Policy):
 
     key: ClassVar[str] = "incentives"
     summary: ClassVar[str] = "award rules (relative, absolute, categories), standings, credibility, and reps' effort in response"
+    levers: ClassVar[tuple[str, ...]] = ("standings", "territories")  # what-if explorer: the award rules themselves are edited in the scenario file
     order: ClassVar[int] = 50
     writes: ClassVar[tuple] = (INCENTIVES, INCENTIVE_EFFORT)
 

@@ -58,6 +58,7 @@ class ListeningPolicy(Policy):
 
     key: ClassVar[str] = "listening"
     summary: ClassVar[str] = "meetings: rep talk share, questions, who speaks, whether the real need comes out (null = not modelled)"
+    levers: ClassVar[tuple[str, ...]] = ("rep_talk_share", "questions", "minutes")  # what-if explorer: what coaching changes; the rest is how buyers respond
     order: ClassVar[int] = 45
 
     rep_talk_share: float = Field(

@@ -73,6 +73,7 @@ class SecondPlace(Policy):
 
     key: ClassVar[str] = "nurture"
     summary: ClassVar[str] = "lost deals: the competitor who won, failed first implementations, nurturing losses to win them back"
+    levers: ClassVar[tuple[str, ...]] = ("nurture", "min_stage", "hours_per_month", "months", "desk")  # what-if explorer: the nurture programme; the rest is the market
     order: ClassVar[int] = 50
     writes: ClassVar[tuple] = (ledger.COSTS,)
 

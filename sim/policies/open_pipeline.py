@@ -48,6 +48,7 @@ class OpenPipeline(Policy):
 
     key: ClassVar[str] = "open_pipeline"
     summary: ClassVar[str] = "deals already open and customers already won when the run starts (e.g. an export at a date)"
+    levers: ClassVar[tuple[str, ...]] = ()  # what-if explorer: the open pipeline is data from an export, not a decision: only its switch is a lever
     order: ClassVar[int] = 5
 
     deals: tuple[OpenDeal, ...] = Field((), max_length=1_000_000, description="the deals open on the first day")

@@ -224,6 +224,7 @@ class OrbitAllocation(Policy):
 
     key: ClassVar[str] = "orbits"
     summary: ClassVar[str] = "customer orbits: how accounts move, and how marketing money and rep hours are spread over them"
+    levers: ClassVar[tuple[str, ...]] = ("allocation", "marketing_per_month", "rep_hours_per_month")  # what-if explorer: the spend; the orbit model is the market
     order: ClassVar[int] = 60
     writes: ClassVar[tuple] = (schema.ORBIT_HISTORY, schema.TICKETS, ledger.COSTS)
 

@@ -91,6 +91,7 @@ class TrialPolicy(Policy):
 
     key: ClassVar[str] = "trials"
     summary: ClassVar[str] = "a free trial or a paid pilot during evaluation, and the support we give it (null = no trials)"
+    levers: ClassVar[tuple[str, ...]] = ("offer", "trial_days", "pilot_fee", "fee_credited", "support_hours", "support_by", "engineers")  # what-if explorer: the offer and its support; the rest is how buyers respond
     order: ClassVar[int] = 60
 
     offer: Literal["none", "free", "paid"] = Field("free", description="none, a free trial, or a paid pilot")
