@@ -29,8 +29,8 @@ What the defaults lean on (our magnitudes are our own assumptions; the direction
   period ends; Larkin finds reps accept lower prices in quarters where closing pays, costing 6-8% of revenue.
   `timing` (off by default) pulls a deal's close into the quota period when it would close just after it and
   the rep is still short of quota, at a `discount`; the notebook measures its cost against Larkin's range.
-* Credibility is our own assumption from the source article (the Porsche in Will's post (source 002) that nobody won "killed most
-  of the motivational potential of such an incentive for years to come"): no paper named above measures it.
+* Credibility is our own assumption from the source article (in Will's post, source 002, a Porsche nobody won
+  "killed most of the motivational potential of such an incentive for years to come"): no paper named above measures it.
 
 Award rules (`AwardRule`): ``relative`` (top `winners` by a metric), ``absolute`` (the top `winners` by bookings,
 and only if at least `over_quota` above quota: the Porsche), ``categories`` (a relative award in each
