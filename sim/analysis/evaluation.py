@@ -139,3 +139,27 @@ def bug_impact(tables, stage: str = "Evaluation of Options") -> pd.DataFrame:
     out["win_rate_low"], out["win_rate_high"] = wilson_ci(out["won"], out["deals"])
     return out.reindex(["no bug", "met a bug"])[["deals", "won", "win_rate", "win_rate_low", "win_rate_high",
                                                  "median_days_to_win", "median_price_ratio"]]
+
+
+def data_headline(stage: str, impact: pd.DataFrame | None = None, losses: pd.DataFrame | None = None) -> str:
+    """What the data says about bugs, in one sentence: from `bug_impact` (closed deals that reached `stage`, with
+    and without a bug: win rate with its 95% Wilson CI, median signed / first estimate), else from
+    `stage_of_loss` (the share of `stage`'s losses that were bugs, with its interval)."""
+    if impact is not None:
+        hit, clean = impact.loc["met a bug"], impact.loc["no bug"]
+        price = (f", and signed a median {hit['median_price_ratio']:.0%} of their first estimate against "
+                 f"{clean['median_price_ratio']:.0%}" if hit["median_price_ratio"] == hit["median_price_ratio"]
+                 and clean["median_price_ratio"] == clean["median_price_ratio"] else "")
+        return (f"Of the closed deals that reached {stage}, those whose customer met a bug won {hit['win_rate']:.0%} "
+                f"(95% CI {hit['win_rate_low']:.0%}-{hit['win_rate_high']:.0%}, {hit['deals']:,.0f} deals) against "
+                f"{clean['win_rate']:.0%} ({clean['win_rate_low']:.0%}-{clean['win_rate_high']:.0%}, "
+                f"{clean['deals']:,.0f} deals) for those that met none{price}.")
+    if losses is not None:
+        total = int(losses["lost_to_bugs"].sum())
+        if stage in losses.index:
+            row = losses.loc[stage]
+            return (f"{total:,} of {int(losses['lost'].sum()):,} lost deals name a bug as the reason; in {stage}, bugs "
+                    f"are {row['bug_share']:.0%} of the losses (95% CI {row['bug_share_low']:.0%}-"
+                    f"{row['bug_share_high']:.0%}, {row['lost']:,.0f} deals lost there).")
+        return f"{total:,} of {int(losses['lost'].sum()):,} lost deals name a bug as the reason."
+    raise ValueError("data_headline needs bug_impact or stage_of_loss")

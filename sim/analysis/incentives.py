@@ -327,3 +327,16 @@ def attainment_figure(attainment: pd.DataFrame, curve: pd.DataFrame, bar: float,
     fig.tight_layout()
     return fig
 
+
+
+def attainment_headline(spread: pd.DataFrame, clears: Mapping[str, float], bar: float, period: str = "quarter",
+                        who: str = "anyone") -> str:
+    """The data's side of the incentive rules in one sentence: how far apart owners' attainment sits over the
+    whole span (an `attainment_spread`), and how often `who` cleared an absolute `bar` in one `period` (a
+    `chance_anyone_clears` result, with its bootstrap interval) — a bar rarely cleared is an award with no winner."""
+    top, low = spread["overall"].idxmax(), spread["overall"].idxmin()
+    whom = "someone" if who == "anyone" else "the top seller"
+    return (f"Over the whole span, attainment runs from {spread.loc[low, 'overall']:.0%} ({low}) to "
+            f"{spread.loc[top, 'overall']:.0%} ({top}) of quota across {len(spread)} owners; {whom} cleared "
+            f"{bar:.0%} of quota in {clears['chance']:.0%} of {period}s (95% interval {clears['ci_low']:.0%} to "
+            f"{clears['ci_high']:.0%}, {clears['periods']:.0f} {period}s of data).")

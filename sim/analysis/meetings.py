@@ -216,3 +216,39 @@ def cohort_summary(cohort: pd.DataFrame) -> dict[str, float]:
         "cohort_bookings": float(cohort["amount"].where(won).sum()) if "amount" in cohort else np.nan,
         "cohort_days_to_win": float(days[won].mean()) if days is not None and won.any() else np.nan,
     }
+
+
+def _rate(won: pd.Series) -> str:
+    """A win rate of closed deals with its 95% Wilson CI and the count, as the data headlines say it."""
+    k, n = int(won.sum()), int(won.size)
+    lo, hi = wilson_ci(k, n)
+    return f"{k / n:.0%} (95% CI {float(lo):.0%}-{float(hi):.0%}, {n:,} closed deals)"
+
+
+def talk_headline(tables, low: float = 0.45, high: float = 0.65) -> str:
+    """The listening measurement in one sentence: win rate of closed deals whose first conversation had the rep
+    talking under `low` of it against `high` or more, each with its 95% Wilson CI (see `first_conversations`)."""
+    deals = first_conversations(tables)
+    share = deals["rep_talk_share"]
+    quiet, loud = deals["won"][share < low], deals["won"][share >= high]
+    said_quiet = f"won {_rate(quiet)}" if len(quiet) else "were none"
+    said_loud = f"won {_rate(loud)}" if len(loud) else "were none"
+    return (f"Deals whose first conversation had the rep talking under {low:.0%} of it {said_quiet}; "
+            f"those at {high:.0%} or more {said_loud}.")
+
+
+def attendees_headline(table: pd.DataFrame, several: int = 2) -> str:
+    """A `win_rate_by_first_meeting_attendees` table in one sentence: win rate of closed deals whose first meeting
+    had fewer than `several` customer attendees against `several` or more, each with its 95% Wilson CI."""
+    people = pd.Series([int(str(k).rstrip("+")) for k in table.index], index=table.index)
+    said = []
+    for name, rows in ((f"fewer than {several}" if several > 2 else "one", table[people < several]),
+                       (f"{several} or more", table[people >= several])):
+        n, k = int(rows["deals"].sum()), int(rows["won"].sum())
+        if n:
+            lo, hi = wilson_ci(k, n)
+            said.append(f"{name} customer attendee{'' if name == 'one' else 's'} won {k / n:.0%} "
+                        f"(95% CI {float(lo):.0%}-{float(hi):.0%}, {n:,} closed deals)")
+        else:
+            said.append(f"{name} customer attendees: no closed deals")
+    return f"Deals whose first meeting had {said[0]}; those with {said[1]}."

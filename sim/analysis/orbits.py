@@ -236,3 +236,19 @@ def occupancy_figure(table: pd.DataFrame, title: str, unit: str = "accounts"):
     ax.legend(fontsize=8, ncol=2, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def referral_headline(table: pd.DataFrame) -> str:
+    """A `referral_performance` table in one sentence: how referral deals win (95% Wilson CI) and how fast,
+    against the other deals."""
+    def said(row: pd.Series) -> str:
+        days = (f" in a median {row['median_days_to_win']:.0f} days to win"
+                if row["median_days_to_win"] == row["median_days_to_win"] else "")
+        return (f"{row['win_rate']:.0%} of their closed deals (95% CI {row['win_rate_low']:.0%}-"
+                f"{row['win_rate_high']:.0%}, {row['closed']:,.0f} closed){days}")
+    ref, other = table.loc["referral"], table.loc["other"]
+    if not ref["closed"]:
+        return (f"No closed deal in this data came from a referral source; the other deals win {said(other)}.")
+    if not other["closed"]:
+        return f"Referral deals win {said(ref)}; no other deal has closed."
+    return f"Referral deals win {said(ref)}; the other deals win {said(other)}."

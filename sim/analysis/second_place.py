@@ -105,3 +105,23 @@ def returns_by_reason(orbit_history: pd.DataFrame, left: str, back: Sequence[str
     lo, hi = wilson_ci(table["came_back"], table["left"])
     table["rate"], table["rate_low"], table["rate_high"] = table["came_back"] / table["left"], lo, hi
     return table.sort_values("left", ascending=False)[["left", "came_back", "rate", "rate_low", "rate_high", "median_days_back"]]
+
+
+def win_back_headline(back: dict) -> str:
+    """A `win_backs` result in one sentence: how many accounts lost first were won back so far (95% Wilson CI),
+    how long after the loss, and, where competitors are recorded, from whose customers most came back."""
+    s = back["summary"].iloc[0]
+    if not s["lost_accounts"]:
+        return "No account in this data lost its first closed deal, so there is nothing to win back yet."
+    text = (f"Of {s['lost_accounts']:,.0f} accounts whose first closed deal was lost, {s['won_back']:,.0f} were won "
+            f"back so far ({s['rate']:.0%}, 95% CI {s['rate_low']:.0%}-{s['rate_high']:.0%})")
+    if s["won_back"]:
+        text += f", a median {s['median_lag_days']:.0f} days after the loss"
+    by = back.get("by_competitor")
+    if by is not None and s["won_back"]:
+        by = by[by.index != NOT_RECORDED]
+        if len(by) and by["won_back"].max() > 0:
+            best = by.sort_values(["rate", "lost_accounts"], ascending=False).iloc[0]
+            text += (f"; most often from accounts lost to {best.name} ({best['won_back']:,.0f} of "
+                     f"{best['lost_accounts']:,.0f}, {best['rate']:.0%})")
+    return text + "."

@@ -180,3 +180,24 @@ def _dates(values: pd.Series, source: str, column: str) -> pd.Series:
         rows = ", ".join(f"row {i}: {values[i]!r}" for i in list(values.index[bad])[:5])
         raise ValueError(f"{source}: column {column!r} holds values that are not dates: {rows}")
     return out
+
+
+def data_headline(trial_rows: pd.DataFrame) -> str:
+    """Trial conversion in one sentence: the decided trials' conversion (95% Wilson CI) and, where the data
+    has hands-on hours, the upper half of engagement against the lower half."""
+    decided = trial_rows[trial_rows["converted"].notna()]
+    if decided.empty:
+        raise ValueError("no trial in the data is decided yet (converted or not): trial conversion cannot be read")
+
+    def rate(rows: pd.DataFrame) -> str:
+        k, n = int(rows["converted"].sum()), len(rows)
+        lo, hi = wilson_ci(k, n)
+        return f"{k / n:.0%} (95% CI {float(lo):.0%}-{float(hi):.0%}, {n:,} trials)"
+    text = f"Of the decided trials, {rate(decided)} converted"
+    hours = decided["engagement_hours"]
+    if hours.notna().sum() >= 2 and hours.nunique() > 1:
+        middle = float(hours.median())
+        upper, lower = decided[hours > middle], decided[hours <= middle]
+        text += (f"; buyers above the median {middle:.1f} hands-on hours converted {rate(upper)}, "
+                 f"those at or below it {rate(lower)}")
+    return text + "."
