@@ -1,6 +1,6 @@
 """Simulator speed: one replication, throughput against a bare SimPy model, and replicate serial vs parallel.
 
-Prints each figure beside its target (issue 15, README "Performance"):
+Prints each figure beside its target (issue 15, README "Benchmarks"):
 - one baseline replication (one simulated year), as `replicate` runs it (metrics only): <= 50 ms;
   also with the canonical tables built, as `simulate(...).tables` does;
 - throughput in deals per second >= 0.5x a bare SimPy model of the same shape, measured in the same run;
