@@ -475,7 +475,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
 # ---- entry point ---------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load and report.")
+    p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load, report, calibrate and explore what-ifs.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, configure, handler) in COMMANDS.items():
