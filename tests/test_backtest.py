@@ -34,7 +34,9 @@ def test_backtest_on_a_generated_export_falls_inside_its_bands(generated, forwar
     # a right simulator puts each month inside its 95% band 95% of the time: 3 or fewer of 6 would happen
     # less than 1 time in 100 (binomial); the totals over the six months are inside too
     assert bt.months["inside"].sum() >= 4
-    assert bt.totals.loc["bookings", "inside"] and bt.totals.loc["win rate", "inside"]
+    # the first months close mostly deals already open at the cutoff: inside only if they were carried over
+    assert bt.months.loc[["2026-10", "2026-11"], "inside"].all(), bt.months
+    assert bt.totals.loc[["deals won", "bookings", "win rate"], "inside"].all(), bt.totals
     known = fit.as_of(generated, pd.Timestamp("2026-10-01"))
     assert bt.open_deals == (known.opportunities["outcome"] == "open").sum() > 50
     assert (bt.runs["resumed"] == bt.open_deals).all()          # every open deal was put back in its stage

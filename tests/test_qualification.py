@@ -108,10 +108,10 @@ def strict_minus_loose(runs, world, metric):
 def test_stricter_threshold_raises_win_rate_and_shortens_cycles_on_the_same_leads(strictness_runs):
     runs = strictness_runs
     assert np.array_equal(runs["as modelled loose"]["leads"], runs["as modelled strict"]["leads"])   # the same leads
-    _, lo, _ = paired_diff_ci(runs["as modelled strict"]["win_rate"], runs["as modelled loose"]["win_rate"])
-    assert lo > 0.1
-    _, _, hi = paired_diff_ci(runs["as modelled strict"]["median_cycle_days"], runs["as modelled loose"]["median_cycle_days"])
-    assert hi < -40
+    gain, lo, hi = paired_diff_ci(runs["as modelled strict"]["win_rate"], runs["as modelled loose"]["win_rate"])
+    assert lo > 0.1, f"strict (0.55) minus loose (0.2) win rate: {gain:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}), want CI above +0.1"
+    change, lo, hi = paired_diff_ci(runs["as modelled strict"]["median_cycle_days"], runs["as modelled loose"]["median_cycle_days"])
+    assert hi < -40, f"strict minus loose median cycle: {change:+.1f} days (95% CI {lo:+.1f} to {hi:+.1f}), want CI below -40"
 
 
 def test_ablation_without_fit_effects_half_the_win_rate_gain_goes(strictness_runs):
