@@ -9,9 +9,12 @@ figure are exactly what the notebook computed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pandas as pd
 
 from .experiments.calibrate import calibrate
 from .experiments.simulate import simulate
@@ -59,8 +62,11 @@ def starting_scenario(preset: str, export: str | Path | None = None, tables: Tab
         return scenario
     if tables is None:
         raise ValueError("starting_scenario needs the export's tables to calibrate: starting_scenario(preset, export, tables)")
+    from .report.shared import once  # in a report, notebooks starting from the same preset share one calibration
+
     try:
-        fitted = calibrate(tables, scenario, calendar="base", name=f"{Path(export).stem} (calibrated)")
+        fitted = once(f"calibrated-{preset}-{tables_fingerprint(tables)}",
+                      lambda: calibrate(tables, scenario, calendar="base", name=f"{Path(export).stem} (calibrated)"))
     except (ValueError, LookupError) as err:
         _show(Markdown(f"What-ifs below start from the preset **{preset}**, not from your export's own pipeline: "
                        f"it could not be calibrated ({err})."), "scenario", preset=preset, calibrated=False)
@@ -73,6 +79,19 @@ def starting_scenario(preset: str, export: str | Path | None = None, tables: Tab
                    f"the preset **{preset}**'s values; notebook 13 shows the fit and how well it matches."),
           "scenario", preset=preset, calibrated=True)
     return fitted
+
+
+def tables_fingerprint(tables: Tables) -> str:
+    """A short hash of every table's values and columns: the same data gives the same fingerprint."""
+    digest = hashlib.sha256()
+    for name, df in sorted(tables.items()):
+        digest.update(f"{name}:{','.join(map(str, df.columns))}:{len(df)}".encode())
+        if len(df):
+            try:
+                digest.update(pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy().tobytes())
+            except TypeError:   # a column of lists or dicts: hash its text instead
+                digest.update(df.to_csv(index=False).encode())
+    return digest.hexdigest()[:16]
 
 
 def download(filename: str, text: str, what: str) -> None:

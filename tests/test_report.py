@@ -357,3 +357,30 @@ def test_dataframe_tables_keep_their_formatting_without_pandas_style_block_shown
     html = clean_html(frame._repr_html_())
     assert "<table" in html and "style scoped" not in html and ".dataframe tbody" not in html
     assert "&lt;style&gt;b{}&lt;/style&gt;" in html   # an export value that looks like a style is still shown as text
+
+
+def test_within_a_report_a_value_several_notebooks_need_is_computed_once(tmp_path, monkeypatch):
+    from sim.report import shared
+
+    made = []
+
+    def make():
+        made.append(1)
+        return {"calibrated": len(made)}
+
+    monkeypatch.delenv(shared.ENV, raising=False)
+    assert shared.once("x", make) == {"calibrated": 1} and shared.once("x", make) == {"calibrated": 2}   # outside: every time
+    monkeypatch.setenv(shared.ENV, json.dumps({"tables": str(tmp_path / "tables.pickle")}))
+    made.clear()
+    assert shared.once("baseline-abc", make) == shared.once("baseline-abc", make) == {"calibrated": 1}
+    assert shared.once("sweet-spot-abc", make) == {"calibrated": 2}          # another name, another value
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["once-baseline-abc.pickle", "once-sweet-spot-abc.pickle"]
+
+
+def test_the_same_data_has_the_same_fingerprint_and_other_data_another():
+    from sim.notebook import tables_fingerprint
+
+    a, b = (sim.simulate(sim.Scenario.preset("baseline").replace(days=60), seed=s).tables for s in (1, 1))
+    assert tables_fingerprint(a) == tables_fingerprint(b)
+    c = sim.simulate(sim.Scenario.preset("baseline").replace(days=60), seed=2).tables
+    assert tables_fingerprint(c) != tables_fingerprint(a)

@@ -5,6 +5,10 @@ number of notebooks. The report loads it once (it needs the rejected rows anyway
 tables into its working folder and names them in the environment variable `PLAYBOOK_SHARED_TABLES`,
 which the notebooks' kernels inherit. `sim.notebook.load_tables` takes them when asked for exactly that
 export, CRM and mapping, and loads the export itself in every other case.
+
+`once` does the same for what several notebooks compute from the same data: the export calibrated on a preset
+(six notebooks start from "baseline"). The first notebook to need it writes it next to the tables; the others
+read it. It lives only in the report's working folder, so nothing carries over from one report to the next.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ..core.tables import Tables
+
+T = TypeVar("T")
 
 ENV = "PLAYBOOK_SHARED_TABLES"
 
@@ -41,3 +49,24 @@ def shared_tables(export: str | Path, crm: str | None, mapping: str | Path | Non
         return None
     with open(shared["tables"], "rb") as fh:
         return pickle.load(fh)
+
+
+def once(name: str, make: Callable[[], T]) -> T:
+    """In a report's notebooks: `make()` computed once for the whole report; elsewhere simply `make()`.
+
+    `name` must identify everything the value depends on (e.g. the preset and a fingerprint of the tables).
+    The file is written aside and renamed, so two notebooks racing for it both get a whole value.
+    """
+    entry = os.environ.get(ENV)
+    if not entry:
+        return make()
+    path = Path(json.loads(entry)["tables"]).with_name(f"once-{name}.pickle")
+    if path.exists():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    value = make()
+    aside = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(aside, "wb") as fh:
+        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(aside, path)
+    return value
