@@ -384,3 +384,17 @@ def test_the_same_data_has_the_same_fingerprint_and_other_data_another():
     assert tables_fingerprint(a) == tables_fingerprint(b)
     c = sim.simulate(sim.Scenario.preset("baseline").replace(days=60), seed=2).tables
     assert tables_fingerprint(c) != tables_fingerprint(a)
+
+
+def test_a_notebook_stopped_by_columns_the_export_lacks_is_skipped_not_failed():
+    """An export with no readable dates stops notebook 13 at its first cell: its card says what was skipped
+    and why, like any guarded analysis, instead of reporting a failure."""
+    from sim.core.schema import MissingColumns
+    from sim.report.cards import card_from_run
+    from sim.report.run import Run
+
+    nb = sorted(FIXTURES.glob("*.ipynb"))[0]
+    stopped = card_from_run(Run(nb, nb, 1.0, f"MissingColumns: {MissingColumns('observation window', ['created_at'])}"))
+    assert stopped.status == "partial" and stopped.error is None
+    assert stopped.skipped[-1] == Skip("observation window, and the rest of the notebook after it", ("created_at",))
+    assert card_from_run(Run(nb, nb, 1.0, "ValueError: no won deals")).status == "failed"

@@ -11,6 +11,8 @@ chance of closing, say). They are allowed in any table, and no analysis may rely
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -325,6 +327,12 @@ class MissingColumns(LookupError):
 
     def __reduce__(self):  # so the error survives the trip back from a worker process
         return (type(self), (self.analysis, self.missing))
+
+    @classmethod
+    def from_message(cls, text: str) -> MissingColumns | None:
+        """The error back from its one-line form "MissingColumns: <message>" (as a notebook run reports it)."""
+        m = re.fullmatch(r"MissingColumns: (.+) needs column\(s\) (.+), which this data lacks or leaves empty", text.strip())
+        return cls(m.group(1), m.group(2).split(", ")) if m else None
 
 
 def missing_columns(df: pd.DataFrame, columns: list[str]) -> list[str]:

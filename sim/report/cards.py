@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..core.schema import MissingColumns
 from .run import Run
 
 
@@ -85,7 +86,9 @@ def card_from_run(run: Run) -> Card:
     if not run.executed.exists():   # papermill could not even start (bad JSON, no kernel)
         return Card(slug, _title(nbformat.v4.new_notebook(), slug), run.seconds, error=run.error or "the notebook did not run")
     nb = nbformat.read(run.executed, as_version=4)
-    card = Card(slug, _title(nb, slug), run.seconds, error=run.error)
+    # a notebook stopped by data it cannot work without (no dates at all, say) skipped the rest: not a failure
+    stopped = MissingColumns.from_message(run.error) if run.error else None
+    card = Card(slug, _title(nb, slug), run.seconds, error=None if stopped else run.error)
     for output in _outputs(nb):
         meta = _role(output)
         role = meta.get("role")
@@ -102,6 +105,8 @@ def card_from_run(run: Run) -> Card:
         elif role == "download" and isinstance(meta.get("text"), str):
             name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(meta.get("filename", "download.txt"))).name).lstrip(".") or "download.txt"
             card.downloads.append(Download(name, meta["text"]))
+    if stopped is not None:
+        card.skipped.append(Skip(f"{stopped.analysis}, and the rest of the notebook after it", tuple(stopped.missing)))
     return card
 
 
