@@ -228,7 +228,7 @@ def test_notebooks_reuse_the_export_the_report_loaded(tmp_path, monkeypatch, exp
         (tmp_path / "hidden").rename(export)
     assert report.cards[0].status == "ok", report.cards[0].error
     assert report.cards[0].headline.endswith(f"({len(loaded['data'].tables.opportunities)} opportunities)")
-    assert not (report.path / "tables.pickle").exists()
+    assert not list(report.path.rglob("*.pickle")) and not (report.path / ".shared").exists()
 
 
 def test_shared_tables_serve_only_the_export_crm_and_mapping_they_were_loaded_for(tmp_path, monkeypatch):

@@ -29,6 +29,7 @@ from .links import SiteLinks
 from .pages import fallback_page, notebook_html, render, rows_json
 from .playbook import principle_pages, site_links, write_playbook
 from .run import Run, principle_notebooks, run_notebook
+from .shared import remove as remove_shared
 from .shared import share
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
@@ -213,7 +214,7 @@ def build_report(
         timings["pages"] = time.perf_counter() - start
         timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
         _write_json(tmp / "report.json", data, cards, timings)
-        (tmp / "tables.pickle").unlink(missing_ok=True)   # the notebooks' shared input, not part of the report
+        remove_shared(tmp)   # the notebooks' shared input, not part of the report
         _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +26,7 @@ from ..core.tables import Tables
 T = TypeVar("T")
 
 ENV = "PLAYBOOK_SHARED_TABLES"
+FOLDER = ".shared"   # inside the report's working folder; removed before the report is put in place
 
 
 def _key(export: str | Path, crm: str | None, mapping: str | Path | None) -> dict[str, str | None]:
@@ -33,7 +35,8 @@ def _key(export: str | Path, crm: str | None, mapping: str | Path | None) -> dic
 
 def share(tables: Tables, folder: Path, export: str | Path, crm: str | None, mapping: str | Path | None) -> dict[str, str]:
     """Pickle `tables` into `folder`; returns the environment entry that points the notebooks at them."""
-    path = (folder / "tables.pickle").resolve()   # the kernels run in the notebooks' folder
+    path = (folder / FOLDER / "tables.pickle").resolve()   # the kernels run in the notebooks' folder
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         pickle.dump(tables, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return {ENV: json.dumps({**_key(export, crm, mapping), "tables": str(path)})}
@@ -70,3 +73,8 @@ def once(name: str, make: Callable[[], T]) -> T:
         pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(aside, path)
     return value
+
+
+def remove(folder: Path) -> None:
+    """Remove what `share` and `once` wrote into the report's working folder: inputs, not part of the report."""
+    shutil.rmtree(folder / FOLDER, ignore_errors=True)
