@@ -55,9 +55,9 @@ import yaml
 from ..core import schema
 from . import parse
 from .dates import check_format
+from .issues import ISSUE_COLUMNS, IssueLog  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .parse import ExportError, RawTable
 
-ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]   # as `sim.crm.load` reports rejected and repaired rows
 FIELDS = ("opportunity_id", "account_id", "at", "end_at", "kind", "subject", "duration_minutes", "duration_seconds",
           "duration_ms", "duration", "attendees", "attendees_spoke", "customer_talk_share", "rep_talk_share",
           "questions", "outcome")
@@ -304,11 +304,11 @@ def read_activity_mapping(mapping: str | Path | Mapping) -> ActivitySpec:
 
 
 # ---- building the table --------------------------------------------------------------------------------
-class _Builder:
+class _Builder(IssueLog):
     """Turns activity files into canonical rows, collecting rejected rows and repaired values."""
 
     def __init__(self, opportunities: pd.DataFrame | None):
-        self._issues: dict[str, list[pd.DataFrame]] = {"rejected": [], "repaired": []}
+        super().__init__()
         self.reports: list[ActivityFile] = []
         self.notes: list[str] = []
         self.warnings: list[str] = []
@@ -316,26 +316,6 @@ class _Builder:
         if opportunities is not None and "opportunity_id" in opportunities:
             accounts = opportunities["account_id"] if "account_id" in opportunities else pd.Series(None, index=opportunities.index)
             self.opps = pd.Series(accounts.to_numpy(), index=opportunities["opportunity_id"].astype(str).to_numpy())
-
-    def flag(self, which: str, raw: RawTable, mask: pd.Series, column: str, values: pd.Series, reason) -> None:
-        """Record one issue per True in `mask` (reason: a string or a Series of strings), as `sim.crm.load` does."""
-        if not mask.any():
-            return
-        positions = np.flatnonzero(mask.to_numpy())
-        idx = mask.index[positions]
-        self._issues[which].append(pd.DataFrame({
-            "file": raw.name,
-            "row": raw.row_numbers()[positions],
-            "column": column,
-            "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
-            "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
-        }))
-
-    def issues(self, which: str) -> pd.DataFrame:
-        parts = self._issues[which]
-        if not parts:
-            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
-        return pd.concat(parts, ignore_index=True)
 
     def number(self, raw: RawTable, cols: dict[str, str], fld: str, alive: pd.Series) -> pd.Series | None:
         """A numeric field, unreadable or negative values left empty and reported."""
@@ -561,14 +541,6 @@ def _clock_minutes(text: pd.Series) -> pd.Series | None:
     parts = text.str.extract(r"^\s*(\d{1,3}):(\d{2})(?::(\d{2}))?\s*$").astype(float)
     three = parts[2].notna()
     return (parts[0] * 60 + parts[1] + parts[2] / 60).where(three, parts[0] + parts[1] / 60)
-
-
-def combine_issues(*frames: pd.DataFrame) -> pd.DataFrame:
-    """Rejected (or repaired) rows of several loaders as one table, in order (empty tables skipped)."""
-    parts = [f for f in frames if len(f)]
-    if not parts:
-        return frames[0] if frames else pd.DataFrame(columns=ISSUE_COLUMNS)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 # ---- writing simulated activities as exports (the demo data and test fixtures) -----------------------

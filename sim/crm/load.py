@@ -31,12 +31,12 @@ import pandas as pd
 from ..core import schema
 from ..core.tables import Tables
 from . import parse
-from .activities import combine_issues, load_activities, split_activity_files
+from .activities import load_activities, split_activity_files
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
+from .issues import ISSUE_COLUMNS, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
 from .parse import ExportError, RawTable, Skipped
 
-ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]
 TERMINAL = ("won", "lost")
 MAX_AMOUNT = 1e15          # larger amounts are a misplaced digit or an id in the wrong column
 SHOWN_LINE = 200           # characters of a malformed line shown as its value
@@ -209,37 +209,16 @@ def _expected_headers(fmt: Format | None) -> str:
 
 
 # ---- building the tables -------------------------------------------------------------------------------
-class _Builder:
+class _Builder(IssueLog):
     """Collects rejected rows and repaired values while the files are turned into canonical columns."""
 
     def __init__(self):
-        self._issues: dict[str, list[pd.DataFrame]] = {"rejected": [], "repaired": []}
+        super().__init__()
         self.reports: list[FileReport] = []
         self.notes: list[str] = []
         self.warnings: list[str] = []
         self.stage_report: dict[str, dict] = {}
         self.first_amounts = pd.Series(dtype="float64")
-
-    # -- issues
-    def flag(self, which: str, raw: RawTable, mask: pd.Series, column: str, values: pd.Series, reason) -> None:
-        """Record one issue per True in `mask` (reason: a string or a Series of strings)."""
-        if not mask.any():
-            return
-        positions = np.flatnonzero(mask.to_numpy())
-        idx = mask.index[positions]
-        self._issues[which].append(pd.DataFrame({
-            "file": raw.name,
-            "row": raw.row_numbers()[positions],
-            "column": column,
-            "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
-            "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
-        }))
-
-    def issues(self, which: str) -> pd.DataFrame:
-        parts = self._issues[which]
-        if not parts:
-            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
-        return pd.concat(parts, ignore_index=True)
 
     def readable_rows(self, raw: RawTable) -> pd.Series:
         """Rows to read: not a malformed line (rejected with its line number) and not blank (rejected as blank)."""

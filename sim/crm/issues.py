@@ -1,0 +1,50 @@
+"""Rejected and repaired rows: one log shared by every loader, so all files' issues read the same way.
+
+Each issue is one row of `ISSUE_COLUMNS`: the file, its row number as a spreadsheet shows it, the column,
+the value as it was, and the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .parse import RawTable
+
+ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]
+
+
+class IssueLog:
+    """The rejected and repaired rows a loader has met so far."""
+
+    def __init__(self) -> None:
+        self._issues: dict[str, list[pd.DataFrame]] = {"rejected": [], "repaired": []}
+
+    def flag(self, which: str, raw: RawTable, mask: pd.Series, column: str, values: pd.Series, reason) -> None:
+        """Record one issue per True in `mask` (reason: a string or a Series of strings)."""
+        if not mask.any():
+            return
+        positions = np.flatnonzero(mask.to_numpy())
+        idx = mask.index[positions]
+        self._issues[which].append(pd.DataFrame({
+            "file": raw.name,
+            "row": raw.row_numbers()[positions],
+            "column": column,
+            "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
+            "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
+        }))
+
+    def issues(self, which: str) -> pd.DataFrame:
+        """The "rejected" or "repaired" rows as one table (typed columns even when there are none)."""
+        parts = self._issues[which]
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
+        return pd.concat(parts, ignore_index=True)
+
+
+def combine_issues(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Rejected (or repaired) rows of several loaders as one table, in order (empty tables skipped)."""
+    parts = [f for f in frames if len(f)]
+    if not parts:
+        return frames[0] if frames else pd.DataFrame(columns=ISSUE_COLUMNS)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
