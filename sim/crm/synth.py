@@ -147,14 +147,13 @@ def export_ids(opp: pd.DataFrame, crm: str) -> pd.Series:
     return digits.astype("int64").astype(str)
 
 
-def _reasons(opp: pd.DataFrame) -> dict[str, pd.Series]:
-    """Loss reason (as a picklist label) and competitor of each lost deal, where the simulated run records them."""
-    out = {}
-    for col in ("loss_reason", "competitor"):
+def _add_reasons(frame: pd.DataFrame, opp: pd.DataFrame, headers: dict[str, str]) -> None:
+    """Add the loss reason (as a picklist label) and competitor of each lost deal under the CRM's own `headers`
+    ({"loss_reason": ..., "competitor": ...}), where the simulated run records them."""
+    for col, header in headers.items():
         if col in opp and opp[col].notna().any():
             text = opp[col].where(opp["outcome"] == "lost")
-            out[col] = (text.str[:1].str.upper() + text.str[1:]).fillna("") if col == "loss_reason" else text.fillna("")
-    return out
+            frame[header] = (text.str[:1].str.upper() + text.str[1:]).fillna("") if col == "loss_reason" else text.fillna("")
 
 
 def salesforce(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
@@ -183,11 +182,7 @@ def salesforce(tables: Tables, extra: pd.DataFrame, quota: float | None = None) 
         "Account Fit Score": extra["fit_score"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "Account Complaints": extra["complaints"].astype(str),
     })
-    reasons = _reasons(opp)
-    if "loss_reason" in reasons:
-        frame["Loss Reason"] = reasons["loss_reason"]
-    if "competitor" in reasons:
-        frame["Main Competitor(s)"] = reasons["competitor"]
+    _add_reasons(frame, opp, {"loss_reason": "Loss Reason", "competitor": "Main Competitor(s)"})
     if quota is not None:
         frame["Owner Annual Quota"] = dollars(pd.Series(float(quota), index=opp.index))
     # history: one row per stage entered (amount = the first estimate), then the close with the signed amount
@@ -234,11 +229,7 @@ def hubspot(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> 
         "Company Fit Score": extra["fit_score"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "Company Complaints": extra["complaints"].astype(str),
     })
-    reasons = _reasons(opp)
-    if "loss_reason" in reasons:
-        frame["Closed Lost Reason"] = reasons["loss_reason"]
-    if "competitor" in reasons:
-        frame["Competitor"] = reasons["competitor"]
+    _add_reasons(frame, opp, {"loss_reason": "Closed Lost Reason", "competitor": "Competitor"})
     return {"deals.csv": (frame, {"encoding": "utf-8-sig"})}
 
 
@@ -265,11 +256,7 @@ def pipedrive(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -
         "Organization - Fit Score": decimal_comma(extra["fit_score"]),
         "Organization - Complaints": extra["complaints"].astype(str),
     })
-    reasons = _reasons(opp)
-    if "loss_reason" in reasons:
-        frame["Deal - Lost reason"] = reasons["loss_reason"]
-    if "competitor" in reasons:
-        frame["Deal - Competitor"] = reasons["competitor"]
+    _add_reasons(frame, opp, {"loss_reason": "Deal - Lost reason", "competitor": "Deal - Competitor"})
     return {"deals.csv": (frame, {"sep": ";"})}
 
 
