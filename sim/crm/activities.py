@@ -50,12 +50,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ..core import schema
 from . import parse
 from .dates import check_format
 from .issues import ISSUE_COLUMNS, IssueLog  # noqa: F401 - ISSUE_COLUMNS re-exported
+from .mapping import read_yaml
 from .parse import ExportError, RawTable
 
 FIELDS = ("opportunity_id", "account_id", "at", "end_at", "kind", "subject", "duration_minutes", "duration_seconds",
@@ -266,12 +266,7 @@ def read_activity_mapping(mapping: str | Path | Mapping) -> ActivitySpec:
     if not isinstance(mapping, Mapping):
         path = Path(mapping)
         source = f"activity mapping {path}"
-        try:
-            mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ExportError(f"{source}: cannot read the file ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise ExportError(f"{source}: not valid YAML ({err})") from None
+        mapping = read_yaml(path, source)
     if not isinstance(mapping, Mapping) or not isinstance(mapping.get("columns"), Mapping):
         raise ExportError(f"{source}: needs `columns:`, a mapping of canonical field to your header")
     problems = []

@@ -139,16 +139,20 @@ class Mapping(_Strict):
                       sheets=self.sheets, notes=notes)
 
 
+def read_yaml(path: Path, source: str) -> Any:
+    """A mapping file's YAML; a file that cannot be read or parsed is an `ExportError` starting with `source`."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ExportError(f"{source}: cannot read the file ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ExportError(f"{source}: not valid YAML ({err})") from None
+
+
 def read_mapping(path: str | Path) -> Format:
     """Load and check a mapping file; raises `ExportError` with one line per problem."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ExportError(f"mapping {path}: cannot read the file ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise ExportError(f"mapping {path}: not valid YAML ({err})") from None
-    return mapping_from_dict(data, str(path))
+    return mapping_from_dict(read_yaml(path, f"mapping {path}"), str(path))
 
 
 def mapping_from_dict(data: Any, source: str = "mapping") -> Format:
