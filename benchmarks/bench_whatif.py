@@ -79,10 +79,11 @@ def explorer(base: sim.Scenario, repeat: int) -> None:
     print(f"explorer (serial in the page's kernel): first answer of a session {first:.1f} s (both scenarios simulated)")
     moves = {"reps 8 -> 10": {"reps.count": 10},
              "qualification on, threshold 0.4": {"policies.qualification": True, "policies.qualification.threshold": 0.4}}
+    start = base.model_dump_json()
     for label, settings in moves.items():
         times = []
         for _ in range(repeat):
-            kept = {k: v for k, v in known.items() if k[0] == base.model_dump_json()}   # only the start's runs kept
+            kept = {k: v for k, v in known.items() if k[0] == start}   # only the start's runs kept
             began = time.perf_counter()
             got = whatif.answer(base, levers.apply(base, settings), known=kept)
             times.append(time.perf_counter() - began)
