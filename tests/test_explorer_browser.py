@@ -86,6 +86,11 @@ def set_slider(page, label: str, value: str) -> None:
     page.keyboard.press("Enter")
 
 
+def changed_line(page, text: str):
+    """A line of the "what changed" list (the answer repeats it, so the search stays inside the list)."""
+    return page.locator("li", has_text=text)
+
+
 def answer_text(page) -> str:
     return page.locator(".answer").inner_text()
 
@@ -95,13 +100,13 @@ def test_a_leader_moves_two_controls_and_reads_the_answer_sim_compare_gives(page
     assert "from sim.explorer" not in page.locator("body").inner_text()          # no code on the page
 
     set_slider(page, "reps at the start", "10")
-    page.get_by_text("reps.count: 8 → 10").wait_for(timeout=PATIENCE_MS)
+    changed_line(page, "reps.count: 8 → 10").wait_for(timeout=PATIENCE_MS)
     page.wait_for_function("document.querySelector('.answer') && document.querySelector('.answer').innerText.includes('Bookings change')",
                            timeout=PATIENCE_MS)
     page.locator("label.widget-label-basic", has_text="use qualification").click()   # switch qualification on
-    page.get_by_text("policies.qualification: off → on").wait_for(timeout=PATIENCE_MS)
+    changed_line(page, "policies.qualification: off → on").wait_for(timeout=PATIENCE_MS)
     set_slider(page, "threshold", "0.40")
-    page.get_by_text("policies.qualification: off → on (threshold 0.4)").wait_for(timeout=PATIENCE_MS)
+    changed_line(page, "policies.qualification: off → on (threshold 0.4)").wait_for(timeout=PATIENCE_MS)
     page.wait_for_function(
         "document.querySelector('.answer') && document.querySelector('.answer').innerText.includes('Bookings change')"
         " && !document.body.innerText.includes('Running…')", timeout=PATIENCE_MS)
