@@ -54,7 +54,7 @@ import pandas as pd
 from ..core import schema
 from . import parse
 from .dates import check_format
-from .issues import ISSUE_COLUMNS, IssueLog  # noqa: F401 - ISSUE_COLUMNS re-exported
+from .issues import ISSUE_COLUMNS, FileReport, IssueLog  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_yaml
 from .parse import ExportError, RawTable
 
@@ -178,32 +178,13 @@ ACTIVITY_PRESETS: dict[str, ActivitySpec] = {s.name: s for s in (SALESFORCE_EVEN
 
 
 @dataclass
-class ActivityFile:
-    """What happened to one activity file (the same fields as `sim.crm.load.FileReport`)."""
-
-    file: str
-    kind: str
-    rows_read: int
-    rows_loaded: int
-    encoding: str
-    delimiter: str | None
-    columns: dict[str, str]
-    unused: list[str]
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def rows_rejected(self) -> int:
-        return self.rows_read - self.rows_loaded
-
-
-@dataclass
 class ActivityLoad:
     """Activity files loaded: the canonical table, rejected rows, repaired values, a report per file."""
 
     table: pd.DataFrame
     rejected: pd.DataFrame
     repaired: pd.DataFrame
-    files: list[ActivityFile]
+    files: list[FileReport]
     notes: list[str]
     warnings: list[str] = field(default_factory=list)
 
@@ -304,7 +285,7 @@ class _Builder(IssueLog):
 
     def __init__(self, opportunities: pd.DataFrame | None):
         super().__init__()
-        self.reports: list[ActivityFile] = []
+        self.reports: list[FileReport] = []
         self.notes: list[str] = []
         self.warnings: list[str] = []
         self.opps = None
@@ -390,7 +371,7 @@ class _Builder(IssueLog):
             out["outcome"] = _outcome_from_subject(parse.parse_text(frame[cols["subject"]]))
             notes.append("no outcome column: subjects saying no-show or cancelled mark those, other events count as held")
         loaded = out[alive]
-        self.reports.append(ActivityFile(name, f"activities ({spec.name})", len(frame), len(loaded), raw.encoding,
+        self.reports.append(FileReport(name, f"activities ({spec.name})", len(frame), len(loaded), raw.encoding,
                                          raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()],
                                          list(raw.notes)))
         self.notes.extend(f"{name}: {n}" for n in notes)

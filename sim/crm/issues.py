@@ -1,10 +1,12 @@
-"""Rejected and repaired rows: one log shared by every loader, so all files' issues read the same way.
+"""Rejected and repaired rows, and what happened to each file: shared by every loader, so all files read the same way.
 
 Each issue is one row of `ISSUE_COLUMNS`: the file, its row number as a spreadsheet shows it, the column,
 the value as it was, and the reason.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -48,3 +50,22 @@ def combine_issues(*frames: pd.DataFrame) -> pd.DataFrame:
     if not parts:
         return frames[0] if frames else pd.DataFrame(columns=ISSUE_COLUMNS)
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file (opportunities, stage history or activities)."""
+
+    file: str
+    kind: str
+    rows_read: int
+    rows_loaded: int
+    encoding: str
+    delimiter: str | None
+    columns: dict[str, str]
+    unused: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_read - self.rows_loaded

@@ -33,32 +33,13 @@ from ..core.tables import Tables
 from . import parse
 from .activities import load_activities, split_activity_files
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
-from .issues import ISSUE_COLUMNS, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
+from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
 from .parse import ExportError, RawTable, Skipped
 
 TERMINAL = ("won", "lost")
 MAX_AMOUNT = 1e15          # larger amounts are a misplaced digit or an id in the wrong column
 SHOWN_LINE = 200           # characters of a malformed line shown as its value
-
-
-@dataclass
-class FileReport:
-    """What happened to one input file."""
-
-    file: str
-    kind: str
-    rows_read: int
-    rows_loaded: int
-    encoding: str
-    delimiter: str | None
-    columns: dict[str, str]
-    unused: list[str]
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def rows_rejected(self) -> int:
-        return self.rows_read - self.rows_loaded
 
 
 @dataclass
