@@ -7,7 +7,10 @@ the report draws hundreds of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
@@ -20,19 +23,29 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (8
     return fig, axes
 
 
+def interval_rows(ax, mid, low, high, labels: Sequence[str] | None = None, xlabel: str | None = None, **style) -> None:
+    """One dot per row at `mid` with a bar from `low` to `high` (its 95% CI), row 0 at the bottom; `labels` names
+    the rows and `xlabel` the axis (with its unit). `style` goes to `errorbar` (e.g. `color`)."""
+    mid = np.asarray(mid, dtype=float)
+    y = np.arange(len(mid))
+    ax.errorbar(mid, y, xerr=[mid - np.asarray(low, dtype=float), np.asarray(high, dtype=float) - mid],
+                fmt="o", capsize=4, **style)
+    if labels is not None:
+        ax.set_yticks(y, labels)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+
+
 def comparison(summary: pd.DataFrame, metric: str, unit: str, title: str | None = None) -> Figure:
     """Means with 95% CIs of one metric per scenario (the output of `sim.compare` / `sim.summarise`)."""
     rows = summary.xs(metric, level="metric")
     fig, ax = new_figure(figsize=(7, 0.6 * len(rows) + 1.6))
-    y = range(len(rows))
-    ax.errorbar(rows["mean"], y, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]],
-                fmt="o", capsize=4, color="tab:blue")
-    ax.set_yticks(list(y), rows.index)
+    interval_rows(ax, rows["mean"], rows["ci_low"], rows["ci_high"], rows.index,
+                  f"{metric.replace('_', ' ')} [{unit}] — mean and 95% CI", color="tab:blue")
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric.replace('_', ' ')} [{unit}] — mean and 95% CI")
     ax.set_ylabel("scenario")
     ax.set_title(title or f"{metric.replace('_', ' ').capitalize()} by scenario")
-    ax.grid(axis="x", alpha=0.3)
     return fig
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.orbits import cost_of_sales, flows, occupancy
-from ..analysis.plots import new_figure
+from ..analysis.plots import interval_rows, new_figure
 from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
 from .remain_aggressive import Costs
@@ -199,14 +199,9 @@ def comparison_figure(runs: pd.DataFrame, currency: str = "USD"):
     names = list(dict.fromkeys(runs["scenario"]))
     for ax, (metric, label) in zip(axes, ((METRIC, f"cost per new customer [{currency}]"),
                                           ("cost_per_booked", f"cost per {currency} booked [{currency}]"))):
-        stats = [mean_ci(runs.loc[runs["scenario"] == s, metric]) for s in names]
-        mid = np.array([s[0] for s in stats])
-        ax.errorbar(mid, range(len(names)), xerr=[mid - [s[1] for s in stats], [s[2] for s in stats] - mid],
-                    fmt="o", capsize=4)
-        ax.set_yticks(range(len(names)), names)
+        mid, low, high = zip(*(mean_ci(runs.loc[runs["scenario"] == s, metric]) for s in names))
+        interval_rows(ax, mid, low, high, names, label)
         ax.invert_yaxis()
-        ax.set_xlabel(label)
-        ax.grid(axis="x", alpha=0.3)
     axes[0].set_ylabel("allocation")
     fig.suptitle("What selling costs under each allocation (means of the replications, 95% CIs)")
     fig.tight_layout()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.pareto import share_of_top
-from ..analysis.plots import new_figure
+from ..analysis.plots import interval_rows, new_figure
 from ..core.stats import paired_diff_ci
 from ..scenario import Scenario
 from .replicate import replicate_each, summarise
@@ -88,13 +88,9 @@ def gains_figure(gains: pd.DataFrame, currency: str = "USD"):
     for ax, (metric, scale, label) in zip(axes, (("bookings", 1e6, f"bookings, top first minus even [million {currency}]"),
                                                   ("small_deals_won", 1, "smaller deals won, top first minus even [deals]"))):
         rows = gains.xs(metric, level="metric").reindex(sizes)
-        mid = rows["diff"] / scale
-        ax.errorbar(mid, range(len(sizes)), xerr=[mid - rows["diff_low"] / scale, rows["diff_high"] / scale - mid],
-                    fmt="o", capsize=4)
+        interval_rows(ax, rows["diff"] / scale, rows["diff_low"] / scale, rows["diff_high"] / scale,
+                      [f"{s} reps" for s in sizes], label)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(range(len(sizes)), [f"{s} reps" for s in sizes])
-        ax.set_xlabel(label)
-        ax.grid(axis="x", alpha=0.3)
     axes[0].set_ylabel("team size")
     fig.suptitle("Rep time on the largest deals first: the gain and who pays, with time scarce and with time to spare (95% CIs)")
     fig.tight_layout()

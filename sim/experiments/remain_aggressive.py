@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..analysis.plots import new_figure
+from ..analysis.plots import interval_rows, new_figure
 from ..core.periods import labels
 from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
@@ -273,11 +273,8 @@ def policy_figure(table: pd.DataFrame, currency: str = "USD"):
               ("bookings_per_cost", 1, f"bookings per {currency} of team cost"),
               ("months_to_recover", 1, "months from the shock back to 80% of normal"))
     for ax, (metric, scale, label) in zip(axes, panels):
-        mid = rows[metric] / scale
-        ax.errorbar(mid, y, xerr=[mid - rows[f"{metric}_low"] / scale, rows[f"{metric}_high"] / scale - mid],
-                    fmt="o", capsize=4)
-        ax.set_xlabel(label)
-        ax.grid(axis="x", alpha=0.3)
+        interval_rows(ax, rows[metric] / scale, rows[f"{metric}_low"] / scale, rows[f"{metric}_high"] / scale,
+                      xlabel=label)
     axes[0].set_yticks(y, rows.index)
     axes[0].invert_yaxis()
     axes[0].set_ylabel("staffing choice")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..analysis.plots import new_figure
+from ..analysis.plots import interval_rows, new_figure
 from ..experiments.replicate import Known, replicate_each, summarise
 from ..scenario import Scenario
 
@@ -106,13 +106,12 @@ def figure(result: Answer):
     colours = ["tab:gray" if lo_ <= 0 <= hi_ else "tab:green" if (lo_ > 0) == (sign > 0) else "tab:red"
                for lo_, hi_, sign in zip(lo, hi, better)]
     ax.barh(y, pct, color=colours, alpha=0.35)
-    ax.errorbar(pct, y, xerr=[pct - lo, hi - pct], fmt="o", color="black", capsize=4)
+    interval_rows(ax, pct, lo, hi, [SHOWN[m][0] for m in t.index],
+                  "change against the starting scenario [% of its value] — mean and 95% CI of the paired difference",
+                  color="black")
     ax.axvline(0, color="black", lw=1)
-    ax.set_yticks(y, [SHOWN[m][0] for m in t.index])
     ax.invert_yaxis()
-    ax.set_xlabel("change against the starting scenario [% of its value] — mean and 95% CI of the paired difference")
     ax.set_title("What your changes do (green: better, red: worse, grey: not shown to differ)")
-    ax.grid(axis="x", alpha=0.3)
     return fig
 
 
