@@ -37,6 +37,8 @@ def test_bad_orbit_settings_are_named(orbits):
         orbits.replace({"accounts.repeat_per_year": 0.8})
     with pytest.raises(sim.ScenarioError, match="'Referral' is also a market lead source"):
         orbits.replace({"policies.orbits.model.referral_source": "Referral"})
+    with pytest.raises(sim.ScenarioError, match="orbits: names must be unique, repeated: Belief"):
+        orbits.replace({"policies.orbits.model.orbits": ("Awareness", "Belief", "Belief", "Refer")})
 
 
 def test_orbit_names_and_order_are_scenario_data(orbits):

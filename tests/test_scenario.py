@@ -70,6 +70,7 @@ def test_replace_unknown_path_is_named(baseline):
         ({"stages": [{"name": "S", "median_days": 5, "stall_chance": -0.1}]}, "stages.0.stall_chance", ">= 0"),
         ({"stages": [{"name": "S", "median_days": 5, "rep_hours": -1}]}, "stages.0.rep_hours", ">= 0"),
         ({"stages": [{"name": "won", "median_days": 5}]}, "stages", "outcomes"),
+        ({"stages": [{"name": "S", "median_days": 5}, {"name": "S", "median_days": 6}]}, "stages", "names must be unique, repeated: S"),
         ({"deal_value": {"realisation_median": 0}}, "deal_value.realisation_median", "> 0"),
         ({"fit_effects": {"on_loss": -1}}, "fit_effects.on_loss", ">= 0"),
         ({"policies": {"allocation": {"rule": "random"}}}, "policies.allocation.rule", "first_come"),

@@ -53,7 +53,7 @@ from pydantic import Field, field_validator, model_validator
 from scipy.special import ndtr
 
 from ..core import periods, schema
-from ..core.data import Data
+from ..core.data import Data, require_unique
 from ..core.periods import PER_YEAR
 from ..engine.entities import Deal
 from ..engine.hooks import ModelView, Policy, register
@@ -212,10 +212,7 @@ class IncentivePolicy(Policy):
 
     @model_validator(mode="after")
     def _names_unique(self) -> IncentivePolicy:
-        names = [r.name for r in self.rules]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"rules: names must be unique, repeated: {', '.join(dupes)}")
+        require_unique("rules", (r.name for r in self.rules))
         return self
 
     def check(self, world: World) -> list[str]:

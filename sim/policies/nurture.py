@@ -44,7 +44,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..core.data import Data
+from ..core.data import Data, require_unique
 from ..engine.entities import Account, Deal
 from ..engine.hooks import ModelView, Policy, register
 from ..engine.priority import NORMAL, SPARE
@@ -102,10 +102,7 @@ class SecondPlace(Policy):
         lo, hi = self.failure_months
         if not 0 <= lo <= hi <= 120:
             raise ValueError(f"failure_months: ({lo:g}, {hi:g}) must be two months from 0 to 120, the first not after the second")
-        names = [c.name for c in self.competitors]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"competitors: names must be unique, repeated: {', '.join(dupes)}")
+        require_unique("competitors", (c.name for c in self.competitors))
         return self
 
     def check(self, world: World) -> list[str]:

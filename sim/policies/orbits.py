@@ -58,7 +58,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from ..core import schema
-from ..core.data import Data
+from ..core.data import Data, require_unique
 from ..engine.entities import Account, Deal
 from ..engine.hooks import ModelView, Policy, register
 from ..engine.priority import NORMAL
@@ -150,9 +150,7 @@ class OrbitModel(Data):
     @model_validator(mode="after")
     def _roles(self) -> OrbitModel:
         names = list(self.orbits)
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"orbits: names must be unique, repeated: {', '.join(dupes)}")
+        require_unique("orbits", names)
         taken = {CHURNED, UNAWARE} & set(names)
         if taken:
             raise ValueError(f"orbits: {', '.join(sorted(taken))} is where accounts go when they leave the orbits, not an orbit")

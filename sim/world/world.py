@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field, model_validator
 
-from ..core.data import Data
+from ..core.data import Data, require_unique
 from ..core.schema import DEFAULT_STAGES
 from .accounts import AccountSettings
 from .market import Market
@@ -51,10 +51,7 @@ class World(Data):
         if not EARLIEST <= self.start <= LATEST - dt.timedelta(days=self.days):
             raise ValueError(f"start: {self.start} is not allowed, the run must lie between {EARLIEST} and {LATEST}")
         for what, items in (("segments", self.segments), ("lead_sources", self.lead_sources), ("stages", self.stages)):
-            names = [i.name for i in items]
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            if dupes:
-                raise ValueError(f"{what}: names must be unique, repeated: {', '.join(dupes)}")
+            require_unique(what, (i.name for i in items))
         if {s.name for s in self.stages} & {"won", "lost"}:
             raise ValueError("stages: 'won' and 'lost' are outcomes, not stage names")
         total = self.reps.count + sum(h.count for h in self.reps.hires)
