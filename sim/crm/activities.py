@@ -54,6 +54,7 @@ import pandas as pd
 from ..core import schema
 from . import parse
 from .dates import check_format
+from .formats import resolve_headers
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_yaml
 from .parse import ExportError, RawTable
@@ -94,14 +95,7 @@ class ActivitySpec:
 
     def resolve(self, header: Iterable[str]) -> dict[str, str]:
         """field -> the actual header in this file, for the fields present."""
-        by_norm = {_norm(h): h for h in header}
-        found = {}
-        for fld, aliases in self.columns.items():
-            for alias in aliases:
-                if _norm(alias) in by_norm:
-                    found[fld] = by_norm[_norm(alias)]
-                    break
-        return found
+        return resolve_headers(self.columns, header)
 
     def matches(self, header: Iterable[str]) -> int:
         """How well a header fits: fields found, or 0 without a date, a deal/account link or a marker."""
@@ -111,10 +105,6 @@ class ActivitySpec:
         if self.markers and not any(m in found for m in self.markers):
             return 0
         return len(found)
-
-
-def _norm(header: str) -> str:
-    return " ".join(str(header).replace("\ufeff", "").split()).lower()
 
 
 SALESFORCE_EVENT = ActivitySpec(

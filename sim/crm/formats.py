@@ -34,7 +34,7 @@ Where the column names come from (looked up, not invented):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 # Canonical columns an export can fill beyond the schema's own, with their meaning (kept as extra columns).
@@ -65,14 +65,7 @@ class FileSpec:
 
     def resolve(self, header: list[str]) -> dict[str, str]:
         """canonical column -> the actual header in this file, for the columns present."""
-        by_norm = {_norm(h): h for h in header}
-        found = {}
-        for canon, aliases in self.columns.items():
-            for alias in aliases:
-                if _norm(alias) in by_norm:
-                    found[canon] = by_norm[_norm(alias)]
-                    break
-        return found
+        return resolve_headers(self.columns, header)
 
     def matches(self, header: list[str]) -> int:
         """How well a header fits this file kind: columns found, or 0 when a key column is missing."""
@@ -115,6 +108,18 @@ class Format:
             if known.lower() == low:
                 return meaning
         return label
+
+
+def resolve_headers(columns: Mapping[str, tuple[str, ...]], header: Iterable[str]) -> dict[str, str]:
+    """column -> the header in this file that feeds it: its first accepted name present, case and spacing ignored."""
+    by_norm = {_norm(h): h for h in header}
+    found = {}
+    for column, aliases in columns.items():
+        for alias in aliases:
+            if _norm(alias) in by_norm:
+                found[column] = by_norm[_norm(alias)]
+                break
+    return found
 
 
 def _norm(header: str) -> str:
