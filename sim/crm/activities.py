@@ -362,8 +362,8 @@ class _Builder(IssueLog):
             notes.append("no outcome column: subjects saying no-show or cancelled mark those, other events count as held")
         loaded = out[alive]
         self.reports.append(FileReport(name, f"activities ({spec.name})", len(frame), len(loaded), raw.encoding,
-                                         raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()],
-                                         list(raw.notes)))
+                                       raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()],
+                                       list(raw.notes)))
         self.notes.extend(f"{name}: {n}" for n in notes)
         return loaded.reset_index(drop=True)
 
@@ -380,19 +380,6 @@ class _Builder(IssueLog):
         self.warn_if_unread(raw, fld, cols[fld], text, p.values, alive, "a date")
         return p.values.where(~p.invalid), p.invalid, p.why
 
-    def readable_rows(self, raw: RawTable) -> pd.Series:
-        """Rows to read: not a malformed line (rejected with its line number) and not blank (rejected as blank)."""
-        frame = raw.frame
-        malformed = pd.Series(False, index=frame.index)
-        if raw.malformed:
-            positions = list(raw.malformed)
-            malformed.iloc[positions] = True
-            why = pd.Series([raw.malformed[k][0] for k in positions], index=frame.index[positions])
-            text = pd.Series([raw.malformed[k][1][:200] for k in positions], index=frame.index[positions])
-            self.flag("rejected", raw, malformed, "(line)", text, why)
-        blank = parse.blank_rows(frame) & ~malformed
-        self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
-        return ~(malformed | blank)
 
     def warn_if_unread(self, raw: RawTable, fld: str, header: str, text: pd.Series, values: pd.Series,
                        alive: pd.Series, what: str) -> None:

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import parse
 from .parse import RawTable
 
 ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]
+SHOWN_LINE = 200           # characters of a malformed line shown as its value
 
 
 class IssueLog:
@@ -35,6 +37,20 @@ class IssueLog:
             "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
             "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
         }))
+
+    def readable_rows(self, raw: RawTable) -> pd.Series:
+        """Rows to read: not a malformed line (rejected with its line number) and not blank (rejected as blank)."""
+        frame = raw.frame
+        malformed = pd.Series(False, index=frame.index)
+        if raw.malformed:
+            positions = list(raw.malformed)
+            malformed.iloc[positions] = True
+            why = pd.Series([raw.malformed[p][0] for p in positions], index=frame.index[positions])
+            text = pd.Series([raw.malformed[p][1][:SHOWN_LINE] for p in positions], index=frame.index[positions])
+            self.flag("rejected", raw, malformed, "(line)", text, why)
+        blank = parse.blank_rows(frame) & ~malformed
+        self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
+        return ~(malformed | blank)
 
     def issues(self, which: str) -> pd.DataFrame:
         """The "rejected" or "repaired" rows as one table (typed columns even when there are none)."""

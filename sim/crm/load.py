@@ -39,7 +39,6 @@ from .parse import ExportError, RawTable, Skipped
 
 TERMINAL = ("won", "lost")
 MAX_AMOUNT = 1e15          # larger amounts are a misplaced digit or an id in the wrong column
-SHOWN_LINE = 200           # characters of a malformed line shown as its value
 
 
 @dataclass
@@ -200,20 +199,6 @@ class _Builder(IssueLog):
         self.warnings: list[str] = []
         self.stage_report: dict[str, dict] = {}
         self.first_amounts = pd.Series(dtype="float64")
-
-    def readable_rows(self, raw: RawTable) -> pd.Series:
-        """Rows to read: not a malformed line (rejected with its line number) and not blank (rejected as blank)."""
-        frame = raw.frame
-        malformed = pd.Series(False, index=frame.index)
-        if raw.malformed:
-            positions = list(raw.malformed)
-            malformed.iloc[positions] = True
-            why = pd.Series([raw.malformed[p][0] for p in positions], index=frame.index[positions])
-            text = pd.Series([raw.malformed[p][1][:SHOWN_LINE] for p in positions], index=frame.index[positions])
-            self.flag("rejected", raw, malformed, "(line)", text, why)
-        blank = parse.blank_rows(frame) & ~malformed
-        self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
-        return ~(malformed | blank)
 
     # -- columns
     def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
