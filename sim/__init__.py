@@ -22,7 +22,7 @@ os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
 from .core.schema import Col, Table
 from .core.tables import Tables
-from .engine.hooks import ModelView, Policy, register, unregister
+from .engine.hooks import ModelView, Policy, PolicyRun, register, unregister
 from .engine.priority import Level, Priority
 from .experiments.backtest import backtest
 from .experiments.calibrate import calibrate
@@ -38,6 +38,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+source"
 
-__all__ = ["Col", "Level", "ModelView", "Policy", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
+__all__ = ["Col", "Level", "ModelView", "Policy", "PolicyRun", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
            "Sweep", "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity",
            "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

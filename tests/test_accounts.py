@@ -81,10 +81,11 @@ class OpenPipeline(sim.Policy):
     key: ClassVar[str] = "open_pipeline_test"
     count: int = 30
 
-    def attach(self, model: sim.ModelView) -> None:
+    def start(self, model: sim.ModelView) -> OpenPipeline:
         for _ in range(self.count):
             account = model.leads.prospect(0, model.rng)
             model.resume(model.leads.lead_for(0.0, account, "Inbound", model.rng), stage=2, entered=-100.0)
+        return self
 
 
 def test_deals_open_before_the_run_resume_in_their_stage(base):

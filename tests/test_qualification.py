@@ -50,22 +50,22 @@ def test_relaxing_admits_poor_fit_only_while_behind(sweet):
     the same day of the same quarter get different bars, and the one behind gets the normal bar back as soon
     as their bookings catch up. (A rule that relaxed in Q1 for everyone would fail every line here.)"""
     relaxed = strictness.qualifying(sweet, 0.6, relax_to=0.1, margin=0.2)
-    policy = relaxed.policies.qualification
+    run = relaxed.policies.qualification.start(SimpleNamespace())   # its run: the bookings the bar reads
     model = SimpleNamespace(world=relaxed, now=60.0)    # 1 March: 60 days into Q1, past the 30-day grace
     behind, on_track = (Rep(name=n, desk=None, joined=-100.0, hours_per_week=30, ramp_days=0, ramp_start=1.0)
                         for n in ("behind", "on track"))
     plan = 1_200_000 / 4 * 60 / 90                       # quarter plan to date on day 60 (Q1 2026 has 90 days)
-    behind.extra["booked"] = {0: 0.5 * plan}
-    on_track.extra["booked"] = {0: 0.9 * plan}
-    assert policy.bar(model, behind) == 0.1 and policy.bar(model, on_track) == 0.6
-    behind.extra["booked"][0] = 0.81 * plan             # caught up to within the 20% margin: the bar is back
-    assert policy.bar(model, behind) == 0.6
-    assert policy.bar(SimpleNamespace(world=relaxed, now=20.0), Rep(
+    run.booked[behind] = {0: 0.5 * plan}
+    run.booked[on_track] = {0: 0.9 * plan}
+    assert run.bar(model, behind) == 0.1 and run.bar(model, on_track) == 0.6
+    run.booked[behind][0] = 0.81 * plan             # caught up to within the 20% margin: the bar is back
+    assert run.bar(model, behind) == 0.6
+    assert run.bar(SimpleNamespace(world=relaxed, now=20.0), Rep(
         name="new", desk=None, joined=-100.0, hours_per_week=30, ramp_days=0, ramp_start=1.0)) == 0.6   # grace
     model.now = 95.0                                     # Q2 starts on day 90: Q1's bookings no longer count
-    assert policy.bar(model, on_track) == 0.6            # 5 days into Q2: still in the grace period
+    assert run.bar(model, on_track) == 0.6            # 5 days into Q2: still in the grace period
     model.now = 130.0
-    assert policy.bar(model, on_track) == 0.1            # nothing booked in Q2 by day 130: behind now
+    assert run.bar(model, on_track) == 0.1            # nothing booked in Q2 by day 130: behind now
     never_judged = relaxed.replace({"policies.qualification.relax_when_behind.grace_days": 365})
     assert (sim.simulate(never_judged, seed=4).tables.opportunities["fit_score"] >= 0.6).all()
 

@@ -1,7 +1,6 @@
 """The engine's faster parts behave exactly like what they replace.
 
-- `Desk` grants, queues and releases like SimPy's `PriorityResource`, event for event, including ties,
-  priorities, zero-length work and deals interrupted while they wait;
+- (the desk's event-for-event comparison with SimPy's `PriorityResource` is in `tests/test_desk.py`);
 - per-account random streams equal `np.random.default_rng([key, account number])`;
 - the metrics a run reports without building tables equal `pipeline_metrics` on its tables;
 - `replicate` builds no tables unless its measure reads them.
@@ -14,89 +13,13 @@ import pickle
 
 import numpy as np
 import pytest
-import simpy
 
 import sim
 from sim.core.metrics import pipeline_metrics
-from sim.engine import team as team_module
 from sim.engine.accounts import AccountStreams, _uint32_words, seed_states
 from sim.engine.entities import Account
 from sim.engine.model import SalesModel
 from sim.experiments.simulate import make_rng
-
-
-# ---- the desk -------------------------------------------------------------------------------------
-class SimPyDesk(simpy.PriorityResource):
-    """The desk as it was: SimPy's own resource with the same insertion-ordered queue."""
-
-    PutQueue = team_module._InsortQueue
-
-
-def desk_story(desk_class, seed: int, env_class=simpy.Environment) -> list[tuple]:
-    """Workers asking for two desks at whole-day times (many ties), with priorities that tie, work of zero or
-    more days, and a boss who interrupts some of those waiting; everything that happens, in order."""
-    rng = np.random.default_rng(seed)
-    env = env_class()
-    desks = [desk_class(env, capacity=1) for _ in range(2)]
-    log: list[tuple] = []
-    waiting: dict[int, simpy.Process] = {}
-
-    def worker(k: int):
-        for _ in range(int(rng.integers(1, 4))):
-            yield env.timeout(float(rng.integers(0, 3)))
-            desk = desks[int(rng.integers(0, 2))]
-            with desk.request(priority=(int(rng.integers(0, 2)), float(rng.integers(0, 2)))) as turn:
-                waiting[k] = env.active_process
-                try:
-                    yield turn
-                except simpy.Interrupt:
-                    log.append((env.now, k, "interrupted", len(desk.queue)))
-                    continue
-                finally:
-                    waiting.pop(k, None)
-                log.append((env.now, k, "granted", len(desk.queue), desk.count))
-                yield env.timeout(float(rng.integers(0, 2)))
-            log.append((env.now, k, "released", len(desk.queue)))
-
-    def boss():
-        for _ in range(6):
-            yield env.timeout(float(rng.integers(1, 3)))
-            for k in sorted(waiting)[:1]:
-                waiting[k].interrupt("handed over")
-
-    for k in range(12):
-        env.process(worker(k))
-    env.process(boss())
-    env.run(until=40)
-    log.append(("events scheduled", next(env._eid)))
-    return log
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_the_desk_behaves_event_for_event_like_simpys_priority_resource(seed):
-    simpys = desk_story(SimPyDesk, seed)
-    assert desk_story(team_module.Desk, seed, team_module.Clock) == simpys      # releases left off the schedule
-    assert desk_story(team_module.Desk, seed) == simpys                          # on a plain SimPy environment
-
-
-def test_a_clock_still_stops_on_a_failing_process():
-    env = team_module.Clock()
-
-    def broken():
-        yield env.timeout(1)
-        raise RuntimeError("a policy's bug")
-
-    env.process(broken())
-    with pytest.raises(RuntimeError, match="a policy's bug"):
-        env.run(until=5)
-    stopper = team_module.Clock()
-    done = stopper.timeout(2, value="fine")
-    assert stopper.run(until=done) == "fine" and stopper.now == 2
-
-
-def test_a_desk_serves_one_at_a_time():
-    with pytest.raises(ValueError, match="one deal at a time"):
-        team_module.Desk(simpy.Environment(), capacity=2)
 
 
 # ---- account streams ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""A new policy is one class: defined here, in the test file, through the public API only, with no edit
-under `sim/`. It changes how deals pass their stages, validates its own settings (errors name the field),
-checks itself against the world, and writes a table of its own."""
+"""A new policy is a settings class and, when it keeps state, a run class: defined here, in the test file,
+through the public API only, with no edit under `sim/`. It changes how deals pass their stages, validates its
+own settings (errors name the field), checks itself against the world, and writes a table of its own from
+what its run recorded (the worked example of `sim/README.md`)."""
 
 from __future__ import annotations
 
@@ -34,17 +35,25 @@ class SourceBoost(sim.Policy):
         names = [s.name for s in world.lead_sources]
         return [] if self.source in names else [f"source: {self.source!r} is not a lead source ({', '.join(names)})"]
 
-    def attach(self, model: sim.ModelView) -> None:
-        model.extra["toy"] = []
+    def start(self, model: sim.ModelView) -> BoostRun:
+        return BoostRun(self)
+
+
+class BoostRun(sim.PolicyRun):
+    """One run of `SourceBoost`: the boost at every stage, and the deals it saw close."""
+
+    def __init__(self, policy: SourceBoost):
+        self.policy = policy
+        self.closed: list[tuple[str, str, float]] = []
 
     def pass_factor(self, model: sim.ModelView, deal, i: int) -> float:
-        return self.boost if deal.lead.source == self.source else 1.0
+        return self.policy.boost if deal.lead.source == self.policy.source else 1.0
 
     def on_close(self, model: sim.ModelView, deal) -> None:
-        model.extra["toy"].append((deal.id, deal.lead.source, float(deal.won)))
+        self.closed.append((deal.id, deal.lead.source, float(deal.won)))
 
     def tables(self, model: sim.ModelView) -> dict[str, pd.DataFrame]:
-        return {"toy": pd.DataFrame(model.extra["toy"], columns=["opportunity_id", "source", "won"])}
+        return {"toy": pd.DataFrame(self.closed, columns=["opportunity_id", "source", "won"])}
 
 
 @pytest.fixture(scope="module")

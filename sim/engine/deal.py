@@ -11,14 +11,14 @@ The process reads like the sale itself::
 
 `DealRules` is the one place where a stage's chance and time are put together: the world's stage table,
 bent by the lead's fit, source and hidden truth, the market conditions of the day, the buyer's patience
-and every policy's `pass_factor` / `stage_days`. The random numbers were drawn with the lead
+and every policy run's `pass_factor` / `stage_days`. The random numbers were drawn with the lead
 (`sim.engine.entities.Lead`), so the same lead meets the same fate under the same rules.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 
 import simpy
 from scipy.special import ndtr, ndtri
@@ -26,7 +26,7 @@ from scipy.special import ndtr, ndtri
 from ..world import World
 from .conditions import Conditions
 from .entities import Deal, Lead
-from .hooks import ModelView, Policy, overrides
+from .hooks import Hooks, ModelView, overrides
 from .priority import Priority, combine
 from .team import Rep
 from .truth import calibrate
@@ -34,20 +34,22 @@ from .truth import calibrate
 
 def pass_chances(world: World, fit: float, loss_factor: float) -> list[float]:
     """Per stage, the chance a deal of this fit and loss factor moves on, in normal market conditions."""
-    fit_factor = math.exp(world.fit_effects.on_loss * (0.5 - fit)) * loss_factor
-    return [1.0 - min(stage.loss_chance * fit_factor, 0.99) for stage in world.stages]
+    return _pass_chances([s.loss_chance for s in world.stages], world.fit_effects.on_loss, fit, loss_factor)
+
+
+def _pass_chances(loss_chances: Sequence[float], on_loss: float, fit: float, loss_factor: float) -> list[float]:
+    """The formula: each stage's loss chance times the fit factor exp(on_loss x (0.5 - fit)) times the loss
+    factor, capped at 0.99; the pass chance is what is left."""
+    fit_factor = math.exp(on_loss * (0.5 - fit)) * loss_factor
+    return [1.0 - min(loss * fit_factor, 0.99) for loss in loss_chances]
 
 
 class DealRules:
     """How each stage goes for a deal: chance of passing, customer-side time, queue priority, rep effort."""
 
-    def __init__(self, world: World, conditions: Conditions, policies: list[Policy], view: ModelView):
+    def __init__(self, world: World, conditions: Conditions, view: ModelView):
         self.world, self.conditions, self.view = world, conditions, view
-        # only the policies that override a hook are asked at that hook (hooks run on every event)
-        asked = lambda hook: [p for p in policies if overrides(p, hook)]  # noqa: E731 - tiny local filter
-        self._enterers, self._prioritisers, self._motivators = asked("enter_stage"), asked("priority"), asked("effort")
-        self._timers, self._passers, self._pricers = asked("stage_days"), asked("pass_factor"), asked("signed_amount")
-        self.has_enterers = bool(self._enterers)
+        self.consult([])
         self._source_loss = {s.name: s.loss_factor for s in world.lead_sources}
         self._source_time = {s.name: s.duration_factor for s in world.lead_sources}
         self._truth_scale = calibrate(world.truth, [1.0 - p for p in pass_chances(world, 0.5, 1.0)])
@@ -58,6 +60,13 @@ class DealRules:
         self._patience = world.market.patience_days
         self._pass_factor, self._stretch = conditions.pass_factor_by_day, conditions.stretch_by_day
         self._last_day = len(conditions.pass_factor_by_day) - 1
+
+    def consult(self, runs: Sequence[Hooks]) -> None:
+        """Ask these policy runs from now on; at each hook only those that override it (hooks run on every event)."""
+        asked = lambda hook: [r for r in runs if overrides(r, hook)]  # noqa: E731 - tiny local filter
+        self._enterers, self._prioritisers, self._motivators = asked("enter_stage"), asked("priority"), asked("effort")
+        self._timers, self._passers, self._pricers = asked("stage_days"), asked("pass_factor"), asked("signed_amount")
+        self.has_enterers = bool(self._enterers)
 
     # ---- chance -------------------------------------------------------------------------------
     def loss_factor(self, lead: Lead, now: float) -> float:
@@ -71,8 +80,7 @@ class DealRules:
 
     def _chances(self, fit: float, loss_factor: float) -> list[float]:
         """`pass_chances` with the world's settings read once."""
-        fit_factor = math.exp(self._on_loss * (0.5 - fit)) * loss_factor
-        return [1.0 - min(loss * fit_factor, 0.99) for loss in self._loss_chances]
+        return _pass_chances(self._loss_chances, self._on_loss, fit, loss_factor)
 
     def pass_chance(self, deal: Deal, i: int, now: float, waited: float) -> float:
         """The chance the deal passes stage `i` at day `now`, after waiting `waited` days for its rep.

@@ -27,7 +27,6 @@ class Account:
     revenue: float = 0.0          # won amount so far
     lost: bool = False            # the customer has gone (a policy decides: churn); its own process stops
     deals: list[Deal] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)   # room for policies' per-account bookkeeping
 
     @property
     def id(self) -> str:
@@ -74,7 +73,6 @@ class Deal:
     amount: float | None = None
     loss_reason: str | None = None                            # why it was lost, if a policy knows
     competitor: str | None = None                             # who won instead, if a policy knows
-    extra: dict[str, Any] = field(default_factory=dict)      # room for policies' per-deal bookkeeping
     process: simpy.Process | None = None                      # the deal's SimPy process
     waiting: bool = False                                     # queued for its owner's time right now
     knows: Knowledge = field(init=False)                      # what the rep has learned of the hidden truth

@@ -1,7 +1,7 @@
 """The sales model: wires the market, the team, the deals and the policies together, and records tables.
 
 `SalesModel(world, policies, rng).run()` runs SimPy until the world's last day and returns the canonical
-tables and headline metrics (`Outcome`). The scenario layer (`sim.simulate`) builds it from a `Scenario`.
+tables and headline metrics (`SimResult`). The scenario layer (`sim.simulate`) builds it from a `Scenario`.
 
 All randomness comes from one `numpy.random.Generator`. The model splits it into independent streams
 (`market_rng` for leads and conditions, `rng` for policies), so that changing a policy or the team does
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Generator, Iterator, Sequence
+from typing import Any
 from contextlib import contextmanager
 
 import numpy as np
@@ -24,13 +25,19 @@ from ..core.tables import Tables
 from ..world import World
 from . import recorder
 from .accounts import AccountStreams, customer_life
+from .activities import Activities
 from .conditions import Conditions
+from .costs import CostLedger
 from .deal import DealRules, work_the_deal
 from .entities import Deal, Lead
-from .hooks import Policy, overrides
+from .hooks import HOOKS, Hooks, Policy, ordered, overrides
 from .leads import LeadFactory, arrivals
 from .priority import Priority
-from .team import Clock, Rep, Team
+from .streams import Streams
+from .desk import Clock
+from .team import Rep, Team
+
+_SERVICE_TABLES = {"activities": "activities", "costs": "costs"}   # table name -> the service (attribute) writing it
 
 
 @contextmanager
@@ -51,17 +58,19 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class Outcome:
-    """What one run produced: the headline metrics, and the canonical tables.
+class SimResult:
+    """What one run produced: the scenario and seed used, the headline metrics and the canonical tables.
 
-    The tables are built the first time `tables` is read: a replication that keeps only metrics never
-    pays for them (the metrics do not need them, see `SalesModel.metrics`).
+    The tables are built the first time `tables` is read, so code that keeps only `metrics` (as `replicate`
+    does by default) never pays for building DataFrames (the metrics do not need them, see
+    `SalesModel.metrics`); a `measure` that reads `result.tables` gets them. A pickled result carries its
+    tables, never the model behind them.
     """
 
-    def __init__(self, model: SalesModel, metrics: dict[str, float]):
-        self.metrics = metrics
-        self._model: SalesModel | None = model
-        self._tables: Tables | None = None
+    def __init__(self, scenario: World, seed: Any, metrics: dict[str, float], model: SalesModel | None = None,
+                 tables: Tables | None = None):
+        self.scenario, self.seed, self.metrics = scenario, seed, metrics
+        self._model, self._tables = model, tables
 
     @property
     def tables(self) -> Tables:
@@ -70,8 +79,12 @@ class Outcome:
             self._model = None
         return self._tables
 
-    def __getstate__(self) -> dict:   # a pickled outcome carries its tables, not the model
-        return {"metrics": self.metrics, "_model": None, "_tables": self.tables}
+    def __getstate__(self) -> dict:
+        return {"scenario": self.scenario, "seed": self.seed, "metrics": self.metrics, "_model": None,
+                "_tables": self.tables}
+
+    def __repr__(self) -> str:
+        return f"SimResult(scenario={getattr(self.scenario, 'name', 'world')!r}, seed={self.seed!r}, {len(self.metrics)} metrics)"
 
 
 class SalesModel:
@@ -89,28 +102,62 @@ class SalesModel:
         self.conditions = Conditions.build(world, self.market_rng)
         self.leads = LeadFactory(world, self.market_rng)
         self.team = Team(self.env, world)
-        self.policies = list(policies)
-        self.rules = DealRules(world, self.conditions, self.policies, self)
-        self._admitters = [p for p in self.policies if overrides(p, "admit")]
-        self._closers = [p for p in self.policies if overrides(p, "on_close")]
+        self.policies = ordered(list(policies))            # as declared by their `after` (see `sim.engine.hooks`)
+        self.runs: list[Hooks] = []                        # what each policy's `start` returned, in that order
+        self.rules = DealRules(world, self.conditions, self)
+        self._admitters: list[Hooks] = []
+        self._closers: list[Hooks] = []
         self.deals: list[Deal] = []
         self.declined: list[Lead] = []
-        self.extra: dict = {}                               # room for policies' per-run bookkeeping
+        self.streams = Streams(self.rng)                   # services a policy may ask for
+        self._activities: Activities | None = None
+        self._costs: CostLedger | None = None
 
     @property
     def now(self) -> float:
         return self.env.now
 
+    @property
+    def activities(self) -> Activities:
+        """The run's activity log, made when a policy first asks for it."""
+        if self._activities is None:
+            self._activities = Activities(self)
+        return self._activities
+
+    @property
+    def costs(self) -> CostLedger:
+        """The run's cost ledger, made when a policy first asks for it."""
+        if self._costs is None:
+            self._costs = CostLedger(self)
+        return self._costs
+
     # ---- the story -----------------------------------------------------------------------------
-    def run(self) -> Outcome:
+    def run(self, seed: Any = None) -> SimResult:
+        """Run until the world's last day; `seed` is only recorded on the result (the model has its generator)."""
         env, world = self.env, self.world
         env.process(arrivals(env, world.days, self.conditions, self.leads, self.receive))
         env.process(self.team.hiring(env))
-        for policy in self.policies:
-            policy.attach(self)
+        self.start_policies()
         with _collector_paused():
             env.run(until=world.days)
-        return Outcome(self, self.metrics())
+        return SimResult(world, seed, self.metrics(), model=self)
+
+    def start_policies(self) -> None:
+        """Each policy starts its run (its processes, its state), in order; from now on the engine asks the runs."""
+        self.runs = []
+        for policy in self.policies:
+            run = policy.start(self)
+            if not isinstance(run, Hooks):
+                raise TypeError(f"{type(policy).__name__}.start must return the run whose hooks the engine calls "
+                                f"(a PolicyRun, or the policy itself), got {type(run).__name__}")
+            ignored = [h for h in HOOKS if run is not policy and overrides(policy, h)]
+            if ignored:
+                raise TypeError(f"{type(policy).__name__} overrides {', '.join(ignored)} but its start returns a "
+                                f"{type(run).__name__}, whose hooks the engine calls: move them to the run")
+            self.runs.append(run)
+        self.rules.consult(self.runs)
+        self._admitters = [r for r in self.runs if overrides(r, "admit")]
+        self._closers = [r for r in self.runs if overrides(r, "on_close")]
 
     def receive(self, lead: Lead) -> None:
         """A lead arrived: if every policy admits it, it becomes a deal with an owner and starts moving."""
@@ -195,7 +242,12 @@ class SalesModel:
     def tables(self) -> Tables:
         """Build the canonical tables from what was recorded during the run."""
         opportunities = recorder.opportunities(self.world, self.deals)
-        written = {name: df for p in self.policies for name, df in p.tables(self).items()}
+        written: dict[str, pd.DataFrame] = {}
+        for policy, run in zip(self.policies, self.runs):
+            written.update(run.tables(self))
+            for table in type(policy).writes:       # a service's table, written once however many policies use it
+                if table.name in _SERVICE_TABLES and table.name not in written:
+                    written[table.name] = getattr(self, _SERVICE_TABLES[table.name]).table()
         tables = Tables(
             opportunities=opportunities,
             stage_history=recorder.stage_history(self.world, self.deals),
@@ -223,6 +275,6 @@ class SalesModel:
             attainment = (tables.attainment if tables is not None
                           else recorder.attainment(self.world, self.team.reps, recorder.won_deals(self.world, self.deals)))
             out["attainment"] = quota.annual_attainment(attainment)
-        for policy in self.policies:
-            out.update(policy.metrics(self))
+        for run in self.runs:
+            out.update(run.metrics(self))
         return out

@@ -2,21 +2,24 @@
 
 A policy is scenario data that the engine consults at named hooks (`sim.engine.hooks`). To add one, write
 a module here with a `Policy` subclass decorated with `@register`, give it a `key`, and import the module
-below; see `sim/README.md` for the worked example. Shared pieces (not policies): `touches` (the activity log
-of meetings, calls and trials) and `streams` (a random stream per deal, for common random numbers).
+below; see `sim/README.md` for the worked example. The services they share (the activity log, the cost
+ledger, random streams per deal) are the engine's: `sim.engine.activities`, `.costs`, `.streams`.
+
+The imports below are the registration order: the order policies are listed in a scenario's YAML and, where no
+`after` declaration says otherwise, the order the model consults them. A new policy goes at the end.
 """
 
 from .allocation import AllocationPolicy
-from .bugs import BugPolicy
-from .first_meeting import FirstMeetingPolicy
-from .forecast import ForecastPolicy
-from .incentives import AwardRule, IncentivePolicy
-from .listening import ListeningPolicy
-from .nurture import SecondPlace
 from .open_pipeline import OpenPipeline
-from .orbits import OrbitAllocation
 from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
+from .forecast import ForecastPolicy
+from .first_meeting import FirstMeetingPolicy
+from .listening import ListeningPolicy
+from .bugs import BugPolicy
+from .incentives import AwardRule, IncentivePolicy
+from .nurture import SecondPlace
+from .orbits import OrbitAllocation
 from .trials import TrialPolicy
 
 __all__ = ["AllocationPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",

@@ -23,7 +23,6 @@ class AllocationPolicy(Policy):
 
     key: ClassVar[str] = "allocation"
     summary: ClassVar[str] = "how reps share their time between waiting deals"
-    order: ClassVar[int] = 0
     levers: ClassVar[tuple[str, ...]] = ("rule",)
     on_by_default: ClassVar[bool] = True
 

@@ -46,10 +46,10 @@ from typing import ClassVar
 from pydantic import Field
 
 from ..engine.entities import Deal
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.activities import ACTIVITIES
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.priority import URGENT
 from ..world import World
-from . import streams, touches
 
 LOSS_REASON = "bug in evaluation"
 DISCLOSED = "put off by disclosed known issues"
@@ -75,7 +75,7 @@ class BugPolicy(Policy):
     key: ClassVar[str] = "bugs"
     summary: ClassVar[str] = "bugs customers meet while evaluating, pre-release testing, disclosure and support response (null = no bugs)"
     levers: ClassVar[tuple[str, ...]] = ("testing_hours", "beta", "disclose", "response_hours", "rep_hours")  # what-if explorer: what the company decides; the rest is how buyers respond
-    order: ClassVar[int] = 50
+    writes: ClassVar[tuple] = (ACTIVITIES,)
 
     stage: str = Field("Evaluation of Options", min_length=1, description="the stage in which the customer evaluates the product")
     bug_chance: float = Field(0.3, ge=0, le=1, description="chance an evaluation meets a bug that matters, with no pre-release testing (an assumption)")
@@ -111,9 +111,8 @@ class BugPolicy(Policy):
         return 1.0 - (1.0 - self.walk_per_day) ** (self.response_hours / 24.0)
 
     # ---- the story -------------------------------------------------------------------------------
-    def attach(self, model: ModelView) -> None:
-        model.extra["bugs"] = {"stage": model.world.stage_names.index(self.stage),
-                               "evaluations": 0, "rep_hours": 0.0, "discounts": 0.0}
+    def start(self, model: ModelView) -> Bugs:
+        return Bugs(self, model)
 
     def react(self, u_known: float, u_fatal: float, u_walk: float) -> tuple[bool, str, float, float]:
         """What the buyer does about a bug, from three uniforms: (known, reaction, stall days, days to leave)."""
@@ -129,67 +128,77 @@ class BugPolicy(Policy):
             return known, "lost", 0.0, wait * u_walk / self.walk_chance   # walks part-way through the wait
         return known, "stalled", wait + self.retest_days, 0.0
 
+
+class Bugs(PolicyRun):
+    """One run of `BugPolicy`: the bug each deal's buyer met (if any), and what they cost."""
+
+    def __init__(self, policy: BugPolicy, model: ModelView):
+        self.policy = policy
+        self.activities, self.streams = model.activities, model.streams
+        self.stage = model.world.stage_names.index(policy.stage)
+        self.bugs: dict[Deal, BugEvent] = {}
+        self.evaluations = 0
+        self.rep_hours = 0.0
+        self.discounts = 0.0
+
     def enter_stage(self, model: ModelView, deal: Deal, i: int):
-        state = model.extra["bugs"]
-        if i != state["stage"]:
+        if i != self.stage:
             return None
-        state["evaluations"] += 1
-        u = streams.deal_stream(model, "bugs", deal).random(6)   # surfaces?, when, known?, fatal?, walks?, put off by disclosure?
-        if self.disclose and u[5] < self.disclosure_loss:
-            deal.extra["bug"] = BugEvent(0.0, True, "lost", 0.0, 0.0, reason=DISCLOSED)
+        p = self.policy
+        self.evaluations += 1
+        u = self.streams.of(deal, "bugs").random(6)   # surfaces?, when, known?, fatal?, walks?, put off by disclosure?
+        if p.disclose and u[5] < p.disclosure_loss:
+            self.bugs[deal] = BugEvent(0.0, True, "lost", 0.0, 0.0, reason=DISCLOSED)
             return None
-        if u[0] >= self.chance:
+        if u[0] >= p.chance:
             return None
         offset = u[1] * model.world.stages[i].median_days
-        known, reaction, stall, leave = self.react(u[2], u[3], u[4])
+        known, reaction, stall, leave = p.react(u[2], u[3], u[4])
         event = BugEvent(offset, known, reaction, stall, offset + leave)
-        deal.extra["bug"] = event
+        self.bugs[deal] = event
         model.env.process(self.firefight(model, deal, event))
         return None
 
     def firefight(self, model: ModelView, deal: Deal, event: BugEvent):
         """Process: the bug surfaces part-way through the evaluation and the rep drops everything for it."""
         yield model.env.timeout(event.offset_days)
-        model.extra["bugs"]["rep_hours"] += self.rep_hours
-        if self.rep_hours > 0:
-            yield from touches.touch(model, deal.owner, deal, "bug", self.rep_hours, URGENT, outcome=event.reaction)
+        hours = self.policy.rep_hours
+        self.rep_hours += hours
+        if hours > 0:
+            yield from self.activities.touch(deal.owner, deal, "bug", hours, URGENT, outcome=event.reaction)
         else:
-            touches.record(model, deal, "bug", duration_minutes=0.0, outcome=event.reaction)
+            self.activities.record(deal, "bug", duration_minutes=0.0, outcome=event.reaction)
 
     def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
-        event = deal.extra.get("bug")
-        if event is None or i != model.extra["bugs"]["stage"]:
+        event = self.bugs.get(deal)
+        if event is None or i != self.stage:
             return days
         if event.reaction == "lost":   # the buyer leaves when they leave, not when the stage would have ended
             return max(event.leave_after - (model.now - deal.history[-1][1]), 0.0)
         return days + event.stall_days
 
     def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
-        event = deal.extra.get("bug")
-        lost = event is not None and event.reaction == "lost" and i == model.extra["bugs"]["stage"]
+        event = self.bugs.get(deal)
+        lost = event is not None and event.reaction == "lost" and i == self.stage
         return 0.0 if lost else 1.0
 
     def signed_amount(self, model: ModelView, deal: Deal, amount: float) -> float:
-        event = deal.extra.get("bug")
+        event = self.bugs.get(deal)
         if event is None or event.reaction != "stalled":
             return amount
-        model.extra["bugs"]["discounts"] += amount * self.discount
-        return amount * (1.0 - self.discount)
+        self.discounts += amount * self.policy.discount
+        return amount * (1.0 - self.policy.discount)
 
     def on_close(self, model: ModelView, deal: Deal) -> None:
-        event = deal.extra.get("bug")
+        event = self.bugs.get(deal)
         if event is not None and event.reaction == "lost" and not deal.won:
             deal.loss_reason = event.reason
 
-    def tables(self, model: ModelView):
-        return touches.tables(model)
-
     def metrics(self, model: ModelView) -> dict[str, float]:
-        state = model.extra["bugs"]
-        events = [d.extra["bug"] for d in model.deals if "bug" in d.extra and d.extra["bug"].reason == LOSS_REASON]
+        events = [self.bugs[d] for d in model.deals if d in self.bugs and self.bugs[d].reason == LOSS_REASON]
         count = lambda reaction: float(sum(e.reaction == reaction for e in events))  # noqa: E731 - tiny counter
-        return {"evaluations": float(state["evaluations"]), "bugs": float(len(events)),
+        return {"evaluations": float(self.evaluations), "bugs": float(len(events)),
                 "bug_losses": float(sum(d.loss_reason == LOSS_REASON for d in model.deals)),
                 "disclosure_losses": float(sum(d.loss_reason == DISCLOSED for d in model.deals)),
                 "bug_stalls": count("stalled"), "bugs_expected": count("expected"),
-                "bug_rep_hours": state["rep_hours"], "bug_discounts": state["discounts"]}
+                "bug_rep_hours": self.rep_hours, "bug_discounts": self.discounts}

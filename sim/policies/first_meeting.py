@@ -36,10 +36,9 @@ from pydantic import Field, model_validator
 
 from ..core.data import Data
 from ..engine.entities import Deal
-from ..engine.hooks import ModelView, Policy, register
-from . import streams, touches
-
-STATE = "first_meeting"          # deal.extra key: the deal's FirstMeeting record
+from ..engine import streams
+from ..engine.activities import ACTIVITIES, Touch
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 
 
 class MeetingFormat(Data):
@@ -61,12 +60,12 @@ def _default_formats() -> dict[str, MeetingFormat]:
 
 
 class FirstMeeting:
-    """What happened at one deal's first meeting (kept in `deal.extra`)."""
+    """What happened at one deal's first meeting (kept by the run, `FirstMeetings`)."""
 
     __slots__ = ("touch", "champion", "drawn", "cost", "hours", "numbers")
 
     def __init__(self) -> None:
-        self.touch: touches.Touch | None = None   # the meeting held, None if it never took place
+        self.touch: Touch | None = None   # the meeting held, None if it never took place
         self.champion = False
         self.drawn = False                        # champion drawn yet (after the conversation, if any)
         self.cost = 0.0
@@ -81,7 +80,7 @@ class FirstMeetingPolicy(Policy):
     key: ClassVar[str] = "first_meeting"
     summary: ClassVar[str] = "the first meeting's format: show rate, attendees, cost, champions (null = not modelled)"
     levers: ClassVar[tuple[str, ...]] = ("meeting_hours", "tries", "rebook_days")  # what-if explorer: the choices a team makes; the rest is how buyers respond
-    order: ClassVar[int] = 40
+    writes: ClassVar[tuple] = (ACTIVITIES,)
 
     format: str = Field("video", description="the format used: a key of `formats`")
     mix: dict[str, float] | None = Field(
@@ -121,6 +120,33 @@ class FirstMeetingPolicy(Policy):
                 return name
         return name
 
+    def start(self, model: ModelView) -> FirstMeetings:
+        return FirstMeetings(self, model)
+
+    def engagement(self, touch: Touch) -> tuple[int, int]:
+        """(attendees who spoke, attendees who never did); everyone counts as engaged when nobody recorded it."""
+        n = int(touch.attendees)
+        if math.isnan(touch.attendees_spoke):
+            return n, 0
+        spoke = int(touch.attendees_spoke)
+        return spoke, n - spoke
+
+    def champion_chance_of(self, touch: Touch) -> float:
+        """The closed form for this meeting: 1 - (1 - p)^spoke * (1 - p * silent_factor)^silent."""
+        spoke, silent = self.engagement(touch)
+        p = self.champion_chance
+        return 1.0 - (1.0 - p) ** spoke * (1.0 - p * self.silent_factor) ** silent
+
+
+
+class FirstMeetings(PolicyRun):
+    """One run of `FirstMeetingPolicy`: every deal's first meeting, booked in the run's activity log."""
+
+    def __init__(self, policy: FirstMeetingPolicy, model: ModelView):
+        self.policy = policy
+        self.activities, self.streams = model.activities, model.streams
+        self.meetings: dict[Deal, FirstMeeting] = {}
+
     # ---- hooks ---------------------------------------------------------------------------------
     def enter_stage(self, model: ModelView, deal: Deal, i: int) -> Generator | None:
         if i != 0:
@@ -128,26 +154,23 @@ class FirstMeetingPolicy(Policy):
         return self.first_meeting(model, deal)
 
     def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
-        state: FirstMeeting | None = deal.extra.get(STATE)
+        state = self.meetings.get(deal)
         if state is None:
             return 1.0          # a deal that began before the run: its first meeting is long past
         if state.touch is None:
             return 0.0          # the customer never came: the deal is given up
-        return self.champion_factor if self.has_champion(model, deal, state) else 1.0
+        return self.policy.champion_factor if self.has_champion(deal, state) else 1.0
 
     def on_close(self, model: ModelView, deal: Deal) -> None:
-        state: FirstMeeting | None = deal.extra.get(STATE)
+        state = self.meetings.get(deal)
         if state is not None and state.touch is None and not deal.won:
             deal.loss_reason = "no first meeting"
 
-    def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
-        return {"activities": touches.table(model)}
-
     def metrics(self, model: ModelView) -> dict[str, float]:
-        states = [d.extra[STATE] for d in model.deals if STATE in d.extra]
+        states = [self.meetings[d] for d in model.deals if d in self.meetings]
         held = [s for s in states if s.touch is not None]
         drawn = [s for s in held if s.drawn]
-        booked = [t for t in model.extra.get(touches.LOG, []) if t.truth.get("truth_first_meeting") == 1.0]
+        booked = [t for t in self.activities.log if t.truth.get("truth_first_meeting") == 1.0]
         return {
             "first_meetings": float(len(states)),
             "first_meetings_held": float(len(held)),
@@ -161,53 +184,40 @@ class FirstMeetingPolicy(Policy):
     # ---- the meeting ---------------------------------------------------------------------------
     def first_meeting(self, model: ModelView, deal: Deal) -> Generator:
         """Process: book the meeting until the customer shows (or the tries run out), then hold it."""
-        u = streams.deal_stream(model, "first_meeting", deal).random(self.tries + 2 + streams.BLOCK)
-        fmt = self.formats[self.format_for(u[-1])]
+        policy, log = self.policy, self.activities
+        tries = policy.tries
+        u = self.streams.of(deal, "first_meeting").random(tries + 2 + streams.BLOCK)
+        fmt = policy.formats[policy.format_for(u[-1])]
         state = FirstMeeting()
-        deal.extra[STATE] = state
-        state.numbers = u[self.tries + 1 : -1]
-        for attempt in range(self.tries):
+        self.meetings[deal] = state
+        state.numbers = u[tries + 1 : -1]
+        for attempt in range(tries):
             if attempt:
-                yield model.env.timeout(self.rebook_days)
+                yield model.env.timeout(policy.rebook_days)
             if u[attempt] < fmt.show_rate:
                 break
-            touches.record(model, deal, fmt.kind, outcome="no-show", attendees=0.0,
-                           truth={"truth_first_meeting": 1.0})
+            log.record(deal, fmt.kind, outcome="no-show", attendees=0.0, truth={"truth_first_meeting": 1.0})
         else:
-            touches.book(deal, 0, None)
+            log.book(deal, 0, None)
             return
-        attendees = 1 + streams.poisson_from_uniform(u[self.tries], fmt.attendees - 1.0)
-        state.touch = touches.record(model, deal, fmt.kind, outcome="held", attendees=float(attendees),
-                                     duration_minutes=60.0 * self.meeting_hours, truth={"truth_first_meeting": 1.0})
-        touches.book(deal, 0, state.touch)
-        state.hours = self.meeting_hours + fmt.travel_hours
-        state.cost = attendees * fmt.food_per_attendee + state.hours * self.hourly_cost
-        yield from touches.desk(model, deal.owner, state.hours)
+        attendees = 1 + streams.poisson_from_uniform(u[tries], fmt.attendees - 1.0)
+        state.touch = log.record(deal, fmt.kind, outcome="held", attendees=float(attendees),
+                                 duration_minutes=60.0 * policy.meeting_hours, truth={"truth_first_meeting": 1.0})
+        log.book(deal, 0, state.touch)
+        state.hours = policy.meeting_hours + fmt.travel_hours
+        state.cost = attendees * fmt.food_per_attendee + state.hours * policy.hourly_cost
+        yield from log.desk(deal.owner, state.hours)
 
-    def engagement(self, touch: touches.Touch) -> tuple[int, int]:
-        """(attendees who spoke, attendees who never did); everyone counts as engaged when nobody recorded it."""
-        n = int(touch.attendees)
-        if math.isnan(touch.attendees_spoke):
-            return n, 0
-        spoke = int(touch.attendees_spoke)
-        return spoke, n - spoke
-
-    def champion_chance_of(self, touch: touches.Touch) -> float:
-        """The closed form for this meeting: 1 - (1 - p)^spoke * (1 - p * silent_factor)^silent."""
-        spoke, silent = self.engagement(touch)
-        p = self.champion_chance
-        return 1.0 - (1.0 - p) ** spoke * (1.0 - p * self.silent_factor) ** silent
-
-    def has_champion(self, model: ModelView, deal: Deal, state: FirstMeeting) -> bool:
+    def has_champion(self, deal: Deal, state: FirstMeeting) -> bool:
         """Whether an attendee took up our cause, drawn once per deal after the meeting's conversation:
         each attendee on their own (the closed form is what the test compares this with)."""
         if not state.drawn:
-            touch = state.touch
-            spoke, silent = self.engagement(touch)
-            chances = [self.champion_chance] * spoke + [self.champion_chance * self.silent_factor] * silent
-            u = streams.uniforms(state.numbers, len(chances), model, deal, "first_meeting.champion")
+            policy, touch = self.policy, state.touch
+            spoke, silent = policy.engagement(touch)
+            chances = [policy.champion_chance] * spoke + [policy.champion_chance * policy.silent_factor] * silent
+            u = self.streams.uniforms(state.numbers, len(chances), deal, "first_meeting.champion")
             state.champion = bool(any(x < p for x, p in zip(u, chances)))
             state.drawn = True
             touch.truth["truth_champion"] = float(state.champion)
-            touch.truth["truth_champion_chance"] = round(self.champion_chance_of(touch), 4)
+            touch.truth["truth_champion_chance"] = round(policy.champion_chance_of(touch), 4)
         return state.champion

@@ -42,7 +42,7 @@ from ..core import periods, schema
 from ..core.periods import Cadence
 from ..engine.deal import pass_chances
 from ..engine.entities import Deal
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.priority import URGENT
 from ..engine.team import Rep
 from ..world import World
@@ -57,7 +57,6 @@ class ForecastPolicy(Policy):
 
     key: ClassVar[str] = "forecast"
     summary: ClassVar[str] = "forecast reviews: cadence and which deals go in the call (null = no forecasting)"
-    order: ClassVar[int] = 30
     levers: ClassVar[tuple[str, ...]] = ("cadence", "inclusion", "review_hours")
 
     cadence: Cadence = Field("quarterly", description="how often reps review and forecast: weekly, monthly, quarterly, yearly")
@@ -92,22 +91,10 @@ class ForecastPolicy(Policy):
         return []
 
     # ---- hooks ---------------------------------------------------------------------------------
-    def attach(self, model: ModelView) -> None:
+    def start(self, model: ModelView) -> ForecastBook:
         book = ForecastBook.open(self, model.world)
-        model.extra["forecast"] = book
         model.env.process(self.reviews(model.env, model, book))
-
-    def on_close(self, model: ModelView, deal: Deal) -> None:
-        if deal.won:
-            book: ForecastBook = model.extra["forecast"]
-            book.won[(deal.owner.name, book.period_of(deal.closed)[0])] += deal.amount
-
-    def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
-        return {"forecasts": model.extra["forecast"].table(model)}
-
-    def metrics(self, model: ModelView) -> dict[str, float]:
-        book: ForecastBook = model.extra["forecast"]
-        return {"forecast_reviews": float(book.reviews), "forecast_review_hours": book.review_hours}
+        return book
 
     # ---- the review ----------------------------------------------------------------------------
     def reviews(self, env, model: ModelView, book: ForecastBook):
@@ -165,16 +152,16 @@ def review_days(world: World, cadence: Cadence) -> list[float]:
     return [float((d - start).days) for d in dates]
 
 
-@dataclass
-class ForecastBook:
-    """One run's forecasting state: open deals, bookings per rep and period, and the snapshots written."""
+@dataclass(eq=False)
+class ForecastBook(PolicyRun):
+    """One run of `ForecastPolicy`: open deals, bookings per rep and period, and the snapshots written."""
 
     policy: ForecastPolicy
     world: World
     bounds: list[float]                  # period start days, ascending
     labels: list[str]
     later_days: list[float]              # median days of the stages after each stage
-    stage_days: list[float]
+    stage_medians: list[float]               # median days of each stage
     stage_prob: list[float]
     amount_factor: float                 # expected signed amount / first estimate
     time_factor: float                   # the rep's view of the time a deal still needs / the typical time
@@ -200,6 +187,16 @@ class ForecastBook:
                    amount_factor=1.0 if judgement else world.deal_value.realisation_median,
                    time_factor=1.0 - policy.optimism if judgement else 1.0)
 
+    def on_close(self, model: ModelView, deal: Deal) -> None:
+        if deal.won:
+            self.won[(deal.owner.name, self.period_of(deal.closed)[0])] += deal.amount
+
+    def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
+        return {"forecasts": self.table(model)}
+
+    def metrics(self, model: ModelView) -> dict[str, float]:
+        return {"forecast_reviews": float(self.reviews), "forecast_review_hours": self.review_hours}
+
     def period_of(self, day: float) -> tuple[str, int]:
         """Label and index of the period holding simulated day `day`."""
         i = bisect.bisect_right(self.bounds, day) - 1
@@ -217,7 +214,7 @@ class ForecastBook:
     def expected_close(self, deal: Deal, now: float) -> float:
         """The day the rep expects the deal to close: the typical time its remaining stages take."""
         i = deal.stage_index
-        remaining = max(self.stage_days[i] - (now - deal.history[-1][1]), 0.0) + self.later_days[i]
+        remaining = max(self.stage_medians[i] - (now - deal.history[-1][1]), 0.0) + self.later_days[i]
         return now + remaining * self.time_factor
 
     def snapshot(self, now: float, next_review: float, deals: list[Deal], model: ModelView) -> None:

@@ -56,7 +56,7 @@ from ..core import periods, schema
 from ..core.data import Data, require_unique
 from ..core.periods import PER_YEAR
 from ..engine.entities import Deal
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.team import Rep
 from ..world import World
 
@@ -71,7 +71,6 @@ QUOTA_CURVE: Curve = ((0.0, 0.0), (0.05, 0.3), (0.25, 0.85), (0.5, 1.0), (1.0, 1
 
 _NODES, _WEIGHTS = hermegauss(32)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()      # expectations over a standard normal
-_EFFORT = "incentives.effort"           # key in `Rep.extra` of the rep's current effort
 
 
 # ---- settings ------------------------------------------------------------------------------------------
@@ -161,7 +160,7 @@ class AwardRule(Data):
 
 
 # ---- tables --------------------------------------------------------------------------------------------
-INCENTIVES = schema.register(schema.Table(
+INCENTIVES = schema.Table(   # declared (registered) through the policy's `writes`
     "incentives",
     (
         schema.Col("period", "str", required=True, nullable=False, doc="the award period decided, e.g. 2026 or 2026-Q1"),
@@ -173,9 +172,9 @@ INCENTIVES = schema.register(schema.Table(
         schema.Col("bar", "float", lo=0, doc="absolute rules: the attainment a winner needed (1.3 = 130% of quota)"),
     ),
     doc="one row per award decided: a winner, or one row with no winner",
-))
+)
 
-INCENTIVE_EFFORT = schema.register(schema.Table(
+INCENTIVE_EFFORT = schema.Table(
     "incentive_effort",
     (
         schema.Col("period", "str", required=True, nullable=False, doc="month, e.g. 2026-01"),
@@ -188,7 +187,7 @@ INCENTIVE_EFFORT = schema.register(schema.Table(
         schema.Col("rank", "float", lo=1, doc="the rep's place by bookings so far this calendar year at the month's start (1 = most); empty in January"),
     ),
     doc="one row per rep and month: how hard the rep worked and why",
-))
+)
 
 
 # ---- the policy ----------------------------------------------------------------------------------------
@@ -199,7 +198,6 @@ class IncentivePolicy(Policy):
     key: ClassVar[str] = "incentives"
     summary: ClassVar[str] = "award rules (relative, absolute, categories), standings, credibility, and reps' effort in response"
     levers: ClassVar[tuple[str, ...]] = ("standings", "territories")  # what-if explorer: the award rules themselves are edited in the scenario file
-    order: ClassVar[int] = 50
     writes: ClassVar[tuple] = (INCENTIVES, INCENTIVE_EFFORT)
 
     rules: tuple[AwardRule, ...] = Field((), max_length=50, description="the awards that run, together (empty = no programme: reps respond to their quota only)")
@@ -228,45 +226,10 @@ class IncentivePolicy(Policy):
         return problems
 
     # ---- hooks ------------------------------------------------------------------------------------------
-    def attach(self, model: ModelView) -> None:
-        state = _State(self, model)
-        model.extra["incentives"] = state
-        model.env.process(state.run())
-
-    def effort(self, model: ModelView, rep: Rep) -> float:
-        return rep.extra.get(_EFFORT, 1.0)
-
-    def on_close(self, model: ModelView, deal: Deal) -> None:
-        if deal.won:
-            model.extra["incentives"].book(deal)
-
-    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
-        if self.timing is None or i != len(model.world.stages) - 1:
-            return days
-        return model.extra["incentives"].timed_close(deal, days)
-
-    def signed_amount(self, model: ModelView, deal: Deal, amount: float) -> float:
-        if self.timing is not None and deal.extra.get("pulled_in"):
-            model.extra["incentives"].discounts += amount * self.timing.discount
-            return amount * (1.0 - self.timing.discount)
-        return amount
-
-    def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
-        state = model.extra["incentives"]
-        state.finish()
-        return {"incentives": state.awards_table(), "incentive_effort": state.effort_table()}
-
-    def metrics(self, model: ModelView) -> dict[str, float]:
-        state = model.extra["incentives"]
-        state.finish()
-        awards = state.awards_table()
-        decided = awards.drop_duplicates(["period", "rule", "category"])
-        no_winner = decided["winner"].isna()
-        return {"incentive_payout": float(awards["payout"].sum()),
-                "incentive_decisions": float(len(decided)),
-                "incentive_no_winner": float(no_winner.sum()),
-                "pulled_in_deals": float(state.pulled_in),
-                "timing_discount": float(state.discounts)}
+    def start(self, model: ModelView) -> IncentiveRun:
+        run = IncentiveRun(self, model)
+        model.env.process(run.run())
+        return run
 
 
 # ---- what happens during a run ---------------------------------------------------------------------------
@@ -322,8 +285,8 @@ class _Pool:
     chances: dict[str, float] = field(default_factory=dict)   # top-N chance from the last standings seen
 
 
-class _State:
-    """The programme during one run: bookings kept per period, standings, credibility, effort, decisions."""
+class IncentiveRun(PolicyRun):
+    """One run of `IncentivePolicy`: bookings kept per period, standings, credibility, effort, decisions."""
 
     def __init__(self, policy: IncentivePolicy, model: ModelView):
         self.policy, self.model, self.world = policy, model, model.world
@@ -346,10 +309,47 @@ class _State:
         self.pools: dict[tuple[int, str | None], _Pool] = {}
         self.parts: dict[str, tuple[float, float, float, float]] = {}   # rep -> (effort, quota, prizes, chance)
         self.pulled_in = 0                                          # deals whose close was pulled in
+        self.pulled: set[Deal] = set()                              # ... which they are
+        self.effort_of: dict[Rep, float] = {}                       # each rep's current effort multiplier
         self.discounts = 0.0                                        # price given up on them
         self.finished = False
         self.curve_p = policy.response.prize_curve
         self.curve_q = policy.response.quota_curve
+
+    # ---- hooks ------------------------------------------------------------------------------------------
+    def effort(self, model: ModelView, rep: Rep) -> float:
+        return self.effort_of.get(rep, 1.0)
+
+    def on_close(self, model: ModelView, deal: Deal) -> None:
+        if deal.won:
+            self.book(deal)
+
+    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
+        if self.policy.timing is None or i != len(model.world.stages) - 1:
+            return days
+        return self.timed_close(deal, days)
+
+    def signed_amount(self, model: ModelView, deal: Deal, amount: float) -> float:
+        timing = self.policy.timing
+        if timing is not None and deal in self.pulled:
+            self.discounts += amount * timing.discount
+            return amount * (1.0 - timing.discount)
+        return amount
+
+    def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
+        self.finish()
+        return {"incentives": self.awards_table(), "incentive_effort": self.effort_table()}
+
+    def metrics(self, model: ModelView) -> dict[str, float]:
+        self.finish()
+        awards = self.awards_table()
+        decided = awards.drop_duplicates(["period", "rule", "category"])
+        no_winner = decided["winner"].isna()
+        return {"incentive_payout": float(awards["payout"].sum()),
+                "incentive_decisions": float(len(decided)),
+                "incentive_no_winner": float(no_winner.sum()),
+                "pulled_in_deals": float(self.pulled_in),
+                "timing_discount": float(self.discounts)}
 
     # ---- the story ----------------------------------------------------------------------------------
     def run(self):
@@ -396,7 +396,7 @@ class _State:
         rep = deal.owner
         if self.booked.get((rep.name, self.world.reps.quota_period, i), 0.0) >= self._quota_for(rep, self.world.reps.quota_period, i):
             return days
-        deal.extra["pulled_in"] = True
+        self.pulled.add(deal)
         self.pulled_in += 1
         return max(end - now - 1e-3, 0.0)
 
@@ -426,7 +426,7 @@ class _State:
             from_prizes *= self.credibility
             effort = min(resp.max_effort, 1.0 + from_quota + from_prizes)
             scale = (effort - 1.0) / (from_quota + from_prizes) if from_quota + from_prizes > 0 else 0.0
-            rep.extra[_EFFORT] = effort
+            self.effort_of[rep] = effort
             self.parts[rep.name] = (effort, from_quota * scale, from_prizes * scale, best)
 
     def update_pools(self, now: float, reps: list[Rep], publish: bool) -> None:

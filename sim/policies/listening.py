@@ -43,13 +43,10 @@ import pandas as pd
 from pydantic import Field
 
 from ..engine.entities import Deal
-from ..engine.hooks import ModelView, Policy, register
+from ..engine import streams
+from ..engine.activities import ACTIVITIES, Touch
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.team import Rep
-from . import streams, touches
-
-HABIT = "listening.habit"        # rep.extra key: the rep's own usual talk share
-NEED = "listening.need_found"    # deal.extra key: stage index at whose meeting the need came out
-NUMBERS = "listening.numbers"    # deal.extra key: the deal's random numbers for its meetings
 
 
 @register
@@ -59,7 +56,8 @@ class ListeningPolicy(Policy):
     key: ClassVar[str] = "listening"
     summary: ClassVar[str] = "meetings: rep talk share, questions, who speaks, whether the real need comes out (null = not modelled)"
     levers: ClassVar[tuple[str, ...]] = ("rep_talk_share", "questions", "minutes")  # what-if explorer: what coaching changes; the rest is how buyers respond
-    order: ClassVar[int] = 45
+    after: ClassVar[tuple[str, ...]] = ("first_meeting",)   # holds the conversation of the meeting it booked
+    writes: ClassVar[tuple] = (ACTIVITIES,)
 
     rep_talk_share: float = Field(
         0.60, ge=0.05, le=0.95,
@@ -83,48 +81,8 @@ class ListeningPolicy(Policy):
     need_missing_factor: float = Field(0.88, gt=0, le=3, description="pass chance multiplier of a stage that ends with the need still unknown")
     slow_without_need: float = Field(1.3, gt=0, le=5, description="stage days multiplier while the need is unknown (proposals that miss)")
 
-    # ---- hooks ---------------------------------------------------------------------------------
-    def enter_stage(self, model: ModelView, deal: Deal, i: int) -> None:
-        if model.world.stages[i].rep_hours <= 0:
-            return None      # no rep time in this stage: no meeting
-        booked, touch = touches.booked(deal, i)
-        if booked and touch is None:
-            return None      # another policy booked the meeting and the customer never came
-        self.converse(model, deal, i, touch)
-        return None
-
-    def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
-        return self.need_found_factor if self.knows_need(deal, i) else self.need_missing_factor
-
-    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
-        return days if self.knows_need(deal, i) else days * self.slow_without_need
-
-    def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
-        return {"activities": touches.table(model)}
-
-    def metrics(self, model: ModelView) -> dict[str, float]:
-        closed = [d for d in model.deals if d.closed is not None and NEED in d.extra]
-        held = [t for t in model.extra.get(touches.LOG, []) if not math.isnan(t.customer_talk_share)]
-        return {
-            "meetings": float(len(held)),
-            "need_found_share": sum(d.extra[NEED] is not None for d in closed) / len(closed) if closed else math.nan,
-            "customer_talk_share": sum(t.customer_talk_share for t in held) / len(held) if held else math.nan,
-        }
-
-    # ---- the meeting ---------------------------------------------------------------------------
-    def knows_need(self, deal: Deal, i: int) -> bool:
-        """Whether the rep has found the deal's real need by stage `i`'s meeting."""
-        found = deal.extra.get(NEED)
-        return found is not None and found <= i
-
-    def habit(self, model: ModelView, rep: Rep) -> tuple[float, float]:
-        """The rep's usual talk share and questions per meeting: the team's averages bent by the rep's own
-        leans (drawn once per rep, the same in every scenario)."""
-        if HABIT not in rep.extra:
-            lean = streams.stream(model, "listening.rep", model.team.reps.index(rep)).standard_normal(2)
-            talk = min(max(self.rep_talk_share + self.rep_spread * lean[0], 0.05), 0.95)
-            rep.extra[HABIT] = (talk, self.questions * math.exp(self.questions_spread * lean[1]))
-        return rep.extra[HABIT]
+    def start(self, model: ModelView) -> Listening:
+        return Listening(self, model)
 
     def discovery_chance(self, customer_share: float, questions: int) -> float:
         """Chance that one meeting reveals the real need (the formula in the module docstring)."""
@@ -136,36 +94,90 @@ class ListeningPolicy(Policy):
         """Chance that an attendee other than the main contact says something in the meeting."""
         return 1.0 - math.exp(-self.speak_rate * customer_share * (1.0 + questions / self.question_half))
 
-    def converse(self, model: ModelView, deal: Deal, i: int, touch: touches.Touch | None) -> touches.Touch:
+
+
+class Listening(PolicyRun):
+    """One run of `ListeningPolicy`: each rep's habits, each deal's meeting numbers and when its need came out."""
+
+    def __init__(self, policy: ListeningPolicy, model: ModelView):
+        self.policy = policy
+        self.activities, self.streams = model.activities, model.streams
+        self.habits: dict[Rep, tuple[float, float]] = {}                # rep -> (usual talk share, questions)
+        self.need: dict[Deal, int | None] = {}                          # stage at whose meeting the need came out
+        self.drawn: dict[Deal, tuple[np.ndarray, np.ndarray]] = {}      # the deal's numbers for its meetings
+
+    # ---- hooks ---------------------------------------------------------------------------------
+    def enter_stage(self, model: ModelView, deal: Deal, i: int) -> None:
+        if model.world.stages[i].rep_hours <= 0:
+            return None      # no rep time in this stage: no meeting
+        booked, touch = self.activities.booked(deal, i)
+        if booked and touch is None:
+            return None      # another policy booked the meeting and the customer never came
+        self.converse(model, deal, i, touch)
+        return None
+
+    def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
+        return self.policy.need_found_factor if self.knows_need(deal, i) else self.policy.need_missing_factor
+
+    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
+        return days if self.knows_need(deal, i) else days * self.policy.slow_without_need
+
+    def metrics(self, model: ModelView) -> dict[str, float]:
+        closed = [d for d in model.deals if d.closed is not None and d in self.need]
+        held = [t for t in self.activities.log if not math.isnan(t.customer_talk_share)]
+        return {
+            "meetings": float(len(held)),
+            "need_found_share": sum(self.need[d] is not None for d in closed) / len(closed) if closed else math.nan,
+            "customer_talk_share": sum(t.customer_talk_share for t in held) / len(held) if held else math.nan,
+        }
+
+    # ---- the meeting ---------------------------------------------------------------------------
+    def knows_need(self, deal: Deal, i: int) -> bool:
+        """Whether the rep has found the deal's real need by stage `i`'s meeting."""
+        found = self.need.get(deal)
+        return found is not None and found <= i
+
+    def habit(self, model: ModelView, rep: Rep) -> tuple[float, float]:
+        """The rep's usual talk share and questions per meeting: the team's averages bent by the rep's own
+        leans (drawn once per rep, the same in every scenario)."""
+        if rep not in self.habits:
+            p = self.policy
+            lean = self.streams.stream("listening.rep", model.team.reps.index(rep)).standard_normal(2)
+            talk = min(max(p.rep_talk_share + p.rep_spread * lean[0], 0.05), 0.95)
+            self.habits[rep] = (talk, p.questions * math.exp(p.questions_spread * lean[1]))
+        return self.habits[rep]
+
+    def converse(self, model: ModelView, deal: Deal, i: int, touch: Touch | None) -> Touch:
         """One meeting's conversation, drawn from the deal's own numbers for stage `i` (the same numbers in
         every scenario, whatever happened to other deals or at other stages)."""
+        p = self.policy
         u, z = self.numbers(model, deal, i)
         talk, asks = self.habit(model, deal.owner)
-        rep_share = min(max(talk + self.meeting_spread * z, 0.05), 0.95)
+        rep_share = min(max(talk + p.meeting_spread * z, 0.05), 0.95)
         customer = 1.0 - rep_share
         questions = streams.poisson_from_uniform(u[0], asks)
         if touch is None:
-            attendees = 1 + streams.poisson_from_uniform(u[1], self.attendees - 1.0)
-            touch = touches.record(model, deal, "meeting", duration_minutes=self.minutes, attendees=float(attendees),
-                                   outcome="held")
-        others = streams.uniforms(u[3:], int(touch.attendees) - 1, model, deal, f"listening.speak.{i}")
-        spoke = 1 + int((others < self.speak_chance(customer, questions)).sum())
-        chance = self.discovery_chance(customer, questions)
-        if deal.extra.get(NEED) is None:
-            deal.extra[NEED] = i if u[2] < chance else None
+            attendees = 1 + streams.poisson_from_uniform(u[1], p.attendees - 1.0)
+            touch = self.activities.record(deal, "meeting", duration_minutes=p.minutes, attendees=float(attendees),
+                                           outcome="held")
+        others = self.streams.uniforms(u[3:], int(touch.attendees) - 1, deal, f"listening.speak.{i}")
+        spoke = 1 + int((others < p.speak_chance(customer, questions)).sum())
+        chance = p.discovery_chance(customer, questions)
+        if self.need.get(deal) is None:
+            self.need[deal] = i if u[2] < chance else None
         touch.customer_talk_share = round(customer, 4)
         touch.questions = float(questions)
         touch.attendees_spoke = float(spoke)
         touch.truth["truth_discovery_chance"] = round(chance, 4)
-        touch.truth["truth_need_found"] = float(deal.extra[NEED] is not None)
+        touch.truth["truth_need_found"] = float(self.need[deal] is not None)
         return touch
 
     def numbers(self, model: ModelView, deal: Deal, i: int) -> tuple[np.ndarray, float]:
         """Stage `i`'s uniforms (questions, attendees, discovery, then one per attendee who may speak) and
         normal (talk share) for this deal, drawn for every stage at its first meeting from its own stream."""
-        drawn = deal.extra.get(NUMBERS)
+        drawn = self.drawn.get(deal)
         if drawn is None:
-            rng = streams.deal_stream(model, "listening.meeting", deal)
+            rng = self.streams.of(deal, "listening.meeting")
             stages = len(model.world.stages)
-            drawn = deal.extra[NUMBERS] = (rng.random((stages, 3 + streams.BLOCK)), rng.standard_normal(stages))
+            drawn = self.drawn[deal] = (rng.random((stages, 3 + streams.BLOCK)), rng.standard_normal(stages))
         return drawn[0][i], float(drawn[1][i])

@@ -46,10 +46,10 @@ from pydantic import Field, model_validator
 
 from ..core.data import Data, require_unique
 from ..engine.entities import Account, Deal
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.costs import COSTS, CostLedger
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.priority import NORMAL, SPARE
 from ..world import World
-from . import ledger
 
 MONTH_DAYS = 365.25 / 12
 DRAWS = 6   # uniforms per lost deal: competitor or not, which one, fails, when, experienced, calls back
@@ -74,8 +74,7 @@ class SecondPlace(Policy):
     key: ClassVar[str] = "nurture"
     summary: ClassVar[str] = "lost deals: the competitor who won, failed first implementations, nurturing losses to win them back"
     levers: ClassVar[tuple[str, ...]] = ("nurture", "min_stage", "hours_per_month", "months", "desk")  # what-if explorer: the nurture programme; the rest is the market
-    order: ClassVar[int] = 50
-    writes: ClassVar[tuple] = (ledger.COSTS,)
+    writes: ClassVar[tuple] = (COSTS,)
 
     competitors: tuple[Competitor, ...] = Field(default_factory=_default_competitors, min_length=1, max_length=100,
                                                 description="who wins the deals lost to a competitor")
@@ -115,35 +114,17 @@ class SecondPlace(Policy):
         return problems
 
     # ---- hooks -----------------------------------------------------------------------------------
-    def attach(self, model: ModelView) -> None:
-        model.extra["nurture"] = NurtureRun(self, int(model.rng.integers(2**63)))
-
-    def on_close(self, model: ModelView, deal: Deal) -> None:
-        if not deal.won:
-            model.extra["nurture"].lost(model, deal)
-
-    def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
-        if deal.lead.source != self.winback_source or self.winback_loss_factor == 1.0:
-            return 1.0
-        p = deal.pass_chances[i]
-        return (1.0 - min((1.0 - p) * self.winback_loss_factor, 0.99)) / p if p > 0 else 1.0
-
-    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
-        return days * self.winback_duration_factor if deal.lead.source == self.winback_source else days
-
-    def tables(self, model: ModelView) -> dict:
-        return {"costs": ledger.table(model)}
-
-    def metrics(self, model: ModelView) -> dict[str, float]:
-        return {k: float(v) for k, v in model.extra["nurture"].counter.items()}
+    def start(self, model: ModelView) -> NurtureRun:
+        return NurtureRun(self, int(model.rng.integers(2**63)), model.costs)
 
 
-@dataclass
-class NurtureRun:
-    """One run's second places: the losses followed, and what came of them."""
+@dataclass(eq=False)
+class NurtureRun(PolicyRun):
+    """One run of `SecondPlace`: the losses followed, and what came of them."""
 
     policy: SecondPlace
     key: int
+    costs: CostLedger
     following: set = field(default_factory=set)
     counter: dict = field(default_factory=lambda: dict.fromkeys(
         ("lost_to_competitor", "nurtured", "nurture_touches", "competitor_failures", "winback_deals"), 0))
@@ -151,6 +132,24 @@ class NurtureRun:
     def __post_init__(self) -> None:
         shares = list(itertools.accumulate(c.share for c in self.policy.competitors))
         self.bounds = [s / shares[-1] for s in shares[:-1]]
+
+    def on_close(self, model: ModelView, deal: Deal) -> None:
+        if not deal.won:
+            self.lost(model, deal)
+
+    def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
+        p = self.policy
+        if deal.lead.source != p.winback_source or p.winback_loss_factor == 1.0:
+            return 1.0
+        passing = deal.pass_chances[i]
+        return (1.0 - min((1.0 - passing) * p.winback_loss_factor, 0.99)) / passing if passing > 0 else 1.0
+
+    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
+        p = self.policy
+        return days * p.winback_duration_factor if deal.lead.source == p.winback_source else days
+
+    def metrics(self, model: ModelView) -> dict[str, float]:
+        return {k: float(v) for k, v in self.counter.items()}
 
     def draws(self, account: Account, n_losses: int) -> np.ndarray:
         """The uniforms of this account's n-th loss: the same whatever the policy does with them."""
@@ -217,4 +216,4 @@ class NurtureRun:
                 return
             state["touches"] += 1
             self.counter["nurture_touches"] += 1
-            ledger.hours(model, None, "nurture", rep.name, p.hours_per_month)
+            self.costs.hours(None, "nurture", rep.name, p.hours_per_month)

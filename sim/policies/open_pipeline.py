@@ -19,7 +19,7 @@ from pydantic import Field
 
 from ..core.data import Data
 from ..engine.accounts import customer_life
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..world import World
 
 
@@ -49,7 +49,6 @@ class OpenPipeline(Policy):
     key: ClassVar[str] = "open_pipeline"
     summary: ClassVar[str] = "deals already open and customers already won when the run starts (e.g. an export at a date)"
     levers: ClassVar[tuple[str, ...]] = ()  # what-if explorer: the open pipeline is data from an export, not a decision: only its switch is a lever
-    order: ClassVar[int] = 5
 
     deals: tuple[OpenDeal, ...] = Field((), max_length=1_000_000, description="the deals open on the first day")
     customers: tuple[Customer, ...] = Field((), max_length=1_000_000, description="accounts that were customers on the first day")
@@ -74,7 +73,7 @@ class OpenPipeline(Policy):
                 break
         return problems
 
-    def attach(self, model: ModelView) -> None:
+    def start(self, model: ModelView) -> Resumed:
         world, rng, factory = model.world, model.rng, model.leads
         stage_of = {name: i for i, name in enumerate(world.stage_names)}
         segment_of = {s.name: i for i, s in enumerate(world.segments)}
@@ -104,7 +103,14 @@ class OpenPipeline(Policy):
             account.revenue = c.revenue
             model.env.process(customer_life(model.env, account, world.accounts, factory,
                                             np.random.default_rng([key, account.number]), model.receive))
-        model.extra["open_pipeline"] = {"resumed": resumed}
+        return Resumed(resumed)
+
+
+class Resumed(PolicyRun):
+    """One run of `OpenPipeline`: how many of its deals were put back (a used-up segment cannot place one)."""
+
+    def __init__(self, count: int):
+        self.count = count
 
     def metrics(self, model: ModelView) -> dict[str, float]:
-        return {"open_deals_resumed": float(model.extra.get("open_pipeline", {}).get("resumed", 0))}
+        return {"open_deals_resumed": float(self.count)}

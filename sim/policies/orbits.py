@@ -60,10 +60,10 @@ from pydantic import Field, model_validator
 from ..core import schema
 from ..core.data import Data, require_unique
 from ..engine.entities import Account, Deal
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.costs import COSTS
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.priority import NORMAL
 from ..world import World
-from . import ledger
 
 CHURNED, UNAWARE = "Churned", "Unaware"     # where accounts go when they leave the orbits
 MONTH_DAYS = 365.25 / 12
@@ -223,8 +223,7 @@ class OrbitAllocation(Policy):
     key: ClassVar[str] = "orbits"
     summary: ClassVar[str] = "customer orbits: how accounts move, and how marketing money and rep hours are spread over them"
     levers: ClassVar[tuple[str, ...]] = ("allocation", "marketing_per_month", "rep_hours_per_month")  # what-if explorer: the spend; the orbit model is the market
-    order: ClassVar[int] = 60
-    writes: ClassVar[tuple] = (schema.ORBIT_HISTORY, schema.TICKETS, ledger.COSTS)
+    writes: ClassVar[tuple] = (schema.ORBIT_HISTORY, schema.TICKETS, COSTS)
 
     allocation: Allocation = Field("whole", description="acquisition (only the deal orbit), whole (every orbit) or custom (the shares below)")
     marketing_per_month: float = Field(8000.0, ge=0, le=1e10, description="marketing money a month, in the scenario currency")
@@ -270,42 +269,18 @@ class OrbitAllocation(Policy):
         return problems
 
     # ---- hooks -----------------------------------------------------------------------------------
-    def attach(self, model: ModelView) -> None:
+    def start(self, model: ModelView) -> OrbitRun:
         run = OrbitRun(self, model)
-        model.extra["orbits"] = run
-        run.start()
-
-    def enter_stage(self, model: ModelView, deal: Deal, i: int):
-        if i == 0:
-            model.extra["orbits"].lead_arrived(deal)
-        return None
-
-    def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
-        factor = model.extra["orbits"].loss_factors.get(deal.lead.source, 1.0)
-        if factor == 1.0:
-            return 1.0
-        p = deal.pass_chances[i]
-        return (1.0 - min((1.0 - p) * factor, 0.99)) / p if p > 0 else 1.0
-
-    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
-        return days * model.extra["orbits"].duration_factors.get(deal.lead.source, 1.0)
-
-    def on_close(self, model: ModelView, deal: Deal) -> None:
-        model.extra["orbits"].closed(deal)
-
-    def tables(self, model: ModelView) -> dict:
-        run = model.extra["orbits"]
-        return {"orbit_history": run.history_table(), "tickets": run.ticket_table(), "costs": ledger.table(model)}
-
-    def metrics(self, model: ModelView) -> dict[str, float]:
-        return model.extra["orbits"].counts()
+        run.begin()
+        return run
 
 
-class OrbitRun:
-    """One run's orbits: where each account is, what happened to it, and the monthly plan that moves them."""
+class OrbitRun(PolicyRun):
+    """One run of `OrbitAllocation`: where each account is, what happened to it, and the monthly plan that moves them."""
 
     def __init__(self, policy: OrbitAllocation, model: ModelView):
         self.policy, self.model, self.m = policy, model, policy.model
+        self.costs = model.costs
         self.names = list(self.m.orbits)
         self.deal, self.won = self.m.deal, self.m.won
         self.expanding = {self.names.index(o) for o in self.m.expansion_orbits}
@@ -333,6 +308,31 @@ class OrbitRun:
         self.yearly = self.rates()
         shares_ = np.array([s.share for s in w.segments], dtype=float)
         self.segment_p = shares_ / shares_.sum()
+
+    # ---- hooks -----------------------------------------------------------------------------------
+    def enter_stage(self, model: ModelView, deal: Deal, i: int):
+        if i == 0:
+            self.lead_arrived(deal)
+        return None
+
+    def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
+        factor = self.loss_factors.get(deal.lead.source, 1.0)
+        if factor == 1.0:
+            return 1.0
+        p = deal.pass_chances[i]
+        return (1.0 - min((1.0 - p) * factor, 0.99)) / p if p > 0 else 1.0
+
+    def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
+        return days * self.duration_factors.get(deal.lead.source, 1.0)
+
+    def on_close(self, model: ModelView, deal: Deal) -> None:
+        self.closed(deal)
+
+    def tables(self, model: ModelView) -> dict:
+        return {"orbit_history": self.history_table(), "tickets": self.ticket_table()}
+
+    def metrics(self, model: ModelView) -> dict[str, float]:
+        return self.counts()
 
     # ---- accounts ----------------------------------------------------------------------------------
     def new_account(self) -> Account | None:
@@ -403,9 +403,9 @@ class OrbitRun:
         account = deal.account
         at = self.where.get(account)
         if isinstance(at, int) and at >= self.won:        # a customer's expansion deal: it stays where it is
-            deal.extra["orbit"] = self.names[at]
+            self.costs.sold_in(deal, self.names[at])
             return
-        deal.extra["orbit"] = self.m.deal_orbit
+        self.costs.sold_in(deal, self.m.deal_orbit)
         self.move(account, self.deal, f"lead: {deal.lead.source}")
 
     def closed(self, deal: Deal) -> None:
@@ -424,7 +424,8 @@ class OrbitRun:
             self.move(account, self.names.index(self.m.lost_orbit), why)
 
     # ---- the months ----------------------------------------------------------------------------------
-    def start(self) -> None:
+    def begin(self) -> None:
+        """The installed base takes its places, and the monthly plan starts."""
         after = list(range(self.won, len(self.names)))
         for k in range(self.m.installed_base):
             account = self.new_account()
@@ -434,7 +435,7 @@ class OrbitRun:
 
     def months(self):
         env, world = self.model.env, self.model.world
-        starts = ledger.month_starts(self.model)
+        starts = self.costs.month_starts
         for m, day in enumerate(starts):
             if day > env.now:
                 yield env.timeout(day - env.now)
@@ -468,18 +469,18 @@ class OrbitRun:
             if orbit == self.deal:
                 n = self.budget("money", orbit, money * share, m.cost_per_lead)
                 if n:
-                    ledger.spend(model, m.deal_orbit, "paid leads", n * m.cost_per_lead)
+                    self.costs.spend(m.deal_orbit, "paid leads", n * m.cost_per_lead)
                 events += [(t, 0, "paid", None) for t in when(n)]
             elif orbit == 0:
                 n = self.budget("money", orbit, money * share, m.cost_per_account)
                 if n:
-                    ledger.spend(model, self.names[0], "new accounts", n * m.cost_per_account)
+                    self.costs.spend(self.names[0], "new accounts", n * m.cost_per_account)
                 events += [(t, 0, "aware", None) for t in when(n)]
             else:
                 there = list(self.members[orbit])
                 n = self.budget("money", orbit, money * share, m.cost_per_touch, bool(there))
                 if n:
-                    ledger.spend(model, self.names[orbit], "marketing touch", n * m.cost_per_touch)
+                    self.costs.spend(self.names[orbit], "marketing touch", n * m.cost_per_touch)
                     self.counter["marketing_touches"] += n
                     picks = plan.integers(0, len(there), n)
                     events += [(t, 0, "touch", there[k]) for t, k in zip(when(n), picks)]
@@ -594,7 +595,7 @@ class OrbitRun:
             return
         rep = next((d.owner for d in reversed(account.deals) if d.owner.left is None), None) or model.team.pick()
         yield from model.desk_time(rep, self.m.hours_per_contact, NORMAL)
-        ledger.hours(model, self.names[aimed], "rep contact", rep.name, self.m.hours_per_contact)
+        self.costs.hours(self.names[aimed], "rep contact", rep.name, self.m.hours_per_contact)
         self.counter["orbit_contacts"] += 1
         self.apply(account, self.m.rep_contact, "rep contact")
 

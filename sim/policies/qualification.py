@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from ..core import periods, quota
 from ..core.data import Data
 from ..engine.entities import Deal, Lead
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.priority import NORMAL
 from ..engine.team import Rep
 from ..world import World
@@ -36,7 +36,6 @@ class QualificationPolicy(Policy):
 
     key: ClassVar[str] = "qualification"
     summary: ClassVar[str] = "which leads the team declines by fit score (null = take every lead)"
-    order: ClassVar[int] = 10
     levers: ClassVar[tuple[str, ...]] = ("threshold", "relax_when_behind")
 
     threshold: float = Field(0.0, ge=0, le=1, description="leads with a fit score below this are declined (0 = take everything)")
@@ -57,35 +56,46 @@ class QualificationPolicy(Policy):
             return ["relax_when_behind needs reps.quota: behind is judged against a quota"]
         return []
 
+    def start(self, model: ModelView) -> Qualifying:
+        return Qualifying(self)
+
+
+class Qualifying(PolicyRun):
+    """One run of `QualificationPolicy`: each rep's bookings per quota period, which the relaxed bar reads."""
+
+    def __init__(self, policy: QualificationPolicy):
+        self.policy = policy
+        self.booked: dict[Rep, dict[int, float]] = {}   # rep -> quota period index -> bookings
+
     def admit(self, model: ModelView, lead: Lead) -> bool:
         rep = model.team.pick()
         if lead.fit >= self.bar(model, rep):
             return True
-        if self.decline_hours > 0:
-            model.env.process(model.desk_time(rep, self.decline_hours, NORMAL))
+        if self.policy.decline_hours > 0:
+            model.env.process(model.desk_time(rep, self.policy.decline_hours, NORMAL))
         return False
 
     def bar(self, model: ModelView, rep: Rep) -> float:
         """The fit threshold that applies to `rep` now: relaxed while they are behind plan."""
-        relax, cfg = self.relax_when_behind, model.world.reps
+        relax, cfg, threshold = self.policy.relax_when_behind, model.world.reps, self.policy.threshold
         if relax is None or cfg.quota is None:
-            return self.threshold
+            return threshold
         now = model.now
         cal = periods.calendar(model.world.start, model.world.days, cfg.quota_period)
         i = cal.index(now)
         if now - cal.starts[i] < relax.grace_days:
-            return self.threshold
+            return threshold
         plan = quota.plan_to_date(cfg.quota, cfg.quota_period, cal, now, rep.joined)
-        booked = rep.extra.get("booked", {}).get(i, 0.0)
+        booked = self.booked.get(rep, {}).get(i, 0.0)
         behind = booked < (1.0 - relax.margin) * plan
-        return relax.threshold if behind else self.threshold
+        return relax.threshold if behind else threshold
 
     def on_close(self, model: ModelView, deal: Deal) -> None:
         """Keep each rep's bookings per quota period, which `bar` compares with the plan."""
         cfg = model.world.reps
-        if not deal.won or self.relax_when_behind is None or cfg.quota is None:
+        if not deal.won or self.policy.relax_when_behind is None or cfg.quota is None:
             return
         cal = periods.calendar(model.world.start, model.world.days, cfg.quota_period)
-        booked = deal.owner.extra.setdefault("booked", {})
+        booked = self.booked.setdefault(deal.owner, {})
         i = cal.index(model.now)
         booked[i] = booked.get(i, 0.0) + deal.amount

@@ -46,7 +46,6 @@ class StaffingPolicy(Policy):
 
     key: ClassVar[str] = "staffing"
     summary: ClassVar[str] = "hold, cut or refocus the team on a date, e.g. in a downturn (null = no change)"
-    order: ClassVar[int] = 20
     levers: ClassVar[tuple[str, ...]] = ("action", "cut_share", "prospects_per_week")
 
     action: Literal["hold", "cut", "refocus"] = Field("hold", description="hold the team, cut it, or hold and refocus on the sweet spot")
@@ -72,8 +71,9 @@ class StaffingPolicy(Policy):
             return [f"at: {self.at} is outside the scenario ({world.start} to {world.end})"]
         return []
 
-    def attach(self, model: ModelView) -> None:
+    def start(self, model: ModelView) -> StaffingPolicy:
         model.env.process(self.decide(model))
+        return self      # it keeps nothing: the decision acts on the team
 
     def decide(self, model: ModelView):
         """Process: wait for the decision day, then act on the team."""

@@ -52,11 +52,12 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from ..engine.entities import Deal
-from ..engine.hooks import ModelView, Policy, register
+from ..engine.activities import ACTIVITIES, Touch
+from ..engine.hooks import ModelView, Policy, PolicyRun, register
 from ..engine.priority import NORMAL
-from ..engine.team import Desk, Rep
+from ..engine.desk import Desk
+from ..engine.team import Rep
 from ..world import World
-from . import streams, touches
 
 KINDS = {"free": "trial", "paid": "pilot"}   # offer -> activity kind
 
@@ -71,7 +72,7 @@ class Trial:
     engagement: float
     u_success: float
     fee: float
-    row: dict
+    row: Touch                       # its row in the activity log (the outcome is written at the close)
     delivered: float = 0.0           # support hours finished before the trial's end
     success: bool | None = None      # decided at the end of the stage
     sessions: list[float] = field(default_factory=list)
@@ -92,7 +93,7 @@ class TrialPolicy(Policy):
     key: ClassVar[str] = "trials"
     summary: ClassVar[str] = "a free trial or a paid pilot during evaluation, and the support we give it (null = no trials)"
     levers: ClassVar[tuple[str, ...]] = ("offer", "trial_days", "pilot_fee", "fee_credited", "support_hours", "support_by", "engineers")  # what-if explorer: the offer and its support; the rest is how buyers respond
-    order: ClassVar[int] = 60
+    writes: ClassVar[tuple] = (ACTIVITIES,)
 
     offer: Literal["none", "free", "paid"] = Field("free", description="none, a free trial, or a paid pilot")
     stage: str = Field("Evaluation of Options", min_length=1, description="the stage in which the trial runs")
@@ -135,98 +136,107 @@ class TrialPolicy(Policy):
         return min(1.0, self.pilot_take_up * ((1.0 + self.screening) if budget else (1.0 - self.screening)))
 
     # ---- the story -------------------------------------------------------------------------------
-    def attach(self, model: ModelView) -> None:
-        state = {"stage": model.world.stage_names.index(self.stage),
-                 "offered": 0, "declined": 0, "fees": 0.0, "hours": 0.0, "engineers": []}
-        if self.support_by == "engineers":
-            state["engineers"] = [Rep(name=f"Engineer {k + 1:02d}", desk=Desk(model.env, capacity=1), joined=-1.0,
-                                      hours_per_week=self.engineer_hours_per_week, ramp_days=0, ramp_start=1.0)
-                                  for k in range(self.engineers)]
-        model.extra["trials"] = state
+    def start(self, model: ModelView) -> Trials:
+        return Trials(self, model)
+
+
+class Trials(PolicyRun):
+    """One run of `TrialPolicy`: each deal's trial, the engineers' pool, and the counts."""
+
+    def __init__(self, policy: TrialPolicy, model: ModelView):
+        self.policy = policy
+        self.activities, self.streams = model.activities, model.streams
+        self.stage = model.world.stage_names.index(policy.stage)
+        self.trials: dict[Deal, Trial] = {}
+        self.offered = self.declined = 0
+        self.fees = self.hours = 0.0
+        self.engineers: list[Rep] = []
+        if policy.support_by == "engineers":
+            self.engineers = [Rep(name=f"Engineer {k + 1:02d}", desk=Desk(model.env, capacity=1), joined=-1.0,
+                                  hours_per_week=policy.engineer_hours_per_week, ramp_days=0, ramp_start=1.0)
+                              for k in range(policy.engineers)]
 
     def enter_stage(self, model: ModelView, deal: Deal, i: int):
-        state = model.extra["trials"]
-        if self.offer == "none" or i != state["stage"]:
+        p = self.policy
+        if p.offer == "none" or i != self.stage:
             return None
-        rng = streams.deal_stream(model, "trials", deal)
+        rng = self.streams.of(deal, "trials")
         u_take, u_success = rng.random(2)
         z = float(rng.standard_normal())
-        state["offered"] += 1
-        paid = self.offer == "paid"
-        if paid and u_take >= self.take_up(deal.lead.truth.budget):
-            state["declined"] += 1
+        self.offered += 1
+        paid = p.offer == "paid"
+        if paid and u_take >= p.take_up(deal.lead.truth.budget):
+            self.declined += 1
             return None
-        engagement = self.buyer_engagement(z, paid)
-        fee = round(self.pilot_fee * deal.lead.first_estimate, 2) if paid else 0.0
-        state["fees"] += fee
-        kind = KINDS[self.offer]
-        row = touches.record(model, deal, kind, duration_minutes=round(engagement * self.full_use_hours * 60.0, 1),
-                             outcome=None)
-        trial = Trial(kind, model.now, model.now + self.trial_days, engagement, float(u_success), fee, row)
-        deal.extra["trial"] = trial
+        engagement = p.buyer_engagement(z, paid)
+        fee = round(p.pilot_fee * deal.lead.first_estimate, 2) if paid else 0.0
+        self.fees += fee
+        kind = KINDS[p.offer]
+        row = self.activities.record(deal, kind, duration_minutes=round(engagement * p.full_use_hours * 60.0, 1),
+                                     outcome=None)
+        trial = Trial(kind, model.now, model.now + p.trial_days, engagement, float(u_success), fee, row)
+        self.trials[deal] = trial
         model.env.process(self.support(model, deal, trial))
         return None
 
     def support(self, model: ModelView, deal: Deal, trial: Trial):
         """Process: our support sessions, spread over the trial; only those done before its end count."""
-        env, hours = model.env, self.support_hours / self.support_touches
+        p = self.policy
+        env, hours = model.env, p.support_hours / p.support_touches
         if hours <= 0:
             return
-        gap = self.trial_days / (self.support_touches + 1)
-        for k in range(self.support_touches):
+        gap = p.trial_days / (p.support_touches + 1)
+        for k in range(p.support_touches):
             yield env.timeout(max(trial.start + gap * (k + 1) - env.now, 0.0))
             if env.now >= trial.end or deal.closed is not None:
                 return
-            who, effort = self.supporter(model, deal)
-            yield from touches.touch(model, who, deal, "support", hours, NORMAL, effort)
-            model.extra["trials"]["hours"] += hours
+            who, effort = self.supporter(deal)
+            yield from self.activities.touch(who, deal, "support", hours, NORMAL, effort)
+            self.hours += hours
             if env.now <= trial.end:
                 trial.delivered += hours
                 trial.sessions.append(env.now)
 
-    def supporter(self, model: ModelView, deal: Deal) -> tuple[Rep, float | None]:
+    def supporter(self, deal: Deal) -> tuple[Rep, float | None]:
         """Who gives the next support session, and at what effort (None = the policies' effort for a rep)."""
-        engineers = model.extra["trials"]["engineers"]
-        if not engineers:
+        if not self.engineers:
             return deal.owner, None
-        return min(engineers, key=lambda e: len(e.desk.queue) + e.desk.count), 1.0
+        return min(self.engineers, key=lambda e: len(e.desk.queue) + e.desk.count), 1.0
 
     def stage_days(self, model: ModelView, deal: Deal, i: int, days: float) -> float:
-        trial = deal.extra.get("trial")
-        if trial is None or i != model.extra["trials"]["stage"]:
+        trial = self.trials.get(deal)
+        if trial is None or i != self.stage:
             return days
         return max(days, trial.end - model.now)
 
     def pass_factor(self, model: ModelView, deal: Deal, i: int) -> float:
-        trial = deal.extra.get("trial")
-        if trial is None or i != model.extra["trials"]["stage"]:
+        trial = self.trials.get(deal)
+        if trial is None or i != self.stage:
             return 1.0
-        trial.success = trial.u_success < self.success_chance(trial.engagement, trial.delivered)
+        p = self.policy
+        trial.success = trial.u_success < p.success_chance(trial.engagement, trial.delivered)
         passing = deal.pass_chances[i]   # the stage's chance for this deal in normal conditions
-        loss = min((1.0 - passing) * (self.success_loss if trial.success else self.failure_loss), 1.0)
+        loss = min((1.0 - passing) * (p.success_loss if trial.success else p.failure_loss), 1.0)
         return (1.0 - loss) / passing if passing > 0 else 1.0
 
     def on_close(self, model: ModelView, deal: Deal) -> None:
-        trial = deal.extra.get("trial")
+        trial = self.trials.get(deal)
         if trial is not None:
             trial.row.outcome = "converted" if deal.won else "not converted"
 
-    def tables(self, model: ModelView):
-        return touches.tables(model)
-
     def metrics(self, model: ModelView) -> dict[str, float]:
-        state = model.extra["trials"]
-        tried = [d for d in model.deals if "trial" in d.extra]
-        trials = [d.extra["trial"] for d in tried]
+        p = self.policy
+        tried = [d for d in model.deals if d in self.trials]
+        trials = [self.trials[d] for d in tried]
         closed = [d for d in tried if d.closed is not None]
         converted = sum(bool(d.won) for d in closed)
-        kept = sum(d.extra["trial"].fee for d in tried if not (self.fee_credited and d.won))
-        on_time = (sum(t.delivered for t in trials) / (len(trials) * self.support_hours)
-                   if trials and self.support_hours > 0 else math.nan)
-        return {"trials_offered": float(state["offered"]), "trials": float(len(trials)),
-                "pilots_declined": float(state["declined"]),
+        kept = sum(self.trials[d].fee for d in tried if not (p.fee_credited and d.won))
+        on_time = (sum(t.delivered for t in trials) / (len(trials) * p.support_hours)
+                   if trials and p.support_hours > 0 else math.nan)
+        return {"trials_offered": float(self.offered), "trials": float(len(trials)),
+                "pilots_declined": float(self.declined),
                 "trials_succeeded": float(sum(bool(t.success) for t in trials)),
                 "trial_conversion": converted / len(closed) if closed else math.nan,
                 "trial_engagement": sum(t.engagement for t in trials) / len(trials) if trials else math.nan,
-                "trial_support_hours": state["hours"], "trial_support_on_time": on_time,
-                "trial_fees": state["fees"], "trial_fees_kept": kept}
+                "trial_support_hours": self.hours, "trial_support_on_time": on_time,
+                "trial_fees": self.fees, "trial_fees_kept": kept}
