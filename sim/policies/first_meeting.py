@@ -31,7 +31,6 @@ import math
 from collections.abc import Generator
 from typing import ClassVar
 
-import pandas as pd
 from pydantic import Field, model_validator
 
 from ..core.data import Data

@@ -39,7 +39,6 @@ import math
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from ..engine.entities import Deal
