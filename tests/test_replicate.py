@@ -97,3 +97,13 @@ def test_bad_arguments_are_named(quick):
         sim.compare({"x": "baseline"}, n=2)
     with pytest.raises(ValueError, match="executor"):
         sim.replicate(quick, n=2, executor="threads")
+
+
+def test_the_verdict_helpers_read_an_interval_for_a_difference():
+    from sim.core.stats import excludes_zero, verdict, with_interval
+    assert verdict(-3.0, -1.0) == "lower" and verdict(1.0, 3.0) == "higher" and verdict(-1.0, 2.0) == "not shown"
+    assert verdict(float("nan"), float("nan")) == "not shown"                 # unknown is not shown
+    assert verdict(-3.0, -1.0, below="closer", above="further off") == "closer"
+    assert excludes_zero(0.5, 2.0) and excludes_zero(-2.0, -0.5) and not excludes_zero(-0.5, 0.5)
+    assert not excludes_zero(0.0, 1.0)                                        # touching zero is not excluding it
+    assert with_interval(1200, 300, 2100) == "+1,200 (95% CI +300 to +2,100)"

@@ -66,3 +66,23 @@ def prediction_interval(values, confidence: float = 0.95, log: bool = False) -> 
     elif (x >= 0).all():
         lo = max(lo, 0.0)
     return (float(lo), float(np.median(x)), float(hi))
+
+
+def excludes_zero(low: float, high: float) -> bool:
+    """Whether an interval (low, high) for a difference lies wholly on one side of zero: an effect is shown."""
+    return bool(low > 0 or high < 0)
+
+
+def verdict(low: float, high: float, below: str = "lower", above: str = "higher", neither: str = "not shown") -> str:
+    """What an interval for a difference says, in the words the caller gives: `below` when it lies wholly below
+    zero, `above` when wholly above, `neither` (by default "not shown") when it includes zero or is unknown."""
+    if high < 0:
+        return below
+    if low > 0:
+        return above
+    return neither
+
+
+def with_interval(value: float, low: float, high: float, fmt: str = "{:+,.0f}", label: str = "95% CI") -> str:
+    """A number with its interval, as written in every headline: ``+1,200 (95% CI +300 to +2,100)``."""
+    return f"{fmt.format(value)} ({label} {fmt.format(low)} to {fmt.format(high)})"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.forecast import accuracy_summary, forecast_accuracy
-from ..core.stats import mean_ci, paired_diff_ci
+from ..core.stats import mean_ci, paired_diff_ci, verdict
 from .simulate import SimResult
 
 
@@ -126,9 +126,8 @@ def contrasts(runs: pd.DataFrame, pairs: Mapping[str, tuple[str, str]] = CONTRAS
             for h in horizons:
                 x, y = (g[g["habit"] == k].sort_values("replication")[f"{metric}_{h}w"].to_numpy() for k in (a, b))
                 diff, lo, hi = paired_diff_ci(x, y)
-                verdict = "closer" if hi < 0 else ("further off" if lo > 0 else "not shown")
                 rows.append({"contrast": name, "market": market, "weeks": h, "diff": diff, "diff_low": lo,
-                             "diff_high": hi, "verdict": verdict})
+                             "diff_high": hi, "verdict": verdict(lo, hi, below="closer", above="further off")})
     return pd.DataFrame(rows).set_index(["contrast", "market", "weeks"])
 
 
@@ -137,9 +136,9 @@ def where_it_holds(table: pd.DataFrame, contrast: str) -> str:
     parts = []
     for market, g in table.loc[contrast].groupby(level="market", sort=False):
         g = g.droplevel("market")
-        said = [f"{verdict} at {', '.join(str(w) for w in weeks)} weeks"
-                for verdict in ("closer", "not shown", "further off")
-                if (weeks := list(g.index[g["verdict"] == verdict]))]
+        said = [f"{word} at {', '.join(str(w) for w in weeks)} weeks"
+                for word in ("closer", "not shown", "further off")
+                if (weeks := list(g.index[g["verdict"] == word]))]
         parts.append(f"{market}: {'; '.join(said)}")
     return f"{contrast}: " + ". ".join(parts) + "."
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.plots import interval_rows, new_figure
+from ..core.stats import excludes_zero
 from ..experiments.replicate import Known, replicate_each, summarise
 from ..scenario import Scenario
 
@@ -61,7 +62,7 @@ class Answer:
         d, lo, hi = row["diff"], row["diff_low"], row["diff_high"]
         base = row["start"]
         pct = lambda v: f"{v / base:+.1%}" if base else "n/a"  # noqa: E731
-        if lo > 0 or hi < 0:
+        if excludes_zero(lo, hi):
             sure = "the 95% interval excludes no change"
         else:
             sure = "the 95% interval includes no change: not shown to differ"
