@@ -9,6 +9,7 @@ import pytest
 
 import sim
 from sim.experiments import incentive_design as design
+from sim.views import incentive_design as views
 
 PORSCHE = {"name": "Porsche", "kind": "absolute", "award": 80000, "over_quota": 0.5}
 
@@ -47,10 +48,10 @@ def test_the_designer_compares_your_rules_with_no_programme_and_their_relative_v
     assert summary.loc["relative version", "no_winner"] == 0 and summary.loc["relative version", "payout"] == 80000
     assert summary.loc["no programme", "payout"] == 0 and np.isnan(summary.loc["no programme", "cost_per_extra"])
     assert summary.loc["your rules", "payout_low"] >= 0
-    view = design.design_view(summary)
+    view = views.design_view(summary)
     assert view.loc["relative version", "award goes to nobody"].startswith("0%")
-    assert "bookings" in design.design_headline(summary)
-    fig = design.design_figure(runs, summary)
+    assert "bookings" in views.design_headline(summary)
+    fig = views.design_figure(runs, summary)
     assert all(ax.get_title() and ax.get_xlabel() for ax in fig.axes)
     spread = design.spread_summary(runs)
     assert set(spread["third"]) == {"top", "middle", "bottom"}

@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..analysis.orbits import cost_of_sales, flows, occupancy
-from ..analysis.plots import interval_rows, new_figure
+from ..analysis.orbits import cost_of_sales
 from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
 from .remain_aggressive import Costs
@@ -91,13 +90,6 @@ def summary(runs: pd.DataFrame, metrics: Sequence[str] = (METRIC, "cost_per_book
     return pd.DataFrame(rows).pivot(index="metric", columns="scenario", values="mean").reindex(list(metrics))
 
 
-def headline(result: dict[str, float], currency: str = "USD") -> str:
-    """One sentence: cost per new customer under each allocation, the ratio and the paired 95% CI."""
-    return (f"Spreading the same money and rep hours over the whole orbit costs {result['a']:,.0f} {currency} per new "
-            f"customer against {result['b']:,.0f} for acquisition only: {result['ratio']:.0%} of the cost "
-            f"(difference {result['diff']:,.0f}, 95% CI {result['diff_low']:,.0f} to {result['diff_high']:,.0f}).")
-
-
 # ---- the cost ratio over referral rate x churn rate --------------------------------------------------
 def grid(scenario: Scenario, referral_rates: Sequence[float], churn_rates: Sequence[float], n: int = 2,
          seed: int = 0, **kwargs) -> pd.DataFrame:
@@ -143,31 +135,6 @@ def direction(runs: pd.DataFrame, metric: str = METRIC) -> dict[str, tuple[float
     return out
 
 
-def heatmap_figure(table: pd.DataFrame, level: float = 0.5):
-    """The cost ratio over referral rate x churn rate, the `level` contour drawn where the ratio crosses it."""
-    fig, ax = new_figure(figsize=(7.5, 5.2))
-    x, y, z = table.columns.to_numpy(float), table.index.to_numpy(float), table.to_numpy(float)
-    mesh = ax.pcolormesh(np.arange(len(x) + 1), np.arange(len(y) + 1), z, cmap="RdYlGn_r", vmin=min(0.4, np.nanmin(z)),
-                         vmax=max(1.2, np.nanmax(z)), shading="flat")
-    for i in range(len(y)):
-        for j in range(len(x)):
-            ax.text(j + 0.5, i + 0.5, f"{z[i, j]:.2f}", ha="center", va="center", fontsize=9)
-    cx, cy = np.arange(len(x)) + 0.5, np.arange(len(y)) + 0.5
-    crosses = np.nanmin(z) < level < np.nanmax(z)
-    if crosses:
-        ax.contour(cx, cy, z, levels=[level], colors="black", linewidths=2)
-    ax.contour(cx, cy, z, levels=[1.0], colors="black", linewidths=1, linestyles="dashed")
-    ax.set_xticks(cx, [f"{v:g}" for v in x])
-    ax.set_yticks(cy, [f"{v:g}" for v in y])
-    ax.set_xlabel("referrals a year from a customer in the referral orbits [accounts / customer / year]")
-    ax.set_ylabel("churn no care prevents [share of customers / year]")
-    note = (f"solid line: ratio {level:g} (the article's 'about half')" if crosses
-            else f"the ratio never reaches {level:g} here (lowest {np.nanmin(z):.2f})")
-    ax.set_title(f"Cost per new customer, whole-orbit / acquisition-only\n{note}; dashed: 1 (no gain)", fontsize=10)
-    fig.colorbar(mesh, ax=ax, label="cost ratio (below 1: whole-orbit is cheaper)")
-    return fig
-
-
 # ---- where it holds ----------------------------------------------------------------------------------
 def across(scenario: Scenario, field: str, values: Sequence[float], n: int = 4, seed: int = 0,
            hourly: float | None = None, **kwargs) -> pd.DataFrame:
@@ -191,66 +158,3 @@ def across(scenario: Scenario, field: str, values: Sequence[float], n: int = 4, 
                      "diff": c["diff"], "diff_low": c["diff_low"], "diff_high": c["diff_high"],
                      "utilisation_acquisition_only": util[ACQUISITION], "utilisation_whole_orbit": util[WHOLE]})
     return pd.DataFrame(rows).set_index(field)
-
-
-def comparison_figure(runs: pd.DataFrame, currency: str = "USD"):
-    """Cost per new customer and per booked unit for each allocation: means with 95% CIs."""
-    fig, axes = new_figure(1, 2, figsize=(11, 3.0))
-    names = list(dict.fromkeys(runs["scenario"]))
-    for ax, (metric, label) in zip(axes, ((METRIC, f"cost per new customer [{currency}]"),
-                                          ("cost_per_booked", f"cost per {currency} booked [{currency}]"))):
-        mid, low, high = zip(*(mean_ci(runs.loc[runs["scenario"] == s, metric]) for s in names))
-        interval_rows(ax, mid, low, high, names, label)
-        ax.invert_yaxis()
-    axes[0].set_ylabel("allocation")
-    fig.suptitle("What selling costs under each allocation (means of the replications, 95% CIs)")
-    fig.tight_layout()
-    return fig
-
-
-# ---- a year of orbits ---------------------------------------------------------------------------------
-def orbit_diagram(orbit_history: pd.DataFrame, orbits: Sequence[str], start, end, title: str):
-    """The orbits as rings (outermost first in `orbits`), with the accounts in each at `end` and the moves
-    between neighbouring rings during [start, end): inward in green, outward in red, exits in grey."""
-    moves = flows(orbit_history, start, end)
-    occ = occupancy(orbit_history, "month", order=list(orbits), end=end).iloc[-1]
-    fig, ax = new_figure(figsize=(8.6, 8.6))
-    k = len(orbits)
-    radius = {o: 1.0 + (k - 1 - i) for i, o in enumerate(orbits)}
-    theta = np.linspace(0, 2 * np.pi, 200)
-    for i, o in enumerate(orbits):
-        r = radius[o]
-        ax.plot(r * np.cos(theta), r * np.sin(theta), color="tab:blue", alpha=0.25 + 0.5 * i / k, lw=1)
-        ax.text(0, r - 0.35, f"{o}\n{int(occ.get(o, 0)):,}", ha="center", va="center", fontsize=7.5)
-    index = {o: i for i, o in enumerate(orbits)}
-    biggest = max(1, int(moves["moves"].max()) if len(moves) else 1)
-    for i in range(k - 1):
-        outer, inner = orbits[i], orbits[i + 1]
-        n_in = int(moves.loc[(moves["from"] == outer) & (moves["to"] == inner), "moves"].sum())
-        n_out = int(moves.loc[(moves["from"] == inner) & (moves["to"] == outer), "moves"].sum())
-        angle = np.radians(65 - 130 * i / max(1, k - 2))        # inward on the right, outward mirrored on the left
-        for n, colour, a, r0, r1 in ((n_in, "tab:green", angle, radius[outer], radius[inner]),
-                                     (n_out, "tab:red", np.pi - angle, radius[inner], radius[outer])):
-            if not n:
-                continue
-            ax.annotate("", xy=(r1 * np.cos(a), r1 * np.sin(a)), xytext=(r0 * np.cos(a), r0 * np.sin(a)),
-                        arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 0.8 + 6 * n / biggest, "mutation_scale": 12})
-            rm = (r0 + r1) / 2
-            ax.text(rm * np.cos(a), rm * np.sin(a) + 0.22, f"{n:,}", color=colour, fontsize=8, fontweight="bold",
-                    ha="center")
-    gone = moves[~moves["to"].isin(index) & moves["from"].isin(index)].groupby("to")["moves"].sum()
-    lines = [f"left the orbits: {name} {int(v):,}" for name, v in gone.items()]
-    new = moves[(moves["from"] == "(new)") & moves["to"].isin(index)]["moves"].sum()
-    lines.insert(0, f"new accounts met: {int(new):,}")
-    ax.text(0, -0.55 * radius[orbits[0]], "\n".join(lines), fontsize=8.5, ha="center", va="center", color="dimgray",
-            bbox={"facecolor": "white", "edgecolor": "lightgray", "boxstyle": "round"})
-    ax.set_aspect("equal")
-    lim = radius[orbits[0]] + 0.3
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("rings: orbits, outermost first (accounts in each at the end of the period)")
-    ax.set_ylabel("moves between neighbouring orbits in the period [accounts]:\ninward in green (right), outward in red (left)")
-    ax.set_title(title)
-    return fig

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import incentives as inc
-from ..analysis.plots import new_figure
 from ..core.stats import mean_ci, paired_diff_ci, wilson_ci
 from ..policies.incentives import IncentivePolicy, AwardRule
 from ..scenario import Scenario
@@ -188,48 +187,6 @@ def design_summary(runs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("programme")
 
 
-def design_view(summary: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
-    """`design_summary` as a leader reads it: one row per programme, intervals written out."""
-    def pct(v, lo, hi):
-        return "" if np.isnan(v) else f"{v:.0%} ({lo:.0%} to {hi:.0%})"
-
-    def money(v, lo, hi, sign=""):
-        if np.isnan(v):
-            return ""
-        return f"{v / 1e3:{sign},.0f}k" + ("" if np.isnan(lo) else f" ({lo / 1e3:{sign},.0f}k to {hi / 1e3:{sign},.0f}k)")
-
-    rows = {}
-    for name, r in summary.iterrows():
-        cost = r["cost_per_extra"]
-        rows[name] = {
-            "award goes to nobody": pct(r["no_winner"], r["no_winner_low"], r["no_winner_high"]),
-            f"payout a year [{currency}]": money(r["payout"], r["payout_low"], r["payout_high"]),
-            f"bookings a year [{currency}]": money(r["bookings"], r["bookings_low"], r["bookings_high"]),
-            "uplift against no programme": "" if name == "no programme" else money(r["uplift"], r["uplift_low"], r["uplift_high"], "+"),
-            "paid per extra unit booked": "" if np.isnan(cost) else (f"{cost:.3f}" + (" (uplift not shown)" if np.isnan(r["cost_low"])
-                                                                                    else f" ({r['cost_low']:.3f} to {r['cost_high']:.3f})")),
-            "effort": f"{r['effort']:.3f} ({r['effort_low']:.3f} to {r['effort_high']:.3f})",
-            "effort the year after no award": "" if np.isnan(r["effort after no award"]) else f"{r['effort after no award']:.3f}",
-            "effort the year after an award": "" if np.isnan(r["effort after an award"]) else f"{r['effort after an award']:.3f}",
-        }
-    return pd.DataFrame(rows).T
-
-
-def design_headline(summary: pd.DataFrame, currency: str = "USD") -> str:
-    """One sentence: your rules' chance of no winner, uplift and payout a year, with intervals."""
-    yours = summary.loc["your rules"]
-    text = (f"Your rules: an award goes to nobody {yours['no_winner']:.0%} of the time "
-            f"(95% CI {yours['no_winner_low']:.0%} to {yours['no_winner_high']:.0%}); bookings "
-            f"{yours['uplift'] / 1e6:+,.2f} million {currency} a year against no programme "
-            f"(95% CI {yours['uplift_low'] / 1e6:+,.2f} to {yours['uplift_high'] / 1e6:+,.2f}) "
-            f"for {yours['payout'] / 1e3:,.0f} thousand paid a year")
-    if "relative version" in summary.index:
-        rel = summary.loc["relative version"]
-        text += (f"; the relative version: nobody {rel['no_winner']:.0%}, "
-                 f"{rel['uplift'] / 1e6:+,.2f} million (95% CI {rel['uplift_low'] / 1e6:+,.2f} to {rel['uplift_high'] / 1e6:+,.2f})")
-    return text + "."
-
-
 def spread_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """Bookings a year of the top, middle and bottom third of reps per programme, and the paired difference
     to no programme with its 95% interval (thirds ranked within each run)."""
@@ -254,41 +211,6 @@ def yearly(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
             mean, lo, hi = mean_ci(group[col])
             rows.append({"programme": name, "year": col[len(metric) + 1:], "mean": mean, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
-
-
-def design_figure(runs: pd.DataFrame, summary: pd.DataFrame, currency: str = "USD"):
-    """Left: bookings per award year per programme (mean, 95% CI). Right: each programme's bookings uplift
-    against no programme and its payout, per year (paired 95% CI)."""
-    fig, (left, right) = new_figure(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.3, 1]})
-    table = yearly(runs, "bookings")
-    names = list(dict.fromkeys(table["programme"]))
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
-        rows = table[table["programme"] == name]
-        x = np.arange(len(rows)) + (i - (len(names) - 1) / 2) * width
-        left.bar(x, rows["mean"] / 1e6, width=width, label=name,
-                 yerr=[(rows["mean"] - rows["ci_low"]) / 1e6, (rows["ci_high"] - rows["mean"]) / 1e6], capsize=3)
-    left.set_xticks(np.arange(len(rows)), rows["year"])
-    left.set_xlabel("award year")
-    left.set_ylabel(f"bookings [million {currency}]")
-    left.set_title("Bookings per year (mean, 95% CI)")
-    left.legend(fontsize=8, loc="lower right")
-    left.grid(axis="y", alpha=0.3)
-    others = summary.drop(index="no programme")
-    y = np.arange(len(others))
-    right.errorbar(others["uplift"] / 1e3, y - 0.1, fmt="o", capsize=4, color="tab:green", label="bookings uplift",
-                   xerr=[(others["uplift"] - others["uplift_low"]) / 1e3, (others["uplift_high"] - others["uplift"]) / 1e3])
-    right.errorbar(others["payout"] / 1e3, y + 0.1, fmt="s", capsize=4, color="tab:red", label="payout",
-                   xerr=[(others["payout"] - others["payout_low"]) / 1e3, (others["payout_high"] - others["payout"]) / 1e3])
-    right.axvline(0, color="black", lw=0.8)
-    right.set_yticks(y, others.index)
-    right.set_ylim(len(others) - 0.4, -0.6)
-    right.set_xlabel(f"per year against no programme [thousand {currency}]")
-    right.set_title("Added bookings and payout a year (paired 95% CI)")
-    right.legend(fontsize=8)
-    right.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 # ---- the claims -------------------------------------------------------------------------------------------
@@ -348,31 +270,6 @@ def year_after(runs: pd.DataFrame) -> pd.DataFrame:
     out.attrs["no_winner_first_year"] = (float(missed / decided), float(lo), float(hi))
     out.attrs["relative_no_winner"] = float(r["no_winner"].sum())
     return out
-
-
-def year_after_figure(table: pd.DataFrame, currency: str = "USD"):
-    """Effort (left) and bookings (right) per award year: absolute bar first minus relative from the start,
-    with credibility on and off (the ablation); paired 95% intervals."""
-    fig, axes = new_figure(1, 2, figsize=(12, 4.4))
-    for ax, metric, scale, unit in ((axes[0], "effort", 100, "effort gap [% points of work speed]"),
-                                    (axes[1], "bookings", 1e-3, f"bookings gap [thousand {currency} a year]")):
-        rows = table[(table["metric"] == metric) & (table["year"] != "after")]
-        for i, (label, colour, name) in enumerate((("bar", "tab:red", "credibility on"),
-                                                   ("ablation", "tab:gray", "credibility off (ablation)"))):
-            x = np.arange(len(rows)) + (i - 0.5) * 0.35
-            ax.bar(x, rows[label] * scale, width=0.35, color=colour, label=name,
-                   yerr=[(rows[label] - rows[f"{label}_low"]) * scale, (rows[f"{label}_high"] - rows[label]) * scale], capsize=3)
-        ax.set_xticks(np.arange(len(rows)), [f"{y}\n{'bar year' if k == 0 else f'{k} after'}" for k, y in enumerate(rows["year"])])
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_xlabel("award year")
-        ax.set_ylabel(unit)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_title("Effort: absolute bar first minus relative")
-    axes[1].set_title("Bookings: absolute bar first minus relative")
-    axes[0].legend(fontsize=8)
-    fig.suptitle("After an award nobody won (paired 95% CI): the same relative rule runs in every year after the first")
-    fig.tight_layout()
-    return fig
 
 
 def categories_vs_one(world: Scenario, total: float = 60_000.0, territories: int = 3, n: int = 8, seed: int = 0,
@@ -449,32 +346,6 @@ def standings_across(world: Scenario, teams: Sequence[int] = (8, 16), cadences: 
         runs = standings_split(team_world(world, reps), award, cadences, n, seed, **kwargs)
         tables.append(split_table(runs).assign(team=reps))
     return pd.concat(tables, ignore_index=True)
-
-
-def standings_figure(across: pd.DataFrame):
-    """Per team size: effort of the leader, the reps near the lead and those far behind, each cadence minus
-    never, with paired 95% intervals."""
-    teams = list(dict.fromkeys(across["team"]))
-    fig, axes = new_figure(1, len(teams), figsize=(5.6 * len(teams), 4.3), sharey=True, squeeze=False)
-    wheres = ["leader", "near", "far"]
-    for ax, team in zip(axes[0], teams):
-        part = across[(across["team"] == team) & (across["response"] == "by chance")]
-        cadences = list(dict.fromkeys(part["cadence"]))
-        for i, cadence in enumerate(cadences):
-            rows = part[part["cadence"] == cadence].set_index("where").loc[wheres]
-            x = np.arange(len(wheres)) + (i - (len(cadences) - 1) / 2) * 0.35
-            ax.bar(x, rows["diff"] * 100, width=0.35, label=f"{cadence} minus never",
-                   yerr=[(rows["diff"] - rows["diff_low"]) * 100, (rows["diff_high"] - rows["diff"]) * 100], capsize=3)
-        ax.set_xticks(np.arange(len(wheres)), ["the leader", "near the lead\n(ranks 1-2)", "far behind\n(bottom half)"])
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_title(f"A team of {team} reps, one top award")
-        ax.set_xlabel("where the rep stands (bookings so far this year)")
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("effort against no standings [% points of work speed]")
-    fig.suptitle("What showing the standings does to effort (paired 95% CI)")
-    fig.tight_layout()
-    return fig
 
 
 def paired(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
