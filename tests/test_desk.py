@@ -84,3 +84,20 @@ def test_a_clock_still_stops_on_a_failing_process():
 def test_a_desk_serves_one_at_a_time():
     with pytest.raises(ValueError, match="one deal at a time"):
         desk_module.Desk(simpy.Environment(), capacity=2)
+
+
+def test_simpy_is_bounded_below_the_next_major_release_the_desk_was_not_checked_against():
+    """The desk copies SimPy 4's internals, so `pyproject.toml` must keep SimPy below 5 (the lock saves
+    `make install`, not a user who pip-installs the package), and the installed SimPy must satisfy it."""
+    import re
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    deps = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    (simpy_req,) = [Requirement(d) for d in deps if re.match(r"simpy\b", d, re.I)]
+    assert any(s.operator in ("<", "<=", "~=", "==") for s in simpy_req.specifier), f"{simpy_req} has no upper bound"
+    assert not simpy_req.specifier.contains("5.0"), f"{simpy_req} lets SimPy 5 in"
+    assert simpy_req.specifier.contains(version("simpy")), f"installed SimPy {version('simpy')} is outside {simpy_req}"
