@@ -9,6 +9,8 @@ A policy is two things:
   calls for the rest of that run. A policy with nothing to remember is its own run (the default ``start``
   returns ``self``); a policy with state returns a `PolicyRun` of its own type, holding that state as typed
   attributes (and, usually, the settings as ``self.policy``). Nothing is kept on the model for a policy.
+  Hooks left on the settings of a policy whose run is another object would never be called: the model
+  refuses such a policy when the run starts.
 
 Hooks (on the run; each has a do-nothing default, override only the ones you need)
 
