@@ -11,7 +11,7 @@ from typing import ClassVar
 import pytest
 
 import sim
-from sim.engine.hooks import ordered, registered
+from sim.engine.hooks import REGISTRY, ordered, registered
 
 
 def _policy(key: str, after: tuple[str, ...] = ()) -> type[sim.Policy]:
@@ -45,12 +45,19 @@ def test_a_dependency_cycle_is_refused_with_the_cycle_named():
     try:
         with pytest.raises(ValueError, match=r"cycle: cyc_\w+ after cyc_\w+ after cyc_\w+ after cyc_\w+; remove one"):
             sim.register(third)
-        assert "cyc_three" not in [p.key for p in registered()]            # refused: nothing half-registered
+        assert "cyc_three" not in REGISTRY                                  # refused: nothing half-registered
         with pytest.raises(ValueError, match="cycle"):
             ordered([first, second, third])
     finally:
         sim.unregister("cyc_one")
         sim.unregister("cyc_two")
+    typo = _policy("typo", after=("first_meting",))
+    sim.register(typo)                                       # it may name a policy registered later ...
+    try:
+        with pytest.raises(ValueError, match=r"P_typo\.after names 'first_meting': no policy is registered"):
+            sim.Scenario.preset("baseline")                  # ... but never one that does not exist
+    finally:
+        sim.unregister("typo")
     with pytest.raises(ValueError, match=r"after names the policy itself"):
         sim.register(_policy("selfish", after=("selfish",)))
     with pytest.raises(ValueError, match=r"after must be a tuple of policy keys"):

@@ -201,7 +201,16 @@ def unregister(key: str) -> None:
 
 
 def registered() -> list[type[Policy]]:
-    """The known policy classes in the order the model consults them (see `ordered`)."""
+    """The known policy classes in the order the model consults them (see `ordered`).
+
+    A policy whose `after` names a key no policy is registered under (a typo, or a policy never imported) is
+    an error here, naming both, rather than a dependency silently dropped.
+    """
+    for cls in REGISTRY.values():
+        unknown = [k for k in cls.after if k not in REGISTRY]
+        if unknown:
+            raise ValueError(f"{cls.__name__}.after names {', '.join(map(repr, unknown))}: no policy is registered "
+                             f"under that key (known: {', '.join(sorted(REGISTRY))})")
     return ordered(list(REGISTRY.values()))
 
 
