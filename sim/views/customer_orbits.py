@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..analysis.orbits import flows, occupancy
 from ..analysis.plots import interval_rows, new_figure
-from ..core.stats import mean_ci, verdict
+from ..core.stats import mean_ci, verdict, with_interval
 from ..experiments.customer_orbits import METRIC
 
 
@@ -128,7 +128,7 @@ def ratio_map_lines(ratio: pd.DataFrame, direction: dict[str, tuple[float, float
              f"{'reaches' if values.min() <= 0.5 else 'never reaches'} 0.5 on this map",
              f"with no churn ({low:g}), from the fewest to the most referrals: " + " -> ".join(f"{v:.2f}" for v in ratio.loc[low]),
              f"with the most referrals ({high:g}), from no churn to the most: " + " -> ".join(f"{v:.2f}" for v in ratio[high])]
-    lines += [f"on this map, the {axis} edge moves the ratio by {d:+.3f} (95% CI {lo:+.3f} to {hi:+.3f})"
+    lines += [f"on this map, the {axis} edge moves the ratio by {with_interval(d, lo, hi, '{:+.3f}')}"
               for axis, (d, lo, hi) in direction.items()]
     if cost is not None:
         lines.append(f"rep pay is {cost['rep_hours'] * hourly / cost['cost']:.0%} of the cost of sales in the simulated run")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.plots import new_figure
-from ..core.stats import verdict
+from ..core.stats import verdict, with_interval
 from ..experiments.incentive_design import yearly
 
 
@@ -208,8 +208,9 @@ def standings_lines(across: pd.DataFrame, teams: tuple[int, ...] = (8, 16)) -> s
     lines = []
     for team in teams:
         near, far = weekly.loc[(team, "near")], weekly.loc[(team, "far")]
-        lines.append(f"Team of {team}, weekly against never: near the lead {near['diff']:+.3f} (95% CI {near['diff_low']:+.3f} to "
-                     f"{near['diff_high']:+.3f}), far behind {far['diff']:+.3f} ({far['diff_low']:+.3f} to {far['diff_high']:+.3f}).")
+        near_ci = with_interval(near["diff"], near["diff_low"], near["diff_high"], "{:+.3f}")
+        lines.append(f"Team of {team}, weekly against never: near the lead {near_ci}, "
+                     f"far behind {far['diff']:+.3f} ({far['diff_low']:+.3f} to {far['diff_high']:+.3f}).")
     return "\n".join(lines)
 
 
