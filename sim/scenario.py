@@ -24,6 +24,7 @@ from pydantic_core import InitErrorDetails
 from . import policies as _builtin  # noqa: F401 - importing the package registers the built-in policies
 from .engine.hooks import REGISTRY, Policy, registered
 from .world import World
+from .core.outputs import write_text
 
 
 class ScenarioError(ValueError):
@@ -196,7 +197,7 @@ class Scenario(World):
         if commented:
             text = f"# Scenario {self.name!r}: edit the values, keep the structure. Load with Scenario.from_yaml.\n" + text
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_text(path, text)   # whole: a temporary name, then renamed
         return text
 
 
