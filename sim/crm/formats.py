@@ -89,6 +89,7 @@ class Format:
     mapped: bool = False             # built from a user's mapping file: every column it names should exist
     sheets: tuple[str, ...] = ()     # the workbook sheets to read (all sheets with rows when empty)
     notes: tuple[str, ...] = ()      # what the mapping's reading changed, for the load summary
+    rates: Mapping[str, float] = field(default_factory=dict)   # currency -> value of 1 unit in `currency`
 
     def spec(self, kind: str) -> FileSpec | None:
         return next((f for f in self.files if f.kind == kind), None)

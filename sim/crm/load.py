@@ -238,8 +238,14 @@ class _Builder(IssueLog):
         p = parse.parse_amount(text)
         self.flag("repaired", raw, p.invalid & alive, header, text, "not a number (text or a formula); left empty")
         self.flag("repaired", raw, p.fallback & alive, header, text, p.why)
+        if p.ambiguous:
+            self.notes.append(f"{raw.name}: {header}: read with a {p.style}; if its dots are decimal points, "
+                              "correct the export (or say so in a mapping's columns)")
         values = p.values
         checks = []
+        if canon != "probability":    # '50%' is a share, not an amount or a count
+            checks.append((values.notna() & text.astype(str).str.contains("%", regex=False),
+                           "a percentage (%), not a number of this column's kind; left empty"))
         if canon != "probability":
             checks.append((values < 0, "negative amount; left empty" if canon != "complaints" else "negative count; left empty"))
         if canon in ("amount", "first_estimate"):
@@ -299,6 +305,65 @@ class _Builder(IssueLog):
         for label, entry in self.stage_report.items():
             entry["deals"] = int(counts.get(label, 0))
 
+    def _converted_amount(self, raw: RawTable, cols: dict[str, str]) -> dict[str, str]:
+        """Prefer a CRM's converted amount ('Amount (converted)', 'Amount in company currency'): one currency for all."""
+        if "amount" not in cols:
+            return cols
+        header = cols["amount"]
+        by_norm = {" ".join(str(h).split()).lower(): h for h in raw.frame.columns}
+        for name in (f"{header} (converted)", "amount (converted)", "amount in company currency"):
+            found = by_norm.get(name.lower())
+            if found is not None and found != header:
+                self.notes.append(f"{raw.name}: amounts read from {found!r} (converted to the CRM's company currency), "
+                                  f"not {header!r} (each deal's own currency)")
+                return {**cols, "amount": found}
+        return cols
+
+    def _one_currency(self, raw: RawTable, fmt: Format, cols: dict[str, str], out: dict[str, pd.Series],
+                      alive: pd.Series) -> None:
+        """Amounts in several currencies (a currency column, or codes and symbols in the cells) are never summed
+        as one: converted with the mapping's `rates:`, or else the other currencies' amounts are left empty,
+        listed, and said loudly."""
+        amount, header = out["amount"], cols["amount"]
+        text = raw.frame[header]
+        cell = parse.amount_currency(text).where(amount.notna())
+        if "currency" in out and "converted" not in header.lower() and "company currency" not in header.lower():
+            given = out["currency"].astype("object").where(out["currency"].notna()).map(
+                lambda c: parse.currency_code(c) if isinstance(c, str) else None)
+            currency = given.where(given.notna(), cell)
+        else:
+            currency = cell
+        seen = currency[alive & amount.notna()].dropna()
+        convert = bool(fmt.rates) and bool(set(seen) - {fmt.currency})
+        if seen.nunique() <= 1 and not convert:
+            if len(seen) and "currency" not in out and fmt.currency is None:
+                out["currency"] = currency.where(currency.notna(), seen.iloc[0])
+            return
+        counts = seen.value_counts()
+        listing = ", ".join(f"{c} {n:,} deal(s)" for c, n in counts.items())
+        if convert:
+            base = fmt.currency or "the mapping's currency"
+            rate = currency.map(lambda c: fmt.rates.get(c) if isinstance(c, str) else None).astype("float64")
+            no_rate = alive & amount.notna() & currency.notna() & rate.isna()
+            self.flag("repaired", raw, no_rate, header, text,
+                      "in " + currency[no_rate].astype(str) + f", which the mapping's rates: do not list; left empty")
+            out["amount"] = (amount * rate).where(currency.notna(), amount)   # no rate: empty (listed above)
+            out["currency"] = pd.Series(fmt.currency, index=amount.index, dtype="object")
+            self.notes.append(f"{raw.name}: {header}: amounts in {len(counts)} currencies ({listing}) converted to "
+                              f"{base} with the mapping's rates:")
+            return
+        keep = counts.index[0]
+        other = alive & amount.notna() & currency.notna() & (currency != keep)
+        self.flag("repaired", raw, other, header, text,
+                  "in " + currency[other].astype(str) + f", not {keep} like most deals; amounts in different currencies "
+                  "cannot be summed, so left empty (give rates: in a mapping file to convert)")
+        out["amount"] = amount.where(~other)
+        out["currency"] = currency.where(~other, None)
+        self.warnings.append(f"{raw.name}: column {header!r}: amounts are in {len(counts)} currencies ({listing}); "
+                             f"only the {keep} amounts are kept, the other {int(other.sum()):,} are left empty (listed "
+                             "as repaired) because amounts in different currencies cannot be summed. Give a rates: "
+                             "table in a mapping file (rates: {EUR: 1.08, JPY: 0.0067} with currency: USD) to convert them.")
+
     def _opportunity_file(self, raw: RawTable, fmt: Format, spec: FileSpec) -> pd.DataFrame:
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
@@ -311,7 +376,10 @@ class _Builder(IssueLog):
             if absent:
                 self.notes.append(f"{raw.name}: the mapping names column(s) the file does not have: {', '.join(absent)}")
         alive = self.readable_rows(raw)
+        cols = self._converted_amount(raw, cols)
         out = self.columns(raw, cols, fmt, alive)
+        if "amount" in out:
+            self._one_currency(raw, fmt, cols, out, alive)
         ids = out["opportunity_id"]
         no_id = alive & ids.isna()
         self.flag("rejected", raw, no_id, cols["opportunity_id"], frame[cols["opportunity_id"]], "no opportunity id")

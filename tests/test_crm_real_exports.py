@@ -1,0 +1,129 @@
+"""The export shapes people really have (issue 24): every one gives the right numbers with its repairs listed,
+or a clear refusal naming the file, row, column or field. One test per shape, built for the shape (the
+battery's own files are held out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.crm import ExportError, load
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def check(argv, capsys):
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def repaired(res, column: str) -> pd.DataFrame:
+    return res.repaired[res.repaired["column"] == column]
+
+
+# ---- amounts ---------------------------------------------------------------------------------------
+def test_european_whole_amounts_with_a_thousands_dot_are_thousands(tmp_path):
+    path = write(tmp_path / "o.csv", "Opportunity ID;Stage;Amount;Created Date;Close Date\n"
+                 "A1;Closed Won;1.250 €;05.01.2026;20.02.2026\nA2;Closed Won;12.500 €;06.01.2026;21.02.2026\n"
+                 "A3;Closed Lost;3.000.000 €;07.01.2026;22.02.2026\nA4;Qualification;900 €;08.01.2026;\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["amount"].tolist() == [1250.0, 12500.0, 3_000_000.0, 900.0]
+    assert any("thousands dot" in n and "Amount" in n for n in res.notes)   # the reading is said
+
+
+def test_three_digits_after_the_dot_in_a_decimal_point_column_is_listed(tmp_path):
+    path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount\nA1,Closed Won,1.250\nA2,Closed Won,12.50\n"
+                 "A3,Closed Won,\"3,400.00\"\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["amount"].tolist() == [1.25, 12.5, 3400.0]
+    listed = repaired(res, "Amount")
+    assert listed["row"].tolist() == [2] and "three digits after the dot" in listed["reason"].iloc[0]
+
+
+def test_a_percentage_in_an_amount_column_is_not_an_amount(tmp_path):
+    path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount,Probability (%)\n"
+                 "A1,Closed Won,50%,100%\nA2,Closed Won,1200,90%\n")
+    res = load(path, crm="salesforce")
+    opp = res.tables.opportunities
+    assert pd.isna(opp["amount"].iloc[0]) and opp["amount"].iloc[1] == 1200
+    assert "percentage" in repaired(res, "Amount")["reason"].iloc[0]
+    assert repaired(res, "Probability (%)").empty       # a probability may be a percentage
+
+
+PIPEDRIVE = ("Deal - ID,Deal - Title,Deal - Value,Deal - Currency of value,Deal - Status,Deal - Deal created,"
+             "Deal - Won time\n")
+
+
+def _pipedrive_rows() -> str:
+    rows = [(1, 1000, "USD"), (2, 2000, "USD"), (3, 3000, "USD"), (4, 500, "EUR"), (5, 1_500_000, "JPY"),
+            (6, 1_500_000, "JPY"), (7, 800, "GBP")]
+    return "".join(f"{i},D{i},{v},{c},won,2026-01-0{i},2026-02-0{i}\n" for i, v, c in rows)
+
+
+def test_amounts_in_several_currencies_are_never_summed_as_one(tmp_path, capsys):
+    path = write(tmp_path / "deals.csv", PIPEDRIVE + _pipedrive_rows())
+    res = load(path, crm="pipedrive")
+    opp = res.tables.opportunities
+    assert opp["amount"].sum() == 6000     # the USD deals; the others are empty, not 3 million "USD"
+    assert sorted(repaired(res, "Deal - Value")["row"]) == [5, 6, 7, 8]
+    assert any("4 currencies" in w and "rates:" in w for w in res.warnings)
+    code, out, _ = check(["check", str(path), "--crm", "pipedrive"], capsys)
+    assert "4 currencies" in out
+
+
+def test_a_rates_table_converts_every_deal_to_one_currency(tmp_path):
+    path = write(tmp_path / "deals.csv", PIPEDRIVE + _pipedrive_rows())
+    mapping = write(tmp_path / "m.yaml", "columns:\n  opportunity_id: Deal - ID\n  outcome: Deal - Status\n"
+                    "  amount: Deal - Value\n  currency: Deal - Currency of value\n  created_at: Deal - Deal created\n"
+                    "  closed_at: Deal - Won time\ncurrency: USD\nrates: {USD: 1, EUR: 1.1, JPY: 0.007, GBP: 1.25}\n")
+    res = load(path, mapping=mapping)
+    opp = res.tables.opportunities
+    assert opp["amount"].round(6).tolist() == [1000, 2000, 3000, 550, 10500, 10500, 1000]
+    assert set(opp["currency"]) == {"USD"} and res.repaired.empty
+    assert any("converted to USD" in n for n in res.notes)
+
+
+def test_a_rate_table_missing_a_currency_leaves_those_amounts_empty_and_listed(tmp_path):
+    path = write(tmp_path / "deals.csv", PIPEDRIVE + _pipedrive_rows())
+    mapping = write(tmp_path / "m.yaml", "columns:\n  opportunity_id: Deal - ID\n  outcome: Deal - Status\n"
+                    "  amount: Deal - Value\n  currency: Deal - Currency of value\ncurrency: USD\n"
+                    "rates: {USD: 1, EUR: 1.1, JPY: 0.007}\n")
+    res = load(path, mapping=mapping)
+    assert pd.isna(res.tables.opportunities["amount"].iloc[6])
+    assert "GBP" in repaired(res, "Deal - Value")["reason"].iloc[0]
+
+
+@pytest.mark.parametrize("rates, says", [("{EUR: -1}", "positive"), ("{EUR: .nan}", "positive"),
+                                         ("{EUR: 1e308}", "below 1e9")])
+def test_bad_rates_are_refused_naming_the_field(tmp_path, rates, says):
+    path = write(tmp_path / "deals.csv", PIPEDRIVE + _pipedrive_rows())
+    mapping = write(tmp_path / "m.yaml", f"columns:\n  opportunity_id: Deal - ID\n  outcome: Deal - Status\n"
+                    f"currency: USD\nrates: {rates}\n")
+    with pytest.raises(ExportError, match=f"rates.*{says}"):
+        load(path, mapping=mapping)
+
+
+def test_currency_codes_in_the_cells_are_detected_too(tmp_path):
+    path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount\nA1,Closed Won,USD 1000\nA2,Closed Won,USD 2000\n"
+                 "A3,Closed Won,JPY 1500000\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["amount"].sum() == 3000 and repaired(res, "Amount")["row"].tolist() == [4]
+
+
+def test_the_converted_amount_column_is_preferred_and_said(tmp_path):
+    path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Opportunity Currency,Amount,Amount (converted)\n"
+                 "A1,Closed Won,JPY,\"JPY 3,500,000\",\"USD 23,500.00\"\nA2,Closed Won,USD,\"USD 1,000.00\",\"USD 1,000.00\"\n"
+                 "A3,Closed Won,EUR,\"EUR 2,000.00\",\"USD 2,160.00\"\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["amount"].tolist() == [23500.0, 1000.0, 2160.0]
+    assert any("'Amount (converted)'" in n for n in res.notes) and not res.warnings
+    assert "Amount (converted)" not in res.summary()["files"]["o.csv"]["unused_columns"]
