@@ -127,3 +127,53 @@ def test_the_converted_amount_column_is_preferred_and_said(tmp_path):
     assert res.tables.opportunities["amount"].tolist() == [23500.0, 1000.0, 2160.0]
     assert any("'Amount (converted)'" in n for n in res.notes) and not res.warnings
     assert "Amount (converted)" not in res.summary()["files"]["o.csv"]["unused_columns"]
+
+
+# ---- stage labels ----------------------------------------------------------------------------------
+def test_labels_with_no_break_or_double_spaces_are_the_plain_label(tmp_path):
+    path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount\nA1,Closed\u00a0Won,10\nA2,Closed  Won,20\n"
+                 "A3,\uff23losed Lost,5\nA4,Qualification,1\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["outcome"].tolist() == ["won", "won", "lost", "open"]
+    assert set(res.stages) == {"Closed Won", "Closed Lost", "Qualification"}
+    assert any("3 stage label(s) with unusual spaces" in n for n in res.notes)
+
+
+GERMAN = ("Opportunity ID;Stage;Amount;Created Date;Close Date\n"
+          "A1;Geschlossen und gewonnen;1.250,00 €;03.01.2026;14.02.2026\n"
+          "A2;Geschlossen und verloren;12.500,50 €;04.01.2026;15.03.2026\n"
+          "A3;Qualification;900,00 €;05.01.2026;30.06.2026\n")
+
+
+def test_a_german_salesforce_export_keeps_its_outcomes_and_close_dates(tmp_path):
+    res = load(write(tmp_path / "o.csv", GERMAN, encoding="cp1252"), crm="salesforce")
+    opp = res.tables.opportunities
+    assert opp["outcome"].tolist() == ["won", "lost", "open"]
+    assert opp["amount"].tolist() == [1250.0, 12500.5, 900.0]
+    assert opp["closed_at"].tolist()[:2] == [pd.Timestamp("2026-02-14"), pd.Timestamp("2026-03-15")]
+    assert pd.isna(opp["closed_at"].iloc[2]) and opp["expected_close_at"].iloc[2] == pd.Timestamp("2026-06-30")
+    assert not res.warnings
+
+
+@pytest.mark.parametrize("won, lost", [("Fermée gagnée", "Fermée perdue"), ("Cerrada ganada", "Cerrada perdida"),
+                                       ("Fechada ganha", "Fechada perdida"), ("FERMEE GAGNEE", "fermée  perdue")])
+def test_localised_salesforce_closed_stages(tmp_path, won, lost):
+    path = write(tmp_path / "o.csv", f"Opportunity ID,Stage,Amount\nA1,{won},10\nA2,{lost},20\n")
+    assert load(path, crm="salesforce").tables.opportunities["outcome"].tolist() == ["won", "lost"]
+
+
+def test_hubspot_export_of_several_pipelines(tmp_path, capsys):
+    rows = [("1", "Closed won (Renewals)"), ("2", "Deal Won"), ("3", "Lost"), ("4", "Closed Lost - EMEA"),
+            ("5", "closedwon"), ("6", "Contract Sent"), ("7", "Churned"), ("8", "Churned")]
+    text = "Record ID,Deal Stage,Amount,Create Date,Close Date\n" + "".join(
+        f"{i},{stage},100,2026-01-0{i},2026-02-0{i}\n" for i, stage in rows) + "9,Contract Sent,100,2026-05-01,2026-08-01\n"
+    path = write(tmp_path / "deals.csv", text)
+    res = load(path, crm="hubspot")
+    assert res.tables.opportunities["outcome"].tolist() == ["won", "won", "lost", "lost", "won"] + ["open"] * 4
+    # 'Churned' is not a label we know: its deals closed in the past, so it is said, with the fix; 'Contract Sent'
+    # is a known open stage (its close date is an expected one)
+    (warning,) = res.warnings
+    assert "2 deals have a close date in the past but a stage we read as open" in warning
+    assert "'Churned' (2)" in warning and "Contract Sent" not in warning and "map them" in warning
+    code, out, _ = check(["check", str(path), "--crm", "hubspot"], capsys)
+    assert "WARNING: deals.csv: 2 deals have a close date" in out

@@ -32,7 +32,7 @@ from ..core import schema
 from ..core.tables import Tables
 from . import parse
 from .activities import load_activities, split_activity_files
-from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
+from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
 from .parse import ExportError, RawTable, Skipped
@@ -305,6 +305,44 @@ class _Builder(IssueLog):
         for label, entry in self.stage_report.items():
             entry["deals"] = int(counts.get(label, 0))
 
+    def _clean_labels(self, raw: RawTable, header: str, labels: pd.Series, alive: pd.Series) -> pd.Series:
+        """Stage labels Unicode-normalised and their spaces collapsed ('Closed\u00a0Won', 'Closed  Won' are
+        'Closed Won'), once per distinct label; how many cells changed is said."""
+        codes, uniq = pd.factorize(labels)
+        cleaned = [clean_label(u) for u in uniq]
+        changed = [c != u for c, u in zip(cleaned, uniq)]
+        if not any(changed):
+            return labels
+        n = int((pd.Series(np.array(changed + [False])[codes], index=labels.index) & alive).sum())
+        examples = ", ".join(f"{u!r} -> {c!r}" for u, c, ch in zip(uniq, cleaned, changed) if ch)
+        if n:
+            self.notes.append(f"{raw.name}: {header}: {n:,} stage label(s) with unusual spaces or characters read "
+                              f"as the plain label ({examples[:300]})")
+        table = np.array(cleaned + [None], dtype=object)
+        return pd.Series(table[codes], index=labels.index, dtype="object")
+
+    def _warn_open_but_closed(self, raw: RawTable, fmt: Format, cols: dict[str, str], labels: pd.Series,
+                              outcome: pd.Series, out: dict[str, pd.Series], alive: pd.Series) -> None:
+        """Deals whose label the format does not know (so read as an open stage) but whose close date is in the
+        past of the export (before its last created deal): most likely a won or lost label in another language
+        or pipeline. Said loudly, naming the labels."""
+        closed = out["closed_at"]
+        suspect = alive & (outcome == "open") & closed.notna() & labels.notna()
+        if "created_at" in out and out["created_at"][alive].notna().any():
+            suspect &= closed < out["created_at"][alive].max()
+        if not suspect.any():
+            return
+        unknown = {lab for lab in pd.unique(labels[suspect]) if fmt.known_stage(lab) is None}
+        suspect &= labels.isin(unknown)
+        if not suspect.any():
+            return
+        counts = labels[suspect].value_counts()
+        which = ", ".join(f"{lab!r} ({n:,})" for lab, n in counts.head(8).items())
+        self.warnings.append(f"{raw.name}: {int(suspect.sum()):,} deals have a close date in the past but a stage we "
+                             f"read as open: {which}. If these labels mean won or lost, map them (a mapping file's "
+                             f"stages:, e.g. '{counts.index[0]}: won' or '{counts.index[0]}: lost'); until then those deals count as open and their "
+                             f"{cols['closed_at']} is read as an expected close date.")
+
     def _converted_amount(self, raw: RawTable, cols: dict[str, str]) -> dict[str, str]:
         """Prefer a CRM's converted amount ('Amount (converted)', 'Amount in company currency'): one currency for all."""
         if "amount" not in cols:
@@ -380,6 +418,8 @@ class _Builder(IssueLog):
         out = self.columns(raw, cols, fmt, alive)
         if "amount" in out:
             self._one_currency(raw, fmt, cols, out, alive)
+        if "stage" in out:
+            out["stage"] = self._clean_labels(raw, cols["stage"], out["stage"], alive)
         ids = out["opportunity_id"]
         no_id = alive & ids.isna()
         self.flag("rejected", raw, no_id, cols["opportunity_id"], frame[cols["opportunity_id"]], "no opportunity id")
@@ -394,6 +434,8 @@ class _Builder(IssueLog):
                 mask = outcome == extra[:-3]
                 closed = out.get("closed_at", pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
                 out["closed_at"] = closed.where(closed.notna() | ~mask, when)
+        if "closed_at" in out and "outcome" not in cols:
+            self._warn_open_but_closed(raw, fmt, cols, labels, outcome, out, alive)
         if "closed_at" in out:
             open_with_date = (outcome == "open") & out["closed_at"].notna() & alive
             if open_with_date.any():
@@ -486,7 +528,7 @@ class _Builder(IssueLog):
             self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
                       "opportunity not among the loaded opportunities")
             alive &= ~orphan
-            labels = out["stage"]
+            labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
             meaning = {lab: fmt.stage_meaning(lab) for lab in pd.unique(labels[alive])}
             part = pd.DataFrame({"opportunity_id": out["opportunity_id"], "stage": labels.map(meaning),
                                  "entered_at": out["entered_at"],
@@ -514,8 +556,7 @@ class _Builder(IssueLog):
 
 
 def _listed(fmt: Format, label: str) -> bool:
-    low = label.strip().lower()
-    return any(k.strip().lower() == low for k in fmt.stages)
+    return fmt.known_stage(label) is not None
 
 
 def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:
