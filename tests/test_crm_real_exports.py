@@ -177,3 +177,71 @@ def test_hubspot_export_of_several_pipelines(tmp_path, capsys):
     assert "'Churned' (2)" in warning and "Contract Sent" not in warning and "map them" in warning
     code, out, _ = check(["check", str(path), "--crm", "hubspot"], capsys)
     assert "WARNING: deals.csv: 2 deals have a close date" in out
+
+
+# ---- structure -------------------------------------------------------------------------------------
+def test_a_very_wide_export_is_read_by_name_whatever_the_column(tmp_path):
+    names = [f"Custom {k}" for k in range(2000)]
+    names[0], names[1], names[1605], names[1606] = "Opportunity ID", "Stage", "Amount", "Lead Source"
+    cells = [""] * 2000
+    cells[0], cells[1], cells[1605], cells[1606] = "A1", "Closed Won", "1200", "Referral"
+    path = write(tmp_path / "wide.csv", ",".join(names) + "\n" + ",".join(cells) + "\n")
+    res = load(path, crm="salesforce")
+    opp = res.tables.opportunities
+    assert opp["amount"].tolist() == [1200.0] and opp["lead_source"].tolist() == ["Referral"]
+    assert "amount" not in res.summary()["missing_columns"]
+
+
+def test_a_repeated_header_row_is_rejected_as_such(tmp_path):
+    head = "Opportunity ID,Stage,Amount\n"
+    path = write(tmp_path / "o.csv", head + "A1,Closed Won,10\n" + head + "A2,Closed Lost,20\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["opportunity_id"].tolist() == ["A1", "A2"]
+    (row,) = res.rejected.itertuples()
+    assert row.row == 3 and "the header row again" in row.reason
+
+
+def test_a_file_cut_in_its_last_row_rejects_that_row(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_bytes(b"Opportunity ID,Stage,Amount,Created Date,Close Date\r\nA1,Closed Won,10,2026-01-02,2026-02-01\r\n"
+                     b"A2,Closed Lo")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["opportunity_id"].tolist() == ["A1"]
+    (row,) = res.rejected.itertuples()
+    assert row.row == 3 and "the file ends in the middle of this row" in row.reason
+    whole = write(tmp_path / "p.csv", "Opportunity ID,Stage\nA1,Closed Won")   # no final line break, but whole
+    assert load(whole, crm="salesforce").rejected.empty
+
+
+def test_formula_cells_without_a_saved_value_are_listed(tmp_path):
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Opportunity ID", "Stage", "Amount", "Owner"])
+    for i in range(1, 5):
+        sheet.append([f"A{i}", "Closed Won", f"=B{i}*0+100" if i % 2 else 250, "Ann"])
+    book.save(tmp_path / "deals.xlsx")      # openpyxl writes formulas without calculating them
+    res = load(tmp_path / "deals.xlsx", crm="salesforce")
+    opp = res.tables.opportunities
+    assert opp["amount"].isna().tolist() == [True, False, True, False]
+    listed = repaired(res, "Amount")
+    assert listed["row"].tolist() == [2, 4] and listed["value"].tolist() == ["=B1*0+100", "=B3*0+100"]
+    assert "formula with no saved value" in listed["reason"].iloc[0]
+
+
+def test_history_rows_after_the_close_or_before_creation(tmp_path):
+    write(tmp_path / "opportunities.csv", "Opportunity ID,Stage,Amount,Created Date,Close Date\n"
+          "A1,Closed Won,10,2026-02-01,2026-05-10\n")
+    write(tmp_path / "history.csv", "Opportunity ID,Stage Name,Created Date\n"
+          "A1,Prospecting,2026-01-15 09:00\nA1,Negotiation/Review,2026-04-01 10:00\n"
+          "A1,Closed Won,2026-05-10 16:00\nA1,Negotiation/Review,2026-06-02 08:00\n")
+    res = load(tmp_path, crm="salesforce")
+    hist = res.tables.stage_history
+    assert hist["stage"].tolist() == ["Prospecting", "Negotiation/Review"]
+    assert hist["entered_at"].iloc[0] == pd.Timestamp("2026-02-01")            # moved to the creation
+    assert hist["exited_at"].iloc[-1] == pd.Timestamp("2026-05-10 16:00")      # ends when won, not in June
+    assert res.tables.opportunities["stage"].tolist() == ["Negotiation/Review"]   # the last stage before the win
+    (late,) = res.rejected.itertuples()
+    assert late.row == 5 and "after the deal closed (2026-05-10)" in late.reason
+    (early,) = res.repaired.itertuples()
+    assert early.row == 2 and "before the deal was created (2026-02-01)" in early.reason

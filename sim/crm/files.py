@@ -8,9 +8,11 @@ Excel workbooks (every sheet), and files that are neither, which get a message i
   unterminated quote) or whose cells span lines is read again line by line, and each malformed line
   becomes a row of its own marked malformed (the loader rejects it with its line number), so the rest
   of the file still loads. Every physical line ends up in exactly one row.
-- Excel: every sheet with rows is read (with openpyxl in read-only mode, at most `MAX_COLUMNS` columns;
-  what lies beyond is said), each as a table of its own; the header is a sheet's first non-empty row, and
-  rows keep the sheet's row numbers. Empty rows of a sheet are not rows, so a nearly empty sheet whose one
+- Excel: every sheet with rows is read (with openpyxl in read-only mode, as wide as its header; cells right
+  of the header are not part of the table, and said), each as a table of its own; the header is a sheet's
+  first non-empty row, and rows keep the sheet's row numbers. A formula cell without a saved value (a
+  workbook written by a program that does not calculate) is listed, so the loader reports it as repaired.
+- Every column is read, however wide the file: columns are found by name, never by position. Empty rows of a sheet are not rows, so a nearly empty sheet whose one
   cell sits at row 300,000 costs nothing.
 """
 
@@ -29,7 +31,7 @@ import pandas as pd
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
-MAX_COLUMNS = 500          # columns read from a sheet or kept from a CSV line; a pipeline export has far fewer
+MAX_COLUMNS = 16_384       # Excel's own limit: a sheet's header is read up to this many columns
 MAX_LINES_PER_ROW = 100    # a quoted cell may span lines; an open quote not closed within this many is malformed
 SAMPLE = 1 << 16
 
@@ -57,6 +59,7 @@ class RawTable:
     rows: np.ndarray | None = None
     malformed: dict[int, tuple[str, str]] = field(default_factory=dict)
     sheet: str | None = None
+    uncached: dict[str, dict[int, str]] = field(default_factory=dict)   # column -> row position -> formula with no saved value
 
     def __post_init__(self):
         self.name = self.name or self.path.name
@@ -213,15 +216,37 @@ def _read_text(path: Path, head: bytes) -> RawTable:
     except _PARSE_ERRORS:
         frame = None
     if frame is not None and not _spans_lines(frame, data, encoding):
-        return RawTable(path, _clean_header(frame), encoding, delimiter, notes)
+        frame = _clean_header(frame)
+        return RawTable(path, frame, encoding, delimiter, notes, malformed=_cut_last_row(data, encoding, delimiter, frame))
     if text is None:
         text, encoding, note = _decode(data, encoding)
         notes += [note] if note else []
     frame, malformed = _careful_csv(path, text, delimiter)
+    malformed.update(_cut_last_row(data, encoding, delimiter, frame))
     if malformed:
         notes.append(f"{len(malformed)} malformed line(s) rejected one by one (an unterminated quote, a stray "
-                     "quote or too many fields); the other lines were read")
+                     "quote, too many or too few fields); the other lines were read")
     return RawTable(path, frame, encoding, delimiter, notes, malformed=malformed)
+
+
+def _cut_last_row(data: bytes, encoding: str, delimiter: str, frame: pd.DataFrame) -> dict[int, tuple[str, str]]:
+    """The last row, when the file stops in the middle of it: no line break at the end and fewer fields than the
+    header (a download or copy cut off). Its cells would load as a deal with nothing else; it is rejected."""
+    if len(frame) == 0 or data.rstrip(b"\x00").endswith((b"\n", b"\r")):
+        return {}
+    tail = data[-(1 << 16):]
+    if encoding.startswith("utf-16") and len(tail) % 2:
+        tail = tail[1:]
+    text = tail.decode(encoding.replace("-sig", ""), errors="replace")
+    line = _LINE_END.split(text)[-1]
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return {}
+    if not line or len(fields) >= frame.shape[1]:
+        return {}
+    return {len(frame) - 1: (f"the file ends in the middle of this row ({len(fields)} of the header's {frame.shape[1]} "
+                             "fields, no line break after it): the file was cut off; the row was not read", line)}
 
 
 _PARSE_ERRORS = (pd.errors.ParserError, csv.Error, ValueError, OverflowError)
@@ -334,8 +359,6 @@ def _unique(names: list[str]) -> list[str]:
 
 def _clean_header(frame: pd.DataFrame) -> pd.DataFrame:
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
-    if frame.shape[1] > MAX_COLUMNS:
-        frame = frame.iloc[:, :MAX_COLUMNS]
     return frame
 
 
@@ -380,13 +403,17 @@ def _read_sheet(path: Path, sheet, name: str) -> RawTable | None:
     """One sheet as text cells, header = first non-empty row; None for an empty sheet."""
     notes = [f"sheet {name!r}"]
     declared = getattr(sheet, "max_column", None) or 0
-    width = min(declared, MAX_COLUMNS) if declared else MAX_COLUMNS
-    if declared and declared > MAX_COLUMNS:
-        notes.append(f"the sheet declares {declared:,} columns; only the first {MAX_COLUMNS} were read "
-                     "(cells further right are not part of any table the loader reads)")
+    first = _header_row(sheet, min(declared, MAX_COLUMNS) if declared else MAX_COLUMNS)
+    if first is None:
+        return None
+    width = max(len(first[1]), 1)
+    if declared > width:
+        notes.append(f"the sheet declares {declared:,} columns, its header has {width:,}; cells right of the header "
+                     "are not part of the table and were not read")
     header, rows, numbers = None, [], []
     try:
-        for number, values in enumerate(sheet.iter_rows(max_col=width, values_only=True), start=1):
+        for number, values in enumerate(sheet.iter_rows(min_row=first[0], max_col=width, values_only=True),
+                                        start=first[0]):
             if values.count(None) == len(values):   # a missing or empty row: most rows of a sparse sheet
                 continue
             cells = [_cell_text(v) for v in values]
@@ -408,7 +435,61 @@ def _read_sheet(path: Path, sheet, name: str) -> RawTable | None:
     header = header + [f"Unnamed: {k}" for k in range(len(header), width)]
     frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=_unique([h.strip() for h in header]),
                          dtype=object)
-    return RawTable(path, _clean_header(frame), "xlsx", None, notes, rows=np.asarray(numbers), sheet=name)
+    frame = _clean_header(frame)
+    uncached = _uncached_formulas(path, sheet, numbers, list(frame.columns), frame)
+    if uncached:
+        n = sum(len(v) for v in uncached.values())
+        notes.append(f"{n:,} formula cell(s) have no saved value (the workbook was written by a program that does not "
+                     "calculate); listed as repaired and left empty: open and save it in Excel, or export CSV")
+    return RawTable(path, frame, "xlsx", None, notes, rows=np.asarray(numbers), sheet=name, uncached=uncached)
+
+
+def _header_row(sheet, width: int) -> tuple[int, list[str]] | None:
+    """The sheet's first non-empty row (its number and trimmed cells), read as wide as the sheet declares."""
+    try:
+        for number, values in enumerate(sheet.iter_rows(max_col=width, values_only=True), start=1):
+            if values.count(None) == len(values):
+                continue
+            cells = [_cell_text(v) for v in values]
+            while cells and cells[-1] == "":
+                cells.pop()
+            if cells:
+                return number, cells
+    except Exception:  # noqa: BLE001 - the full read below says what is wrong, naming the row
+        return 1, []
+    return None
+
+
+_FORMULA_NO_VALUE = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>\s*(?:<f[^>]*/>|<f[^>]*>([^<]*)</f>)\s*'
+                               rb'(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
+
+
+def _uncached_formulas(path: Path, sheet, numbers: list[int], columns: list[str],
+                       frame: pd.DataFrame) -> dict[str, dict[int, str]]:
+    """Formula cells of the sheet with no saved value (openpyxl reads them as empty): column -> row position -> formula."""
+    import zipfile
+    from openpyxl.utils import column_index_from_string
+
+    where = getattr(sheet, "_worksheet_path", None)
+    if where is None:
+        return {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            xml = zf.read(where)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    if b"<f" not in xml:
+        return {}
+    position = {n: k for k, n in enumerate(numbers)}
+    out: dict[str, dict[int, str]] = {}
+    for match in _FORMULA_NO_VALUE.finditer(xml):
+        col = column_index_from_string(match.group(1).decode()) - 1
+        row = position.get(int(match.group(2)))
+        if row is None or col >= len(columns) or frame.iat[row, col] != "":
+            continue
+        formula = (match.group(3) or b"").decode("utf-8", "replace")
+        out.setdefault(columns[col], {})[row] = "=" + formula if formula else "(a shared formula)"
+    return out
 
 
 def _cell_text(value) -> str:

@@ -530,6 +530,7 @@ class _Builder(IssueLog):
             alive &= ~orphan
             labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
             meaning = {lab: fmt.stage_meaning(lab) for lab in pd.unique(labels[alive])}
+            alive = self._history_in_lifetime(raw, cols, out, labels.map(meaning), opps, alive)
             part = pd.DataFrame({"opportunity_id": out["opportunity_id"], "stage": labels.map(meaning),
                                  "entered_at": out["entered_at"],
                                  "amount": out.get("amount", pd.Series(np.nan, index=frame.index))})[alive]
@@ -553,6 +554,29 @@ class _Builder(IssueLog):
         early = stays["exited_at"] < stays["entered_at"]
         stays.loc[early, "exited_at"] = stays.loc[early, "entered_at"]
         return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
+
+
+    def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
+                             opps: pd.DataFrame, alive: pd.Series) -> pd.Series:
+        """Stage changes outside the deal's life, compared by day (a close date has no time of day): one to an open
+        stage after the deal closed is rejected (the deal ended at its close; a deal won in May does not end in
+        Negotiation); one before the deal was created is read as entered at its creation. Both listed."""
+        entered, ids = out["entered_at"], out["opportunity_id"]
+        by_id = opps.drop_duplicates("opportunity_id").set_index("opportunity_id")
+        if "closed_at" in by_id:
+            closed = ids.map(by_id["closed_at"]).astype("datetime64[ns]")
+            late = alive & closed.notna() & (entered.dt.normalize() > closed.dt.normalize()) & ~stages.isin(TERMINAL)
+            self.flag("rejected", raw, late, cols["entered_at"], raw.frame[cols["entered_at"]],
+                      "a stage change after the deal closed (" + closed[late].dt.strftime("%Y-%m-%d") + "); not used")
+            alive = alive & ~late
+        if "created_at" in by_id:
+            created = ids.map(by_id["created_at"]).astype("datetime64[ns]")
+            early = alive & created.notna() & (entered.dt.normalize() < created.dt.normalize())
+            self.flag("repaired", raw, early, cols["entered_at"], raw.frame[cols["entered_at"]],
+                      "before the deal was created (" + created[early].dt.strftime("%Y-%m-%d")
+                      + "); read as entered when it was created")
+            out["entered_at"] = entered.where(~early, created)
+        return alive
 
 
 def _listed(fmt: Format, label: str) -> bool:
