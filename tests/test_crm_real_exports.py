@@ -245,3 +245,20 @@ def test_history_rows_after_the_close_or_before_creation(tmp_path):
     assert late.row == 5 and "after the deal closed (2026-05-10)" in late.reason
     (early,) = res.repaired.itertuples()
     assert early.row == 2 and "before the deal was created (2026-02-01)" in early.reason
+
+
+# ---- long cells ------------------------------------------------------------------------------------
+def test_a_one_megabyte_cell_in_a_date_or_amount_column_is_a_repair_not_a_hang(tmp_path, capsys):
+    """The date-layout patterns once grew with the square of a cell's length (200 KB: 9 minutes). A cell longer
+    than any date or amount is now not searched at all; `benchmarks/bench_long_cells.py` holds the 1-second goal,
+    this bound only catches a return of the quadratic cost (which would take hours here)."""
+    import time
+    big = "2026-01-05 " + "notes " * 175_000
+    path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount,Created Date,Close Date\n"
+                 f"A1,Closed Won,\"1 {big}\",\"{big}\",2026-02-01\nA2,Closed Lost,20,2026-01-03,2026-02-02\n")
+    start = time.perf_counter()
+    res = load(path, crm="salesforce")
+    assert time.perf_counter() - start < 8
+    opp = res.tables.opportunities
+    assert pd.isna(opp["created_at"].iloc[0]) and pd.isna(opp["amount"].iloc[0])
+    assert sorted(repaired(res, "Created Date")["row"]) == [2] and sorted(repaired(res, "Amount")["row"]) == [2]

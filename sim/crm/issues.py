@@ -34,7 +34,7 @@ class IssueLog:
             "file": raw.name,
             "row": raw.row_numbers()[positions],
             "column": column,
-            "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
+            "value": _shown(values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str)),
             "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
         }))
 
@@ -69,6 +69,15 @@ class IssueLog:
         if not parts:
             return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
         return pd.concat(parts, ignore_index=True)
+
+
+def _shown(values: pd.Series) -> np.ndarray:
+    """Values as listed: a cell longer than `SHOWN_LINE` characters is cut there and says how long it was."""
+    long = values.str.len() > SHOWN_LINE
+    if long.any():
+        values = values.copy()
+        values[long] = values[long].map(lambda v: f"{v[:SHOWN_LINE]}... ({len(v):,} characters)")
+    return values.to_numpy()
 
 
 def repeated_header(frame: pd.DataFrame) -> pd.Series:

@@ -57,6 +57,7 @@ def is_empty(text: pd.Series) -> pd.Series:
 _NUMBER_TEXT = (r"\s*\(?\s*[-+]?\s*(?:US\$|\$|€|£|¥|[A-Z]{3})?\s*[-+]?\d[\d.,'\s\u00a0\u202f]*"
                 r"\s*(?:€|£|\$|¥|[A-Z]{3}|%)?\s*\)?\s*")
 _KEEP_NUMBER_CHARS = r"[^\d.,()+\-]"
+MAX_NUMBER_TEXT = 64       # characters: no amount is written longer
 
 
 _GROUPED_DOT = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+")
@@ -82,7 +83,7 @@ def parse_amount(text: pd.Series) -> Parsed:
     text = text.fillna("").astype(str)
     empty = text.isin(EMPTY_TOKENS)
     present = text[~empty]
-    sample = present.iloc[:: max(1, len(present) // 2000)].iloc[:2000].tolist()
+    sample = [v for v in present.iloc[:: max(1, len(present) // 2000)].iloc[:2000].tolist() if len(v) <= MAX_NUMBER_TEXT]
     stripped = [_strip_symbols(v) for v in sample]
     european = _decimal_comma(stripped)
     by_groups = not european and _thousands_dot(stripped)   # '1.250 €', '12.500 €': dots that group thousands
@@ -196,8 +197,12 @@ def _strip_symbols(v: str) -> str:
 
 
 def _strict_numbers(s: pd.Series, european: bool) -> pd.Series:
-    """Cells the fast path could not read: numbers only if the whole cell looks like one."""
-    shaped = s.str.fullmatch(_NUMBER_TEXT)
+    """Cells the fast path could not read: numbers only if the whole cell looks like one.
+
+    A cell longer than `MAX_NUMBER_TEXT` is no number (a shifted row, a notes field): it is not searched, so
+    the pattern's cost never grows with a long cell's length.
+    """
+    shaped = s.str.len().le(MAX_NUMBER_TEXT) & s.where(s.str.len().le(MAX_NUMBER_TEXT), "").str.fullmatch(_NUMBER_TEXT)
     core = s.str.replace(_KEEP_NUMBER_CHARS, "", regex=True)
     table = str.maketrans({".": None, ",": ".", "(": "-", ")": None} if european
                           else {",": None, "(": "-", ")": None})
