@@ -28,7 +28,7 @@ import yaml
 
 from . import __version__
 from .experiments.replicate import compare
-from .scenario import Scenario, ScenarioError
+from .scenario import MAX_LEADS, Scenario, ScenarioError, run_size
 from .experiments.simulate import simulate
 from .experiments.calibrate import calibrate
 from .experiments.validate import validate
@@ -85,6 +85,7 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--out", type=Path, required=True,
                    help="folder to write the tables, metrics and scenario into (new, empty, or an earlier run, replaced whole)")
+    _large_arg(p)
 
 
 @command("simulate", "run one scenario and write its tables as CSV, with metrics and the exact scenario", _simulate_args)
@@ -92,6 +93,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     inputs = [Path(args.scenario)] if Path(args.scenario).exists() else []
     check_replaceable(args.out, "--out", kind="simulated run", force=None, protect=inputs)
     scenario = Scenario.load(args.scenario)
+    check_size([scenario], 1, args.large)
     with OutputFolder(args.out, "--out", kind="simulated run", protect=inputs) as tmp:
         result = simulate(scenario, seed=args.seed)
         names = [p.name for p in result.tables.save(tmp)]
@@ -115,6 +117,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--metrics", help="comma-separated metrics to show (default: all); checked before any replication runs")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _large_arg(p)
 
 
 @command("compare", "replicate scenarios on common random numbers and print means, differences and 95% CIs", _compare_args)
@@ -126,6 +129,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         sc = Scenario.load(ref)
         label = sc.name if sc.name not in scenarios else f"{sc.name} ({Path(ref).name})"
         scenarios[label] = sc
+    check_size(list(scenarios.values()), args.reps, args.large)
     metrics = _checked_metrics(args.metrics, scenarios, args.seed) if args.metrics else None
     table = compare(scenarios, n=args.reps, seed=args.seed, metrics=metrics, progress=not args.no_progress)
     with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_rows", 500, "display.float_format", "{:,.3f}".format):
@@ -211,6 +215,7 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", default="baseline",
                    help="preset or scenario YAML to simulate (default baseline; the demo preset fills every file and "
                         "column the notebooks read: activities, loss reasons, competitors, quotas, two years)")
+    _large_arg(p)
     p.add_argument("--broken", type=whole_number(0), default=0, metavar="N",
                    help="damage N rows on purpose (listed in broken_rows.json) to exercise data-quality checks")
 
@@ -221,6 +226,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     inputs = [Path(args.scenario)] if Path(args.scenario).exists() else []
     check_replaceable(args.out, "--out", kind="synthetic export", force=None, protect=inputs)
     scenario = Scenario.load(args.scenario)
+    check_size([scenario], 1, args.large)
     with OutputFolder(args.out, "--out", kind="synthetic export", protect=inputs) as tmp:
         tables = simulate(scenario, seed=args.seed).tables
         written = write_export(tables, args.crm, tmp, seed=args.seed, broken=args.broken, quota=scenario.reps.quota)
@@ -354,6 +360,26 @@ def _demo_export(folder: Path, seed: int) -> Path:
     with OutputFolder(folder, "-o/--out", kind="demo export") as tmp:   # replaces only an earlier demo export
         write_export(simulate(scenario, seed=seed).tables, "salesforce", tmp, seed=seed, broken=12, quota=scenario.reps.quota)
     return folder
+
+
+# ---- size of a run -------------------------------------------------------------------------------------
+def _large_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--large", action="store_true",
+                   help=f"run a scenario past {MAX_LEADS:,} leads per run (refused without it: hours and many GB)")
+
+
+def check_size(scenarios: list[Scenario], runs: int, large: bool) -> None:
+    """Say the estimated time and memory of a run far past the usual size, and refuse one past `MAX_LEADS` leads
+    per run unless `--large` is given: before any work, so a typo (100,000 leads a month for ten years) costs nothing."""
+    biggest = max(scenarios, key=lambda s: run_size(s).leads)
+    size = run_size(biggest)
+    if size.usual:
+        return
+    where = f"{biggest.name!r}: {biggest.market.leads_per_month:,g} leads a month for {biggest.days:,} days"
+    if not size.allowed and not large:
+        raise UsageError(f"{where} is {size.describe(runs * len(scenarios))}. That is far past the usual "
+                         f"(at most {MAX_LEADS:,} leads per run); check the scenario, or pass --large to run it anyway")
+    print(f"note: {where} is {size.describe(runs * len(scenarios))}", file=sys.stderr)
 
 
 # ---- outputs -------------------------------------------------------------------------------------------
