@@ -190,6 +190,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"    columns not used: {', '.join(f['unused_columns'])}")
     for sheet in summary["sheets_not_read"]:
         print(f"  sheet not read: {sheet}")
+    for file in summary.get("files_not_read", []):
+        print(f"  file not read: {file}")
     o = summary["outcomes"]
     print(f"  opportunities: {summary['opportunities']} ({o['won']} won, {o['lost']} lost, {o['open']} open); "
           f"dates {' to '.join(summary['date_range'] or ['none'])}; {len(summary['owners'])} owner(s); "

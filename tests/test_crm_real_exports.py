@@ -262,3 +262,47 @@ def test_a_one_megabyte_cell_in_a_date_or_amount_column_is_a_repair_not_a_hang(t
     opp = res.tables.opportunities
     assert pd.isna(opp["created_at"].iloc[0]) and pd.isna(opp["amount"].iloc[0])
     assert sorted(repaired(res, "Created Date")["row"]) == [2] and sorted(repaired(res, "Amount")["row"]) == [2]
+
+
+# ---- wrappers around real exports ------------------------------------------------------------------
+def test_a_report_title_and_filter_block_above_the_header_are_skipped_and_said(tmp_path):
+    path = write(tmp_path / "report.csv", '"Pipeline by Stage"\n\n"Filtered By:"\n"  Close Date equals THIS YEAR"\n\n'
+                 "Opportunity ID,Stage,Amount\nA1,Closed Won,10\nA2,Closed Lost,20\n,,\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["opportunity_id"].tolist() == ["A1", "A2"]
+    notes = res.summary()["files"]["report.csv"]["notes"]
+    assert any("5 line(s) above the header skipped" in n and "Pipeline by Stage" in n for n in notes)
+    (blank,) = res.rejected.itertuples()
+    assert blank.row == 9          # rows are still numbered as the file shows them
+
+
+def test_excels_sep_line_names_the_delimiter_and_is_skipped(tmp_path):
+    path = write(tmp_path / "o.csv", "sep=;\nOpportunity ID;Stage;Amount\nA1;Closed Won;1.200,50\nA2;Qualification;3\n")
+    res = load(path, crm="salesforce")
+    assert res.tables.opportunities["amount"].tolist() == [1200.5, 3.0]
+    assert any("Excel's delimiter line" in n for n in res.summary()["files"]["o.csv"]["notes"])
+
+
+def test_lock_files_and_readmes_in_an_export_folder_are_listed_not_fatal(tmp_path, capsys):
+    write(tmp_path / "opportunities.csv", "Opportunity ID,Stage,Amount\nA1,Closed Won,10\n")
+    (tmp_path / "~$opportunities.xlsx").write_bytes(b"\x00\x01locked by ann")
+    write(tmp_path / "README.txt", "This folder holds the Q3 export.\nAsk Ann before sharing.\n")
+    write(tmp_path / "notes.pdf", "%PDF-1.4")
+    res = load(tmp_path, crm="salesforce")
+    assert res.tables.opportunities["opportunity_id"].tolist() == ["A1"]
+    not_read = res.summary()["files_not_read"]
+    assert [n.split(":")[0] for n in not_read] == ["notes.pdf", "~$opportunities.xlsx", "README.txt"]
+    code, out, _ = check(["check", str(tmp_path), "--crm", "salesforce"], capsys)
+    assert code == 0 and "file not read: README.txt: its header" in out and "Office lock file" in out
+
+
+def test_a_folder_with_no_export_at_all_still_says_why(tmp_path):
+    write(tmp_path / "README.txt", "nothing here\n")
+    with pytest.raises(ExportError, match="no opportunities/deals file found.*README.txt not read"):
+        load(tmp_path, crm="salesforce")
+
+
+def test_a_synth_export_folder_loads_without_its_marker_listed(tmp_path, capsys):
+    assert main(["synth", "--crm", "hubspot", "--out", str(tmp_path / "ex")]) == 0
+    res = load(tmp_path / "ex", crm="hubspot")
+    assert not res.not_read

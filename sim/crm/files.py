@@ -198,35 +198,80 @@ def read_table(path: str | Path) -> RawTable:
 # ---- CSV -----------------------------------------------------------------------------------------
 def _read_text(path: Path, head: bytes) -> RawTable:
     encoding = sniff_encoding(head)
-    text_head = head.decode(encoding, errors="replace")
-    first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip() else ""
-    delimiter = sniff_delimiter(first_line)
-    notes: list[str] = []
+    text_head = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    lines = text_head.splitlines()
+    if len(head) == SAMPLE and len(lines) > 1:
+        lines.pop()      # the sample may end inside a line
+    skip, delimiter, notes = _preamble(lines[:60])
     data = path.read_bytes()
     text = None
     try:
-        frame = _fast_csv(path, encoding, delimiter)
+        frame = _fast_csv(path, encoding, delimiter, skip)
     except UnicodeDecodeError:   # the sample was UTF-8 but a later byte is not
         text, encoding, note = _decode(data, encoding)
         notes.append(note)
         try:
-            frame = _fast_csv(io.StringIO(text), None, delimiter)
+            frame = _fast_csv(io.StringIO(text), None, delimiter, skip)
         except _PARSE_ERRORS:
             frame = None
     except _PARSE_ERRORS:
         frame = None
-    if frame is not None and not _spans_lines(frame, data, encoding):
+    rows = np.arange(len(frame)) + 2 + skip if frame is not None and skip else None
+    if frame is not None and not _spans_lines(frame, data, encoding, skip):
         frame = _clean_header(frame)
-        return RawTable(path, frame, encoding, delimiter, notes, malformed=_cut_last_row(data, encoding, delimiter, frame))
+        return RawTable(path, frame, encoding, delimiter, notes, rows=rows,
+                        malformed=_cut_last_row(data, encoding, delimiter, frame))
     if text is None:
         text, encoding, note = _decode(data, encoding)
         notes += [note] if note else []
-    frame, malformed = _careful_csv(path, text, delimiter)
+    frame, malformed = _careful_csv(path, text, delimiter, skip)
+    rows = np.arange(len(frame)) + 2 + skip if skip else None
     malformed.update(_cut_last_row(data, encoding, delimiter, frame))
     if malformed:
         notes.append(f"{len(malformed)} malformed line(s) rejected one by one (an unterminated quote, a stray "
                      "quote, too many or too few fields); the other lines were read")
-    return RawTable(path, frame, encoding, delimiter, notes, malformed=malformed)
+    return RawTable(path, frame, encoding, delimiter, notes, malformed=malformed, rows=rows)
+
+
+_SEP_LINE = re.compile(r'^\s*"?sep=(.)"?\s*$', re.I)
+
+
+def _field_count(line: str) -> int:
+    """Delimiters outside quotes on a line, for the likeliest delimiter."""
+    return max(_outside_quotes(line, d) for d in (",", ";", "\t", "|"))
+
+
+def _outside_quotes(line: str, d: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == d and not quoted:
+            count += 1
+    return count
+
+
+def _preamble(lines: list[str]) -> tuple[int, str, list[str]]:
+    """(lines above the header to skip, the delimiter, what was done), for the wrappers real exports carry:
+    Excel's `sep=;` first line (it names the delimiter), and a report's title and "Filtered By" block above the
+    header (lines with few or no delimiters before the first line with about as many as the widest)."""
+    notes: list[str] = []
+    skip = 0
+    forced = None
+    if lines and (m := _SEP_LINE.match(lines[0])):
+        forced, skip = m.group(1), 1
+        notes.append(f"line 1 ({lines[0].strip()!r}) is Excel's delimiter line: read as the delimiter and skipped")
+    counts = [_field_count(line) for line in lines[skip:]]
+    widest = max(counts, default=0)
+    if widest >= 2:
+        header = next(i for i, c in enumerate(counts) if c >= max(2, widest / 2))
+        if header and all(c < counts[header] / 2 for c in counts[:header]):
+            shown = [line.strip().strip('",;') for line in lines[skip:skip + header] if line.strip().strip('",;')]
+            notes.append(f"{header} line(s) above the header skipped (a report title or filter block"
+                         + (f": {'; '.join(repr(s[:60]) for s in shown[:3])}" if shown else "") + ")")
+            skip += header
+    first = lines[skip] if skip < len(lines) else (lines[0] if lines else "")
+    return skip, forced or sniff_delimiter(first), notes
 
 
 def _cut_last_row(data: bytes, encoding: str, delimiter: str, frame: pd.DataFrame) -> dict[int, tuple[str, str]]:
@@ -252,23 +297,23 @@ def _cut_last_row(data: bytes, encoding: str, delimiter: str, frame: pd.DataFram
 _PARSE_ERRORS = (pd.errors.ParserError, csv.Error, ValueError, OverflowError)
 
 
-def _fast_csv(path, encoding: str | None, delimiter: str) -> pd.DataFrame:
+def _fast_csv(path, encoding: str | None, delimiter: str, skip: int = 0) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
             path, sep=delimiter, encoding=encoding, dtype=str, keep_default_na=False, na_filter=False,
-            skip_blank_lines=False, engine="c", on_bad_lines="error",
+            skip_blank_lines=False, engine="c", on_bad_lines="error", skiprows=skip,
         )
 
 
-def _spans_lines(frame: pd.DataFrame, data: bytes, encoding: str) -> bool:
+def _spans_lines(frame: pd.DataFrame, data: bytes, encoding: str, skip: int = 0) -> bool:
     """Whether some record took more than one line: a quoted multi-line cell, or an open quote that ran on
     (pandas then reads on to the next quote without a word). Checked by counting line breaks."""
     if encoding.startswith("utf-16"):
         return any(frame[c].str.contains("[\r\n]", regex=True).any() for c in frame.columns)
     breaks = data.count(b"\n") or data.count(b"\r")
     lines = breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
-    return len(frame) != lines - 1
+    return len(frame) != lines - 1 - skip
 
 
 def _decode(data: bytes, encoding: str) -> tuple[str, str, str]:
@@ -291,7 +336,7 @@ def _decode(data: bytes, encoding: str) -> tuple[str, str, str]:
 _LINE_END = re.compile(r"\r\n|\n|\r")
 
 
-def _careful_csv(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+def _careful_csv(path: Path, text: str, delimiter: str, skip: int = 0) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
     """Read `text` record by record; a malformed line becomes an empty row of its own, marked malformed.
 
     A record may span lines only inside a properly closed quote; an open quote not closed within
@@ -299,7 +344,7 @@ def _careful_csv(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, d
     than the header make that one line malformed, and reading resumes on the next line.
     """
     text = text.lstrip("\ufeff")
-    lines = _LINE_END.split(text)
+    lines = _LINE_END.split(text)[skip:]
     if lines and lines[-1] == "":
         lines.pop()
     if not lines:
@@ -315,7 +360,7 @@ def _careful_csv(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, d
         if fields is not None and len(fields) > width:
             fields, err = None, f"{len(fields)} fields where the header has {width}"
         if fields is None:
-            malformed[len(records)] = (f"malformed CSV line {i + 1}: {err}; the line was not read", lines[i])
+            malformed[len(records)] = (f"malformed CSV line {i + 1 + skip}: {err}; the line was not read", lines[i])
             records.append([""] * width)
             i += 1
             continue

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import schema
+from ..core.outputs import MARKER
 from ..core.tables import Tables
 from . import parse
 from .activities import load_activities, split_activity_files
@@ -54,6 +55,7 @@ class LoadResult:
     notes: list[str]
     warnings: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    not_read: list[tuple[str, str]] = field(default_factory=list)   # files of an export folder left out, and why
 
     def summary(self) -> dict:
         """Rows read/loaded/rejected per file, date range, owners, stages found and how they were mapped."""
@@ -83,6 +85,7 @@ class LoadResult:
             "activity_rows": len(self.tables.activities),
             "warnings": self.warnings,
             "sheets_not_read": [f"{s.file} [{s.sheet}]: {s.rows:,} row(s), {s.why}" for s in self.skipped],
+            "files_not_read": [f"{name}: {why}" for name, why in self.not_read],
             "notes": self.notes,
         }
 
@@ -96,17 +99,28 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     fmt = _choose_format(crm, mapping)
     raws: list[RawTable] = []
     skipped: list[Skipped] = []
-    for file in _files(Path(path)):
-        tables, not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+    folder = Path(path).is_dir()
+    files, not_read = _files(Path(path))
+    for file in files:
+        try:
+            tables, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+        except ExportError as err:
+            if not folder:
+                raise
+            not_read.append((file.name, str(err).removeprefix(f"{file}: ")))   # said, not fatal, in a folder
+            continue
         raws += tables
-        skipped += not_read
+        skipped += sheets_not_read
     raws, activity_raws = split_activity_files(raws)   # activity exports next to the opportunities
-    kinds, unfit = _classify(raws, fmt)
-    skipped += unfit
+    kinds, unfit = _classify(raws, fmt, lenient=folder)
+    skipped += [u for u in unfit if u.sheet]
+    not_read += [(u.file, u.why) for u in unfit if not u.sheet]
     opp_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "opportunities"]
     if not opp_files:
         names = ", ".join(r.name for r in raws) or "no sheet with rows"
-        raise ExportError(f"{path}: no opportunities/deals file found among {names}; "
+        why = "".join(f"; {name} not read: {reason}" for name, reason in not_read)
+        why += "".join(f"; {s.file} [{s.sheet}] not read: {s.why}" for s in skipped)
+        raise ExportError(f"{path}: no opportunities/deals file found among {names}{why}; "
                           "name the CRM with crm=... or describe the columns in a mapping file")
     builder = _Builder()
     if fmt is not None:
@@ -126,7 +140,7 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
-                      builder.warnings + activities.warnings, skipped)
+                      builder.warnings + activities.warnings, skipped, not_read)
 
 
 def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:
@@ -140,22 +154,37 @@ def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None
     return None
 
 
-def _files(path: Path) -> list[Path]:
+def _files(path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files to read, and (for a folder) those left out with why: Office lock files ('~$deals.xlsx', open
+    in Excel), hidden files, and files of other kinds (a PDF or a .docx beside the export)."""
     if not path.exists():
         raise FileNotFoundError(2, "no such file or folder", str(path))
     if path.is_file():
-        return [path]
+        return [path], []
     if not path.is_dir():
         raise ExportError(f"{path}: neither a file nor a folder; give an export file or a folder of them")
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in parse.TEXT_SUFFIXES + parse.EXCEL_SUFFIXES)
+    files, not_read = [], []
+    for p in sorted(path.iterdir()):
+        if not p.is_file() or p.name == MARKER:    # the marker of a folder playbook wrote (synth) is its own
+            continue
+        if p.name.startswith("~$"):
+            not_read.append((p.name, "an Office lock file (the workbook is open in Excel), not an export"))
+        elif p.name.startswith("."):
+            not_read.append((p.name, "a hidden file"))
+        elif p.suffix.lower() in parse.TEXT_SUFFIXES + parse.EXCEL_SUFFIXES:
+            files.append(p)
+        else:
+            not_read.append((p.name, f"not a .csv or .xlsx file ({p.suffix or 'no extension'})"))
     if not files:
         raise ExportError(f"{path}: the folder holds no .csv or .xlsx files")
-    return files
+    return files, not_read
 
 
-def _classify(raws: list[RawTable], fmt: Format | None) -> tuple[dict[RawTable, tuple[Format, FileSpec]], list[Skipped]]:
-    """Which format and file kind each table is. A CSV file that fits nothing is an error naming the file; a
-    workbook sheet that fits nothing is left out and named, as long as another table of the export fits."""
+def _classify(raws: list[RawTable], fmt: Format | None,
+              lenient: bool = False) -> tuple[dict[RawTable, tuple[Format, FileSpec]], list[Skipped]]:
+    """Which format and file kind each table is. A CSV file that fits nothing is an error naming the file (in a
+    folder, `lenient`: left out and named, like a README.txt beside the export); a workbook sheet that fits
+    nothing is left out and named, as long as another table of the export fits."""
     out, unfit = {}, []
     for raw in raws:
         header = list(raw.frame.columns)
@@ -172,10 +201,15 @@ def _classify(raws: list[RawTable], fmt: Format | None) -> tuple[dict[RawTable, 
                                      f"not fit {_expected_headers(fmt)}"))
                 continue
             expected = _expected_headers(fmt)
+            if lenient:
+                unfit.append(Skipped(raw.path.name, "", len(raw.frame),
+                                     f"its header ({', '.join(header[:5])}{'...' if len(header) > 5 else ''}) does "
+                                     f"not fit {expected}"))
+                continue
             raise ExportError(f"{raw.path}: the header ({', '.join(header[:8])}{'...' if len(header) > 8 else ''}) "
                               f"does not fit {expected}; name the CRM with crm=... or use a mapping file")
         out[raw] = found
-    if not out and unfit:
+    if not out and unfit and not lenient:
         raise ExportError(f"{raws[0].path}: no sheet fits {_expected_headers(fmt)}; "
                           + "; ".join(f"{u.sheet} ({u.why})" for u in unfit))
     return out, unfit
