@@ -306,3 +306,12 @@ def test_a_synth_export_folder_loads_without_its_marker_listed(tmp_path, capsys)
     assert main(["synth", "--crm", "hubspot", "--out", str(tmp_path / "ex")]) == 0
     res = load(tmp_path / "ex", crm="hubspot")
     assert not res.not_read
+
+
+# ---- calibrate -------------------------------------------------------------------------------------
+def test_calibrating_on_only_open_deals_says_closed_deals_are_needed(tmp_path, capsys):
+    rows = "".join(f"A{i},Qualification,1000,2026-0{1 + i % 9}-0{1 + i % 9},2026-12-01,Referral,Ann\n" for i in range(39))
+    write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount,Created Date,Close Date,Lead Source,Opportunity Owner\n" + rows)
+    code, _, err = check(["calibrate", str(tmp_path), "--crm", "salesforce", "-o", str(tmp_path / "c.yaml")], capsys)
+    assert code == 2 and "calibration needs closed deals" in err and "39 open" in err
+    assert "fewer than 2 positive amounts" not in err and not (tmp_path / "c.yaml").exists()
