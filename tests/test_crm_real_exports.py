@@ -315,3 +315,9 @@ def test_calibrating_on_only_open_deals_says_closed_deals_are_needed(tmp_path, c
     code, _, err = check(["calibrate", str(tmp_path), "--crm", "salesforce", "-o", str(tmp_path / "c.yaml")], capsys)
     assert code == 2 and "calibration needs closed deals" in err and "39 open" in err
     assert "fewer than 2 positive amounts" not in err and not (tmp_path / "c.yaml").exists()
+
+
+def test_an_unreadable_column_of_a_preset_export_does_not_blame_a_mapping(tmp_path):
+    path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount\nA1,Closed Won,lots\nA2,Closed Lost,some\n")
+    (warning,) = load(path, crm="salesforce").warnings
+    assert "mapping points" not in warning and "Check that 'Amount' holds amount values" in warning

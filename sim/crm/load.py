@@ -301,7 +301,8 @@ class _Builder(IssueLog):
         if filled.any():
             sample = ", ".join(repr(v) for v in text[filled].drop_duplicates().head(3))
             hint = ("give its layout as date_format in a mapping file (e.g. date_format: {" + canon + ": \"%d-%m-%Y\"})"
-                    if what == "a date" else "check that the mapping points at the right column")
+                    if what == "a date" else "check that the mapping points at the right column" if fmt.mapped
+                    else f"check that {header!r} holds {canon} values, or name the right column in a mapping file")
             self.warnings.append(f"{raw.name}: column {header!r} ({canon}): none of its {int(filled.sum()):,} values could "
                                  f"be read as {what} (e.g. {sample}); all are left empty, so every analysis that needs "
                                  f"{canon} is skipped. {hint[0].upper() + hint[1:]}.")
