@@ -28,11 +28,12 @@ import yaml
 
 from . import __version__
 from .experiments.replicate import compare
-from .scenario import Scenario, ScenarioError
+from .scenario import MAX_LEADS, Scenario, ScenarioError, run_size
 from .experiments.simulate import simulate
 from .experiments.calibrate import calibrate
 from .experiments.validate import validate
 from .core.schema import TableError
+from .core.outputs import OutputError, OutputFolder, check_replaceable, write_text
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.synth import breakable, write_export
@@ -82,24 +83,29 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="a preset name (" + ", ".join(Scenario.presets()) + ") or a scenario YAML file")
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
-    p.add_argument("--out", type=Path, required=True, help="folder to write the tables, metrics and scenario into")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder to write the tables, metrics and scenario into (new, empty, or an earlier run, replaced whole)")
+    _large_arg(p)
 
 
 @command("simulate", "run one scenario and write its tables as CSV, with metrics and the exact scenario", _simulate_args)
 def cmd_simulate(args: argparse.Namespace) -> int:
-    output_folder(args.out, "--out")
+    inputs = [Path(args.scenario)] if Path(args.scenario).exists() else []
+    check_replaceable(args.out, "--out", kind="simulated run", force=None, protect=inputs)
     scenario = Scenario.load(args.scenario)
-    result = simulate(scenario, seed=args.seed)
-    paths = result.tables.save(args.out)
-    write_json(args.out / "metrics.json", result.metrics)
-    scenario.to_yaml(args.out / "scenario.yaml")
-    run = {"scenario": scenario.name, "seed": args.seed, "package_version": __version__,
-           "reproduce": f"playbook simulate {args.out / 'scenario.yaml'} --seed {args.seed} --out DIR"}
-    write_json(args.out / "run.json", run)
+    check_size([scenario], 1, args.large)
+    with OutputFolder(args.out, "--out", kind="simulated run", protect=inputs) as tmp:
+        result = simulate(scenario, seed=args.seed)
+        names = [p.name for p in result.tables.save(tmp)]
+        write_json(tmp / "metrics.json", result.metrics)
+        scenario.to_yaml(tmp / "scenario.yaml")
+        run = {"scenario": scenario.name, "seed": args.seed, "package_version": __version__,
+               "reproduce": f"playbook simulate {args.out / 'scenario.yaml'} --seed {args.seed} --out DIR"}
+        write_json(tmp / "run.json", run)
     print(f"simulated {scenario.name!r} with seed {args.seed}: "
           f"{result.metrics['deals_won']:.0f} deals won, bookings {result.metrics['bookings']:,.0f} {scenario.currency}")
-    for path in [*paths, args.out / "metrics.json", args.out / "scenario.yaml", args.out / "run.json"]:
-        print(f"  wrote {path}")
+    for name in [*names, "metrics.json", "scenario.yaml", "run.json"]:
+        print(f"  wrote {args.out / name}")
     return 0
 
 
@@ -111,6 +117,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--metrics", help="comma-separated metrics to show (default: all); checked before any replication runs")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _large_arg(p)
 
 
 @command("compare", "replicate scenarios on common random numbers and print means, differences and 95% CIs", _compare_args)
@@ -122,6 +129,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         sc = Scenario.load(ref)
         label = sc.name if sc.name not in scenarios else f"{sc.name} ({Path(ref).name})"
         scenarios[label] = sc
+    check_size(list(scenarios.values()), args.reps, args.large)
     metrics = _checked_metrics(args.metrics, scenarios, args.seed) if args.metrics else None
     table = compare(scenarios, n=args.reps, seed=args.seed, metrics=metrics, progress=not args.no_progress)
     with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_rows", 500, "display.float_format", "{:,.3f}".format):
@@ -182,6 +190,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"    columns not used: {', '.join(f['unused_columns'])}")
     for sheet in summary["sheets_not_read"]:
         print(f"  sheet not read: {sheet}")
+    for file in summary.get("files_not_read", []):
+        print(f"  file not read: {file}")
     o = summary["outcomes"]
     print(f"  opportunities: {summary['opportunities']} ({o['won']} won, {o['lost']} lost, {o['open']} open); "
           f"dates {' to '.join(summary['date_range'] or ['none'])}; {len(summary['owners'])} owner(s); "
@@ -201,11 +211,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crm", choices=sorted(PRESETS), required=True, help="which CRM's export format to write")
-    p.add_argument("--out", type=Path, required=True, help="folder to write the export into")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder to write the export into (new, empty, or an earlier synth export, replaced whole)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--scenario", default="baseline",
                    help="preset or scenario YAML to simulate (default baseline; the demo preset fills every file and "
                         "column the notebooks read: activities, loss reasons, competitors, quotas, two years)")
+    _large_arg(p)
     p.add_argument("--broken", type=whole_number(0), default=0, metavar="N",
                    help="damage N rows on purpose (listed in broken_rows.json) to exercise data-quality checks")
 
@@ -213,10 +225,14 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
 @command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels; "
                   "activity files for salesforce and hubspot)", _synth_args)
 def cmd_synth(args: argparse.Namespace) -> int:
-    output_folder(args.out, "--out")
+    inputs = [Path(args.scenario)] if Path(args.scenario).exists() else []
+    check_replaceable(args.out, "--out", kind="synthetic export", force=None, protect=inputs)
     scenario = Scenario.load(args.scenario)
-    tables = simulate(scenario, seed=args.seed).tables
-    paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken, quota=scenario.reps.quota)
+    check_size([scenario], 1, args.large)
+    with OutputFolder(args.out, "--out", kind="synthetic export", protect=inputs) as tmp:
+        tables = simulate(scenario, seed=args.seed).tables
+        written = write_export(tables, args.crm, tmp, seed=args.seed, broken=args.broken, quota=scenario.reps.quota)
+    paths = [args.out / p.name for p in written]
     broken = min(args.broken, breakable(len(tables.opportunities)))
     print(f"wrote a simulated {args.crm} export of {scenario.name!r} (seed {args.seed}, "
           f"{len(tables.opportunities)} deals, {broken} broken rows):")
@@ -236,7 +252,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
     p.add_argument("-o", "--out", type=Path, help="report folder (default: reports/<export name>, or reports/demo)")
-    p.add_argument("--force", action="store_true", help="replace the report folder if it exists")
+    p.add_argument("--force", action="store_true",
+                   help="replace the report folder if it exists and is an earlier report (never any other folder)")
     p.add_argument("--seed", type=SEED, help="random seed for the notebooks' what-ifs (default: each notebook's own)")
     p.add_argument("--reps", type=whole_number(2, MAX_REPS), help="replications for the notebooks' what-ifs, 2 or more (default: each notebook's own)")
     p.add_argument("--workers", type=whole_number(1, 64), default=2, help="notebooks run side by side (default 2)")
@@ -259,12 +276,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / (args.export.stem if args.export else "demo")
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o/--out: {out} is a file, not a report folder; choose another name (--force replaces only a folder)")
-    if out.exists() and not args.force:  # refuse before any work, not after minutes of it
-        raise UsageError(f"{out} already exists; pass --force to replace it")
-    output_folder(out.parent, "-o/--out")
+    inputs = [args.export, args.mapping, args.notebooks]
+    # refuse before any work, not after minutes of it
+    check_replaceable(out, "-o/--out", kind="report", force=args.force, protect=inputs)
     export, crm = args.export, args.crm
     if export is None:
-        export, crm = _demo_export(out.parent / f"{out.name}-export", args.seed or 0), "salesforce"
+        demo = out.parent / f"{out.name}-export"
+        check_replaceable(demo, "-o/--out", kind="demo export", force=None, protect=inputs)
+        export, crm = _demo_export(demo, args.seed or 0), "salesforce"
         print(f"no export given: made a simulated Salesforce-style export in {export}")
     try:
         with interruptible():    # `kill` cleans up like Ctrl-C: no half report is left
@@ -339,12 +358,30 @@ def interruptible():
 def _demo_export(folder: Path, seed: int) -> Path:
     """Two simulated years of the `demo` preset written as a Salesforce export (opportunities, history, activity
     files, loss reasons, competitors, quotas), with a few deliberately broken rows."""
-    if folder.exists():
-        import shutil
-        shutil.rmtree(folder)
     scenario = Scenario.preset("demo")
-    write_export(simulate(scenario, seed=seed).tables, "salesforce", folder, seed=seed, broken=12, quota=scenario.reps.quota)
+    with OutputFolder(folder, "-o/--out", kind="demo export") as tmp:   # replaces only an earlier demo export
+        write_export(simulate(scenario, seed=seed).tables, "salesforce", tmp, seed=seed, broken=12, quota=scenario.reps.quota)
     return folder
+
+
+# ---- size of a run -------------------------------------------------------------------------------------
+def _large_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--large", action="store_true",
+                   help=f"run a scenario past {MAX_LEADS:,} leads per run (refused without it: hours and many GB)")
+
+
+def check_size(scenarios: list[Scenario], runs: int, large: bool) -> None:
+    """Say the estimated time and memory of a run far past the usual size, and refuse one past `MAX_LEADS` leads
+    per run unless `--large` is given: before any work, so a typo (100,000 leads a month for ten years) costs nothing."""
+    biggest = max(scenarios, key=lambda s: run_size(s).leads)
+    size = run_size(biggest)
+    if size.usual:
+        return
+    where = f"{biggest.name!r}: {biggest.market.leads_per_month:,g} leads a month for {biggest.days:,} days"
+    if not size.allowed and not large:
+        raise UsageError(f"{where} is {size.describe(runs * len(scenarios))}. That is far past the usual "
+                         f"(at most {MAX_LEADS:,} leads per run); check the scenario, or pass --large to run it anyway")
+    print(f"note: {where} is {size.describe(runs * len(scenarios))}", file=sys.stderr)
 
 
 # ---- outputs -------------------------------------------------------------------------------------------
@@ -369,14 +406,14 @@ def finite(value):
 
 
 def write_json(path: Path, value) -> None:
-    """Write valid JSON (null, never NaN)."""
-    path.write_text(json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
+    """Write valid JSON (null, never NaN), whole (a temporary name, then renamed)."""
+    write_text(path, json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
 
 
 # ---- the error boundary --------------------------------------------------------------------------------
 def user_error(err: BaseException) -> str | None:
     """What to tell the user about `err` when it comes from their input or their machine; None for a bug."""
-    if isinstance(err, (UsageError, ScenarioError, TableError, ExportError)) or type(err).__name__ == "ReportError":
+    if isinstance(err, (UsageError, ScenarioError, TableError, ExportError, OutputError)) or type(err).__name__ == "ReportError":
         return str(err)
     if isinstance(err, OSError):
         return os_message(err)

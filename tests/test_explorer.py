@@ -114,3 +114,35 @@ def test_the_starting_scenario_is_simulated_once_per_session():
     assert len(known) == 10 and again.table.equals(first.table)   # nothing run again, the same answer
     whatif.answer(base, L.apply(base, {"reps.count": 6}), seed=3, max_n=5, known=known)
     assert len(known) == 15                                  # only the new scenario's 5 runs were made
+
+
+def test_saving_keeps_the_pages_scenario_and_comparison(tmp_path):
+    """Issue 24: saving once reset the page to the first preset, so a snapshot right after said 'change a lever'."""
+    app = Explorer(tmp_path, max_n=6, precision=0.5)
+    start = app.picker.value
+    app.controls["reps.count"].value = app.start.reps.count + 2
+    answer, current = app.answer, app.current
+    assert answer is not None
+    app.save_name.value = "more reps.yaml"
+    app.save()
+    assert app.picker.value == start and app.current == current and app.answer is answer
+    assert app.controls["reps.count"].value == app.start.reps.count + 2
+    assert app.snapshot() is not None and (tmp_path / "more_reps.html").exists()
+
+
+def test_the_address_printed_is_the_port_served(capsys, monkeypatch, tmp_path):
+    """Issue 24: with the port taken, Voila moved to the next one while the other program's address was printed."""
+    import socket
+    from sim.explorer import serve
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))      # an ephemeral port, above 1024
+        taken.listen()
+        port = taken.getsockname()[1]
+        calls = []
+        monkeypatch.setattr(serve.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+        assert serve.serve(port, tmp_path) == 0
+    out = capsys.readouterr().out
+    (cmd,) = calls
+    served = int(next(a for a in cmd if a.startswith("--port=")).split("=")[1])
+    assert served != port and f"http://localhost:{served}/" in out and f"Port {port} is taken" in out
+    assert "--Voila.port_retries=0" in cmd      # Voila itself never moves to a port not printed

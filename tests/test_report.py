@@ -103,21 +103,22 @@ def test_an_existing_report_is_not_overwritten_without_force(tmp_path):
     out = tmp_path / "r"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
-    with pytest.raises(ReportError, match="already exists; pass --force"):
-        build_report(None, out, notebooks=FIXTURES, progress=False)
+    with pytest.raises(ReportError, match="holds files playbook did not write; it is never replaced"):
+        build_report(None, out, notebooks=FIXTURES, progress=False, force=True)
     assert (out / "mine.txt").read_text() == "keep me"
     assert main(["report", "-o", str(out), "--notebooks", str(FIXTURES)]) == 2
 
 
 def test_force_replaces_the_report_and_exit_status_says_not_everything_ran(tmp_path, capsys, export):
     out = tmp_path / "r"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
+    assert main(["report", str(export), "-o", str(out), "--notebooks", str(nbs), "--no-progress"]) == 0
+    assert main(["report", str(export), "-o", str(out), "--notebooks", str(nbs), "--no-progress"]) == 2   # no --force
+    assert "pass --force to replace it" in capsys.readouterr().err
     code = main(["report", str(export), "-o", str(out), "--notebooks", str(nbs), "--force", "--no-progress"])
-    assert code == 0 and not (out / "old.txt").exists() and (out / "index.html").exists()
+    assert code == 0 and (out / "index.html").exists()
     printed = capsys.readouterr().out
     assert re.search(r"report: 1 notebooks in [\d.]+ s \(loading", printed) and str(out / "index.html") in printed
     (nbs / "01-runs.ipynb").unlink()

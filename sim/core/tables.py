@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import schema
+from .outputs import write_csv
 
 
 class Tables:
@@ -61,14 +62,12 @@ class Tables:
         return self
 
     def save(self, folder: str | Path) -> list[Path]:
-        """Write each table as `<name>.csv` (ISO dates) into `folder`; returns the paths written."""
+        """Write each table as `<name>.csv` (ISO dates; `sim.core.outputs.write_csv`) into `folder`; returns the paths."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, df in self.items():
-            path = folder / f"{name}.csv"
-            df.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
-            paths.append(path)
+        for name, df in self.items():   # formula-like text neutralised, each file written whole
+            paths.append(write_csv(df, folder / f"{name}.csv", date_format="%Y-%m-%dT%H:%M:%S"))
         return paths
 
     @classmethod

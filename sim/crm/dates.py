@@ -205,21 +205,31 @@ def _out_of_range_reason(got: pd.Series) -> pd.Series:
 
 
 # ---- layouts -------------------------------------------------------------------------------------------
+MAX_DATE_TEXT = 64     # no date layout is longer; a longer cell (a shifted row, a notes field) is not a date
+
+
 def _families(raw: pd.Series) -> pd.DataFrame:
-    """Each cell's layout family and, for numeric dates, its parts."""
-    parts = raw.str.extract(_NUMERIC)
-    family = pd.Series("none", index=raw.index, dtype="object")
+    """Each cell's layout family and, for numeric dates, its parts.
+
+    Only cells of at most `MAX_DATE_TEXT` characters go through the layout patterns, so a 1 MB cell costs one
+    length check, not a pattern search over its whole text (some of these searches grow with the square of it).
+    """
+    full = raw
+    raw = raw[raw.str.len() <= MAX_DATE_TEXT]
+    parts = raw.str.extract(_NUMERIC).reindex(full.index)
+    family = pd.Series("none", index=full.index, dtype="object")
     numeric = parts["a"].notna()
     year_first = numeric & (parts["a"].str.len() == 4) & (parts["c"].str.len() <= 2)
     day_month = numeric & (parts["a"].str.len() <= 2) & parts["c"].str.len().isin([2, 4])
     family[year_first] = "ymd"
     family[day_month] = "dm"
-    family[raw.str.match(_ZONED)] = "zoned"
-    family[(family == "none") & raw.str.match(_SERIAL)] = "serial"
-    family[(family == "none") & raw.str.match(_COMPACT)] = "compact"
-    named = ((family == "none") & raw.str.contains(_MONTH_NAME) & raw.str.match(_NAMED)
-             & raw.str.contains(_HAS_DAY_AND_YEAR))
-    family[named] = "named"
+    family[raw.index[raw.str.match(_ZONED)]] = "zoned"
+    rest = raw[family[raw.index] == "none"]
+    family[rest.index[rest.str.match(_SERIAL)]] = "serial"
+    family[rest.index[rest.str.match(_COMPACT)]] = "compact"
+    rest = raw[family[raw.index] == "none"]
+    named = rest.str.contains(_MONTH_NAME) & rest.str.match(_NAMED) & rest.str.contains(_HAS_DAY_AND_YEAR)
+    family[rest.index[named.to_numpy(dtype=bool)]] = "named"
     parts["family"] = family
     return parts
 

@@ -8,9 +8,11 @@ Excel workbooks (every sheet), and files that are neither, which get a message i
   unterminated quote) or whose cells span lines is read again line by line, and each malformed line
   becomes a row of its own marked malformed (the loader rejects it with its line number), so the rest
   of the file still loads. Every physical line ends up in exactly one row.
-- Excel: every sheet with rows is read (with openpyxl in read-only mode, at most `MAX_COLUMNS` columns;
-  what lies beyond is said), each as a table of its own; the header is a sheet's first non-empty row, and
-  rows keep the sheet's row numbers. Empty rows of a sheet are not rows, so a nearly empty sheet whose one
+- Excel: every sheet with rows is read (with openpyxl in read-only mode, as wide as its header; cells right
+  of the header are not part of the table, and said), each as a table of its own; the header is a sheet's
+  first non-empty row, and rows keep the sheet's row numbers. A formula cell without a saved value (a
+  workbook written by a program that does not calculate) is listed, so the loader reports it as repaired.
+- Every column is read, however wide the file: columns are found by name, never by position. Empty rows of a sheet are not rows, so a nearly empty sheet whose one
   cell sits at row 300,000 costs nothing.
 """
 
@@ -29,7 +31,7 @@ import pandas as pd
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
-MAX_COLUMNS = 500          # columns read from a sheet or kept from a CSV line; a pipeline export has far fewer
+MAX_COLUMNS = 16_384       # Excel's own limit: a sheet's header is read up to this many columns
 MAX_LINES_PER_ROW = 100    # a quoted cell may span lines; an open quote not closed within this many is malformed
 SAMPLE = 1 << 16
 
@@ -57,6 +59,7 @@ class RawTable:
     rows: np.ndarray | None = None
     malformed: dict[int, tuple[str, str]] = field(default_factory=dict)
     sheet: str | None = None
+    uncached: dict[str, dict[int, str]] = field(default_factory=dict)   # column -> row position -> formula with no saved value
 
     def __post_init__(self):
         self.name = self.name or self.path.name
@@ -195,55 +198,122 @@ def read_table(path: str | Path) -> RawTable:
 # ---- CSV -----------------------------------------------------------------------------------------
 def _read_text(path: Path, head: bytes) -> RawTable:
     encoding = sniff_encoding(head)
-    text_head = head.decode(encoding, errors="replace")
-    first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip() else ""
-    delimiter = sniff_delimiter(first_line)
-    notes: list[str] = []
+    text_head = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    lines = text_head.splitlines()
+    if len(head) == SAMPLE and len(lines) > 1:
+        lines.pop()      # the sample may end inside a line
+    skip, delimiter, notes = _preamble(lines[:60])
     data = path.read_bytes()
     text = None
     try:
-        frame = _fast_csv(path, encoding, delimiter)
+        frame = _fast_csv(path, encoding, delimiter, skip)
     except UnicodeDecodeError:   # the sample was UTF-8 but a later byte is not
         text, encoding, note = _decode(data, encoding)
         notes.append(note)
         try:
-            frame = _fast_csv(io.StringIO(text), None, delimiter)
+            frame = _fast_csv(io.StringIO(text), None, delimiter, skip)
         except _PARSE_ERRORS:
             frame = None
     except _PARSE_ERRORS:
         frame = None
-    if frame is not None and not _spans_lines(frame, data, encoding):
-        return RawTable(path, _clean_header(frame), encoding, delimiter, notes)
+    rows = np.arange(len(frame)) + 2 + skip if frame is not None and skip else None
+    if frame is not None and not _spans_lines(frame, data, encoding, skip):
+        frame = _clean_header(frame)
+        return RawTable(path, frame, encoding, delimiter, notes, rows=rows,
+                        malformed=_cut_last_row(data, encoding, delimiter, frame))
     if text is None:
         text, encoding, note = _decode(data, encoding)
         notes += [note] if note else []
-    frame, malformed = _careful_csv(path, text, delimiter)
+    frame, malformed = _careful_csv(path, text, delimiter, skip)
+    rows = np.arange(len(frame)) + 2 + skip if skip else None
+    malformed.update(_cut_last_row(data, encoding, delimiter, frame))
     if malformed:
         notes.append(f"{len(malformed)} malformed line(s) rejected one by one (an unterminated quote, a stray "
-                     "quote or too many fields); the other lines were read")
-    return RawTable(path, frame, encoding, delimiter, notes, malformed=malformed)
+                     "quote, too many or too few fields); the other lines were read")
+    return RawTable(path, frame, encoding, delimiter, notes, malformed=malformed, rows=rows)
+
+
+_SEP_LINE = re.compile(r'^\s*"?sep=(.)"?\s*$', re.I)
+
+
+def _field_count(line: str) -> int:
+    """Delimiters outside quotes on a line, for the likeliest delimiter."""
+    return max(_outside_quotes(line, d) for d in (",", ";", "\t", "|"))
+
+
+def _outside_quotes(line: str, d: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == d and not quoted:
+            count += 1
+    return count
+
+
+def _preamble(lines: list[str]) -> tuple[int, str, list[str]]:
+    """(lines above the header to skip, the delimiter, what was done), for the wrappers real exports carry:
+    Excel's `sep=;` first line (it names the delimiter), and a report's title and "Filtered By" block above the
+    header (lines with few or no delimiters before the first line with about as many as the widest)."""
+    notes: list[str] = []
+    skip = 0
+    forced = None
+    if lines and (m := _SEP_LINE.match(lines[0])):
+        forced, skip = m.group(1), 1
+        notes.append(f"line 1 ({lines[0].strip()!r}) is Excel's delimiter line: read as the delimiter and skipped")
+    counts = [_field_count(line) for line in lines[skip:]]
+    widest = max(counts, default=0)
+    if widest >= 2:
+        header = next(i for i, c in enumerate(counts) if c >= max(2, widest / 2))
+        if header and all(c < counts[header] / 2 for c in counts[:header]):
+            shown = [line.strip().strip('",;') for line in lines[skip:skip + header] if line.strip().strip('",;')]
+            notes.append(f"{header} line(s) above the header skipped (a report title or filter block"
+                         + (f": {'; '.join(repr(s[:60]) for s in shown[:3])}" if shown else "") + ")")
+            skip += header
+    first = lines[skip] if skip < len(lines) else (lines[0] if lines else "")
+    return skip, forced or sniff_delimiter(first), notes
+
+
+def _cut_last_row(data: bytes, encoding: str, delimiter: str, frame: pd.DataFrame) -> dict[int, tuple[str, str]]:
+    """The last row, when the file stops in the middle of it: no line break at the end and fewer fields than the
+    header (a download or copy cut off). Its cells would load as a deal with nothing else; it is rejected."""
+    if len(frame) == 0 or data.rstrip(b"\x00").endswith((b"\n", b"\r")):
+        return {}
+    tail = data[-(1 << 16):]
+    if encoding.startswith("utf-16") and len(tail) % 2:
+        tail = tail[1:]
+    text = tail.decode(encoding.replace("-sig", ""), errors="replace")
+    line = _LINE_END.split(text)[-1]
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return {}
+    if not line or len(fields) >= frame.shape[1]:
+        return {}
+    return {len(frame) - 1: (f"the file ends in the middle of this row ({len(fields)} of the header's {frame.shape[1]} "
+                             "fields, no line break after it): the file was cut off; the row was not read", line)}
 
 
 _PARSE_ERRORS = (pd.errors.ParserError, csv.Error, ValueError, OverflowError)
 
 
-def _fast_csv(path, encoding: str | None, delimiter: str) -> pd.DataFrame:
+def _fast_csv(path, encoding: str | None, delimiter: str, skip: int = 0) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
             path, sep=delimiter, encoding=encoding, dtype=str, keep_default_na=False, na_filter=False,
-            skip_blank_lines=False, engine="c", on_bad_lines="error",
+            skip_blank_lines=False, engine="c", on_bad_lines="error", skiprows=skip,
         )
 
 
-def _spans_lines(frame: pd.DataFrame, data: bytes, encoding: str) -> bool:
+def _spans_lines(frame: pd.DataFrame, data: bytes, encoding: str, skip: int = 0) -> bool:
     """Whether some record took more than one line: a quoted multi-line cell, or an open quote that ran on
     (pandas then reads on to the next quote without a word). Checked by counting line breaks."""
     if encoding.startswith("utf-16"):
         return any(frame[c].str.contains("[\r\n]", regex=True).any() for c in frame.columns)
     breaks = data.count(b"\n") or data.count(b"\r")
     lines = breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
-    return len(frame) != lines - 1
+    return len(frame) != lines - 1 - skip
 
 
 def _decode(data: bytes, encoding: str) -> tuple[str, str, str]:
@@ -266,7 +336,7 @@ def _decode(data: bytes, encoding: str) -> tuple[str, str, str]:
 _LINE_END = re.compile(r"\r\n|\n|\r")
 
 
-def _careful_csv(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+def _careful_csv(path: Path, text: str, delimiter: str, skip: int = 0) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
     """Read `text` record by record; a malformed line becomes an empty row of its own, marked malformed.
 
     A record may span lines only inside a properly closed quote; an open quote not closed within
@@ -274,7 +344,7 @@ def _careful_csv(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, d
     than the header make that one line malformed, and reading resumes on the next line.
     """
     text = text.lstrip("\ufeff")
-    lines = _LINE_END.split(text)
+    lines = _LINE_END.split(text)[skip:]
     if lines and lines[-1] == "":
         lines.pop()
     if not lines:
@@ -290,7 +360,7 @@ def _careful_csv(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, d
         if fields is not None and len(fields) > width:
             fields, err = None, f"{len(fields)} fields where the header has {width}"
         if fields is None:
-            malformed[len(records)] = (f"malformed CSV line {i + 1}: {err}; the line was not read", lines[i])
+            malformed[len(records)] = (f"malformed CSV line {i + 1 + skip}: {err}; the line was not read", lines[i])
             records.append([""] * width)
             i += 1
             continue
@@ -334,8 +404,6 @@ def _unique(names: list[str]) -> list[str]:
 
 def _clean_header(frame: pd.DataFrame) -> pd.DataFrame:
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
-    if frame.shape[1] > MAX_COLUMNS:
-        frame = frame.iloc[:, :MAX_COLUMNS]
     return frame
 
 
@@ -380,13 +448,17 @@ def _read_sheet(path: Path, sheet, name: str) -> RawTable | None:
     """One sheet as text cells, header = first non-empty row; None for an empty sheet."""
     notes = [f"sheet {name!r}"]
     declared = getattr(sheet, "max_column", None) or 0
-    width = min(declared, MAX_COLUMNS) if declared else MAX_COLUMNS
-    if declared and declared > MAX_COLUMNS:
-        notes.append(f"the sheet declares {declared:,} columns; only the first {MAX_COLUMNS} were read "
-                     "(cells further right are not part of any table the loader reads)")
+    first = _header_row(sheet, min(declared, MAX_COLUMNS) if declared else MAX_COLUMNS)
+    if first is None:
+        return None
+    width = max(len(first[1]), 1)
+    if declared > width:
+        notes.append(f"the sheet declares {declared:,} columns, its header has {width:,}; cells right of the header "
+                     "are not part of the table and were not read")
     header, rows, numbers = None, [], []
     try:
-        for number, values in enumerate(sheet.iter_rows(max_col=width, values_only=True), start=1):
+        for number, values in enumerate(sheet.iter_rows(min_row=first[0], max_col=width, values_only=True),
+                                        start=first[0]):
             if values.count(None) == len(values):   # a missing or empty row: most rows of a sparse sheet
                 continue
             cells = [_cell_text(v) for v in values]
@@ -408,7 +480,61 @@ def _read_sheet(path: Path, sheet, name: str) -> RawTable | None:
     header = header + [f"Unnamed: {k}" for k in range(len(header), width)]
     frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=_unique([h.strip() for h in header]),
                          dtype=object)
-    return RawTable(path, _clean_header(frame), "xlsx", None, notes, rows=np.asarray(numbers), sheet=name)
+    frame = _clean_header(frame)
+    uncached = _uncached_formulas(path, sheet, numbers, list(frame.columns), frame)
+    if uncached:
+        n = sum(len(v) for v in uncached.values())
+        notes.append(f"{n:,} formula cell(s) have no saved value (the workbook was written by a program that does not "
+                     "calculate); listed as repaired and left empty: open and save it in Excel, or export CSV")
+    return RawTable(path, frame, "xlsx", None, notes, rows=np.asarray(numbers), sheet=name, uncached=uncached)
+
+
+def _header_row(sheet, width: int) -> tuple[int, list[str]] | None:
+    """The sheet's first non-empty row (its number and trimmed cells), read as wide as the sheet declares."""
+    try:
+        for number, values in enumerate(sheet.iter_rows(max_col=width, values_only=True), start=1):
+            if values.count(None) == len(values):
+                continue
+            cells = [_cell_text(v) for v in values]
+            while cells and cells[-1] == "":
+                cells.pop()
+            if cells:
+                return number, cells
+    except Exception:  # noqa: BLE001 - the full read below says what is wrong, naming the row
+        return 1, []
+    return None
+
+
+_FORMULA_NO_VALUE = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>\s*(?:<f[^>]*/>|<f[^>]*>([^<]*)</f>)\s*'
+                               rb'(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
+
+
+def _uncached_formulas(path: Path, sheet, numbers: list[int], columns: list[str],
+                       frame: pd.DataFrame) -> dict[str, dict[int, str]]:
+    """Formula cells of the sheet with no saved value (openpyxl reads them as empty): column -> row position -> formula."""
+    import zipfile
+    from openpyxl.utils import column_index_from_string
+
+    where = getattr(sheet, "_worksheet_path", None)
+    if where is None:
+        return {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            xml = zf.read(where)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    if b"<f" not in xml:
+        return {}
+    position = {n: k for k, n in enumerate(numbers)}
+    out: dict[str, dict[int, str]] = {}
+    for match in _FORMULA_NO_VALUE.finditer(xml):
+        col = column_index_from_string(match.group(1).decode()) - 1
+        row = position.get(int(match.group(2)))
+        if row is None or col >= len(columns) or frame.iat[row, col] != "":
+            continue
+        formula = (match.group(3) or b"").decode("utf-8", "replace")
+        out.setdefault(columns[col], {})[row] = "=" + formula if formula else "(a shared formula)"
+    return out
 
 
 def _cell_text(value) -> str:

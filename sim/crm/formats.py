@@ -34,6 +34,8 @@ Where the column names come from (looked up, not invented):
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -89,6 +91,8 @@ class Format:
     mapped: bool = False             # built from a user's mapping file: every column it names should exist
     sheets: tuple[str, ...] = ()     # the workbook sheets to read (all sheets with rows when empty)
     notes: tuple[str, ...] = ()      # what the mapping's reading changed, for the load summary
+    rates: Mapping[str, float] = field(default_factory=dict)   # currency -> value of 1 unit in `currency`
+    stage_patterns: tuple[tuple[str, str], ...] = ()   # (regex on the folded label, "won" / "lost") after `stages`
 
     def spec(self, kind: str) -> FileSpec | None:
         return next((f for f in self.files if f.kind == kind), None)
@@ -100,14 +104,25 @@ class Format:
         return self.date_format
 
     def stage_meaning(self, label: str) -> str:
-        """'won', 'lost', or the stage name a label stands for (unknown labels stand for themselves)."""
+        """'won', 'lost', or the stage name a label stands for (unknown labels stand for themselves).
+
+        Labels match whatever their case, accents, spacing or Unicode form ('Closed\u00a0Won', 'closed  won',
+        'Fermee gagnee'); then the format's patterns (HubSpot's 'Closed won (Renewals)') are tried.
+        """
+        return self.known_stage(label) or label
+
+    def known_stage(self, label: str) -> str | None:
+        """What a label means when this format knows it (listed or matching a pattern), else None."""
         if label in self.stages:
             return self.stages[label]
-        low = label.strip().lower()
+        key = fold_label(label)
         for known, meaning in self.stages.items():
-            if known.lower() == low:
+            if fold_label(known) == key:
                 return meaning
-        return label
+        for pattern, meaning in self.stage_patterns:
+            if re.fullmatch(pattern, key):
+                return meaning
+        return None
 
 
 def resolve_headers(columns: Mapping[str, tuple[str, ...]], header: Iterable[str]) -> dict[str, str]:
@@ -120,6 +135,18 @@ def resolve_headers(columns: Mapping[str, tuple[str, ...]], header: Iterable[str
                 found[column] = by_norm[_norm(alias)]
                 break
     return found
+
+
+def clean_label(label: str) -> str:
+    """A label as it should read: Unicode-normalised (NFKC: no-break and other odd spaces become spaces, full-width
+    letters plain ones) with its whitespace collapsed ('Closed\u00a0 Won ' -> 'Closed Won')."""
+    return " ".join(unicodedata.normalize("NFKC", str(label)).split())
+
+
+def fold_label(label: str) -> str:
+    """A label's matching key: cleaned, lower case, accents dropped ('Fermée  Gagnée' -> 'fermee gagnee')."""
+    decomposed = unicodedata.normalize("NFKD", clean_label(label).casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _norm(header: str) -> str:
@@ -163,6 +190,13 @@ SALESFORCE = Format(
         "Value Proposition": "Value Proposition", "Id. Decision Makers": "Id. Decision Makers",
         "Perception Analysis": "Perception Analysis", "Proposal/Price Quote": "Proposal/Price Quote",
         "Negotiation/Review": "Negotiation/Review", "Closed Won": "won", "Closed Lost": "lost",
+        # the closed stages of Salesforce orgs in German, French, Spanish, Portuguese, Italian and Dutch
+        "Geschlossen und gewonnen": "won", "Geschlossen und verloren": "lost",
+        "Geschlossen/Gewonnen": "won", "Geschlossen/Verloren": "lost",
+        "Fermée gagnée": "won", "Fermée perdue": "lost", "Fermé gagné": "won", "Fermé perdu": "lost",
+        "Cerrada ganada": "won", "Cerrada perdida": "lost", "Cerrado ganado": "won", "Cerrado perdido": "lost",
+        "Fechada ganha": "won", "Fechada perdida": "lost", "Fechado ganho": "won", "Fechado perdido": "lost",
+        "Chiusa vinta": "won", "Chiusa persa": "lost", "Gesloten gewonnen": "won", "Gesloten verloren": "lost",
     },
 )
 
@@ -195,6 +229,9 @@ HUBSPOT = Format(
         "Contract Sent": "Contract Sent", "Closed Won": "won", "Closed Lost": "lost",
         "closedwon": "won", "closedlost": "lost",
     },
+    # an export of several pipelines: 'Closed won (Renewals)', 'Closed Lost - EMEA', 'Deal Won', 'Lost'
+    stage_patterns=((r"(closed ?won|deal won|won)( ?[-(:/].*)?", "won"),
+                    (r"(closed ?lost|deal lost|lost)( ?[-(:/].*)?", "lost")),
 )
 
 PIPEDRIVE = Format(

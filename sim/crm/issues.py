@@ -34,13 +34,21 @@ class IssueLog:
             "file": raw.name,
             "row": raw.row_numbers()[positions],
             "column": column,
-            "value": values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str).to_numpy(),
+            "value": _shown(values.reindex(idx).astype("object").where(lambda s: s.notna(), "").astype(str)),
             "reason": reason if isinstance(reason, str) else reason.reindex(idx).to_numpy(),
         }))
 
     def readable_rows(self, raw: RawTable) -> pd.Series:
-        """Rows to read: not a malformed line (rejected with its line number) and not blank (rejected as blank)."""
+        """Rows to read: not a malformed line (rejected with its line number), not blank (rejected as blank), not
+        the header again (two exports pasted together). Formula cells of a workbook with no saved value are
+        listed as repaired (they read as empty)."""
         frame = raw.frame
+        for column, cells in raw.uncached.items():
+            where = pd.Series(False, index=frame.index)
+            where.iloc[list(cells)] = True
+            formulas = pd.Series(list(cells.values()), index=frame.index[list(cells)])
+            self.flag("repaired", raw, where, column, formulas,
+                      "a formula with no saved value (the workbook was never calculated); left empty")
         malformed = pd.Series(False, index=frame.index)
         if raw.malformed:
             positions = list(raw.malformed)
@@ -50,7 +58,10 @@ class IssueLog:
             self.flag("rejected", raw, malformed, "(line)", text, why)
         blank = parse.blank_rows(frame) & ~malformed
         self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
-        return ~(malformed | blank)
+        header = repeated_header(frame) & ~malformed & ~blank
+        self.flag("rejected", raw, header, "(all)", frame.iloc[:, 0] if frame.shape[1] else pd.Series("", index=frame.index),
+                  "the header row again (two exports pasted into one file?); not a deal")
+        return ~(malformed | blank | header)
 
     def issues(self, which: str) -> pd.DataFrame:
         """The "rejected" or "repaired" rows as one table (typed columns even when there are none)."""
@@ -58,6 +69,33 @@ class IssueLog:
         if not parts:
             return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in ISSUE_COLUMNS})
         return pd.concat(parts, ignore_index=True)
+
+
+def _shown(values: pd.Series) -> np.ndarray:
+    """Values as listed: a cell longer than `SHOWN_LINE` characters is cut there and says how long it was."""
+    long = values.str.len() > SHOWN_LINE
+    if long.any():
+        values = values.copy()
+        values[long] = values[long].map(lambda v: f"{v[:SHOWN_LINE]}... ({len(v):,} characters)")
+    return values.to_numpy()
+
+
+def repeated_header(frame: pd.DataFrame) -> pd.Series:
+    """Rows that repeat the header: every filled cell equals its column's name, and at least two are filled
+    (or the only column's). Checked on the rows whose first cell is a header name, so it costs one comparison."""
+    out = pd.Series(False, index=frame.index)
+    if frame.shape[1] == 0 or len(frame) == 0:
+        return out
+    names = [str(c).strip().lower() for c in frame.columns]
+    first = frame.iloc[:, 0].astype(str).str.strip().str.lower()
+    candidates = first.isin(set(names))
+    if not candidates.any():
+        return out
+    rows = frame[candidates].astype(str).apply(lambda col: col.str.strip().str.lower())
+    same = rows.eq(pd.Series(names, index=frame.columns), axis=1)
+    filled = rows.ne("")
+    out[candidates] = (same | ~filled).all(axis=1) & (same.sum(axis=1) >= min(2, frame.shape[1]))
+    return out
 
 
 def combine_issues(*frames: pd.DataFrame) -> pd.DataFrame:

@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..core import schema
+from ..core.outputs import MARKER
 from ..core.tables import Tables
 from . import parse
 from .activities import load_activities, split_activity_files
-from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, detect
+from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
 from .parse import ExportError, RawTable, Skipped
@@ -54,6 +55,7 @@ class LoadResult:
     notes: list[str]
     warnings: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    not_read: list[tuple[str, str]] = field(default_factory=list)   # files of an export folder left out, and why
 
     def summary(self) -> dict:
         """Rows read/loaded/rejected per file, date range, owners, stages found and how they were mapped."""
@@ -83,6 +85,7 @@ class LoadResult:
             "activity_rows": len(self.tables.activities),
             "warnings": self.warnings,
             "sheets_not_read": [f"{s.file} [{s.sheet}]: {s.rows:,} row(s), {s.why}" for s in self.skipped],
+            "files_not_read": [f"{name}: {why}" for name, why in self.not_read],
             "notes": self.notes,
         }
 
@@ -96,17 +99,28 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     fmt = _choose_format(crm, mapping)
     raws: list[RawTable] = []
     skipped: list[Skipped] = []
-    for file in _files(Path(path)):
-        tables, not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+    folder = Path(path).is_dir()
+    files, not_read = _files(Path(path))
+    for file in files:
+        try:
+            tables, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+        except ExportError as err:
+            if not folder:
+                raise
+            not_read.append((file.name, str(err).removeprefix(f"{file}: ")))   # said, not fatal, in a folder
+            continue
         raws += tables
-        skipped += not_read
+        skipped += sheets_not_read
     raws, activity_raws = split_activity_files(raws)   # activity exports next to the opportunities
-    kinds, unfit = _classify(raws, fmt)
-    skipped += unfit
+    kinds, unfit = _classify(raws, fmt, lenient=folder)
+    skipped += [u for u in unfit if u.sheet]
+    not_read += [(u.file, u.why) for u in unfit if not u.sheet]
     opp_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "opportunities"]
     if not opp_files:
         names = ", ".join(r.name for r in raws) or "no sheet with rows"
-        raise ExportError(f"{path}: no opportunities/deals file found among {names}; "
+        why = "".join(f"; {name} not read: {reason}" for name, reason in not_read)
+        why += "".join(f"; {s.file} [{s.sheet}] not read: {s.why}" for s in skipped)
+        raise ExportError(f"{path}: no opportunities/deals file found among {names}{why}; "
                           "name the CRM with crm=... or describe the columns in a mapping file")
     builder = _Builder()
     if fmt is not None:
@@ -126,7 +140,7 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
-                      builder.warnings + activities.warnings, skipped)
+                      builder.warnings + activities.warnings, skipped, not_read)
 
 
 def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:
@@ -140,22 +154,37 @@ def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None
     return None
 
 
-def _files(path: Path) -> list[Path]:
+def _files(path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files to read, and (for a folder) those left out with why: Office lock files ('~$deals.xlsx', open
+    in Excel), hidden files, and files of other kinds (a PDF or a .docx beside the export)."""
     if not path.exists():
         raise FileNotFoundError(2, "no such file or folder", str(path))
     if path.is_file():
-        return [path]
+        return [path], []
     if not path.is_dir():
         raise ExportError(f"{path}: neither a file nor a folder; give an export file or a folder of them")
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in parse.TEXT_SUFFIXES + parse.EXCEL_SUFFIXES)
+    files, not_read = [], []
+    for p in sorted(path.iterdir()):
+        if not p.is_file() or p.name == MARKER:    # the marker of a folder playbook wrote (synth) is its own
+            continue
+        if p.name.startswith("~$"):
+            not_read.append((p.name, "an Office lock file (the workbook is open in Excel), not an export"))
+        elif p.name.startswith("."):
+            not_read.append((p.name, "a hidden file"))
+        elif p.suffix.lower() in parse.TEXT_SUFFIXES + parse.EXCEL_SUFFIXES:
+            files.append(p)
+        else:
+            not_read.append((p.name, f"not a .csv or .xlsx file ({p.suffix or 'no extension'})"))
     if not files:
         raise ExportError(f"{path}: the folder holds no .csv or .xlsx files")
-    return files
+    return files, not_read
 
 
-def _classify(raws: list[RawTable], fmt: Format | None) -> tuple[dict[RawTable, tuple[Format, FileSpec]], list[Skipped]]:
-    """Which format and file kind each table is. A CSV file that fits nothing is an error naming the file; a
-    workbook sheet that fits nothing is left out and named, as long as another table of the export fits."""
+def _classify(raws: list[RawTable], fmt: Format | None,
+              lenient: bool = False) -> tuple[dict[RawTable, tuple[Format, FileSpec]], list[Skipped]]:
+    """Which format and file kind each table is. A CSV file that fits nothing is an error naming the file (in a
+    folder, `lenient`: left out and named, like a README.txt beside the export); a workbook sheet that fits
+    nothing is left out and named, as long as another table of the export fits."""
     out, unfit = {}, []
     for raw in raws:
         header = list(raw.frame.columns)
@@ -172,10 +201,15 @@ def _classify(raws: list[RawTable], fmt: Format | None) -> tuple[dict[RawTable, 
                                      f"not fit {_expected_headers(fmt)}"))
                 continue
             expected = _expected_headers(fmt)
+            if lenient:
+                unfit.append(Skipped(raw.path.name, "", len(raw.frame),
+                                     f"its header ({', '.join(header[:5])}{'...' if len(header) > 5 else ''}) does "
+                                     f"not fit {expected}"))
+                continue
             raise ExportError(f"{raw.path}: the header ({', '.join(header[:8])}{'...' if len(header) > 8 else ''}) "
                               f"does not fit {expected}; name the CRM with crm=... or use a mapping file")
         out[raw] = found
-    if not out and unfit:
+    if not out and unfit and not lenient:
         raise ExportError(f"{raws[0].path}: no sheet fits {_expected_headers(fmt)}; "
                           + "; ".join(f"{u.sheet} ({u.why})" for u in unfit))
     return out, unfit
@@ -238,8 +272,14 @@ class _Builder(IssueLog):
         p = parse.parse_amount(text)
         self.flag("repaired", raw, p.invalid & alive, header, text, "not a number (text or a formula); left empty")
         self.flag("repaired", raw, p.fallback & alive, header, text, p.why)
+        if p.ambiguous:
+            self.notes.append(f"{raw.name}: {header}: read with a {p.style}; if its dots are decimal points, "
+                              "correct the export (or say so in a mapping's columns)")
         values = p.values
         checks = []
+        if canon != "probability":    # '50%' is a share, not an amount or a count
+            checks.append((values.notna() & text.astype(str).str.contains("%", regex=False),
+                           "a percentage (%), not a number of this column's kind; left empty"))
         if canon != "probability":
             checks.append((values < 0, "negative amount; left empty" if canon != "complaints" else "negative count; left empty"))
         if canon in ("amount", "first_estimate"):
@@ -261,7 +301,8 @@ class _Builder(IssueLog):
         if filled.any():
             sample = ", ".join(repr(v) for v in text[filled].drop_duplicates().head(3))
             hint = ("give its layout as date_format in a mapping file (e.g. date_format: {" + canon + ": \"%d-%m-%Y\"})"
-                    if what == "a date" else "check that the mapping points at the right column")
+                    if what == "a date" else "check that the mapping points at the right column" if fmt.mapped
+                    else f"check that {header!r} holds {canon} values, or name the right column in a mapping file")
             self.warnings.append(f"{raw.name}: column {header!r} ({canon}): none of its {int(filled.sum()):,} values could "
                                  f"be read as {what} (e.g. {sample}); all are left empty, so every analysis that needs "
                                  f"{canon} is skipped. {hint[0].upper() + hint[1:]}.")
@@ -299,6 +340,103 @@ class _Builder(IssueLog):
         for label, entry in self.stage_report.items():
             entry["deals"] = int(counts.get(label, 0))
 
+    def _clean_labels(self, raw: RawTable, header: str, labels: pd.Series, alive: pd.Series) -> pd.Series:
+        """Stage labels Unicode-normalised and their spaces collapsed ('Closed\u00a0Won', 'Closed  Won' are
+        'Closed Won'), once per distinct label; how many cells changed is said."""
+        codes, uniq = pd.factorize(labels)
+        cleaned = [clean_label(u) for u in uniq]
+        changed = [c != u for c, u in zip(cleaned, uniq)]
+        if not any(changed):
+            return labels
+        n = int((pd.Series(np.array(changed + [False])[codes], index=labels.index) & alive).sum())
+        examples = ", ".join(f"{u!r} -> {c!r}" for u, c, ch in zip(uniq, cleaned, changed) if ch)
+        if n:
+            self.notes.append(f"{raw.name}: {header}: {n:,} stage label(s) with unusual spaces or characters read "
+                              f"as the plain label ({examples[:300]})")
+        table = np.array(cleaned + [None], dtype=object)
+        return pd.Series(table[codes], index=labels.index, dtype="object")
+
+    def _warn_open_but_closed(self, raw: RawTable, fmt: Format, cols: dict[str, str], labels: pd.Series,
+                              outcome: pd.Series, out: dict[str, pd.Series], alive: pd.Series) -> None:
+        """Deals whose label the format does not know (so read as an open stage) but whose close date is in the
+        past of the export (before its last created deal): most likely a won or lost label in another language
+        or pipeline. Said loudly, naming the labels."""
+        closed = out["closed_at"]
+        suspect = alive & (outcome == "open") & closed.notna() & labels.notna()
+        if "created_at" in out and out["created_at"][alive].notna().any():
+            suspect &= closed < out["created_at"][alive].max()
+        if not suspect.any():
+            return
+        unknown = {lab for lab in pd.unique(labels[suspect]) if fmt.known_stage(lab) is None}
+        suspect &= labels.isin(unknown)
+        if not suspect.any():
+            return
+        counts = labels[suspect].value_counts()
+        which = ", ".join(f"{lab!r} ({n:,})" for lab, n in counts.head(8).items())
+        self.warnings.append(f"{raw.name}: {int(suspect.sum()):,} deals have a close date in the past but a stage we "
+                             f"read as open: {which}. If these labels mean won or lost, map them (a mapping file's "
+                             f"stages:, e.g. '{counts.index[0]}: won' or '{counts.index[0]}: lost'); until then those deals count as open and their "
+                             f"{cols['closed_at']} is read as an expected close date.")
+
+    def _converted_amount(self, raw: RawTable, cols: dict[str, str]) -> dict[str, str]:
+        """Prefer a CRM's converted amount ('Amount (converted)', 'Amount in company currency'): one currency for all."""
+        if "amount" not in cols:
+            return cols
+        header = cols["amount"]
+        by_norm = {" ".join(str(h).split()).lower(): h for h in raw.frame.columns}
+        for name in (f"{header} (converted)", "amount (converted)", "amount in company currency"):
+            found = by_norm.get(name.lower())
+            if found is not None and found != header:
+                self.notes.append(f"{raw.name}: amounts read from {found!r} (converted to the CRM's company currency), "
+                                  f"not {header!r} (each deal's own currency)")
+                return {**cols, "amount": found}
+        return cols
+
+    def _one_currency(self, raw: RawTable, fmt: Format, cols: dict[str, str], out: dict[str, pd.Series],
+                      alive: pd.Series) -> None:
+        """Amounts in several currencies (a currency column, or codes and symbols in the cells) are never summed
+        as one: converted with the mapping's `rates:`, or else the other currencies' amounts are left empty,
+        listed, and said loudly."""
+        amount, header = out["amount"], cols["amount"]
+        text = raw.frame[header]
+        cell = parse.amount_currency(text).where(amount.notna())
+        if "currency" in out and "converted" not in header.lower() and "company currency" not in header.lower():
+            given = out["currency"].astype("object").where(out["currency"].notna()).map(
+                lambda c: parse.currency_code(c) if isinstance(c, str) else None)
+            currency = given.where(given.notna(), cell)
+        else:
+            currency = cell
+        seen = currency[alive & amount.notna()].dropna()
+        convert = bool(fmt.rates) and bool(set(seen) - {fmt.currency})
+        if seen.nunique() <= 1 and not convert:
+            if len(seen) and "currency" not in out and fmt.currency is None:
+                out["currency"] = currency.where(currency.notna(), seen.iloc[0])
+            return
+        counts = seen.value_counts()
+        listing = ", ".join(f"{c} {n:,} deal(s)" for c, n in counts.items())
+        if convert:
+            base = fmt.currency or "the mapping's currency"
+            rate = currency.map(lambda c: fmt.rates.get(c) if isinstance(c, str) else None).astype("float64")
+            no_rate = alive & amount.notna() & currency.notna() & rate.isna()
+            self.flag("repaired", raw, no_rate, header, text,
+                      "in " + currency[no_rate].astype(str) + f", which the mapping's rates: do not list; left empty")
+            out["amount"] = (amount * rate).where(currency.notna(), amount)   # no rate: empty (listed above)
+            out["currency"] = pd.Series(fmt.currency, index=amount.index, dtype="object")
+            self.notes.append(f"{raw.name}: {header}: amounts in {len(counts)} currencies ({listing}) converted to "
+                              f"{base} with the mapping's rates:")
+            return
+        keep = counts.index[0]
+        other = alive & amount.notna() & currency.notna() & (currency != keep)
+        self.flag("repaired", raw, other, header, text,
+                  "in " + currency[other].astype(str) + f", not {keep} like most deals; amounts in different currencies "
+                  "cannot be summed, so left empty (give rates: in a mapping file to convert)")
+        out["amount"] = amount.where(~other)
+        out["currency"] = currency.where(~other, None)
+        self.warnings.append(f"{raw.name}: column {header!r}: amounts are in {len(counts)} currencies ({listing}); "
+                             f"only the {keep} amounts are kept, the other {int(other.sum()):,} are left empty (listed "
+                             "as repaired) because amounts in different currencies cannot be summed. Give a rates: "
+                             "table in a mapping file (rates: {EUR: 1.08, JPY: 0.0067} with currency: USD) to convert them.")
+
     def _opportunity_file(self, raw: RawTable, fmt: Format, spec: FileSpec) -> pd.DataFrame:
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
@@ -311,7 +449,12 @@ class _Builder(IssueLog):
             if absent:
                 self.notes.append(f"{raw.name}: the mapping names column(s) the file does not have: {', '.join(absent)}")
         alive = self.readable_rows(raw)
+        cols = self._converted_amount(raw, cols)
         out = self.columns(raw, cols, fmt, alive)
+        if "amount" in out:
+            self._one_currency(raw, fmt, cols, out, alive)
+        if "stage" in out:
+            out["stage"] = self._clean_labels(raw, cols["stage"], out["stage"], alive)
         ids = out["opportunity_id"]
         no_id = alive & ids.isna()
         self.flag("rejected", raw, no_id, cols["opportunity_id"], frame[cols["opportunity_id"]], "no opportunity id")
@@ -326,6 +469,8 @@ class _Builder(IssueLog):
                 mask = outcome == extra[:-3]
                 closed = out.get("closed_at", pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]"))
                 out["closed_at"] = closed.where(closed.notna() | ~mask, when)
+        if "closed_at" in out and "outcome" not in cols:
+            self._warn_open_but_closed(raw, fmt, cols, labels, outcome, out, alive)
         if "closed_at" in out:
             open_with_date = (outcome == "open") & out["closed_at"].notna() & alive
             if open_with_date.any():
@@ -418,8 +563,9 @@ class _Builder(IssueLog):
             self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
                       "opportunity not among the loaded opportunities")
             alive &= ~orphan
-            labels = out["stage"]
+            labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
             meaning = {lab: fmt.stage_meaning(lab) for lab in pd.unique(labels[alive])}
+            alive = self._history_in_lifetime(raw, cols, out, labels.map(meaning), opps, alive)
             part = pd.DataFrame({"opportunity_id": out["opportunity_id"], "stage": labels.map(meaning),
                                  "entered_at": out["entered_at"],
                                  "amount": out.get("amount", pd.Series(np.nan, index=frame.index))})[alive]
@@ -445,9 +591,31 @@ class _Builder(IssueLog):
         return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
 
 
+    def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
+                             opps: pd.DataFrame, alive: pd.Series) -> pd.Series:
+        """Stage changes outside the deal's life, compared by day (a close date has no time of day): one to an open
+        stage after the deal closed is rejected (the deal ended at its close; a deal won in May does not end in
+        Negotiation); one before the deal was created is read as entered at its creation. Both listed."""
+        entered, ids = out["entered_at"], out["opportunity_id"]
+        by_id = opps.drop_duplicates("opportunity_id").set_index("opportunity_id")
+        if "closed_at" in by_id:
+            closed = ids.map(by_id["closed_at"]).astype("datetime64[ns]")
+            late = alive & closed.notna() & (entered.dt.normalize() > closed.dt.normalize()) & ~stages.isin(TERMINAL)
+            self.flag("rejected", raw, late, cols["entered_at"], raw.frame[cols["entered_at"]],
+                      "a stage change after the deal closed (" + closed[late].dt.strftime("%Y-%m-%d") + "); not used")
+            alive = alive & ~late
+        if "created_at" in by_id:
+            created = ids.map(by_id["created_at"]).astype("datetime64[ns]")
+            early = alive & created.notna() & (entered.dt.normalize() < created.dt.normalize())
+            self.flag("repaired", raw, early, cols["entered_at"], raw.frame[cols["entered_at"]],
+                      "before the deal was created (" + created[early].dt.strftime("%Y-%m-%d")
+                      + "); read as entered when it was created")
+            out["entered_at"] = entered.where(~early, created)
+        return alive
+
+
 def _listed(fmt: Format, label: str) -> bool:
-    low = label.strip().lower()
-    return any(k.strip().lower() == low for k in fmt.stages)
+    return fmt.known_stage(label) is not None
 
 
 def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:

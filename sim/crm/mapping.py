@@ -70,6 +70,9 @@ class Mapping(_Strict):
     date_format: str | dict[str, str] | None = Field(
         None, description="strftime format of the dates (e.g. %d/%m/%Y, or day-first / month-first), or one per date column")
     currency: str | None = Field(None, description="currency of the amounts, e.g. USD")
+    rates: dict[str, float] = Field(default_factory=dict, description=(
+        "exchange rates for an export with amounts in several currencies: currency code -> value of one unit in "
+        "`currency`, e.g. {EUR: 1.08, JPY: 0.0067} with currency: USD"))
     keep: tuple[str, ...] = Field((), description="export columns to carry along unchanged")
     sheets: tuple[str, ...] = Field((), description="workbook sheets to read (default: every sheet with rows)")
     history: HistoryMapping | None = Field(None, description="columns of a stage-history file, if there is one")
@@ -110,8 +113,18 @@ class Mapping(_Strict):
             raise ValueError("\n".join(lines))
         return value
 
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        bad = [f"{k}: {v}" for k, v in rates.items() if not (isinstance(v, (int, float)) and 0 < v < 1e9)]
+        if bad:
+            raise ValueError(f"each rate must be a positive number below 1e9 (value of one unit in `currency`): {', '.join(bad)}")
+        return {str(k).strip().upper(): float(v) for k, v in rates.items()}
+
     @model_validator(mode="after")
     def _required(self) -> Mapping:
+        if self.rates and not self.currency:
+            raise ValueError("rates: needs currency: (the currency the rates convert to, e.g. currency: USD)")
         if "opportunity_id" not in self.columns:
             raise ValueError("columns: opportunity_id is required (the export column that identifies a deal)")
         if "stage" not in self.columns and "outcome" not in self.columns:
@@ -136,7 +149,7 @@ class Mapping(_Strict):
         keep = tuple(dict.fromkeys(k for k in self.keep if k not in promoted))
         return Format(name, tuple(files), stages=stages, strict_stages=bool(stages),
                       date_format=self.date_format, currency=self.currency, keep=keep, mapped=True,
-                      sheets=self.sheets, notes=notes)
+                      sheets=self.sheets, notes=notes, rates=dict(self.rates))
 
 
 def read_yaml(path: Path, source: str) -> Any:

@@ -8,6 +8,7 @@ loader) and which were read by a fallback rule (also reported), so nothing chang
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from .files import (EXCEL_SUFFIXES, TEXT_SUFFIXES, ExportError, RawTable, Skippe
                     sniff_delimiter, sniff_encoding)
 
 __all__ = ["EXCEL_SUFFIXES", "TEXT_SUFFIXES", "DateColumn", "ExportError", "Parsed", "RawTable", "Skipped",
-           "blank_rows", "is_empty", "parse_amount", "parse_dates", "parse_text", "read_table", "read_tables",
+           "amount_currency", "blank_rows", "currency_code", "is_empty", "parse_amount", "parse_dates", "parse_text", "read_table", "read_tables",
            "sniff_delimiter", "sniff_encoding"]
 
 
@@ -56,8 +57,11 @@ def is_empty(text: pd.Series) -> pd.Series:
 _NUMBER_TEXT = (r"\s*\(?\s*[-+]?\s*(?:US\$|\$|€|£|¥|[A-Z]{3})?\s*[-+]?\d[\d.,'\s\u00a0\u202f]*"
                 r"\s*(?:€|£|\$|¥|[A-Z]{3}|%)?\s*\)?\s*")
 _KEEP_NUMBER_CHARS = r"[^\d.,()+\-]"
+MAX_NUMBER_TEXT = 64       # characters: no amount is written longer
 
 
+_GROUPED_DOT = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+")
+_GROUPED_COMMA = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+")
 _SYMBOLS = ("US$", "$", "€", "£", "¥", "USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "%", " ", "\u00a0", "\u202f", "'")
 _STRINGS = np.dtypes.StringDType()
 
@@ -79,8 +83,11 @@ def parse_amount(text: pd.Series) -> Parsed:
     text = text.fillna("").astype(str)
     empty = text.isin(EMPTY_TOKENS)
     present = text[~empty]
-    sample = present.iloc[:: max(1, len(present) // 2000)].iloc[:2000].tolist()
-    european = _decimal_comma([_strip_symbols(v) for v in sample])
+    sample = [v for v in present.iloc[:: max(1, len(present) // 2000)].iloc[:2000].tolist() if len(v) <= MAX_NUMBER_TEXT]
+    stripped = [_strip_symbols(v) for v in sample]
+    european = _decimal_comma(stripped)
+    by_groups = not european and _thousands_dot(stripped)   # '1.250 €', '12.500 €': dots that group thousands
+    european = european or by_groups
     cells = np.asarray(text.to_numpy(dtype=object), dtype=_STRINGS)
     for symbol in [t for t in _SYMBOLS if any(t in v for v in sample)]:
         cells = np.strings.replace(cells, symbol, "")
@@ -102,7 +109,16 @@ def parse_amount(text: pd.Series) -> Parsed:
         values[slow] = _strict_numbers(text[slow], european)
         empty = empty | (slow & is_empty(text.where(slow, "")))
     style = "decimal comma (1.234,56)" if european else "decimal point (1,234.56)"
+    if by_groups:
+        style = "thousands dot (1.250 = 1250: every dot is followed by three digits, and no value shows decimals)"
     why = pd.Series(None, index=text.index, dtype="object")
+    grouped = _false(text)
+    if not european:    # '1.250' in a decimal-point column: 1.25 by the column's rule, but 1250 was perhaps meant
+        grouped = pd.Series(_one_group_of_three(separated), index=text.index) & ~empty & ~mismatch & values.notna()
+        if grouped.any():
+            why[grouped] = ("three digits after the dot, like a thousands separator; read as "
+                            + values[grouped].map(lambda v: f"{v:g}") + " by the column's decimal point "
+                            "(if a whole number was meant, correct the cell)")
     if mismatch.any():
         values[mismatch] = _strict_numbers(text[mismatch], not european)
         read = values[mismatch]
@@ -111,8 +127,53 @@ def parse_amount(text: pd.Series) -> Parsed:
                          + read.map(lambda v: f"{v:.2f}" if pd.notna(v) else "nothing"))
     values[np.isinf(values)] = np.nan
     invalid = ~empty & values.isna()
-    fallback = mismatch & ~invalid
-    return Parsed(values, invalid, fallback, style, why=why.where(fallback, None))
+    fallback = (mismatch | grouped) & ~invalid
+    return Parsed(values, invalid, fallback, style, ambiguous=by_groups, why=why.where(fallback, None))
+
+
+def _thousands_dot(part: list[str]) -> bool:
+    """Whether a sample without decimal evidence writes its dots as thousands separators: '1.250', '12.500.000'
+    (every dot followed by exactly three digits) and never a comma-grouped value like '1,250'."""
+    if any(_tail_after(v, sep) in (1, 2) or _last_two(v) for v in part for sep in ",."):
+        return False    # some value shows its decimal mark: the column's convention is settled by that
+    dots = sum(1 for v in part if _GROUPED_DOT.fullmatch(v))
+    commas = sum(1 for v in part if _GROUPED_COMMA.fullmatch(v))
+    return dots > 0 and commas == 0
+
+
+def _one_group_of_three(cells: np.ndarray) -> np.ndarray:
+    """Cells (symbols removed) like '1.250' or '999.000': one dot, 1-3 digits before it (not a leading 0), three after."""
+    core = np.strings.strip(cells, "()-+ ")
+    dot = np.strings.find(core, ".")
+    return ((np.strings.count(core, ".") == 1) & (np.strings.count(core, ",") == 0) & (dot >= 1) & (dot <= 3)
+            & (np.strings.str_len(core) - dot - 1 == 3) & ~np.strings.startswith(core, "0"))
+
+
+_CURRENCY_IN_CELL = r"(US\$|\$|€|£|¥|\b[A-Z]{3}\b)"
+_CURRENCY_SYMBOLS = {"US$": "USD", "$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+
+
+def currency_code(text: str) -> str | None:
+    """A currency as its ISO code: 'usd ' -> 'USD', '€' -> 'EUR'; None for nothing."""
+    text = text.strip()
+    if not text:
+        return None
+    return _CURRENCY_SYMBOLS.get(text, text.upper())
+
+
+def amount_currency(text: pd.Series) -> pd.Series:
+    """The currency each amount cell names ('USD 1,200', '1.200 €', '¥150000'), as an ISO code; None where none.
+
+    Columns repeat few distinct cells' shapes, so the pattern runs once per distinct value.
+    """
+    text = text.fillna("").astype(str)
+    sample = text.iloc[:: max(1, len(text) // 2000)].iloc[:2000]
+    if not sample.str.contains(r"[^\d.,\s()+\-'%]").any():   # plain numbers: no currency named in the cells
+        return pd.Series(None, index=text.index, dtype="object")
+    codes, uniq = pd.factorize(text)
+    found = pd.Series(uniq, dtype="object").str.extract(_CURRENCY_IN_CELL, expand=False)
+    table = np.append(found.map(lambda c: currency_code(c) if isinstance(c, str) else None).to_numpy(dtype=object), None)
+    return pd.Series(table[codes], index=text.index, dtype="object")
 
 
 def _other_convention(cells: np.ndarray, european: bool) -> np.ndarray:
@@ -136,8 +197,12 @@ def _strip_symbols(v: str) -> str:
 
 
 def _strict_numbers(s: pd.Series, european: bool) -> pd.Series:
-    """Cells the fast path could not read: numbers only if the whole cell looks like one."""
-    shaped = s.str.fullmatch(_NUMBER_TEXT)
+    """Cells the fast path could not read: numbers only if the whole cell looks like one.
+
+    A cell longer than `MAX_NUMBER_TEXT` is no number (a shifted row, a notes field): it is not searched, so
+    the pattern's cost never grows with a long cell's length.
+    """
+    shaped = s.str.len().le(MAX_NUMBER_TEXT) & s.where(s.str.len().le(MAX_NUMBER_TEXT), "").str.fullmatch(_NUMBER_TEXT)
     core = s.str.replace(_KEEP_NUMBER_CHARS, "", regex=True)
     table = str.maketrans({".": None, ",": ".", "(": "-", ")": None} if european
                           else {",": None, "(": "-", ")": None})

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.outputs import atomic_file, write_text
 from ..core.tables import Tables
 from . import activities
 
@@ -337,7 +338,7 @@ def write_export(tables: Tables, crm: str, folder: str | Path, seed: int = 0, br
             frame, damages = break_rows(frame, name, crm, broken, np.random.default_rng([seed, 2]), closed)
         sep = how.get("sep", ",")
         path = folder / name
-        with open(path, "w", encoding=how.get("encoding", "utf-8"), newline="") as fh:
+        with atomic_file(path, "w", encoding=how.get("encoding", "utf-8"), newline="") as fh:   # whole or not at all
             frame.to_csv(fh, index=False, sep=sep, lineterminator="\r\n")
             if main and broken and blank_tail:
                 fh.write((sep * (frame.shape[1] - 1) + "\r\n") * blank_tail)
@@ -345,6 +346,6 @@ def write_export(tables: Tables, crm: str, folder: str | Path, seed: int = 0, br
         paths.append(path)
     if broken:
         manifest = folder / "broken_rows.json"
-        manifest.write_text(json.dumps([d.__dict__ for d in damages], indent=1) + "\n", encoding="utf-8")
+        write_text(manifest, json.dumps([d.__dict__ for d in damages], indent=1) + "\n")
         paths.append(manifest)
     return paths

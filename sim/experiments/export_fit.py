@@ -292,7 +292,7 @@ class ExportFit:
             mu, sd, n = fit.log_moments(all_sizes)
             basis = f"{self.size_basis} of all deals (this segment has too few)"
         if n < 2:
-            raise ValueError("calibration needs deal amounts: the export has fewer than 2 positive amounts")
+            raise ValueError(_too_few_sizes(self.opp, self.size_basis))
         on_size = self.base.fit_effects.on_size
         var_fit = on_size ** 2 * seg["fit_sd"] ** 2
         shift = on_size * (seg["fit_mean"] - 0.5)
@@ -611,3 +611,20 @@ def _hours_per_deal(stages) -> float:
 def _weekly_hours(deals_per_rep_month: float, stages: list[dict]) -> float:
     """Rep hours a week each rep needs for this many new deals a month, with these stages' hours."""
     return deals_per_rep_month * _hours_per_deal(stages) / (MONTH_DAYS / 7)
+
+
+def _too_few_sizes(opp: pd.DataFrame, basis: str) -> str:
+    """Why deal sizes cannot be fitted, in the export's own terms (an export of only open deals has amounts, but
+    none of them is a won deal's)."""
+    counts = {k: int((opp["outcome"] == k).sum()) for k in ("won", "lost", "open")}
+    made = f"{len(opp):,} deals: {counts['won']} won, {counts['lost']} lost, {counts['open']} open"
+    if basis == "won amounts":
+        amounts = int((opp["amount"] > 0).sum()) if "amount" in opp else 0
+        won = int(((opp["outcome"] == "won") & (opp["amount"] > 0)).sum()) if "amount" in opp else 0
+        if counts["won"] == 0:
+            return (f"calibration needs closed deals: deal sizes are fitted on won deals' amounts (the export has no first "
+                    f"estimates), and this export has no won deal ({made}; {amounts:,} with an amount). Export the "
+                    "closed opportunities too (won and lost, e.g. the last two years), not only the open pipeline")
+        return (f"calibration needs deal amounts: deal sizes are fitted on won deals' amounts (the export has no first "
+                f"estimates), and only {won} won deal(s) have a positive amount ({made}); at least 2 are needed")
+    return f"calibration needs deal amounts: fewer than 2 deals have a positive first estimate or amount ({made})"

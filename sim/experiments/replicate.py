@@ -20,9 +20,11 @@ from __future__ import annotations
 import gc
 import math
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -69,8 +71,39 @@ class Precision:
 def worker_start() -> None:
     """Set up a worker process of our own pool: what it imported is moved out of the garbage collector's sight
     (`gc.freeze`), since those objects live as long as the worker; the collector then scans only the runs'
-    own objects. Safe here because the worker exists only to run simulations."""
+    own objects. Safe here because the worker exists only to run simulations.
+
+    Ctrl-C is the parent's to handle (it stops the pool, `stop_pool`): a worker ignores it rather than
+    dying mid-task or going on to the next queued one. A worker whose parent is gone (killed) exits within a
+    second instead of simulating on for nobody.
+    """
     gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def stop_pool(pool: Executor, futures=(), owned: bool = True) -> None:
+    """Stop at once (Ctrl-C, an error): cancel the queued work and, for a pool of our own, end its workers
+    rather than waiting for the tasks they run. A pool the caller gave only has our queued work cancelled."""
+    for fut in futures:
+        fut.cancel()
+    if not owned:
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout=5)
+    pool.shutdown(wait=True)   # the pool's manager thread ends too (it sees the workers gone): a clean exit
 
 
 def _run_chunk(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]], measure: Measure):
@@ -133,20 +166,28 @@ def replicate_each(
     pool = _choose_executor(executor, first * len(names), auto)
     results: dict[str, dict[int, dict]] = {name: {} for name in names}
     bar = tqdm(total=first * len(names), desc="simulating", unit="run", disable=not progress, leave=False)
-    with bar, (pool if executor is None and pool is not None else nullcontext()):
-        _run_range(scenarios, seed, 0, first, measure, pool, results, bar, known)
-        done, status = first, None
-        rounds = 1
-        while auto:
-            status = _precision(results, names, done, metric, precision, confidence, rounds)
-            if status.reached or done >= cap:
-                break
-            more = min(cap, _next_count(done, status)) - done
-            bar.total += more * len(names)
-            bar.refresh()
-            _run_range(scenarios, seed, done, done + more, measure, pool, results, bar, known)
-            done += more
-            rounds += 1
+    owned = executor is None and pool is not None
+    try:
+        with bar:
+            _run_range(scenarios, seed, 0, first, measure, pool, results, bar, known)
+            done, status = first, None
+            rounds = 1
+            while auto:
+                status = _precision(results, names, done, metric, precision, confidence, rounds)
+                if status.reached or done >= cap:
+                    break
+                more = min(cap, _next_count(done, status)) - done
+                bar.total += more * len(names)
+                bar.refresh()
+                _run_range(scenarios, seed, done, done + more, measure, pool, results, bar, known)
+                done += more
+                rounds += 1
+    except BaseException:
+        if owned:
+            stop_pool(pool)     # Ctrl-C: the workers stop now, not after every queued chunk
+        raise
+    if owned:
+        pool.shutdown()
 
     rows = [{"scenario": name, "replication": i, **results[name][i]} for name in names for i in range(done)]
     runs = pd.DataFrame(rows)
@@ -191,10 +232,14 @@ def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, m
             bar.update(len(chunk))
         return
     futures = {pool.submit(_run_chunk, scenarios[name], chunk, measure): (name, len(chunk)) for name, chunk in chunks}
-    for fut in as_completed(futures):
-        name, count = futures[fut]
-        keep(name, fut.result())
-        bar.update(count)
+    try:
+        for fut in as_completed(futures):
+            name, count = futures[fut]
+            keep(name, fut.result())
+            bar.update(count)
+    except BaseException:
+        stop_pool(pool, futures, owned=False)   # our queued chunks never start (the owner ends the workers)
+        raise
 
 
 def _precision(results: dict[str, dict[int, dict]], names: list[str], n: int, metric: str, precision: float,

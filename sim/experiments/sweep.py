@@ -11,7 +11,11 @@ tasks (a cell's replications, in chunks) that run on a process pool, any `concur
 temporary name renamed when complete, so a file is whole or absent; only a few tasks per worker are in flight
 and nothing is kept once written, so memory stays flat however large the grid. Running the same sweep with the
 same `path` again skips the tasks already written: an interrupted sweep resumes where it stopped.
-`path/sweep.json` records what the sweep is; a different sweep pointed at the same folder is refused.
+`path/sweep.json` records what the sweep is; a different sweep pointed at the same folder is refused. Each
+result file also carries the sweep's fingerprint (Parquet metadata): on resume a file of another sweep (its
+`sweep.json` deleted, the folder reused) or a damaged one (truncated, empty) is run again, and said; `read()`
+leaves such files out, with a warning, and never fails on them. Ctrl-C stops the pool at once (queued tasks
+cancelled, our workers ended); the files written so far stay, so the sweep resumes.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import itertools
 import json
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -33,7 +38,7 @@ from tqdm.auto import tqdm
 
 from ..core.stats import mean_ci
 from ..scenario import Scenario, ScenarioError
-from .replicate import Measure, default_measure, seeds, worker_start
+from .replicate import Measure, default_measure, seeds, stop_pool, worker_start
 from .simulate import simulate
 
 FORMAT = 1          # the layout of a sweep folder (bumped if the files change meaning)
@@ -48,14 +53,31 @@ class Sweep:
     keys: tuple[str, ...]       # the grid's fields, in order
     cells: pd.DataFrame         # one row per cell: its number and its values
     n: int                      # replications per cell
+    fingerprint: str = ""       # what the sweep is (a hash of its definition); carried by each result file
+    redone: tuple[str, ...] = ()   # result files found foreign or damaged on resume, and run again
 
     def files(self) -> list[Path]:
         return sorted(self.path.glob("cell*.parquet"))
 
     def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Every run written so far: cell, the grid's values, replication and what the measure kept."""
+        """Every run written so far: cell, the grid's values, replication and what the measure kept.
+
+        A file of another sweep or a damaged one is left out with a warning naming it (run the sweep again
+        to redo it); reading never fails on one."""
         wanted = list(dict.fromkeys(["cell", "replication", *columns])) if columns else None
-        parts = [pd.read_parquet(f, columns=wanted) for f in self.files()]
+        parts, bad = [], []
+        for f in self.files():
+            why = _foreign_or_damaged(f, self.fingerprint) if self.fingerprint else None
+            if why is None:
+                try:
+                    parts.append(pd.read_parquet(f, columns=wanted))
+                    continue
+                except Exception as err:  # noqa: BLE001 - pyarrow raises several kinds for a damaged file
+                    why = f"damaged ({type(err).__name__})"
+            bad.append(f"{f.name}: {why}")
+        if bad:
+            warnings.warn(f"{self.path}: {len(bad)} result file(s) left out: " + "; ".join(bad[:5])
+                          + ("..." if len(bad) > 5 else "") + ". Run the sweep again to redo them.", stacklevel=2)
         if not parts:
             return pd.DataFrame(columns=["cell", *self.keys, "replication"])
         runs = pd.concat(parts, ignore_index=True)
@@ -120,6 +142,15 @@ def sweep(
     _claim(folder, definition, text)
 
     tasks = [(c, lo, min(lo + chunk, n)) for c in range(len(combos)) for lo in range(0, n, chunk)]
+    redone = []
+    for task in tasks:     # resume: a file of another sweep, or a damaged one, is run again
+        existing = folder / _file(*task)
+        if existing.exists() and (why := _foreign_or_damaged(existing, fingerprint)) is not None:
+            existing.unlink()
+            redone.append(f"{existing.name}: {why}")
+    if redone:
+        warnings.warn(f"{folder}: {len(redone)} result file(s) run again: " + "; ".join(redone[:5])
+                      + ("..." if len(redone) > 5 else ""), stacklevel=2)
     todo = [t for t in tasks if not (folder / _file(*t)).exists()]
     children = seeds(seed, n)
     if progress is None:
@@ -136,14 +167,17 @@ def sweep(
         with bar:
             if pool is None:
                 for task in todo:
-                    _write(folder, task, _run_task(*task_args(task)))
+                    _write(folder, task, _run_task(*task_args(task)), fingerprint)
                     bar.update(task[2] - task[1])
             else:
-                _stream(pool, workers, todo, task_args, folder, bar)
-    finally:
+                _stream(pool, workers, todo, task_args, folder, bar, fingerprint)
+    except BaseException:
         if owned:
-            pool.shutdown(cancel_futures=True)
-    return Sweep(folder, keys, cells, int(n))
+            stop_pool(pool)     # Ctrl-C: stop now; what is written stays, and the sweep resumes from it
+        raise
+    if owned:
+        pool.shutdown()
+    return Sweep(folder, keys, cells, int(n), fingerprint, tuple(redone))
 
 
 def _run_task(scenario: Scenario, cell: int, values: dict[str, Any], replications: list[int],
@@ -154,33 +188,61 @@ def _run_task(scenario: Scenario, cell: int, values: dict[str, Any], replication
     return pd.DataFrame(rows)
 
 
-def _stream(pool: Executor, workers: int, todo: list, task_args, folder: Path, bar) -> None:
+def _stream(pool: Executor, workers: int, todo: list, task_args, folder: Path, bar, fingerprint: str) -> None:
     """Submit tasks a few per worker at a time and write each result as soon as it comes back."""
     window = max(2, IN_FLIGHT * workers)
     pending = iter(todo)
     running: dict = {}
     for task in itertools.islice(pending, window):
         running[pool.submit(_run_task, *task_args(task))] = task
-    while running:
-        done, _ = wait(running, return_when=FIRST_COMPLETED)
-        for fut in done:
-            task = running.pop(fut)
-            _write(folder, task, fut.result())
-            bar.update(task[2] - task[1])
-            nxt = next(pending, None)
-            if nxt is not None:
-                running[pool.submit(_run_task, *task_args(nxt))] = nxt
+    try:
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                task = running.pop(fut)
+                _write(folder, task, fut.result(), fingerprint)
+                bar.update(task[2] - task[1])
+                nxt = next(pending, None)
+                if nxt is not None:
+                    running[pool.submit(_run_task, *task_args(nxt))] = nxt
+    except BaseException:
+        stop_pool(pool, running, owned=False)    # tasks not started never start
+        raise
 
 
-def _write(folder: Path, task: tuple[int, int, int], rows: pd.DataFrame) -> None:
-    """One task's rows to its Parquet file, whole or not at all (written aside, then renamed)."""
+FINGERPRINT_KEY = b"playbook.sweep"
+
+
+def _write(folder: Path, task: tuple[int, int, int], rows: pd.DataFrame, fingerprint: str) -> None:
+    """One task's rows to its Parquet file, carrying the sweep's fingerprint, whole or not at all (written
+    aside, then renamed)."""
     import pyarrow as pa   # imported here: `import sim` stays light for everyone who never sweeps
     import pyarrow.parquet as pq
 
     final = folder / _file(*task)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), tmp)
-    os.replace(tmp, final)
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, final)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror or str(err), str(final)) from err
+
+
+def _foreign_or_damaged(path: Path, fingerprint: str) -> str | None:
+    """Why a result file cannot be used for this sweep (None: it can): unreadable, or another sweep's."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception as err:  # noqa: BLE001 - truncated, empty or not Parquet at all
+        return f"damaged ({type(err).__name__})"
+    found = meta.get(FINGERPRINT_KEY, b"").decode(errors="replace")
+    if found != fingerprint:
+        return f"written by another sweep ({found or 'no fingerprint'}, this one is {fingerprint})"
+    return None
 
 
 def _file(cell: int, lo: int, hi: int) -> str:

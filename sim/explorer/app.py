@@ -50,7 +50,8 @@ class Explorer:
         self.snapshot_button = w.Button(description="Save a shareable snapshot (HTML)", icon="camera",
                                         layout=w.Layout(width="20rem"))
         self.saved = w.HTML()
-        self.picker.observe(lambda _: self.load(), names="value")
+        self._listing = False    # True while the picker's list is refreshed: that is not a new pick
+        self.picker.observe(lambda _: None if self._listing else self.load(), names="value")
         self.save_button.on_click(lambda _: self.save())
         self.snapshot_button.on_click(lambda _: self.snapshot())
         self.widget = w.VBox([
@@ -165,7 +166,13 @@ class Explorer:
         path = self._target(".yaml")
         self.current.replace(name=path.stem).to_yaml(path, notes=_to_fields(notes))
         self.saved.value = f"<p>Saved <code>{html.escape(str(path))}</code>; pick it under “Start from” to go on from it.</p>"
-        self.picker.options = self._choices()
+        picked = self.picker.value
+        self._listing = True     # list the new file without starting over: the page keeps its levers and answer
+        try:
+            self.picker.options = self._choices()
+            self.picker.value = picked
+        finally:
+            self._listing = False
         return path
 
     def snapshot(self) -> Path | None:

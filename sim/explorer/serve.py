@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ def command(port: int, notebook: Path = NOTEBOOK) -> list[str]:
     """The Voilà command line that serves the explorer on 127.0.0.1:`port`."""
     voila = Path(sys.executable).with_name("voila")
     return [str(voila), str(notebook.name), f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
-            "--template=playbook", "--show_tracebacks=False"]
+            "--template=playbook", "--show_tracebacks=False",
+            "--Voila.port_retries=0"]   # never a port other than the one printed (`free_port` chose it)
 
 
 def environment(folder: Path) -> dict[str, str]:
@@ -40,6 +42,19 @@ def arguments(parser: argparse.ArgumentParser) -> None:
                              "wrote (default: the folder you run this in)")
 
 
+def free_port(port: int, tries: int = 50) -> int:
+    """`port` when nothing listens on it on localhost, else the next free one (Voilà would move on by itself, and
+    then the address printed would be another program's)."""
+    for candidate in range(port, min(port + tries, 65536)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    raise ValueError(f"--port: {port} and the {tries - 1} ports after it are taken; choose another with --port")
+
+
 def serve(port: int, folder: Path) -> int:
     """Start Voilà on the explorer until Ctrl-C; the problems a user can fix come back as ValueError."""
     if not 1024 <= port <= 65535:
@@ -48,6 +63,9 @@ def serve(port: int, folder: Path) -> int:
         raise ValueError(f"--folder: {folder} is not a folder")
     if not NOTEBOOK.exists():
         raise ValueError(f"the explorer notebook is missing: {NOTEBOOK}")
+    asked, port = port, free_port(port)
+    if port != asked:
+        print(f"Port {asked} is taken (another program listens on it); using {port}.", flush=True)
     print(f"The what-if explorer: open http://localhost:{port}/ in your browser (Ctrl-C here stops it).\n"
           f"Scenario files are listed from and saved to {folder.resolve()}.", flush=True)
     try:

@@ -12,8 +12,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..core.outputs import OutputError, OutputFolder, check_replaceable, move_into_place, write_text
 from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
@@ -132,7 +131,7 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
 
 def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float]) -> None:
     """report.json: each card's status, headline, skips and error, and the timings, for scripts and benchmarks."""
-    path.write_text(json.dumps({
+    write_text(path, json.dumps({
         "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings,
         "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline, "whatif": c.whatif,
                    "skipped": [{"analysis": s.analysis, "missing": list(s.missing)} for s in c.skipped],
@@ -140,15 +139,7 @@ def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[s
     }, indent=2) + "\n")
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp` with renames only, so `out` is never a half-built report."""
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        out.rename(old / out.name)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+_move_into_place = move_into_place   # renames only, so `out` is never a half-built report (sim.core.outputs)
 
 
 def build_report(
@@ -177,8 +168,11 @@ def build_report(
     `timeout` bounds each notebook cell, in seconds.
     """
     out = Path(out)
-    if out.exists() and not force:
-        raise ReportError(f"{out} already exists; pass --force to replace it")
+    inputs = [export, mapping, notebooks]
+    try:   # never replaces the export, a folder above it, or a folder of files this tool did not write
+        check_replaceable(out, "out", kind="report", force=force, protect=inputs)
+    except OutputError as err:
+        raise ReportError(str(err)) from None
     sources = principle_notebooks(notebooks)
     if not sources:
         raise ReportError(f"no principle notebooks (NN-slug.ipynb) in {notebooks}")
@@ -186,37 +180,40 @@ def build_report(
     links = site_links(playbook, (src.stem for src in sources))
     if progress is None:
         progress = os.environ.get("PLAYBOOK_PROGRESS", "1") != "0"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        timings = {}
-        start = time.perf_counter()
-        if export is None and seed is None:
-            seed = 0
-        data = load_export(export, crm, mapping) if export is not None else simulated(seed)
-        env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
-        timings["loading"] = time.perf_counter() - start
+        with OutputFolder(out, "out", kind="report", force=force, protect=inputs) as tmp:
+            return _build(tmp, out, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress, timeout)
+    except OutputError as err:
+        raise ReportError(str(err)) from None
 
-        start = time.perf_counter()
-        parameters = {"export": None if export is None else str(Path(export).resolve()), "crm": crm,
-                      "mapping": None if mapping is None else str(Path(mapping).resolve())}
-        parameters.update({k: v for k, v in (("seed", seed), ("reps", reps)) if v is not None})
-        (tmp / "notebooks").mkdir()
-        jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env, links) for src in sources]
-        results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
-        runs = [results[src.name][0] for src in sources]
-        timings["notebooks"] = time.perf_counter() - start
-        timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
-        start = time.perf_counter()
-        cards = [card_from_run(run) for run in runs]
-        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
-        timings["pages"] = time.perf_counter() - start
-        timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
-        _write_json(tmp / "report.json", data, cards, timings)
-        remove_shared(tmp)   # the notebooks' shared input, not part of the report
-        _move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
+           timeout) -> Report:
+    """The report's content, written into `tmp` (moved to `out` by the caller when complete)."""
+    timings = {}
+    start = time.perf_counter()
+    if export is None and seed is None:
+        seed = 0
+    data = load_export(export, crm, mapping) if export is not None else simulated(seed)
+    env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
+    timings["loading"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    parameters = {"export": None if export is None else str(Path(export).resolve()), "crm": crm,
+                  "mapping": None if mapping is None else str(Path(mapping).resolve())}
+    parameters.update({k: v for k, v in (("seed", seed), ("reps", reps)) if v is not None})
+    (tmp / "notebooks").mkdir()
+    jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env, links) for src in sources]
+    results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
+    runs = [results[src.name][0] for src in sources]
+    timings["notebooks"] = time.perf_counter() - start
+    timings["notebook_html"] = sum(html_s for _, html_s in results.values())
+
+    start = time.perf_counter()
+    cards = [card_from_run(run) for run in runs]
+    timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
+    timings["pages"] = time.perf_counter() - start
+    timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
+    _write_json(tmp / "report.json", data, cards, timings)
+    remove_shared(tmp)   # the notebooks' shared input, not part of the report
     return Report(out, cards, timings)
