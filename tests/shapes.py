@@ -34,11 +34,12 @@ def _write(folder: Path, name: str, frame: pd.DataFrame, mapping: str) -> tuple[
     return csv, yaml
 
 
-def lead_funnel(folder: Path, seed: int = 1, leads: int = 1400, span: int = 420) -> tuple[Path, Path]:
-    """Leads over `span` days (the flow grows: more leads late), ~10% converted, the rest open with no close;
+def lead_funnel(folder: Path, seed: int = 1, leads: int = 1400, span: int = 420, growth: float = 1.0) -> tuple[Path, Path]:
+    """Leads over `span` - 60 days (the flow grows: more leads late), ~10% converted (some in the last 60 days,
+    after the last lead came in), the rest open with no close;
     won amounts 0 for about 19 deals in 20 (the CRM does not fill them); amounts in BRL."""
     rng = np.random.default_rng(seed)
-    created = START + pd.to_timedelta(_days(rng, leads, span, growth=1.0), unit="D")
+    created = START + pd.to_timedelta(_days(rng, leads, span - 60, growth=growth), unit="D")   # taken 60 days after the last lead
     sources = rng.choice(["Organic search", "Referral", "Paid search", "Email"], leads, p=[0.4, 0.2, 0.3, 0.1])
     convert = {"Organic search": 0.12, "Referral": 0.085, "Paid search": 0.10, "Email": 0.09}
     won = rng.random(leads) < np.vectorize(convert.get)(sources)

@@ -1,0 +1,80 @@
+"""Calibration on export shapes that are not the demo (issue 23): order lines, a lead funnel, one stage."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pandas as pd
+import pytest
+
+import shapes
+import sim
+from sim.analysis import fit
+from sim.analysis.fit import MONTH_DAYS, ONE_STAGE
+from sim.crm import load
+
+
+def test_a_deal_closed_the_day_it_opened_is_not_its_own_earlier_win():
+    day = pd.Timestamp("2026-01-05")
+    opp = pd.DataFrame({"opportunity_id": ["a", "b", "c", "d"], "account_id": ["X", "X", "Y", "Z"],
+                        "created_at": [day, day + pd.Timedelta(days=3), day, day],
+                        "closed_at": [day, day + pd.Timedelta(days=3), day, day + pd.Timedelta(days=9)],
+                        "outcome": ["won", "won", "won", "lost"]})
+    assert fit.repeat_business(opp).tolist() == [False, True, False, False]
+
+
+def test_two_same_day_orders_of_one_account_count_one_as_repeat():
+    day = pd.Timestamp("2026-01-05")
+    opp = pd.DataFrame({"opportunity_id": ["a", "b"], "account_id": ["X", "X"], "created_at": [day, day],
+                        "closed_at": [day, day], "outcome": ["won", "won"]})
+    assert fit.repeat_business(opp).sum() == 1
+
+
+@pytest.fixture(scope="module")
+def orders(tmp_path_factory):
+    csv, mapping = shapes.order_lines(tmp_path_factory.mktemp("orders"))
+    return load(csv, mapping=mapping).tables
+
+
+def test_order_lines_calibrate_with_each_customer_a_new_lead_once(orders):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # none reaches the user
+        sc = sim.calibrate(orders, "baseline", refine=False)
+    opp = orders.opportunities
+    repeat = sc.calibration.evidence["accounts.repeat_per_year"]
+    won = opp[opp["outcome"] == "won"].sort_values("closed_at", kind="stable")
+    first = won.drop_duplicates("account_id").set_index("account_id")
+    after_first = (opp["created_at"] >= opp["account_id"].map(first["closed_at"])) & ~opp["opportunity_id"].isin(first["opportunity_id"])
+    assert repeat.n == int(after_first.sum()) > 0          # every order after an account's first win, not the first
+    assert int(after_first.sum()) > len(opp) - opp["account_id"].nunique() - 40
+    assert sc.market.leads_per_month > 1
+
+
+def test_leads_are_counted_over_the_span_of_creation_dates(tmp_path):
+    csv, mapping = shapes.lead_funnel(tmp_path, growth=0.0)          # a flat flow; closes run 60 days past the last lead
+    tables = load(csv, mapping=mapping).tables
+    created = tables.opportunities["created_at"]
+    assert tables.opportunities["closed_at"].max() > created.max() + pd.Timedelta(days=20)
+    span_days = (created.max() - created.min()).days + 1
+    expected = len(created) / span_days * MONTH_DAYS
+    sc = sim.calibrate(tables, "baseline", refine=False)
+    e = sc.calibration.evidence["market.leads_per_month"]
+    assert e.low <= expected <= e.high, (e.low, expected, e.high)
+    assert math.isclose(sc.market.leads_per_month, expected, rel_tol=0.05)
+
+
+def test_the_calibrated_scenario_keeps_the_exports_currency(tmp_path):
+    csv, mapping = shapes.one_stage(tmp_path)
+    sc = sim.calibrate(load(csv, mapping=mapping).tables, "baseline", refine=False)
+    assert sc.currency == "EUR" and sc.calibration.evidence["currency"].fitted
+    assert "currency: EUR" in sc.to_yaml()
+
+
+def test_policies_naming_a_stage_run_in_the_one_stage_of_a_one_stage_export(tmp_path):
+    csv, mapping = shapes.one_stage(tmp_path)
+    tables = load(csv, mapping=mapping).tables
+    for preset, key in (("bugs-in-evaluation", "bugs"), ("free-trials", "trials")):
+        sc = sim.calibrate(tables, preset, refine=False)
+        assert getattr(sc.policies, key).stage == ONE_STAGE
+        assert any(f"policies.{key}.stage" in n and "one stage" in n for n in sc.calibration.notes)
