@@ -108,3 +108,27 @@ def test_open_as_lost_with_a_given_n(funnel):
     _, short, _ = gate.open_as_lost(funnel, days=30)
     _, long, _ = gate.open_as_lost(funnel, days=300)
     assert len(short) > len(long)
+
+
+def test_check_tells_mapped_but_empty_from_missing_and_prints_the_gate(tmp_path, capsys):
+    from sim.cli import main
+
+    csv, mapping = shapes.order_lines(tmp_path)
+    assert main(["check", str(csv), "--mapping", str(mapping)]) == 0
+    out = capsys.readouterr().out
+    missing = next(line for line in out.splitlines() if "not in the export" in line)
+    assert "owner" in missing and "stage" not in missing
+    assert "stage is mapped (from 'order_status') but every label maps to won or lost" in out
+    assert "DATA: 900 of 900 closed deals were created and closed the same day" in out
+    assert "DATA: The export has no owner" in out
+
+
+def test_check_with_open_as_lost_lists_the_repairs(tmp_path, capsys):
+    from sim.cli import main
+
+    csv, mapping = shapes.lead_funnel(tmp_path)
+    assert main(["check", str(csv), "--mapping", str(mapping), "--open-as-lost", "120", "--show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "currency: BRL" in out and "no activity for more than 120 days" in out and "No deal is marked lost" not in out
+    assert main(["check", str(csv), "--mapping", str(mapping), "--open-as-lost", "soon"]) == 2
+    assert "--open-as-lost: 'soon' is not a whole number" in capsys.readouterr().err

@@ -98,7 +98,10 @@ class Sufficiency:
 
 
 def _col(opp: pd.DataFrame, name: str) -> pd.Series:
-    return opp[name] if name in opp else pd.Series(np.nan, index=opp.index)
+    """The column, or an empty one of the right kind (dates stay dates) when the export lacks it."""
+    if name in opp:
+        return opp[name]
+    return pd.Series(pd.NaT, index=opp.index, dtype="datetime64[ns]") if name.endswith("_at") else pd.Series(np.nan, index=opp.index)
 
 
 def currency_of(opp: pd.DataFrame) -> str | None:
@@ -122,7 +125,7 @@ def idle_days(tables: Tables, q: float = 0.95) -> int | None:
     days = days_to_win(tables.opportunities)
     if len(days) == 0:
         return None
-    return max(MIN_IDLE_DAYS, int(math.ceil(float(np.quantile(days.to_numpy(dtype=float), q)))))
+    return max(MIN_IDLE_DAYS, int(math.ceil(float(np.quantile(days.to_numpy(dtype=float), q, method="higher")))))
 
 
 def last_activity(tables: Tables) -> pd.Series:

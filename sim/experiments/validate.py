@@ -73,11 +73,25 @@ class Validation:
         """True when every measure passed."""
         return bool(self.measures["passed"].all())
 
+    def failed(self) -> list[str]:
+        """The measures that failed, by name (e.g. ``["win rate", "bookings per month"]``)."""
+        return [str(name) for name, r in self.measures.iterrows() if not r.passed]
+
+    def verdict(self) -> str:
+        """In words: "fails 3 of 5 checks: win rate, cycle time, deal size" (or "passes all 5 checks")."""
+        bad, n = self.failed(), len(self.measures)
+        return f"passes all {n} checks" if not bad else f"fails {len(bad)} of {n} checks: {', '.join(bad)}"
+
     def summary(self) -> list[str]:
         """One line per measure, and the Markov check, for a terminal."""
         lines = [f"{name}: {int(r.inside)} of {int(r.figures)} figures inside the simulated 95% bands "
                  f"({'pass' if r.passed else 'FAIL'})" for name, r in self.measures.iterrows()]
         for what, r in self.markov.iterrows():
+            if what == "win probability" and (r["closed_low"] >= 1 or r["closed_high"] <= 0):
+                lines.append(f"Markov check, win probability: not checked — the export has no "
+                             f"{'lost' if r['closed_low'] >= 1 else 'won'} deal, so it shows no chance of "
+                             f"{'losing' if r['closed_low'] >= 1 else 'winning'}")
+                continue
             lines.append(f"Markov check, {what}: closed form {_num(r['closed_form'])} (95% CI {_num(r['closed_low'])} to "
                          f"{_num(r['closed_high'])}), simulation {_num(r['simulated'])} (95% CI {_num(r['ci_low'])} to "
                          f"{_num(r['ci_high'])}): {'agree' if r['agree'] else 'DISAGREE'}")
