@@ -308,6 +308,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
     p.add_argument("--timeout", type=whole_number(1), help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _open_as_lost_arg(p)
 
 
 @command("report", "run every principle notebook on an export and write a static report (index.html, data quality)", _report_args)
@@ -335,7 +336,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         with interruptible():    # `kill` cleans up like Ctrl-C: no half report is left
             report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                                   seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
-                                  progress=False if args.no_progress else None, timeout=args.timeout)
+                                  progress=False if args.no_progress else None, timeout=args.timeout,
+                                  open_as_lost=None if args.open_as_lost is None else (_idle_days(args.open_as_lost) or "auto"))
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings
@@ -343,7 +345,7 @@ def cmd_report(args: argparse.Namespace) -> int:
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
     for card in report.cards:
         if not card.ran:
-            why = card.error or "; ".join(f"skipped {s.analysis} (missing {', '.join(s.missing)})" for s in card.skipped)
+            why = card.error or "; ".join(f"skipped {s.analysis} (missing {s.said})" for s in card.skipped)
             print(f"  {card.slug}: {why}")
     print(report.index)
     return 0 if report.complete else 1

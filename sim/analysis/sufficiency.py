@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..core import schema
 from ..core.tables import Tables
 
 DAY = pd.Timedelta(days=1)
@@ -255,3 +256,32 @@ def describe(gate: Sufficiency, kinds: Iterable[str]) -> str | None:
     if not found:
         return None
     return "Not measured on this export: " + " ".join(f.text for f in found)
+
+
+TABLE_WORDS = {
+    "stage_history": "stage history (a file of stage changes per deal)",
+    "activities": "activities (meetings, calls, trials: an activity file)",
+    "forecasts": "forecast snapshots (a file of past forecasts)",
+    "accounts": "an accounts table",
+    "orbit_history": "customer lifecycle history",
+    "tickets": "support tickets",
+    "attainment": "attainment per rep and period",
+}
+
+
+def missing_words(missing: Iterable[str], tables: Tables | None = None) -> str:
+    """What an analysis really lacks, in words: "column(s) owner", or — when the columns it names are in the
+    opportunities but a whole table is absent — "stage history (a file of stage changes per deal)"."""
+    missing = list(missing)
+    said = f"column(s) {', '.join(missing)}"
+    if tables is None or not missing:
+        return said
+    opp = tables.opportunities
+    if not any(c in opp and opp[c].notna().any() for c in missing):
+        return said
+    frames = dict(tables.items())
+    for name, words in TABLE_WORDS.items():
+        spec = schema.TABLES.get(name)
+        if spec is not None and len(frames.get(name, ())) == 0 and set(missing) <= {c.name for c in spec.columns}:
+            return words
+    return said

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -50,10 +51,47 @@ def serve(port: int, folder: Path) -> int:
         raise ValueError(f"the explorer notebook is missing: {NOTEBOOK}")
     print(f"The what-if explorer: open http://localhost:{port}/ in your browser (Ctrl-C here stops it).\n"
           f"Scenario files are listed from and saved to {folder.resolve()}.", flush=True)
+    return run_until_stopped(command(port), cwd=NOTEBOOK.parent, env=environment(folder))
+
+
+STOP_GRACE = 15   # seconds Voilà gets to shut its kernels down before it is killed
+
+
+def _die_with_parent() -> None:
+    """In the child before it runs (Linux): SIGTERM when the parent dies, even by SIGKILL, so Voilà shuts its
+    kernels down instead of listening on its port as an orphan. Elsewhere, nothing."""
     try:
-        return subprocess.call(command(port), cwd=NOTEBOOK.parent, env=environment(folder))
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_until_stopped(cmd: list[str], cwd: Path, env: dict[str, str], grace: float = STOP_GRACE) -> int:
+    """Run the server `cmd` until it exits, or until this process gets Ctrl-C (SIGINT) or `kill` (SIGTERM):
+    then stop it with SIGTERM (Voilà then shuts its kernels down), and kill it after `grace` seconds.
+
+    The server runs in a session of its own, so Ctrl-C in the terminal reaches it once, from here."""
+    def stop(signum: int, frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    try:
+        return proc.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

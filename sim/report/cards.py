@@ -24,6 +24,11 @@ class Skip:
 
     analysis: str
     missing: tuple[str, ...]
+    lacks: str | None = None      # what is really missing, in words ("stage history ..."), when the notebook said
+
+    @property
+    def said(self) -> str:
+        return self.lacks or f"column(s) {', '.join(self.missing)}"
 
 
 @dataclass
@@ -49,6 +54,8 @@ class Card:
     error: str | None = None
     scenario: dict | None = None           # what the what-if started from: {"preset", "calibrated"} (role scenario)
     downloads: list[Download] = field(default_factory=list)
+    gate: list[dict] = field(default_factory=list)    # what the export cannot show (role gate: key, text, off)
+    gated: str | None = None    # the data headline's inputs fail the gate: said instead of the number
 
     @property
     def ran(self) -> bool:
@@ -99,9 +106,14 @@ def card_from_run(run: Run) -> Card:
         elif role == "main-figure" and card.figure_png is None and "image/png" in output.get("data", {}):
             card.figure_png = base64.b64decode(output["data"]["image/png"])
         elif role == "skipped":
-            card.skipped.append(Skip(str(meta.get("analysis", "an analysis")), tuple(map(str, meta.get("missing", [])))))
+            card.skipped.append(Skip(str(meta.get("analysis", "an analysis")), tuple(map(str, meta.get("missing", []))),
+                                     str(meta["lacks"]) if meta.get("lacks") else None))
+        elif role == "gate" and not card.gate:
+            card.gate = [{"key": str(f.get("key", "")), "text": str(f.get("text", "")), "off": list(map(str, f.get("off", [])))}
+                         for f in meta.get("findings", []) if isinstance(f, dict)]
         elif role == "scenario" and card.scenario is None:
-            card.scenario = {"preset": str(meta.get("preset", "")), "calibrated": bool(meta.get("calibrated"))}
+            card.scenario = {"preset": str(meta.get("preset", "")), "calibrated": bool(meta.get("calibrated")),
+                             "passed": meta.get("passed"), "verdict": meta.get("verdict"), "fallback": meta.get("fallback")}
         elif role == "download" and isinstance(meta.get("text"), str):
             name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(meta.get("filename", "download.txt"))).name).lstrip(".") or "download.txt"
             card.downloads.append(Download(name, meta["text"]))
