@@ -529,6 +529,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               f"expected days to a win {cf['expected_cycle_days']:.1f}")
     if blocked := gate.calibration_blocked():
         print(f"  WARNING: what-ifs on this calibration would not mean much: {blocked}")
+        sc.model_copy(update={"description": f"{sc.description} The export cannot show: {blocked}."}).to_yaml(args.out)
     if args.reps == 0:
         return 0
     with warnings.catch_warnings():   # NaN statistics of empty slices are handled; numpy need not say so
@@ -536,6 +537,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         check = validate(sc, tables, n=args.reps, seed=args.seed, progress=False)
     print(f"validation ({args.reps} simulated runs over the export's window): "
           f"{'passes' if check.passed else 'does NOT pass: ' + check.verdict()}")
+    said = f"Validated against the export ({args.reps} simulated runs): {check.verdict()}."
+    if not check.passed:
+        said += " What-ifs on it show the preset's dynamics at this export's scale, not a forecast of this pipeline."
+    if blocked:
+        said += f" The export cannot show: {blocked}."
+    sc.model_copy(update={"description": f"{sc.description} {said}"}).to_yaml(args.out)   # the explorer shows it
     for line in check.summary():
         print(f"  {line}")
     return 0 if check.passed else 1

@@ -78,3 +78,31 @@ def test_policies_naming_a_stage_run_in_the_one_stage_of_a_one_stage_export(tmp_
         sc = sim.calibrate(tables, preset, refine=False)
         assert getattr(sc.policies, key).stage == ONE_STAGE
         assert any(f"policies.{key}.stage" in n and "one stage" in n for n in sc.calibration.notes)
+
+
+def test_calibrate_on_a_funnel_reports_the_gate_and_the_validation_and_marks_the_yaml(tmp_path, capsys):
+    from sim.cli import main
+    from sim.explorer.app import status_html
+
+    csv, mapping = shapes.lead_funnel(tmp_path)
+    out = tmp_path / "funnel.yaml"
+    code = main(["calibrate", str(csv), "--mapping", str(mapping), "-o", str(out), "--reps", "2"])
+    text = capsys.readouterr()
+    assert code in (0, 1) and out.exists()
+    assert "DATA: No deal is marked lost" in text.out and "validation (2 simulated runs" in text.out
+    assert "win probability 100" not in text.out and "RuntimeWarning" not in text.err
+    yaml = out.read_text()
+    assert "currency: BRL" in yaml and "Validated against the export (2 simulated runs)" in yaml
+    assert "cannot show: No deal is marked lost" in yaml
+    page = status_html(sim.Scenario.from_yaml(out))
+    assert "failed its checks" in page and "Amounts in BRL" in page
+
+
+def test_calibrate_on_order_lines_calibrates(tmp_path, capsys):
+    from sim.cli import main
+
+    csv, mapping = shapes.order_lines(tmp_path)
+    out = tmp_path / "orders.yaml"
+    assert main(["calibrate", str(csv), "--mapping", str(mapping), "-o", str(out), "--reps", "0"]) == 0
+    assert "created and closed the same day" in capsys.readouterr().out
+    assert sim.Scenario.from_yaml(out).market.leads_per_month > 1

@@ -100,13 +100,13 @@ def test_a_leader_moves_two_controls_and_reads_the_answer_sim_compare_gives(page
     assert "from sim.explorer" not in page.locator("body").inner_text()          # no code on the page
 
     set_slider(page, "reps at the start", "10")
-    changed_line(page, "reps.count: 8 → 10").wait_for(timeout=PATIENCE_MS)
+    changed_line(page, "reps: 8 → 10").wait_for(timeout=PATIENCE_MS)
     page.wait_for_function("document.querySelector('.answer') && document.querySelector('.answer').innerText.includes('Bookings change')",
                            timeout=PATIENCE_MS)
     page.locator("label.widget-label-basic", has_text="use qualification").click()   # switch qualification on
-    changed_line(page, "policies.qualification: off → on").wait_for(timeout=PATIENCE_MS)
+    changed_line(page, "qualification: off → on").wait_for(timeout=PATIENCE_MS)
     set_slider(page, "threshold", "0.40")
-    changed_line(page, "policies.qualification: off → on (threshold 0.4)").wait_for(timeout=PATIENCE_MS)
+    changed_line(page, "qualification: off → on (threshold 0.4)").wait_for(timeout=PATIENCE_MS)
 
     start = sim.Scenario.preset("baseline")
     changed = L.apply(start, {"reps.count": 10, "policies.qualification": True, "policies.qualification.threshold": 0.4})

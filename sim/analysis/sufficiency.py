@@ -282,6 +282,6 @@ def missing_words(missing: Iterable[str], tables: Tables | None = None) -> str:
     frames = dict(tables.items())
     for name, words in TABLE_WORDS.items():
         spec = schema.TABLES.get(name)
-        if spec is not None and len(frames.get(name, ())) == 0 and set(missing) <= {c.name for c in spec.columns}:
+        if spec is not None and len(frames.get(name, ())) == 0 and set(missing) <= set(spec.columns):
             return words
     return said

@@ -310,9 +310,24 @@ def shown(path: str, v: Any) -> str:
     return repr(v)
 
 
+WORDS = {"reps.count": "reps", "reps.hires": "reps hired", "reps.quota": "quota per rep",
+         "market.leads_per_month": "new leads a month", "days": "days simulated", "start": "start date"}
+
+
+def words(path: str) -> str:
+    """A setting's name as a leader says it: "reps" for reps.count, "qualification threshold" for
+    policies.qualification.threshold, "forecast" for the forecast policy."""
+    if path in WORDS:
+        return WORDS[path]
+    parts = path.split(".")
+    if parts[0] == "policies":
+        parts = parts[1:]
+    return " ".join(p.replace("_", " ") for p in parts if not p.isdigit())
+
+
 def describe(change: tuple[str, Any, Any]) -> str:
-    """One line for the "what changed" list."""
+    """One line for the "what changed" list, in words: "reps: 30 → 32"."""
     path, old, new = change
-    return f"{path}: {shown(path, old)} → {shown(path, new)}"
+    return f"{words(path)}: {shown(path, old)} → {shown(path, new)}"
 
 

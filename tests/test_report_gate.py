@@ -1,0 +1,77 @@
+"""The gate on the report's cards and in the notebooks' skips (issue 23)."""
+
+from __future__ import annotations
+
+import pytest
+
+import shapes
+from sim import notebook
+from sim.analysis import sufficiency as gate
+from sim.crm import load
+from sim.report.cards import Card, Skip
+from sim.report.gate import apply_gate, needs
+
+
+@pytest.fixture(scope="module")
+def funnel(tmp_path_factory):
+    csv, mapping = shapes.lead_funnel(tmp_path_factory.mktemp("funnel"))
+    return load(csv, mapping=mapping).tables
+
+
+@pytest.fixture(scope="module")
+def orders(tmp_path_factory):
+    csv, mapping = shapes.order_lines(tmp_path_factory.mktemp("orders"))
+    return load(csv, mapping=mapping).tables
+
+
+def test_a_win_rate_headline_on_a_funnel_that_never_loses_is_replaced_by_the_reason(funnel):
+    cards = [Card("01-force-concentration", "Force", 1.0, headline="Organic search wins 100% of its closed deals"),
+             Card("12-pareto-fractal", "Pareto", 1.0, headline="The top 20% of accounts bring 60% of won revenue"),
+             Card("10-free-trials", "Trials", 1.0, headline="Of the decided trials, 30% converted")]
+    apply_gate(cards, gate.sufficiency(funnel))
+    assert cards[0].gated.startswith("Not measured on this export: No deal is marked lost")
+    assert "100%" not in cards[0].gated.split("would read")[0]
+    assert "won amounts are 0 or missing" in cards[1].gated          # mostly-zero amounts
+    assert cards[2].gated is None                                      # trials need neither
+
+
+def test_every_principle_with_a_rate_or_amount_headline_declares_what_it_needs():
+    assert gate.WIN_RATES in needs("01-force-concentration") and gate.PER_REP in needs("07-incentive-design")
+    assert needs("99-new-notebook") == ()
+
+
+def test_a_healthy_export_keeps_its_headlines(tmp_path):
+    csv, mapping = shapes.one_stage(tmp_path)
+    cards = [Card("01-force-concentration", "Force", 1.0, headline="Inbound wins 31% of its closed deals")]
+    apply_gate(cards, gate.sufficiency(load(csv, mapping=mapping).tables))
+    assert cards[0].gated is None
+
+
+def test_a_skip_names_the_missing_table_not_columns_the_export_has(funnel, orders):
+    assert gate.missing_words(["opportunity_id", "stage", "entered_at"], funnel).startswith("stage history")
+    assert gate.missing_words(["opportunity_id", "kind"], funnel).startswith("activities")
+    assert gate.missing_words(["owner"], orders) == "column(s) owner"
+    assert Skip("stage order", ("opportunity_id", "stage"), "stage history (a file of stage changes per deal)").said \
+        .startswith("stage history")
+
+
+def test_notebook_tables_without_an_owner_column_skip_per_owner_analyses(orders, monkeypatch):
+    from sim.analysis import incentives as inc
+
+    shown = []
+    monkeypatch.setattr(notebook, "_show", lambda obj, role, **meta: shown.append((role, meta)))
+    opp = notebook.with_every_column(orders).opportunities
+    assert opp["owner"].nunique() == 0 and opp["owner"].isna().all()     # notebook 07 counts 0 owners, no KeyError
+    assert notebook.guarded("attainment per owner", inc.owner_attainment, opp, None, "quarter") is None
+    assert shown[-1][0] == "skipped" and shown[-1][1]["missing"] == ["owner"]
+
+
+def test_the_notebook_shows_the_gate_and_falls_back_to_the_preset_with_the_reason(funnel, monkeypatch):
+    shown = []
+    monkeypatch.setattr(notebook, "_show", lambda obj, role, **meta: shown.append((obj.data, role, meta)))
+    notebook.show_gate(funnel)
+    assert shown[0][1] == "gate" and {f["key"] for f in shown[0][2]["findings"]} >= {"no_lost", "zero_amounts"}
+    sc = notebook.starting_scenario("baseline", "exports/funnel.csv", funnel)
+    text, role, meta = shown[-1]
+    assert role == "scenario" and not meta["calibrated"] and "No deal is marked lost" in meta["fallback"]
+    assert sc.name == "baseline" or sc.reps.count == notebook.Scenario.preset("baseline").reps.count
