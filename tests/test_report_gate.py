@@ -75,3 +75,21 @@ def test_the_notebook_shows_the_gate_and_falls_back_to_the_preset_with_the_reaso
     text, role, meta = shown[-1]
     assert role == "scenario" and not meta["calibrated"] and "No deal is marked lost" in meta["fallback"]
     assert sc.name == "baseline" or sc.reps.count == notebook.Scenario.preset("baseline").reps.count
+
+
+def test_a_notebook_that_printed_bundled_data_gets_the_example_data_label(tmp_path):
+    import nbformat
+
+    from sim.report.cards import card_from_run
+    from sim.report.run import Run
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Free trials"), nbformat.v4.new_code_cell("print(...)")]
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="778 trial subscriptions (shared/data/ravenstack)")]
+    path = tmp_path / "10-free-trials.ipynb"
+    nbformat.write(nb, path)
+    card = card_from_run(Run(path, path, 1.0))
+    assert card.example_data and "RavenStack" in card.example_data
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="312 trials in your export")]
+    nbformat.write(nb, path)
+    assert card_from_run(Run(path, path, 1.0)).example_data is None

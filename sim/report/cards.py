@@ -56,6 +56,7 @@ class Card:
     downloads: list[Download] = field(default_factory=list)
     gate: list[dict] = field(default_factory=list)    # what the export cannot show (role gate: key, text, off)
     gated: str | None = None    # the data headline's inputs fail the gate: said instead of the number
+    example_data: str | None = None   # a bundled public data set the notebook showed (not the reader's), by name
 
     @property
     def ran(self) -> bool:
@@ -85,6 +86,20 @@ def _outputs(nb: nbformat.NotebookNode):
 
 def _role(output) -> dict:
     return output.get("metadata", {}).get("playbook", {}) if output.get("output_type") in ("display_data", "execute_result") else {}
+
+
+EXAMPLE_DATA = {"ravenstack": "RavenStack, a public synthetic SaaS data set"}   # bundled sets a notebook may show
+
+
+def _example_data(nb: nbformat.NotebookNode) -> str | None:
+    """The bundled public data set the notebook's printed outputs show, if any (None: only the reader's data)."""
+    for output in _outputs(nb):
+        text = output.get("text", "") if output.get("output_type") == "stream" else ""
+        text += str(output.get("data", {}).get("text/plain", "")) if output.get("output_type") in ("display_data", "execute_result") else ""
+        for key, name in EXAMPLE_DATA.items():
+            if key in str(text).lower():
+                return name
+    return None
 
 
 def card_from_run(run: Run) -> Card:
@@ -117,6 +132,7 @@ def card_from_run(run: Run) -> Card:
         elif role == "download" and isinstance(meta.get("text"), str):
             name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(meta.get("filename", "download.txt"))).name).lstrip(".") or "download.txt"
             card.downloads.append(Download(name, meta["text"]))
+    card.example_data = _example_data(nb)
     if stopped is not None:
         card.skipped.append(Skip(f"{stopped.analysis}, and the rest of the notebook after it", tuple(stopped.missing)))
     return card
