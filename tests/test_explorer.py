@@ -119,3 +119,30 @@ def test_the_starting_scenario_is_simulated_once_per_session():
     assert len(known) == 10 and again.table.equals(first.table)   # nothing run again, the same answer
     whatif.answer(base, L.apply(base, {"reps.count": 6}), seed=3, max_n=5, known=known)
     assert len(known) == 15                                  # only the new scenario's 5 runs were made
+
+
+def test_every_starting_scenario_offers_the_incentive_programme(tmp_path):
+    import shapes
+    from sim.crm import load
+
+    csv, mapping = shapes.one_stage(tmp_path)
+    calibrated = sim.calibrate(load(csv, mapping=mapping).tables, "baseline", refine=False, calendar="base")
+    for start in (sim.Scenario.preset("baseline"), sim.Scenario.preset("demo"), calibrated):
+        switch = next(lv for lv in L.levers(start) if lv.path == "policies.incentives")
+        assert switch.kind == "switch" and "President's club" in switch.help and "Top seller" in switch.help
+        settings = {lv.path: L.current(start, lv) for lv in L.levers(start)}
+        on = L.apply(start, {**settings, "policies.incentives": True})
+        assert on.reps.quota > 0 and [r.name for r in on.policies.incentives.rules] == ["President's club", "Top seller"]
+        said = [L.describe(c) for c in L.changes(start, on)]
+        assert "incentives: off → on (rules President's club, Top seller)" in said
+        assert L.apply(start, {**settings, "policies.incentives": False}).to_dict() == start.to_dict()
+    assert len(sim.simulate(on, seed=1).tables.opportunities) > 0     # the calibrated pipeline runs with it
+    short = calibrated.replace(days=120)                               # shorter than a year: quarterly awards
+    on = L.apply(short, {**{lv.path: L.current(short, lv) for lv in L.levers(short)}, "policies.incentives": True})
+    assert {r.period for r in on.policies.incentives.rules} == {"quarter"}
+
+
+def test_the_incentives_preset_runs_a_programme_from_the_start():
+    sc = sim.Scenario.preset("incentives")
+    assert sc.reps.quota and len(sc.policies.incentives.rules) == 2
+    assert "incentives" in sim.Scenario.presets()
