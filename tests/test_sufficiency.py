@@ -132,3 +132,14 @@ def test_check_with_open_as_lost_lists_the_repairs(tmp_path, capsys):
     assert "currency: BRL" in out and "no activity for more than 120 days" in out and "No deal is marked lost" not in out
     assert main(["check", str(csv), "--mapping", str(mapping), "--open-as-lost", "soon"]) == 2
     assert "--open-as-lost: 'soon' is not a whole number" in capsys.readouterr().err
+
+
+def test_a_keep_entry_naming_a_canonical_column_in_any_case_is_read_as_that_column(tmp_path):
+    (tmp_path / "x.csv").write_text("Deal,Status,Product,Lead Source,Region\nA1,Won,Alpha,Web,North\nA2,Lost,Beta,Fair,South\n")
+    (tmp_path / "m.yaml").write_text("columns: {opportunity_id: Deal, stage: Status}\nstages: {Won: won, Lost: lost}\n"
+                                     "keep: [Product, Lead Source, Region]\n")
+    res = load(tmp_path / "x.csv", mapping=tmp_path / "m.yaml")
+    opp = res.tables.opportunities
+    assert opp["product"].tolist() == ["Alpha", "Beta"] and opp["lead_source"].tolist() == ["Web", "Fair"]
+    assert opp["Region"].tolist() == ["North", "South"]
+    assert any("keep: Product names the canonical column product" in n for n in res.summary()["notes"])
