@@ -345,7 +345,7 @@ def cmd_report(args: argparse.Namespace) -> int:
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
     for card in report.cards:
         if not card.ran:
-            why = card.error or "; ".join(f"skipped {s.analysis} (missing {s.said})" for s in card.skipped)
+            why = card.error or "; ".join(f"skipped {s.analysis} (missing {s.lacks or ', '.join(s.missing)})" for s in card.skipped)
             print(f"  {card.slug}: {why}")
     print(report.index)
     return 0 if report.complete else 1

@@ -208,5 +208,5 @@ def guarded(analysis: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
         tables = next((a for a in (*args, *kwargs.values()) if isinstance(a, Tables)), None)
         lacks = missing_words(err.missing, tables)
         _show(Markdown(f"*Skipped {analysis}: needs {lacks}, which this data lacks.*"), "skipped",
-              analysis=analysis, missing=err.missing, lacks=lacks)
+              analysis=analysis, missing=err.missing, lacks=None if lacks.startswith("column(s)") else lacks)
         return None

@@ -106,3 +106,14 @@ def test_calibrate_on_order_lines_calibrates(tmp_path, capsys):
     assert main(["calibrate", str(csv), "--mapping", str(mapping), "-o", str(out), "--reps", "0"]) == 0
     assert "created and closed the same day" in capsys.readouterr().out
     assert sim.Scenario.from_yaml(out).market.leads_per_month > 1
+
+
+def test_a_validation_that_compares_nothing_does_not_pass_and_its_figure_still_draws(tmp_path):
+    csv, mapping = shapes.lead_funnel(tmp_path)
+    tables = load(csv, mapping=mapping).tables
+    sc = sim.calibrate(tables, "baseline", refine=False)
+    check = sim.validate(sc, tables, n=2, seed=0, progress=False)     # 2 runs give no 95% band
+    assert len(check.measures) == 0 and not check.passed
+    assert check.verdict().startswith("could not be checked") and "3 or more" in check.verdict()
+    assert check.figure() is not None
+    assert not any("win probability" in line and "100" in line for line in check.summary())

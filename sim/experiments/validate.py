@@ -70,8 +70,8 @@ class Validation:
 
     @property
     def passed(self) -> bool:
-        """True when every measure passed."""
-        return bool(self.measures["passed"].all())
+        """True when every measure passed — and at least one could be checked (no comparison is no pass)."""
+        return bool(len(self.measures)) and bool(self.measures["passed"].all())
 
     def failed(self) -> list[str]:
         """The measures that failed, by name (e.g. ``["win rate", "bookings per month"]``)."""
@@ -80,6 +80,10 @@ class Validation:
     def verdict(self) -> str:
         """In words: "fails 3 of 5 checks: win rate, cycle time, deal size" (or "passes all 5 checks")."""
         bad, n = self.failed(), len(self.measures)
+        if n == 0:
+            runs = len(self.runs)
+            return (f"could not be checked: no figure had a 95% band to compare ({runs} simulated run(s); a band needs 3 "
+                    "or more)" if runs < 3 else "could not be checked: the export shows no figure the simulation can match")
         return f"passes all {n} checks" if not bad else f"fails {len(bad)} of {n} checks: {', '.join(bad)}"
 
     def summary(self) -> list[str]:
@@ -118,6 +122,15 @@ class Validation:
     def _draw(self, ax, name: str) -> None:
         if name == "markov":
             return self._draw_markov(ax)
+        if name not in self.measures.index:   # no figure of it could be compared (the export or the runs show none)
+            ax.text(0.5, 0.5, f"{name}: not checked —\nno figure of it to compare\n(the export or the simulation shows none)",
+                    ha="center", va="center", transform=ax.transAxes, color="0.35")
+            ax.set_title(f"{name.capitalize()}: not checked", fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel("figure")
+            ax.set_ylabel(UNITS[name])
+            return
         rows = self.figures[self.figures["measure"] == name]
         x = np.arange(len(rows))
         unit = UNITS[name] + (f" [{self.currency}]" if "amount" in UNITS[name] else "")
