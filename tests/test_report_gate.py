@@ -93,3 +93,35 @@ def test_a_notebook_that_printed_bundled_data_gets_the_example_data_label(tmp_pa
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="312 trials in your export")]
     nbformat.write(nb, path)
     assert card_from_run(Run(path, path, 1.0)).example_data is None
+
+
+def test_the_front_page_says_what_the_export_cannot_show_and_how_each_what_if_ran(funnel, tmp_path):
+    from sim.report.build import _write_pages
+    from sim.report.data import ReportData
+
+    g = gate.sufficiency(funnel)
+    cards = [
+        Card("01-force-concentration", "Force", 1.0, headline="Organic search wins 100% of its closed deals",
+             whatif="16 days sooner", scenario={"preset": "baseline", "calibrated": False, "passed": None, "verdict": None,
+                                                "fallback": "a calibration of this export would simulate nonsense (x)"}),
+        Card("12-pareto-fractal", "Pareto", 1.0, headline="top 20%", whatif="+1.99 million",
+             scenario={"preset": "baseline", "calibrated": True, "passed": False, "fallback": None,
+                       "verdict": "fails 2 of 5 checks: deal size, bookings per month"}),
+        Card("10-free-trials", "Trials", 1.0, whatif="+4 points", example_data="RavenStack, a public synthetic SaaS data set",
+             scenario={"preset": "free-trials", "calibrated": True, "passed": True, "fallback": None,
+                       "verdict": "passes all 5 checks"}),
+    ]
+    apply_gate(cards, g)
+    _write_pages(tmp_path, ReportData("funnel.csv", funnel, gate=g), cards, crm=None, mapping=None)
+    index = (tmp_path / "index.html").read_text()
+    assert 'id="gate-no_lost"' in index and "What this export cannot show" in index
+    force = index.split('id="card-01-force-concentration"')[1].split("</article>")[0]
+    assert "wins 100%" not in force and "Not measured on this export" in force
+    assert "not on your pipeline: a calibration of this export would simulate nonsense" in force
+    pareto = index.split('id="card-12-pareto-fractal"')[1].split("</article>")[0]
+    assert "a calibration of your export that fails 2 of 5 checks: deal size, bookings per month" in pareto
+    trials = index.split('id="card-10-free-trials"')[1].split("</article>")[0]
+    assert "Example data, not yours" in trials and "passes all 5 checks" in trials
+    assert "BRL" in index                                              # the export's currency in what went in
+    quality = (tmp_path / "data-quality.html").read_text()
+    assert "What this export cannot show" in quality and "please report" not in quality
