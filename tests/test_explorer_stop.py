@@ -59,3 +59,31 @@ def test_a_server_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     start = time.perf_counter()
     assert run_until_stopped([sys.executable, "-c", stubborn, str(up)], tmp_path, dict(os.environ), grace=1) == 0
     assert time.perf_counter() - start < 30
+
+
+POOL = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from sim.experiments.replicate import worker_start
+with ProcessPoolExecutor(1, initializer=worker_start) as pool:
+    print(pool.submit(os.getpid).result(), flush=True)
+    time.sleep(120)
+"""
+
+
+def test_pool_workers_end_when_the_command_that_started_them_is_killed(tmp_path):
+    import subprocess
+
+    parent = subprocess.Popen([sys.executable, "-c", POOL], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)          # a timeout's kill: no chance to stop the pool
+    parent.wait()
+    for _ in range(200):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the pool worker outlived the command that started it")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import math
 import os
+import signal
 from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
@@ -66,10 +67,23 @@ class Precision:
     rounds: int
 
 
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """In a child process (Linux): get `sig` when the parent dies, even by SIGKILL or a timeout's kill, so no
+    worker or server is left running on its own. Elsewhere, nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def worker_start() -> None:
-    """Set up a worker process of our own pool: what it imported is moved out of the garbage collector's sight
-    (`gc.freeze`), since those objects live as long as the worker; the collector then scans only the runs'
-    own objects. Safe here because the worker exists only to run simulations."""
+    """Set up a worker process of our own pool: it ends when the command that started it dies (a `playbook
+    calibrate` killed by a timeout leaves no workers behind); what it imported is moved out of the garbage
+    collector's sight (`gc.freeze`), since those objects live as long as the worker; the collector then scans
+    only the runs' own objects. Safe here because the worker exists only to run simulations."""
+    die_with_parent()
     gc.freeze()
 
 

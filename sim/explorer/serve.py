@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..experiments.replicate import die_with_parent
+
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE.parents[1] / "notebooks" / "whatif.ipynb"
 FOLDER_VARIABLE = "PLAYBOOK_WHATIF_FOLDER"   # tells the page where scenario files are listed and saved
@@ -57,17 +59,6 @@ def serve(port: int, folder: Path) -> int:
 STOP_GRACE = 15   # seconds Voilà gets to shut its kernels down before it is killed
 
 
-def _die_with_parent() -> None:
-    """In the child before it runs (Linux): SIGTERM when the parent dies, even by SIGKILL, so Voilà shuts its
-    kernels down instead of listening on its port as an orphan. Elsewhere, nothing."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def run_until_stopped(cmd: list[str], cwd: Path, env: dict[str, str], grace: float = STOP_GRACE) -> int:
     """Run the server `cmd` until it exits, or until this process gets Ctrl-C (SIGINT) or `kill` (SIGTERM):
     then stop it with SIGTERM (Voilà then shuts its kernels down), and kill it after `grace` seconds.
@@ -77,7 +68,7 @@ def run_until_stopped(cmd: list[str], cwd: Path, env: dict[str, str], grace: flo
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, preexec_fn=die_with_parent)
     try:
         return proc.wait()
     except KeyboardInterrupt:
