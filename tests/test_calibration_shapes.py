@@ -117,3 +117,10 @@ def test_a_validation_that_compares_nothing_does_not_pass_and_its_figure_still_d
     assert check.verdict().startswith("could not be checked") and "3 or more" in check.verdict()
     assert check.figure() is not None
     assert not any("win probability" in line and "100" in line for line in check.summary())
+
+
+def test_order_lines_calibrate_on_the_customer_orbits_preset(orders):
+    sc = sim.calibrate(orders, "customer-orbits", refine=False)
+    base = sim.Scenario.preset("customer-orbits")
+    assert sc.accounts.repeat_per_year == base.accounts.repeat_per_year and sc.policies.orbits is not None
+    assert any("customer-orbits policy drives expansion" in n for n in sc.calibration.notes)

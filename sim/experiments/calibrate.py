@@ -145,6 +145,7 @@ def _calibrate(tables: Tables, base_sc: Scenario, base_name: str, end, calendar:
     fitter = ExportFit(tables, base_sc, end)
     data = fitter.fit()
     _policy_stages(data, base_sc, fitter.notes)
+    _orbits_keep_repeat_business(data, base_sc, fitter)
     offset = fitter.window.start.date() - base_sc.start
     scenario = _build({**_shift_dates(data, offset), "start": fitter.window.start.date(), "days": fitter.window.days})
     stage_fit: StageFit | None = None
@@ -193,6 +194,22 @@ def _true_value(fitted: Scenario, truth: Scenario, path: str) -> float | None:
         else:
             return None
     return float(data) if isinstance(data, (int, float)) and not isinstance(data, bool) else None
+
+
+def _orbits_keep_repeat_business(data: dict, base: Scenario, fitter: ExportFit) -> None:
+    """With the customer-orbits policy on, the orbits drive expansion deals and referrals: the engine's plain
+    repeat business stays as the base has it (off), whatever the export's accounts show, and a note says so."""
+    if (data.get("policies") or {}).get("orbits") is None:
+        return
+    accounts = data["accounts"]
+    for key in ("repeat_per_year", "referrals_per_year", "repeat_source"):
+        value = getattr(base.accounts, key)
+        if accounts.get(key) != value:
+            accounts[key] = value
+            fitter.kept(f"accounts.{key}", value, "preset value: the customer-orbits policy drives expansion deals and "
+                                                   "referrals, so the engine's plain repeat business stays off")
+    fitter.notes.append("repeat business: the customer-orbits policy drives expansion and referrals; the export's "
+                        "repeat deals are not fitted into the engine's plain repeat business")
 
 
 def _policy_stages(data: dict, base: Scenario, notes: list[str]) -> None:
