@@ -93,6 +93,13 @@ def test_a_notebook_that_printed_bundled_data_gets_the_example_data_label(tmp_pa
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="312 trials in your export")]
     nbformat.write(nb, path)
     assert card_from_run(Run(path, path, 1.0)).example_data is None
+    nb.cells[1].source = 'folder = project / "shared/data/ravenstack"\nprint(f"{len(public):,} trial subscriptions")'
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="778 trial subscriptions")]
+    nbformat.write(nb, path)
+    assert card_from_run(Run(path, path, 1.0)).example_data is not None     # the cell read the bundled set
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="No subscription data found (looked in: x)")]
+    nbformat.write(nb, path)
+    assert card_from_run(Run(path, path, 1.0)).example_data is None         # it was not there: nothing shown
 
 
 def test_the_front_page_says_what_the_export_cannot_show_and_how_each_what_if_ran(funnel, tmp_path):

@@ -91,13 +91,27 @@ def _role(output) -> dict:
 EXAMPLE_DATA = {"ravenstack": "RavenStack, a public synthetic SaaS data set"}   # bundled sets a notebook may show
 
 
+NOT_FOUND = ("skipped", "not found", "no subscription data found", "not next to the repository")
+
+
 def _example_data(nb: nbformat.NotebookNode) -> str | None:
-    """The bundled public data set the notebook's printed outputs show, if any (None: only the reader's data)."""
-    for output in _outputs(nb):
-        text = output.get("text", "") if output.get("output_type") == "stream" else ""
-        text += str(output.get("data", {}).get("text/plain", "")) if output.get("output_type") in ("display_data", "execute_result") else ""
+    """The bundled public data set the notebook showed, if any (None: only the reader's data): a code cell that
+    reads a bundled set (its name, or `public_data`, in the code) and printed or drew something other than a
+    "not found, skipped" line; or an output naming the set."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        texts = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                texts.append(str(output.get("text", "")))
+            elif output.get("output_type") in ("display_data", "execute_result"):
+                texts.append(str(output.get("data", {}).get("text/plain", "")))
+        shown = "\n".join(texts).lower()
+        source = cell.source.lower()
         for key, name in EXAMPLE_DATA.items():
-            if key in str(text).lower():
+            reads = key in source or "public_data(" in source
+            if key in shown or (reads and texts and not any(n in shown for n in NOT_FOUND)):
                 return name
     return None
 
