@@ -132,3 +132,13 @@ def test_the_front_page_says_what_the_export_cannot_show_and_how_each_what_if_ra
     assert "BRL" in index                                              # the export's currency in what went in
     quality = (tmp_path / "data-quality.html").read_text()
     assert "What this export cannot show" in quality and "please report" not in quality
+
+
+def test_a_comparison_headline_on_too_few_closed_deals_is_replaced(tmp_path):
+    csv, mapping = shapes.one_stage(tmp_path)
+    tables = load(csv, mapping=mapping).tables
+    opp = tables.opportunities.sort_values("created_at").head(25).reset_index(drop=True)
+    small = tables.__class__(**{**dict(tables.items()), "opportunities": opp})
+    cards = [Card("11-sweet-spot", "Sweet spot", 1.0, headline="By fit band, high wins 100% of its closed deals")]
+    apply_gate(cards, gate.sufficiency(small))
+    assert cards[0].gated and "too few to compare" in cards[0].gated

@@ -9,20 +9,20 @@ computed once on the export the report loaded. A notebook not listed has a headl
 
 from __future__ import annotations
 
-from ..analysis.sufficiency import AMOUNTS, CALIBRATION, PER_REP, STAGES, WIN_RATES, Sufficiency, describe
+from ..analysis.sufficiency import AMOUNTS, CALIBRATION, COMPARISONS, PER_REP, STAGES, WIN_RATES, Sufficiency, describe
 from .cards import Card
 
 HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
-    "01": (WIN_RATES,),            # win rate by lead source
-    "02": (WIN_RATES,),            # referral deals' win rate
-    "03": (WIN_RATES,),            # win rate by rep talk share
+    "01": (WIN_RATES, COMPARISONS),            # win rate by lead source
+    "02": (WIN_RATES, COMPARISONS),            # referral deals' win rate
+    "03": (WIN_RATES, COMPARISONS),            # win rate by rep talk share
     "04": (AMOUNTS,),              # bookings history
     "05": (AMOUNTS,),              # forecast error as a share of bookings
-    "06": (WIN_RATES, STAGES),     # win rate of deals that met a bug at a stage
+    "06": (WIN_RATES, STAGES, COMPARISONS),     # win rate of deals that met a bug at a stage
     "07": (PER_REP, AMOUNTS),      # attainment per owner
-    "08": (WIN_RATES,),            # win rate by first-meeting attendees
+    "08": (WIN_RATES, COMPARISONS),            # win rate by first-meeting attendees
     "09": (WIN_RATES,),            # accounts won back after a loss
-    "11": (WIN_RATES, AMOUNTS),    # win rate and deal size by group
+    "11": (WIN_RATES, AMOUNTS, COMPARISONS),    # win rate and deal size by group
     "12": (AMOUNTS,),              # revenue concentration
     "13": (CALIBRATION,),          # how well the calibration matches
 }
