@@ -142,3 +142,17 @@ def test_a_comparison_headline_on_too_few_closed_deals_is_replaced(tmp_path):
     cards = [Card("11-sweet-spot", "Sweet spot", 1.0, headline="By fit band, high wins 100% of its closed deals")]
     apply_gate(cards, gate.sufficiency(small))
     assert cards[0].gated and "too few to compare" in cards[0].gated
+
+
+def test_open_as_lost_in_a_report_lists_every_deal_it_turned_lost(tmp_path):
+    from sim.report.data import load_export
+
+    csv, mapping = shapes.lead_funnel(tmp_path)
+    data = load_export(csv, mapping=mapping)
+    assert data.gate.has("no_lost") and data.currency == "BRL"
+    fixed = data.with_open_as_lost(None)
+    added = fixed.repaired[fixed.repaired["column"] == "outcome"]
+    lost = fixed.tables.opportunities["outcome"].eq("lost").sum()
+    assert len(added) == lost > 0 and added["reason"].str.contains("counted as lost").all()
+    assert not fixed.gate.has("no_lost") and fixed.gate.notes and fixed.gate.repaired == lost
+    assert data.tables.opportunities["outcome"].eq("lost").sum() == 0    # the loaded data is left as it was
