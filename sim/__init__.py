@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 # here, before anything imports pandas, jemalloc does without it (it only returns freed memory a bit later).
 os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
+from . import crm   # `sim.crm.load(...)` after `import sim`, as the README shows
 from .core.schema import Col, Table
 from .core.tables import Tables
 from .engine.hooks import ModelView, Policy, PolicyRun, register, unregister
@@ -38,6 +39,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+source"
 
-__all__ = ["Col", "Level", "ModelView", "Policy", "PolicyRun", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
+__all__ = ["Col", "crm", "Level", "ModelView", "Policy", "PolicyRun", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
            "Sweep", "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity",
            "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ from .experiments.calibrate import calibrate
 from .experiments.validate import validate
 from .core.schema import TableError
 from .core.outputs import OutputError, OutputFolder, check_replaceable, write_text
+from .analysis.sufficiency import WIN_RATES
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.synth import breakable, write_export
@@ -166,12 +168,66 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 # ---- check / synth (CRM exports) -----------------------------------------------------------------------
+def _open_as_lost_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--open-as-lost", nargs="?", const="auto", metavar="DAYS",
+                   help="count an open deal with no activity for more than DAYS days as lost (for a CRM that never "
+                        "marks a deal lost); without DAYS, the 95th percentile of the export's days to a win")
+
+
+def _idle_days(text: str | None) -> int | None:
+    """--open-as-lost's DAYS: None for "auto" (from the export), else a whole number >= 1."""
+    if text in (None, "auto"):
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        raise UsageError(f"--open-as-lost: {text!r} is not a whole number of days (or leave it out: auto)") from None
+    if days < 1:
+        raise UsageError(f"--open-as-lost: {days} is not allowed, must be a whole number of days >= 1")
+    return days
+
+
+def gated(tables, open_as_lost: str | None):
+    """The tables (repaired by the open-as-lost rule when asked), the gate's verdict on them, and the repairs."""
+    from .analysis.sufficiency import open_as_lost as repair, sufficiency
+
+    repairs = None
+    if open_as_lost is not None:
+        tables, repairs, _ = repair(tables, _idle_days(open_as_lost))
+    return tables, sufficiency(tables, 0 if repairs is None else len(repairs)), repairs
+
+
+def print_gate(gate, indent: str = "  ") -> None:
+    """The gate's findings, first thing a user reads after the counts."""
+    for line in gate.notes:
+        print(f"{indent}repair: {line}")
+    for line in gate.lines():
+        print(f"{indent}DATA: {line}")
+
+
+def missing_lines(summary: dict) -> list[str]:
+    """The loader's missing-or-empty columns, told apart: not in the export, or mapped but empty (and why)."""
+    mapped = {c: src for f in summary["files"].values() for c, src in (f.get("columns") or {}).items()}
+    absent = [c for c in summary["missing_columns"] if c not in mapped]
+    out = [f"not in the export (analyses needing them are skipped): {', '.join(absent)}"] if absent else []
+    for c in summary["missing_columns"]:
+        if c not in mapped:
+            continue
+        if c == "stage" and all(s.get("maps_to") in ("won", "lost") for s in summary["stages"].values()):
+            out.append(f"stage is mapped (from {mapped[c]!r}) but every label maps to won or lost: no deal is in an "
+                       "open stage")
+        else:
+            out.append(f"{c} is mapped (from {mapped[c]!r}) but every value is empty or unreadable")
+    return out
+
+
 def _check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("export", type=Path, help="an export file (CSV/XLSX) or a folder holding the files of one export")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
     p.add_argument("--show", type=whole_number(0), default=10, help="how many rejected rows and repaired values to list (default 10)")
+    _open_as_lost_arg(p)
 
 
 @command("check", "load a CRM export, print what was read, loaded and rejected; exit 1 if nothing usable loaded", _check_args)
@@ -197,10 +253,19 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"dates {' to '.join(summary['date_range'] or ['none'])}; {len(summary['owners'])} owner(s); "
           f"{summary['stage_history_rows']} stage-history rows")
     print("  stages: " + "; ".join(f"{label} -> {s['maps_to']} ({s['deals']})" for label, s in summary["stages"].items()))
-    if summary["missing_columns"]:
-        print(f"  missing or empty columns (analyses needing them are skipped): {', '.join(summary['missing_columns'])}")
+    for line in missing_lines(summary):
+        print(f"  columns: {line}")
     for note in summary["notes"]:
         print(f"  note: {note}")
+    if summary["opportunities"]:
+        _, gate, repairs = gated(result.tables, args.open_as_lost)
+        if gate.currency:
+            print(f"  currency: {gate.currency}")
+        print_gate(gate)
+        if repairs is not None and len(repairs):
+            print(f"  deals counted as lost ({len(repairs)}; first {min(args.show, len(repairs))}):")
+            for row in repairs.head(args.show).itertuples(index=False):
+                print(f"    {row.opportunity_id}: {row.reason}")
     for title, frame in (("rejected rows", result.rejected), ("repaired values", result.repaired)):
         if len(frame):
             print(f"  {title} ({len(frame)}; first {min(args.show, len(frame))}):")
@@ -260,6 +325,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
     p.add_argument("--timeout", type=whole_number(1), help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _open_as_lost_arg(p)
 
 
 @command("report", "run every principle notebook on an export and write a static report (index.html, data quality)", _report_args)
@@ -289,7 +355,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         with interruptible():    # `kill` cleans up like Ctrl-C: no half report is left
             report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                                   seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
-                                  progress=False if args.no_progress else None, timeout=args.timeout)
+                                  progress=False if args.no_progress else None, timeout=args.timeout,
+                                  open_as_lost=None if args.open_as_lost is None else (_idle_days(args.open_as_lost) or "auto"))
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings
@@ -297,7 +364,7 @@ def cmd_report(args: argparse.Namespace) -> int:
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
     for card in report.cards:
         if not card.ran:
-            why = card.error or "; ".join(f"skipped {s.analysis} (missing {', '.join(s.missing)})" for s in card.skipped)
+            why = card.error or "; ".join(f"skipped {s.analysis} (missing {s.lacks or ', '.join(s.missing)})" for s in card.skipped)
             print(f"  {card.slug}: {why}")
     print(report.index)
     return 0 if report.complete else 1
@@ -460,6 +527,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reps", type=whole_number(0, MAX_REPS), default=40,
                    help="simulated runs for the validation, 0 (no validation) or 2 or more (default 40)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
+    _open_as_lost_arg(p)
 
 
 @command("calibrate", "fit a scenario to a CRM export (every value with its evidence), write it as YAML and "
@@ -470,7 +538,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"-o/--out: {args.out} must be a .yaml file")
     base = Scenario.load(args.base)
-    tables = load_export(args.export, crm=args.crm, mapping=args.mapping).tables
+    tables, gate, _ = gated(load_export(args.export, crm=args.crm, mapping=args.mapping).tables, args.open_as_lost)
+    print_gate(gate, "")
     try:
         sc = calibrate(tables, base, seed=args.seed, name=args.out.stem)
     except (ValueError, LookupError) as err:   # the export lacks what a fit needs: say what
@@ -489,13 +558,28 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"  note: {note}")
     print("  not in the export (preset values): " + ", ".join(sorted({e.path.split('.')[-1] for e in cal.not_fitted()})))
     cf = cal.closed_form
-    print(f"  Markov chain of the export: win probability {cf['win_probability']:.1%}, "
-          f"expected days to a win {cf['expected_cycle_days']:.1f}")
+    if gate.blocks(WIN_RATES):
+        print(f"  Markov chain of the export: no win probability (the export has {gate.lost:,} lost and {gate.won:,} won "
+              f"deals), expected days to a win {cf['expected_cycle_days']:.1f}")
+    else:
+        print(f"  Markov chain of the export: win probability {cf['win_probability']:.1%}, "
+              f"expected days to a win {cf['expected_cycle_days']:.1f}")
+    if blocked := gate.calibration_blocked():
+        print(f"  WARNING: what-ifs on this calibration would not mean much: {blocked}")
+        sc.model_copy(update={"description": f"{sc.description} The export cannot show: {blocked}."}).to_yaml(args.out)
     if args.reps == 0:
         return 0
-    check = validate(sc, tables, n=args.reps, seed=args.seed, progress=False)
+    with warnings.catch_warnings():   # NaN statistics of empty slices are handled; numpy need not say so
+        warnings.simplefilter("ignore", RuntimeWarning)
+        check = validate(sc, tables, n=args.reps, seed=args.seed, progress=False)
     print(f"validation ({args.reps} simulated runs over the export's window): "
-          f"{'passes' if check.passed else 'does NOT pass'}")
+          f"{'passes' if check.passed else 'does NOT pass: ' + check.verdict()}")
+    said = f"Validated against the export ({args.reps} simulated runs): {check.verdict()}."
+    if not check.passed:
+        said += " What-ifs on it show the preset's dynamics at this export's scale, not a forecast of this pipeline."
+    if blocked:
+        said += f" The export cannot show: {blocked}."
+    sc.model_copy(update={"description": f"{sc.description} {said}"}).to_yaml(args.out)   # the explorer shows it
     for line in check.summary():
         print(f"  {line}")
     return 0 if check.passed else 1

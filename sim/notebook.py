@@ -19,6 +19,8 @@ import pandas as pd
 from .experiments.calibrate import calibrate
 from .experiments.simulate import simulate
 from .scenario import Scenario
+from .analysis.sufficiency import Sufficiency, missing_words, sufficiency
+from .core import schema
 from .core.schema import MissingColumns
 from .core.tables import Tables
 
@@ -37,11 +39,42 @@ def load_tables(
         return simulate(Scenario.load(scenario), seed=seed).tables
     from .report.shared import shared_tables  # run by `playbook report`: the export it already loaded
 
-    if (tables := shared_tables(export, crm, mapping)) is not None:
-        return tables
-    from .crm import load  # the loader is only needed for real exports
+    if (tables := shared_tables(export, crm, mapping)) is None:
+        from .crm import load  # the loader is only needed for real exports
 
-    return load(export, crm=crm, mapping=mapping).tables
+        tables = load(export, crm=crm, mapping=mapping).tables
+    tables = with_every_column(tables)
+    show_gate(tables)
+    return tables
+
+
+def with_every_column(tables: Tables) -> Tables:
+    """The tables with every canonical column of the opportunities present, empty where the export lacks it:
+    a notebook that counts owners reads 0 on an export without an owner column, and the analyses needing
+    owners skip with a reason (an absent column and an empty one mean the same: not in the export)."""
+    opp = tables.opportunities
+    absent = [c for c in schema.OPPORTUNITIES.columns if c not in opp.columns]
+    if not absent:
+        return tables
+    blank = schema.empty("opportunities")
+    extra = pd.DataFrame({c: pd.Series(pd.NA if blank[c].dtype == object else None, index=opp.index, dtype=blank[c].dtype)
+                          for c in absent})
+    return Tables(**{**dict(tables.items()), "opportunities": pd.concat([opp, extra], axis=1)})
+
+
+def show_gate(tables: Tables) -> Sufficiency:
+    """Say, before any number, what this export cannot show (`sim.analysis.sufficiency`), and what that
+    switches off; the report reads the findings (role ``gate``) to keep degenerate numbers off the cards."""
+    from IPython.display import Markdown
+
+    gate = sufficiency(tables)
+    if gate.findings or gate.notes:
+        lines = [f"- {line}" for line in (*gate.notes, *gate.lines())]
+        _show(Markdown("**What this export cannot show** (numbers below that rest on it are not findings):\n\n"
+                       + "\n".join(lines)), "gate",
+              findings=[{"key": f.key, "text": f.text, "off": list(f.off)} for f in gate.findings],
+              notes=list(gate.notes), currency=gate.currency)
+    return gate
 
 
 def starting_scenario(preset: str, export: str | Path | None = None, tables: Tables | None = None) -> Scenario:
@@ -64,21 +97,54 @@ def starting_scenario(preset: str, export: str | Path | None = None, tables: Tab
         raise ValueError("starting_scenario needs the export's tables to calibrate: starting_scenario(preset, export, tables)")
     from .report.shared import once  # in a report, notebooks starting from the same preset share one calibration
 
+    if (blocked := sufficiency(tables).calibration_blocked()) is not None:
+        why = f"a calibration of this export would simulate nonsense ({blocked})"
+        _show(Markdown(f"What-ifs below start from the preset **{preset}** ({scenario.reps.count} reps, "
+                       f"{scenario.market.leads_per_month:g} new-logo leads a month, amounts in {scenario.currency}), "
+                       f"not from your export's own pipeline: {why}."),
+              "scenario", preset=preset, calibrated=False, fallback=why)
+        return scenario
+    fingerprint = tables_fingerprint(tables)
     try:
-        fitted = once(f"calibrated-{preset}-{tables_fingerprint(tables)}",
+        fitted = once(f"calibrated-{preset}-{fingerprint}",
                       lambda: calibrate(tables, scenario, calendar="base", name=f"{Path(export).stem} (calibrated)"))
     except (ValueError, LookupError) as err:
-        _show(Markdown(f"What-ifs below start from the preset **{preset}**, not from your export's own pipeline: "
-                       f"it could not be calibrated ({err})."), "scenario", preset=preset, calibrated=False)
+        why = f"it could not be calibrated ({err})"
+        _show(Markdown(f"What-ifs below start from the preset **{preset}**, not from your export's own pipeline: {why}."),
+              "scenario", preset=preset, calibrated=False, fallback=why)
         return scenario
+    check = once(f"validated-{preset}-{fingerprint}", lambda: quick_validation(fitted, tables))
     cal = fitted.calibration
     stages = "one stage (no stage history)" if cal.one_stage else f"{len(fitted.stages)} stages"
+    verdict = (f" Checked against your export ({check['runs']} simulated runs), this calibration **{check['verdict']}**"
+               + ("." if check["passed"] else ": read the what-ifs below as the preset's dynamics at your scale, not as "
+                  "a forecast of your pipeline.")) if check["verdict"] else ""
     _show(Markdown(f"What-ifs below start from **your export's own pipeline**, calibrated from its {cal.deals:,} deals: "
-                   f"{fitted.reps.count} reps, {fitted.market.leads_per_month:,.0f} new leads a month, {stages}. "
-                   f"What the export cannot show ({len(cal.not_fitted())} values, e.g. rep hours per stage) keeps "
-                   f"the preset **{preset}**'s values; notebook 13 shows the fit and how well it matches."),
-          "scenario", preset=preset, calibrated=True)
+                   f"{fitted.reps.count} reps, {fitted.market.leads_per_month:,.0f} new leads a month, {stages}, "
+                   f"amounts in {fitted.currency}. What the export cannot show ({len(cal.not_fitted())} values, e.g. rep "
+                   f"hours per stage) keeps the preset **{preset}**'s values; notebook 13 shows the fit and how well it "
+                   f"matches.{verdict}"),
+          "scenario", preset=preset, calibrated=True, passed=check["passed"], verdict=check["verdict"])
     return fitted
+
+
+VALIDATION_RUNS = 8   # a quick check of a calibration a what-if runs on (notebook 13 runs the full one)
+
+
+def quick_validation(fitted: Scenario, tables: Tables, n: int = VALIDATION_RUNS) -> dict[str, Any]:
+    """Whether the calibrated scenario looks like the export (`sim.validate`, `n` runs): ``passed`` (None when
+    it could not be checked), ``verdict`` in words ("fails 2 of 5 checks: deal size, ..."), ``runs``."""
+    import warnings
+
+    from .experiments.validate import validate
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            check = validate(fitted, tables, n=n, seed=0, progress=False)
+    except (ValueError, LookupError) as err:
+        return {"passed": None, "verdict": f"could not be checked against the export ({err})", "runs": 0}
+    return {"passed": check.passed, "verdict": check.verdict(), "runs": n}
 
 
 def tables_fingerprint(tables: Tables) -> str:
@@ -139,6 +205,8 @@ def guarded(analysis: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
     try:
         return fn(*args, **kwargs)
     except MissingColumns as err:
-        _show(Markdown(f"*Skipped {analysis}: needs column(s) {', '.join(err.missing)}, "
-                       "which this data lacks.*"), "skipped", analysis=analysis, missing=err.missing)
+        tables = next((a for a in (*args, *kwargs.values()) if isinstance(a, Tables)), None)
+        lacks = missing_words(err.missing, tables)
+        _show(Markdown(f"*Skipped {analysis}: needs {lacks}, which this data lacks.*"), "skipped",
+              analysis=analysis, missing=err.missing, lacks=None if lacks.startswith("column(s)") else lacks)
         return None

@@ -69,7 +69,8 @@ def test_starting_scenario_is_the_calibrated_pipeline_when_an_export_is_given(mo
     assert sc.reps.count == 4 and sc.start == sim.Scenario.preset("sweet-spot").start      # the preset's calendar
     assert sc.policies.qualification is not None                                        # and its policies
     (text, role, meta), = shown
-    assert role == "scenario" and meta == {"preset": "sweet-spot", "calibrated": True}
+    assert role == "scenario" and {k: meta[k] for k in ("preset", "calibrated")} == {"preset": "sweet-spot", "calibrated": True}
+    assert meta["passed"] in (True, False) and meta["verdict"] in text                  # its quick validation, said
     assert "your export's own pipeline" in text
     preset = notebook.starting_scenario("sweet-spot")
     assert preset == sim.Scenario.preset("sweet-spot") and shown[-1][2]["calibrated"] is False

@@ -43,7 +43,7 @@ def test_a_policy_registered_later_gets_its_controls_with_no_change_to_the_explo
         assert [(lv.path, lv.kind) for lv in new] == [("policies.coaching", "switch"), ("policies.coaching.hours", "number")]
         on = L.apply(sweet, {"policies.coaching": True, "policies.coaching.hours": 4.0})
         assert on.policies.coaching.hours == 4.0
-        assert [L.describe(c) for c in L.changes(sweet, on)] == ["policies.coaching: off → on (hours 4.0)"]
+        assert [L.describe(c) for c in L.changes(sweet, on)] == ["coaching: off → on (hours 4.0)"]
     finally:
         sim.unregister("coaching")
 
@@ -56,10 +56,10 @@ def test_changes_apply_and_read_back_as_one_line_each(sweet):
     changed = L.apply(sweet, settings)
     assert changed.reps.count == 6 and changed.policies.forecast.cadence == "weekly"
     assert [L.describe(c) for c in L.changes(sweet, changed)] == [
-        "reps.count: 4 → 6",
-        f"reps.hires: none → 2 on {settings['hire.at'].isoformat()}",
-        "policies.qualification.threshold: 0.45 → 0.6",
-        "policies.forecast: off → on (cadence 'weekly')",
+        "reps: 4 → 6",
+        f"reps hired: none → 2 on {settings['hire.at'].isoformat()}",
+        "qualification threshold: 0.45 → 0.6",
+        "forecast: off → on (cadence 'weekly')",
     ]
     off = L.apply(changed, {"policies.qualification": False, "policies.qualification.threshold": 0.9})
     assert off.policies.qualification is None                # a lever under a switch that is off does not apply
@@ -77,9 +77,14 @@ def test_the_answer_is_sim_compare_for_the_same_scenarios_and_seed():
     got = whatif.answer(base, more, seed=3, max_n=6)         # n="auto" capped at 6: the same runs as n=6
     want = sim.compare({whatif.START: base, whatif.CHANGED: more}, n=6, seed=3, executor="serial", progress=False)
     row = want.loc[(whatif.CHANGED, "bookings")]
+    per_year = 365.25 / 180                                  # amounts and counts are answered per year, whatever the run
     assert got.table.loc["bookings", ["diff", "diff_low", "diff_high"]].tolist() == pytest.approx(
-        [row["diff"], row["diff_low"], row["diff_high"]])
-    assert "Bookings change by" in got.sentence() and "6 paired replications" in got.sentence()
+        [row["diff"] * per_year, row["diff_low"] * per_year, row["diff_high"] * per_year])
+    win = want.loc[(whatif.CHANGED, "win_rate")]
+    assert got.table.loc["win_rate", "diff"] == pytest.approx(win["diff"])    # a rate is a rate
+    sentence = got.sentence()
+    assert f"{got.table.loc['bookings', 'diff']:+,.0f} USD a year" in sentence and " a quarter" in sentence
+    assert "6 paired replications of 180 days" in sentence and "a run" not in sentence
     fig = whatif.figure(got)
     assert fig.axes[0].get_title() and "%" in fig.axes[0].get_xlabel()
 
@@ -102,7 +107,7 @@ def test_save_writes_every_change_with_a_comment_and_loads_back(tmp_path):
     assert ("file: ten_reps.yaml", str(path)) in app.picker.options
     page = app.snapshot().read_text()
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
-    assert "reps.count: 8 → 10" in page and "data:image/png;base64," in page
+    assert "reps: 8 → 10" in page and "data:image/png;base64," in page
 
 
 def test_the_starting_scenario_is_simulated_once_per_session():
@@ -146,3 +151,28 @@ def test_the_address_printed_is_the_port_served(capsys, monkeypatch, tmp_path):
     served = int(next(a for a in cmd if a.startswith("--port=")).split("=")[1])
     assert served != port and f"http://localhost:{served}/" in out and f"Port {port} is taken" in out
     assert "--Voila.port_retries=0" in cmd      # Voila itself never moves to a port not printed
+def test_every_starting_scenario_offers_the_incentive_programme(tmp_path):
+    import shapes
+    from sim.crm import load
+
+    csv, mapping = shapes.one_stage(tmp_path)
+    calibrated = sim.calibrate(load(csv, mapping=mapping).tables, "baseline", refine=False, calendar="base")
+    for start in (sim.Scenario.preset("baseline"), sim.Scenario.preset("demo"), calibrated):
+        switch = next(lv for lv in L.levers(start) if lv.path == "policies.incentives")
+        assert switch.kind == "switch" and "President's club" in switch.help and "Top seller" in switch.help
+        settings = {lv.path: L.current(start, lv) for lv in L.levers(start)}
+        on = L.apply(start, {**settings, "policies.incentives": True})
+        assert on.reps.quota > 0 and [r.name for r in on.policies.incentives.rules] == ["President's club", "Top seller"]
+        said = [L.describe(c) for c in L.changes(start, on)]
+        assert "incentives: off → on (rules President's club, Top seller)" in said
+        assert L.apply(start, {**settings, "policies.incentives": False}).to_dict() == start.to_dict()
+    assert len(sim.simulate(on, seed=1).tables.opportunities) > 0     # the calibrated pipeline runs with it
+    short = calibrated.replace(days=120)                               # shorter than a year: quarterly awards
+    on = L.apply(short, {**{lv.path: L.current(short, lv) for lv in L.levers(short)}, "policies.incentives": True})
+    assert {r.period for r in on.policies.incentives.rules} == {"quarter"}
+
+
+def test_the_incentives_preset_runs_a_programme_from_the_start():
+    sc = sim.Scenario.preset("incentives")
+    assert sc.reps.quota and len(sc.policies.incentives.rules) == 2
+    assert "incentives" in sim.Scenario.presets()

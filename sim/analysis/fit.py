@@ -99,17 +99,31 @@ def window(tables: Tables) -> Window:
     return Window(opp["created_at"].min().normalize(), every.max().normalize() + DAY)
 
 
+def arrival_window(opp: pd.DataFrame, win: Window) -> Window:
+    """The days leads were seen arriving: from the first creation to the day after the last one (at most
+    `win`'s end). Counting leads up to the last *close* would spread them over days when none could be seen
+    arriving, and underestimate the flow."""
+    created = opp["created_at"].dropna()
+    if not len(created):
+        return win
+    return Window(win.start, min(win.end, created.max().normalize() + DAY))
+
+
 def repeat_business(opp: pd.DataFrame) -> pd.Series:
-    """True for a deal whose account had already signed (a won deal closed on or before its creation).
+    """True for a deal whose account had already signed (another won deal closed on or before its creation).
 
     That is how the simulator makes repeat business (a customer comes back after its first win), and how
     an export shows it when its deals carry account ids. Without account ids every deal is new business.
     """
     if "account_id" not in opp or opp["account_id"].isna().all() or "closed_at" not in opp:
         return pd.Series(False, index=opp.index)
-    won = opp[opp["outcome"] == "won"]
-    first_win = opp["account_id"].map(won.groupby("account_id")["closed_at"].min())
-    return first_win.notna() & (first_win <= opp["created_at"])
+    won = opp[(opp["outcome"] == "won") & opp["account_id"].notna() & opp["closed_at"].notna()]
+    won = won.sort_values(["closed_at", "created_at"], kind="stable")
+    first = won.drop_duplicates("account_id").set_index("account_id")
+    # the account's first win is new business: a deal closed the day it opened (an order line) is not its own earlier win
+    first_win = opp["account_id"].map(first["closed_at"])
+    is_first = opp["opportunity_id"] == opp["account_id"].map(first["opportunity_id"])
+    return first_win.notna() & ~is_first & (first_win <= opp["created_at"])
 
 
 def customer_days(opp: pd.DataFrame, end: pd.Timestamp) -> float:

@@ -137,9 +137,11 @@ class Mapping(_Strict):
         `keep:` entries that name a canonical column become that column (read from the export column of
         the same name), so a kept `fit_score` is parsed as a number and a kept `created_at` as a date.
         """
-        promoted = [k for k in self.keep if k in OPPORTUNITY_FIELDS]
-        columns = {**self.columns, **{k: k for k in promoted}}
-        notes = tuple(f"keep: {k} is a canonical column; read and checked as columns: {{{k}: {k}}}" for k in promoted)
+        promoted = [k for k in self.keep if canonical_name(k) in OPPORTUNITY_FIELDS and canonical_name(k) not in self.columns]
+        columns = {**self.columns, **{canonical_name(k): k for k in promoted}}
+        notes = tuple(f"keep: {k} is a canonical column; read and checked as columns: {{{k}: {k}}}" if canonical_name(k) == k
+                      else f"keep: {k} names the canonical column {canonical_name(k)}; read and checked as columns: "
+                           f"{{{canonical_name(k)}: {k}}} (write it there to say so)" for k in promoted)
         files = [FileSpec("opportunities", {k: (v,) for k, v in columns.items()},
                           keys=("opportunity_id",))]
         if self.history is not None:
@@ -150,6 +152,12 @@ class Mapping(_Strict):
         return Format(name, tuple(files), stages=stages, strict_stages=bool(stages),
                       date_format=self.date_format, currency=self.currency, keep=keep, mapped=True,
                       sheets=self.sheets, notes=notes, rates=dict(self.rates))
+
+
+def canonical_name(column: str) -> str:
+    """An export column's name as a canonical column would be spelt: "Product" and "Lead Source" name
+    `product` and `lead_source` (a `keep:` entry naming one is read as that column)."""
+    return "_".join(str(column).strip().lower().replace("-", " ").split())
 
 
 def read_yaml(path: Path, source: str) -> Any:
@@ -195,5 +203,7 @@ def _keep_clashes(data: dict) -> list[str]:
     columns, keep = data.get("columns"), data.get("keep")
     if not isinstance(columns, dict) or not isinstance(keep, (list, tuple)):
         return []
-    return [f"keep.{i}: {name!r} is a canonical column that columns: already fills (from {columns[name]!r}); "
-            "drop it from keep" for i, name in enumerate(keep) if isinstance(name, str) and name in columns]
+    return [f"keep.{i}: {name!r} is " + ("a canonical column" if canonical_name(name) == name else
+                                          f"the canonical column {canonical_name(name)}")
+            + f" that columns: already fills (from {columns[canonical_name(name)]!r}); drop it from keep"
+            for i, name in enumerate(keep) if isinstance(name, str) and canonical_name(name) in columns]

@@ -133,7 +133,11 @@ def backtest(tables: Tables, cutoff: Any, n: int = 40, seed: int = 0, base: str 
     if calibrated is not None and calibrated.calibration.window.end != cutoff:
         raise ValueError(f"calibrated: that scenario was fitted up to {calibrated.calibration.window.end:%Y-%m-%d}, "
                          f"not up to the cutoff {cutoff:%Y-%m-%d}")
-    sc = calibrated or calibrate(known, base, end=cutoff, seed=seed, name=f"known at {cutoff:%Y-%m-%d}")
+    try:
+        sc = calibrated or calibrate(known, base, end=cutoff, seed=seed, name=f"known at {cutoff:%Y-%m-%d}")
+    except ValueError as err:   # say it is the cutoff's share of the export that falls short, not the export
+        raise ValueError(f"backtest at {cutoff:%Y-%m-%d}: what was known before the cutoff cannot be calibrated: {err}; "
+                         "a later cutoff, or a longer export, leaves more to learn from") from None
     deals = open_deals(known, cutoff, sc) if carry_pipeline else []
     customers = _customers(known, sc) if carry_pipeline and sc.accounts.repeat_per_year > 0 else []
     data = _shift_dates(sc.to_dict(), cutoff.date() - sc.start)

@@ -18,6 +18,7 @@ simulation against.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,8 +135,17 @@ def calibrate(
     """
     base_sc = Scenario.load(base) if isinstance(base, str) else base
     base_name = base if isinstance(base, str) else base_sc.name
+    with warnings.catch_warnings():   # statistics of an empty or one-value slice are NaN, and handled as such
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _calibrate(tables, base_sc, base_name, end, calendar, refine, reps, seed, name)
+
+
+def _calibrate(tables: Tables, base_sc: Scenario, base_name: str, end, calendar: str, refine: bool, reps: int | None,
+               seed: int, name: str) -> CalibratedScenario:
     fitter = ExportFit(tables, base_sc, end)
     data = fitter.fit()
+    _policy_stages(data, base_sc, fitter.notes)
+    _orbits_keep_repeat_business(data, base_sc, fitter)
     offset = fitter.window.start.date() - base_sc.start
     scenario = _build({**_shift_dates(data, offset), "start": fitter.window.start.date(), "days": fitter.window.days})
     stage_fit: StageFit | None = None
@@ -184,6 +194,43 @@ def _true_value(fitted: Scenario, truth: Scenario, path: str) -> float | None:
         else:
             return None
     return float(data) if isinstance(data, (int, float)) and not isinstance(data, bool) else None
+
+
+def _orbits_keep_repeat_business(data: dict, base: Scenario, fitter: ExportFit) -> None:
+    """With the customer-orbits policy on, the orbits drive expansion deals and referrals: the engine's plain
+    repeat business stays as the base has it (off), whatever the export's accounts show, and a note says so."""
+    if (data.get("policies") or {}).get("orbits") is None:
+        return
+    accounts = data["accounts"]
+    for key in ("repeat_per_year", "referrals_per_year", "repeat_source"):
+        value = getattr(base.accounts, key)
+        if accounts.get(key) != value:
+            accounts[key] = value
+            fitter.kept(f"accounts.{key}", value, "preset value: the customer-orbits policy drives expansion deals and "
+                                                   "referrals, so the engine's plain repeat business stays off")
+    fitter.notes.append("repeat business: the customer-orbits policy drives expansion and referrals; the export's "
+                        "repeat deals are not fitted into the engine's plain repeat business")
+
+
+def _policy_stages(data: dict, base: Scenario, notes: list[str]) -> None:
+    """Policies of the base that name a stage the export does not have (the base's "Evaluation of Options" in
+    a one-stage fit, say) get the export's stage at the same place in the pipeline, and a note says so."""
+    names = [s["name"] for s in data["stages"]]
+    base_names = base.stage_names
+    for key, settings in (data.get("policies") or {}).items():
+        if not isinstance(settings, dict):
+            continue
+        stage = settings.get("stage")
+        if isinstance(stage, str) and stage not in names:
+            i = base_names.index(stage) if stage in base_names else 0
+            mapped = names[round(i * (len(names) - 1) / max(len(base_names) - 1, 1))]
+            settings["stage"] = mapped
+            notes.append(f"policies.{key}.stage: the preset's stage {stage!r} is not a stage of the export; the policy "
+                         f"runs in {mapped!r}" + (" (the export's one stage)" if len(names) == 1 else " (the same place in the pipeline)"))
+        low = settings.get("min_stage")
+        if isinstance(low, int) and not isinstance(low, bool) and low > len(names) - 1:
+            settings["min_stage"] = len(names) - 1
+            notes.append(f"policies.{key}.min_stage: the export has {len(names)} stage(s); set to {len(names) - 1}")
 
 
 def _build(data: dict) -> Scenario:

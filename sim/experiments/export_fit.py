@@ -22,6 +22,7 @@ from scipy import stats
 
 from ..analysis import fit, markov
 from ..analysis.fit import MONTH_DAYS, ONE_STAGE, StageStats, Window
+from ..analysis.sufficiency import currency_of
 from ..core.schema import require
 from ..core.tables import Tables
 from ..scenario import Scenario
@@ -105,6 +106,11 @@ class ExportFit:
     # -- the whole fit
     def fit(self) -> dict[str, Any]:
         data = self.base.to_dict()
+        if (currency := currency_of(self.opp)) is not None and len(currency) <= 12:
+            data["currency"] = self.fitted("currency", currency, "the export's currency (its mapping's `currency:` or "
+                                           "the amounts' own symbols)", len(self.opp))
+        else:
+            self.kept("currency", data["currency"], f"{NOT_IN_EXPORT}: the export does not say its currency")
         self.repeat = self._repeat_business(data)
         data["market"] = self._market(data["market"])
         data["segments"] = self._segments()
@@ -157,7 +163,7 @@ class ExportFit:
 
     def _market(self, market: dict) -> dict:
         """Lead level, seasonality (two years of data) and volatility, from new business per month."""
-        months = fit.monthly_counts(self.opp.loc[~self.repeat, "created_at"], self.window)
+        months = fit.monthly_counts(self.opp.loc[~self.repeat, "created_at"], fit.arrival_window(self.opp, self.window))
         full = months[months["days"] >= months.index.days_in_month]
         if months["count"].sum() == 0:
             raise ValueError("calibration needs deals created inside the window; there are none")
@@ -450,7 +456,7 @@ class ExportFit:
             origin = f"the preset's expected rep hours per deal over its stages ({hours:.1f} h)"
         else:
             origin = "the preset's" if [s["name"] for s in stages] == base.stage_names else "the preset's, by position"
-        per_rep = len(self.opp) / (self.window.days / MONTH_DAYS) / data["reps"]["count"]
+        per_rep = len(self.opp) / (fit.arrival_window(self.opp, self.window).days / MONTH_DAYS) / data["reps"]["count"]
         need = _weekly_hours(per_rep, stages)
         have = data["reps"]["selling_hours_per_week"]
         base_per_rep = base.market.leads_per_month / base.reps.count

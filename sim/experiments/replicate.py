@@ -68,15 +68,27 @@ class Precision:
     rounds: int
 
 
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """In a child process (Linux): get `sig` when the parent dies, even by SIGKILL or a timeout's kill, so no
+    worker or server is left running on its own. Elsewhere, nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def worker_start() -> None:
     """Set up a worker process of our own pool: what it imported is moved out of the garbage collector's sight
     (`gc.freeze`), since those objects live as long as the worker; the collector then scans only the runs'
     own objects. Safe here because the worker exists only to run simulations.
 
     Ctrl-C is the parent's to handle (it stops the pool, `stop_pool`): a worker ignores it rather than
-    dying mid-task or going on to the next queued one. A worker whose parent is gone (killed) exits within a
-    second instead of simulating on for nobody.
+    dying mid-task or going on to the next queued one. A worker whose parent is gone (killed, even by SIGKILL
+    or a timeout) ends: at once on Linux (`die_with_parent`), elsewhere within a second (the watch thread).
     """
+    die_with_parent()
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()

@@ -70,14 +70,32 @@ class Validation:
 
     @property
     def passed(self) -> bool:
-        """True when every measure passed."""
-        return bool(self.measures["passed"].all())
+        """True when every measure passed — and at least one could be checked (no comparison is no pass)."""
+        return bool(len(self.measures)) and bool(self.measures["passed"].all())
+
+    def failed(self) -> list[str]:
+        """The measures that failed, by name (e.g. ``["win rate", "bookings per month"]``)."""
+        return [str(name) for name, r in self.measures.iterrows() if not r.passed]
+
+    def verdict(self) -> str:
+        """In words: "fails 3 of 5 checks: win rate, cycle time, deal size" (or "passes all 5 checks")."""
+        bad, n = self.failed(), len(self.measures)
+        if n == 0:
+            runs = len(self.runs)
+            return (f"could not be checked: no figure had a 95% band to compare ({runs} simulated run(s); a band needs 3 "
+                    "or more)" if runs < 3 else "could not be checked: the export shows no figure the simulation can match")
+        return f"passes all {n} checks" if not bad else f"fails {len(bad)} of {n} checks: {', '.join(bad)}"
 
     def summary(self) -> list[str]:
         """One line per measure, and the Markov check, for a terminal."""
         lines = [f"{name}: {int(r.inside)} of {int(r.figures)} figures inside the simulated 95% bands "
                  f"({'pass' if r.passed else 'FAIL'})" for name, r in self.measures.iterrows()]
         for what, r in self.markov.iterrows():
+            if what == "win probability" and (r["closed_low"] >= 1 or r["closed_high"] <= 0):
+                lines.append(f"Markov check, win probability: not checked — the export has no "
+                             f"{'lost' if r['closed_low'] >= 1 else 'won'} deal, so it shows no chance of "
+                             f"{'losing' if r['closed_low'] >= 1 else 'winning'}")
+                continue
             lines.append(f"Markov check, {what}: closed form {_num(r['closed_form'])} (95% CI {_num(r['closed_low'])} to "
                          f"{_num(r['closed_high'])}), simulation {_num(r['simulated'])} (95% CI {_num(r['ci_low'])} to "
                          f"{_num(r['ci_high'])}): {'agree' if r['agree'] else 'DISAGREE'}")
@@ -104,6 +122,15 @@ class Validation:
     def _draw(self, ax, name: str) -> None:
         if name == "markov":
             return self._draw_markov(ax)
+        if name not in self.measures.index:   # no figure of it could be compared (the export or the runs show none)
+            ax.text(0.5, 0.5, f"{name}: not checked —\nno figure of it to compare\n(the export or the simulation shows none)",
+                    ha="center", va="center", transform=ax.transAxes, color="0.35")
+            ax.set_title(f"{name.capitalize()}: not checked", fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel("figure")
+            ax.set_ylabel(UNITS[name])
+            return
         rows = self.figures[self.figures["measure"] == name]
         x = np.arange(len(rows))
         unit = UNITS[name] + (f" [{self.currency}]" if "amount" in UNITS[name] else "")

@@ -94,7 +94,7 @@ class Explorer:
             control.observe(lambda _, self=self: self.rerun(), names="value")
         self.levers_box.children = rows
         self._enable()
-        self.status.value = (f"<p>{html.escape(self.start.description or self.start.name)}</p>")
+        self.status.value = status_html(self.start)
         self.rerun()
 
     def _control(self, lever: L.Lever) -> w.Widget:
@@ -186,6 +186,20 @@ class Explorer:
         path.write_text(whatif.snapshot_html(self.answer, self.start.name, changes, fig), encoding="utf-8")
         self.saved.value = f"<p>Snapshot written to <code>{html.escape(str(path))}</code>.</p>"
         return path
+
+
+FAILED_CALIBRATION = ("does not pass", "fails ", "cannot show:")   # what `playbook calibrate` writes when it failed
+
+
+def status_html(scenario: Scenario) -> str:
+    """What the explorer says about where it starts: the scenario's description, in red with a warning when it is
+    a calibration that failed its validation or rests on what the export cannot show; and the amounts' currency."""
+    text = scenario.description or scenario.name
+    said = f"{html.escape(text)} Amounts in {html.escape(scenario.currency)}."
+    if any(k in text for k in FAILED_CALIBRATION):
+        return (f"<p style='color:#a00;border:2px solid #a00;padding:4px 8px'><strong>This calibration failed its "
+                f"checks against the export: read answers as the preset's dynamics at your scale.</strong> {said}</p>")
+    return f"<p>{said}</p>"
 
 
 def _to_fields(notes: dict[str, str]) -> dict[str, str]:

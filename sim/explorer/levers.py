@@ -120,11 +120,16 @@ def _settings_text(group: str, flat: dict[str, Any]) -> str:
     inside = {p[len(group) + 1:]: v for p, v in flat.items() if p.startswith(group + ".")}
     changed = []
     for name, v in inside.items():
+        if "." in name:
+            continue   # a nested group's settings (an incentive programme's response curves): not one line each
         try:
             default = _default(f"{group}.{name}")
         except (KeyError, AttributeError, TypeError):
             default = object()
         if v != default and not (isinstance(default, tuple) and list(default) == v):
+            if name == "rules" and isinstance(v, list):
+                changed.append(f"rules {', '.join(str(r.get('name')) for r in v if isinstance(r, dict))}")
+                continue
             changed.append(f"{name.replace('_', ' ')} {v!r}")
     return "on" + (f" ({', '.join(changed)})" if changed else "")
 
@@ -205,13 +210,72 @@ def _month_starts(scenario: Scenario) -> pd.DatetimeIndex:
     return pd.date_range(pd.Timestamp(scenario.start), pd.Timestamp(scenario.end) - pd.Timedelta(days=1), freq="MS")
 
 
+PROGRAMME_PRESET = "incentives"   # the preset whose incentive rules the explorer's switch starts from
+
+
+def programme_rules(preset: str = PROGRAMME_PRESET) -> tuple[list[dict[str, Any]], float]:
+    """The incentive rules of the `incentives` preset, and its quota (awards are scaled to a team's quota)."""
+    sc = Scenario.preset(preset)
+    return [r.model_dump(mode="json") for r in sc.policies.incentives.rules], float(sc.reps.quota)
+
+
+_PACE: dict[str, float] = {}
+
+
+def pace_quota(scenario: Scenario, seed: int = 0) -> float:
+    """A yearly quota at the team's own pace: bookings per rep and year in one simulated run of `scenario`
+    (for a scenario with no quota, so an incentive programme has something to judge attainment by)."""
+    key = scenario.to_yaml()
+    if key not in _PACE:
+        from ..experiments.simulate import simulate
+
+        booked = float(simulate(scenario, seed=seed).metrics.get("bookings") or 0.0)
+        _PACE[key] = max(round(booked / scenario.reps.count / (scenario.days / 365.25), -3), 1000.0)
+    return _PACE[key]
+
+
+def programme(start: Scenario) -> dict[str, Any]:
+    """The changes that switch the incentive programme on in `start`: the `incentives` preset's rules with the
+    awards scaled to this team's quota, and a quota at the team's own pace when it has none."""
+    rules, preset_quota = programme_rules()
+    quota = start.reps.quota or pace_quota(start)
+    share = 1.0 if start.days >= 365 else 0.25     # a run shorter than a year decides its awards each quarter
+    scaled = [{**r, "award": round(r["award"] * share * quota / preset_quota, -2) or r["award"],
+               **({} if share == 1.0 else {"period": "quarter"})} for r in rules]
+    out: dict[str, Any] = {"policies.incentives": {"rules": scaled}}
+    if start.reps.quota is None:
+        out["reps.quota"] = quota
+    return out
+
+
+def _rules_text(rules: list[dict[str, Any]]) -> str:
+    def one(r: dict[str, Any]) -> str:
+        who = (f"everyone over {1 + r['over_quota']:.0%} of quota" if r.get("over_quota") is not None
+               else f"the top {r.get('winners') or 1} by {r.get('metric', 'bookings')}")
+        return f"{r['name']}: {r['award']:,.0f} to {who} each {r.get('period', 'year')}"
+    return "; ".join(one(r) for r in rules)
+
+
 def levers(scenario: Scenario) -> list[Lever]:
-    """Every lever for `scenario`: the team's, then each registered policy's that can be switched on here."""
+    """Every lever for `scenario`: the team's, then each registered policy's that can be switched on here.
+
+    The incentive programme is offered on every scenario: switched on where the scenario has none, it runs the
+    `incentives` preset's rules (awards scaled to the team's quota; a quota at the team's pace if it has none)."""
     out = team_levers(scenario)
     for policy in registered():
-        if value(scenario, f"policies.{policy.key}") is None and (policy.levers == () or not _can_start(policy, scenario)):
+        startable = policy.key == "incentives" or _can_start(policy, scenario)
+        if value(scenario, f"policies.{policy.key}") is None and (policy.levers == () or not startable):
             continue   # needs settings only a scenario can give (a date, an export's deals): shown where it sets them
-        out += policy_levers(policy)
+        found = policy_levers(policy)
+        if policy.key == "incentives" and found and found[0].kind == "switch":
+            rules = [r.model_dump(mode="json") for r in scenario.policies.incentives.rules] \
+                if scenario.policies.incentives is not None else programme_rules()[0]
+            found[0] = Lever(found[0].path, found[0].section, "incentive programme",
+                             f"award rules on top of quota — {_rules_text(rules)}"
+                             + ("" if scenario.policies.incentives is not None else
+                                " (awards scaled to your quota; the rules themselves are edited in the scenario file)"),
+                             "switch")
+        out += found
     return out
 
 
@@ -264,6 +328,8 @@ def apply(start: Scenario, settings: dict[str, Any]) -> Scenario:
     for path, on in sorted(switches.items(), key=lambda kv: kv[0].count(".")):
         if not on:
             changes_[path] = None
+        elif path == "policies.incentives" and value(start, path) is None:
+            changes_.update(programme(start))
         elif value(start, path) is None:
             changes_[path] = {}
     for path, v in by_path.items():
@@ -300,7 +366,9 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 def shown(path: str, v: Any) -> str:
     """A setting's value as a leader reads it: off, on (...), dates as dates, hires as 'N reps on date'."""
     if v is None:
-        return "off"
+        return "none" if path == "reps.quota" else "off"
+    if isinstance(v, float) and abs(v) >= 1000:
+        return f"{v:,.0f}"
     if isinstance(v, dt.date):
         return v.isoformat()
     if path == "reps.hires":
@@ -310,9 +378,24 @@ def shown(path: str, v: Any) -> str:
     return repr(v)
 
 
+WORDS = {"reps.count": "reps", "reps.hires": "reps hired", "reps.quota": "quota per rep",
+         "market.leads_per_month": "new leads a month", "days": "days simulated", "start": "start date"}
+
+
+def words(path: str) -> str:
+    """A setting's name as a leader says it: "reps" for reps.count, "qualification threshold" for
+    policies.qualification.threshold, "forecast" for the forecast policy."""
+    if path in WORDS:
+        return WORDS[path]
+    parts = path.split(".")
+    if parts[0] == "policies":
+        parts = parts[1:]
+    return " ".join(p.replace("_", " ") for p in parts if not p.isdigit())
+
+
 def describe(change: tuple[str, Any, Any]) -> str:
-    """One line for the "what changed" list."""
+    """One line for the "what changed" list, in words: "reps: 30 → 32"."""
     path, old, new = change
-    return f"{path}: {shown(path, old)} → {shown(path, new)}"
+    return f"{words(path)}: {shown(path, old)} → {shown(path, new)}"
 
 

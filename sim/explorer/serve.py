@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from ..experiments.replicate import die_with_parent
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE.parents[1] / "notebooks" / "whatif.ipynb"
@@ -68,10 +71,36 @@ def serve(port: int, folder: Path) -> int:
         print(f"Port {asked} is taken (another program listens on it); using {port}.", flush=True)
     print(f"The what-if explorer: open http://localhost:{port}/ in your browser (Ctrl-C here stops it).\n"
           f"Scenario files are listed from and saved to {folder.resolve()}.", flush=True)
+    return run_until_stopped(command(port), cwd=NOTEBOOK.parent, env=environment(folder))
+
+
+STOP_GRACE = 15   # seconds Voilà gets to shut its kernels down before it is killed
+
+
+def run_until_stopped(cmd: list[str], cwd: Path, env: dict[str, str], grace: float = STOP_GRACE) -> int:
+    """Run the server `cmd` until it exits, or until this process gets Ctrl-C (SIGINT) or `kill` (SIGTERM):
+    then stop it with SIGTERM (Voilà then shuts its kernels down), and kill it after `grace` seconds.
+
+    The server runs in a session of its own, so Ctrl-C in the terminal reaches it once, from here."""
+    def stop(signum: int, frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, preexec_fn=die_with_parent)
     try:
-        return subprocess.call(command(port), cwd=NOTEBOOK.parent, env=environment(folder))
+        return proc.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,8 @@ SHOWN = {
     "cost_of_sales": ("cost of sales", "currency", "{:,.0f}", -1),
     "attainment": ("quota attainment", "share", "{:.0%}", +1),
 }
+PER_YEAR = ("bookings", "deals_won", "cost_of_sales")   # sums over a run: shown per year, whatever the run's length
+DAYS_A_YEAR = 365.25
 START, CHANGED = "as it was", "with your changes"
 PRECISION = 0.05   # replicate until the bookings difference's 95% CI is within +-5% of the starting bookings ...
 MAX_N = 200        # ... or this many paired replications (a slow scenario stops here and says so)
@@ -48,6 +50,7 @@ class Answer:
     seconds: float
     currency: str
     precise: bool = True       # False: stopped at the cap of replications before the bookings CI was as narrow as asked
+    days: int = 365            # days one run covers; amounts and counts in `table` are per year already
 
     def text(self, metric: str, column: str) -> str:
         value = self.table.loc[metric, column]
@@ -67,8 +70,9 @@ class Answer:
         else:
             sure = "the 95% interval includes no change: not shown to differ"
         capped = "" if self.precise else "; stopped at the cap before the interval was as narrow as asked"
-        return (f"Bookings change by {d:+,.0f} {self.currency} a run ({pct(d)}; 95% CI {lo:+,.0f} to {hi:+,.0f}), "
-                f"{sure} ({self.replications} paired replications{capped}).")
+        return (f"Bookings change by {d:+,.0f} {self.currency} a year ({d / 4:+,.0f} a quarter; {pct(d)}; 95% CI "
+                f"{lo:+,.0f} to {hi:+,.0f} a year), {sure} ({self.replications} paired replications of "
+                f"{self.days:,} days each{capped}).")
 
 
 def answer(start: Scenario, changed: Scenario, seed: int = 7, precision: float = PRECISION, max_n: int = MAX_N,
@@ -92,8 +96,10 @@ def answer(start: Scenario, changed: Scenario, seed: int = 7, precision: float =
                    "changed": b["mean"], "changed_low": b["ci_low"], "changed_high": b["ci_high"],
                    "diff": b["diff"], "diff_low": b["diff_low"], "diff_high": b["diff_high"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
+    per_year = [m for m in table.index if m in PER_YEAR]
+    table.loc[per_year] = table.loc[per_year] * (DAYS_A_YEAR / start.days)   # whatever the run's length
     status = runs.attrs["precision"]
-    return Answer(table, status["n"], time.perf_counter() - began, start.currency, status["reached"])
+    return Answer(table, status["n"], time.perf_counter() - began, start.currency, status["reached"], start.days)
 
 
 def figure(result: Answer):
@@ -124,6 +130,8 @@ def table_html(result: Answer) -> str:
     for m in result.table.index:
         label, unit, _, _ = SHOWN[m]
         unit = result.currency if unit == "currency" else unit
+        if m in PER_YEAR:
+            unit += " a year"
         body.append(
             f"<tr><td>{html.escape(label)} [{html.escape(unit)}]</td>"
             f"<td>{result.text(m, 'start')}</td><td>{result.text(m, 'changed')}</td>"

@@ -23,6 +23,7 @@ from ..core.outputs import OutputError, OutputFolder, check_replaceable, move_in
 from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
+from .gate import apply_gate
 from .data import ReportData, load_export, simulated
 from .links import SiteLinks
 from .pages import fallback_page, notebook_html, render, rows_json
@@ -103,7 +104,7 @@ def _status_line(cards: list[Card]) -> str:
     ok = sum(c.status == "ok" for c in cards)
     parts = [f"{ok} of {len(cards)} notebooks ran with every analysis"]
     if partial := sum(c.status == "partial" for c in cards):
-        parts.append(f"{partial} skipped an analysis for missing columns")
+        parts.append(f"{partial} skipped an analysis for missing data")
     if failed := sum(c.status == "failed" for c in cards):
         parts.append(f"{failed} failed")
     return "; ".join(parts) + "."
@@ -132,9 +133,11 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
 def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float]) -> None:
     """report.json: each card's status, headline, skips and error, and the timings, for scripts and benchmarks."""
     write_text(path, json.dumps({
-        "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings,
+        "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings, "currency": data.currency,
+        "gate": [] if data.gate is None else [{"key": f.key, "text": f.text, "off": list(f.off)} for f in data.gate.findings],
         "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline, "whatif": c.whatif,
-                   "skipped": [{"analysis": s.analysis, "missing": list(s.missing)} for s in c.skipped],
+                   "gated": c.gated, "scenario": c.scenario,
+                   "skipped": [{"analysis": s.analysis, "missing": list(s.missing), "lacks": s.said} for s in c.skipped],
                    "error": c.error, "seconds": c.seconds} for c in cards],
     }, indent=2) + "\n")
 
@@ -156,6 +159,7 @@ def build_report(
     progress: bool | None = None,
     timeout: int | None = None,
     playbook: str | Path | None = None,
+    open_as_lost: int | str | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -165,7 +169,9 @@ def build_report(
     `seed` and `reps` are passed to notebooks that declare them when given (fewer replications for the
     what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
     all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
-    `timeout` bounds each notebook cell, in seconds.
+    `timeout` bounds each notebook cell, in seconds. `open_as_lost` ("auto" or a number of days) applies the
+    gate's open-as-lost rule to the export before anything runs (`sim.analysis.sufficiency.open_as_lost`); the
+    deals it turns lost are listed with the repaired values.
     """
     out = Path(out)
     inputs = [export, mapping, notebooks]
@@ -182,19 +188,22 @@ def build_report(
         progress = os.environ.get("PLAYBOOK_PROGRESS", "1") != "0"
     try:
         with OutputFolder(out, "out", kind="report", force=force, protect=inputs) as tmp:
-            return _build(tmp, out, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress, timeout)
+            return _build(tmp, out, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
+                          timeout, open_as_lost)
     except OutputError as err:
         raise ReportError(str(err)) from None
 
 
 def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
-           timeout) -> Report:
+           timeout, open_as_lost) -> Report:
     """The report's content, written into `tmp` (moved to `out` by the caller when complete)."""
     timings = {}
     start = time.perf_counter()
     if export is None and seed is None:
         seed = 0
     data = load_export(export, crm, mapping) if export is not None else simulated(seed)
+    if open_as_lost is not None and export is not None:
+        data = data.with_open_as_lost(None if open_as_lost == "auto" else int(open_as_lost))
     env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
     timings["loading"] = time.perf_counter() - start
 
@@ -211,6 +220,7 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
 
     start = time.perf_counter()
     cards = [card_from_run(run) for run in runs]
+    apply_gate(cards, data.gate)
     timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
     timings["pages"] = time.perf_counter() - start
     timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]

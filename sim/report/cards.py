@@ -24,6 +24,11 @@ class Skip:
 
     analysis: str
     missing: tuple[str, ...]
+    lacks: str | None = None      # what is really missing, in words ("stage history ..."), when the notebook said
+
+    @property
+    def said(self) -> str:
+        return self.lacks or f"column(s) {', '.join(self.missing)}"
 
 
 @dataclass
@@ -49,6 +54,9 @@ class Card:
     error: str | None = None
     scenario: dict | None = None           # what the what-if started from: {"preset", "calibrated"} (role scenario)
     downloads: list[Download] = field(default_factory=list)
+    gate: list[dict] = field(default_factory=list)    # what the export cannot show (role gate: key, text, off)
+    gated: str | None = None    # the data headline's inputs fail the gate: said instead of the number
+    example_data: str | None = None   # a bundled public data set the notebook showed (not the reader's), by name
 
     @property
     def ran(self) -> bool:
@@ -80,6 +88,34 @@ def _role(output) -> dict:
     return output.get("metadata", {}).get("playbook", {}) if output.get("output_type") in ("display_data", "execute_result") else {}
 
 
+EXAMPLE_DATA = {"ravenstack": "RavenStack, a public synthetic SaaS data set"}   # bundled sets a notebook may show
+
+
+NOT_FOUND = ("skipped", "not found", "no subscription data found", "not next to the repository")
+
+
+def _example_data(nb: nbformat.NotebookNode) -> str | None:
+    """The bundled public data set the notebook showed, if any (None: only the reader's data): a code cell that
+    reads a bundled set (its name, or `public_data`, in the code) and printed or drew something other than a
+    "not found, skipped" line; or an output naming the set."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        texts = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                texts.append(str(output.get("text", "")))
+            elif output.get("output_type") in ("display_data", "execute_result"):
+                texts.append(str(output.get("data", {}).get("text/plain", "")))
+        shown = "\n".join(texts).lower()
+        source = cell.source.lower()
+        for key, name in EXAMPLE_DATA.items():
+            reads = key in source or "public_data(" in source
+            if key in shown or (reads and texts and not any(n in shown for n in NOT_FOUND)):
+                return name
+    return None
+
+
 def card_from_run(run: Run) -> Card:
     """Build the card of one notebook run from what its executed copy displayed."""
     slug = run.source.stem
@@ -99,12 +135,18 @@ def card_from_run(run: Run) -> Card:
         elif role == "main-figure" and card.figure_png is None and "image/png" in output.get("data", {}):
             card.figure_png = base64.b64decode(output["data"]["image/png"])
         elif role == "skipped":
-            card.skipped.append(Skip(str(meta.get("analysis", "an analysis")), tuple(map(str, meta.get("missing", [])))))
+            card.skipped.append(Skip(str(meta.get("analysis", "an analysis")), tuple(map(str, meta.get("missing", []))),
+                                     str(meta["lacks"]) if meta.get("lacks") else None))
+        elif role == "gate" and not card.gate:
+            card.gate = [{"key": str(f.get("key", "")), "text": str(f.get("text", "")), "off": list(map(str, f.get("off", [])))}
+                         for f in meta.get("findings", []) if isinstance(f, dict)]
         elif role == "scenario" and card.scenario is None:
-            card.scenario = {"preset": str(meta.get("preset", "")), "calibrated": bool(meta.get("calibrated"))}
+            card.scenario = {"preset": str(meta.get("preset", "")), "calibrated": bool(meta.get("calibrated")),
+                             "passed": meta.get("passed"), "verdict": meta.get("verdict"), "fallback": meta.get("fallback")}
         elif role == "download" and isinstance(meta.get("text"), str):
             name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(meta.get("filename", "download.txt"))).name).lstrip(".") or "download.txt"
             card.downloads.append(Download(name, meta["text"]))
+    card.example_data = _example_data(nb)
     if stopped is not None:
         card.skipped.append(Skip(f"{stopped.analysis}, and the rest of the notebook after it", tuple(stopped.missing)))
     return card

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..analysis.sufficiency import Sufficiency, open_as_lost, sufficiency
 from ..experiments.simulate import simulate
 from ..scenario import Scenario
 from ..core.tables import Tables
@@ -30,6 +31,11 @@ class ReportData:
     rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
     repaired: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
     details: dict[str, Any] = field(default_factory=dict)
+    gate: Sufficiency | None = None     # what the export cannot show (None for simulated data)
+
+    @property
+    def currency(self) -> str | None:
+        return self.gate.currency if self.gate is not None else None
 
     @property
     def warnings(self) -> list[str]:
@@ -58,8 +64,26 @@ class ReportData:
         if "stage" in opp and opp["stage"].notna().any():
             out["stages deals are in"] = ", ".join(map(str, opp["stage"].dropna().unique()))
         if self.details.get("missing_columns"):
-            out["columns missing or empty"] = ", ".join(map(str, self.details["missing_columns"]))
+            mapped = {c for f in self.details.get("files", {}).values() for c in (f.get("columns") or {})}
+            absent = [str(c) for c in self.details["missing_columns"] if c not in mapped]
+            empty = [str(c) for c in self.details["missing_columns"] if c in mapped]
+            if absent:
+                out["columns not in the export"] = ", ".join(absent)
+            if empty:
+                out["columns mapped but empty (or only won/lost labels)"] = ", ".join(empty)
+        if self.currency:
+            out["currency"] = self.currency
         return out
+
+    def with_open_as_lost(self, days: int | None) -> ReportData:
+        """The data with the open-as-lost rule applied (asked for with --open-as-lost): every deal it turns lost
+        is listed with the repaired values, and the gate is read again."""
+        tables, repairs, n = open_as_lost(self.tables, days)
+        rows = pd.DataFrame({"file": f"(rule: open more than {n} days with no activity = lost)", "row": None,
+                             "column": "outcome", "value": repairs["opportunity_id"].astype(str) + ": open",
+                             "reason": repairs["reason"]}) if len(repairs) else pd.DataFrame(columns=REJECTED_COLUMNS)
+        repaired = pd.concat([self.repaired, rows], ignore_index=True) if len(rows) else self.repaired
+        return ReportData(self.label, tables, self.rejected, repaired, self.details, sufficiency(tables, len(repairs)))
 
 
 def load_export(path: str | Path, crm: str | None = None, mapping: str | Path | None = None) -> ReportData:
@@ -73,7 +97,7 @@ def load_export(path: str | Path, crm: str | None = None, mapping: str | Path | 
     return ReportData(
         label=str(path), tables=res.tables,
         rejected=_rows(res.rejected), repaired=_rows(getattr(res, "repaired", None)),
-        details=res.summary(),
+        details=res.summary(), gate=sufficiency(res.tables),
     )
 
 

@@ -1,0 +1,42 @@
+"""The data-sufficiency gate on the report's cards: a card whose data headline rests on what the export cannot
+show says so in its headline instead of a degenerate number ("Organic search wins 100% of its closed deals"
+on a funnel that never marks a lead lost).
+
+Each principle's data headline measures one kind of thing (win rates, amounts, per-rep attainment...): the
+table below says which, by the notebook's number. The findings are the gate's (`sim.analysis.sufficiency`),
+computed once on the export the report loaded. A notebook not listed has a headline no finding switches off.
+"""
+
+from __future__ import annotations
+
+from ..analysis.sufficiency import AMOUNTS, CALIBRATION, COMPARISONS, PER_REP, STAGES, WIN_RATES, Sufficiency, describe
+from .cards import Card
+
+HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
+    "01": (WIN_RATES, COMPARISONS),            # win rate by lead source
+    "02": (WIN_RATES, COMPARISONS),            # referral deals' win rate
+    "03": (WIN_RATES, COMPARISONS),            # win rate by rep talk share
+    "04": (AMOUNTS,),              # bookings history
+    "05": (AMOUNTS,),              # forecast error as a share of bookings
+    "06": (WIN_RATES, STAGES, COMPARISONS),     # win rate of deals that met a bug at a stage
+    "07": (PER_REP, AMOUNTS),      # attainment per owner
+    "08": (WIN_RATES, COMPARISONS),            # win rate by first-meeting attendees
+    "09": (WIN_RATES,),            # accounts won back after a loss
+    "11": (WIN_RATES, AMOUNTS, COMPARISONS),    # win rate and deal size by group
+    "12": (AMOUNTS,),              # revenue concentration
+    "13": (CALIBRATION,),          # how well the calibration matches
+}
+
+
+def needs(slug: str) -> tuple[str, ...]:
+    """What the data headline of notebook `slug` ("01-force-concentration") measures."""
+    return HEADLINE_NEEDS.get(slug[:2], ())
+
+
+def apply_gate(cards: list[Card], gate: Sufficiency | None) -> None:
+    """Mark every card whose data headline fails the gate: `card.gated` says why, in place of the number."""
+    if gate is None:
+        return
+    for card in cards:
+        if card.headline is not None and (why := describe(gate, needs(card.slug))):
+            card.gated = why
