@@ -34,7 +34,8 @@ from .experiments.simulate import simulate
 from .experiments.calibrate import calibrate
 from .experiments.validate import validate
 from .core.schema import TableError
-from .analysis.sufficiency import WIN_RATES
+from .analysis.sufficiency import WIN_RATES, sufficiency
+from .analysis.sufficiency import open_as_lost as repair
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.synth import breakable, write_export
@@ -181,8 +182,6 @@ def _idle_days(text: str | None) -> int | None:
 
 def gated(tables, open_as_lost: str | None):
     """The tables (repaired by the open-as-lost rule when asked), the gate's verdict on them, and the repairs."""
-    from .analysis.sufficiency import open_as_lost as repair, sufficiency
-
     repairs = None
     if open_as_lost is not None:
         tables, repairs, _ = repair(tables, _idle_days(open_as_lost))
