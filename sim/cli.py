@@ -35,7 +35,8 @@ from .experiments.calibrate import calibrate
 from .experiments.validate import validate
 from .core.schema import TableError
 from .core.outputs import OutputError, OutputFolder, check_replaceable, write_text
-from .analysis.sufficiency import WIN_RATES
+from .analysis.sufficiency import WIN_RATES, sufficiency
+from .analysis.sufficiency import open_as_lost as repair
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.synth import breakable, write_export
@@ -189,8 +190,6 @@ def _idle_days(text: str | None) -> int | None:
 
 def gated(tables, open_as_lost: str | None):
     """The tables (repaired by the open-as-lost rule when asked), the gate's verdict on them, and the repairs."""
-    from .analysis.sufficiency import open_as_lost as repair, sufficiency
-
     repairs = None
     if open_as_lost is not None:
         tables, repairs, _ = repair(tables, _idle_days(open_as_lost))

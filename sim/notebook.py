@@ -10,6 +10,7 @@ figure are exactly what the notebook computed.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ import pandas as pd
 
 from .experiments.calibrate import calibrate
 from .experiments.simulate import simulate
+from .experiments.validate import validate
 from .scenario import Scenario
 from .analysis.sufficiency import Sufficiency, missing_words, sufficiency
 from .core import schema
@@ -134,10 +136,6 @@ VALIDATION_RUNS = 8   # a quick check of a calibration a what-if runs on (notebo
 def quick_validation(fitted: Scenario, tables: Tables, n: int = VALIDATION_RUNS) -> dict[str, Any]:
     """Whether the calibrated scenario looks like the export (`sim.validate`, `n` runs): ``passed`` (None when
     it could not be checked), ``verdict`` in words ("fails 2 of 5 checks: deal size, ..."), ``runs``."""
-    import warnings
-
-    from .experiments.validate import validate
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 import pandas as pd
 
 from ..engine.hooks import REGISTRY, Policy, registered
+from ..experiments.simulate import simulate
 from ..scenario import Scenario
 
 Kind = Literal["number", "whole", "choice", "switch"]
@@ -227,8 +228,6 @@ def pace_quota(scenario: Scenario, seed: int = 0) -> float:
     (for a scenario with no quota, so an incentive programme has something to judge attainment by)."""
     key = scenario.to_yaml()
     if key not in _PACE:
-        from ..experiments.simulate import simulate
-
         booked = float(simulate(scenario, seed=seed).metrics.get("bookings") or 0.0)
         _PACE[key] = max(round(booked / scenario.reps.count / (scenario.days / 365.25), -3), 1000.0)
     return _PACE[key]
