@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 # here, before anything imports pandas, jemalloc does without it (it only returns freed memory a bit later).
 os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
+from .analysis.changes import changes
 from .core.schema import Col, Table
 from .core.tables import Tables
 from .engine.hooks import ModelView, Policy, register, unregister
@@ -39,5 +40,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "Level", "ModelView", "Policy", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "Sweep", "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity",
+           "Sweep", "backtest", "calibrate", "changes", "compare", "register", "replicate", "replicate_each", "sensitivity",
            "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import math
 import os
@@ -35,7 +36,10 @@ from .experiments.validate import validate
 from .core.schema import TableError
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
+from .crm.as_of import as_of as export_as_of
+from .crm.store import Store, StoreError, default_store
 from .crm.synth import breakable, write_export
+from .analysis.changes import changes as pipeline_changes
 from .explorer import serve as explorer_serve
 
 Handler = Callable[[argparse.Namespace], int]
@@ -68,6 +72,23 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 SEED = whole_number(0)
+
+
+def iso_date(text: str) -> pd.Timestamp:
+    """An argparse type: a calendar date written YYYY-MM-DD."""
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD (e.g. 2026-03-31)") from None
+
+
+def store_args(p: argparse.ArgumentParser) -> None:
+    """--store and --wait, for every command that uses the store of exports."""
+    p.add_argument("--store", type=Path, default=default_store(),
+                   help=f"the store of exports, a DuckDB file (default {default_store()}: $PLAYBOOK_STORE, else "
+                        "runs/history.duckdb)")
+    p.add_argument("--wait", type=whole_number(0, 3600), default=30, metavar="SECONDS",
+                   help="how long to wait for another playbook using the store before giving up (default 30)")
 
 
 def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
@@ -208,6 +229,9 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
                         "column the notebooks read: activities, loss reasons, competitors, quotas, two years)")
     p.add_argument("--broken", type=whole_number(0), default=0, metavar="N",
                    help="damage N rows on purpose (listed in broken_rows.json) to exercise data-quality checks")
+    p.add_argument("--as-of", type=iso_date, metavar="DATE",
+                   help="write the export the CRM would have shown at the end of DATE (YYYY-MM-DD) for the same "
+                        "simulated history: later deals absent, stages, amounts and close dates as they stood")
 
 
 @command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels; "
@@ -216,9 +240,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     output_folder(args.out, "--out")
     scenario = Scenario.load(args.scenario)
     tables = simulate(scenario, seed=args.seed).tables
+    if args.as_of is not None:
+        tables = export_as_of(tables, args.as_of)
     paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken, quota=scenario.reps.quota)
     broken = min(args.broken, breakable(len(tables.opportunities)))
     print(f"wrote a simulated {args.crm} export of {scenario.name!r} (seed {args.seed}, "
+          + (f"as of {args.as_of:%Y-%m-%d}, " if args.as_of is not None else "") +
           f"{len(tables.opportunities)} deals, {broken} broken rows):")
     if broken < args.broken:
         print(f"  note: --broken {args.broken} asked for more than this export can break: "
@@ -243,6 +270,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
     p.add_argument("--timeout", type=whole_number(1), help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    store_args(p)
+    p.add_argument("--no-store", action="store_true", help="do not keep the export in the store of exports")
 
 
 @command("report", "run every principle notebook on an export and write a static report (index.html, data quality)", _report_args)
@@ -270,10 +299,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         with interruptible():    # `kill` cleans up like Ctrl-C: no half report is left
             report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                                   seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
-                                  progress=False if args.no_progress else None, timeout=args.timeout)
+                                  progress=False if args.no_progress else None, timeout=args.timeout,
+                                  store=None if args.no_store or args.export is None else args.store,
+                                  store_wait=args.wait)
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings
+    if report.stored:
+        print(report.stored)
     print(f"report: {len(report.cards)} notebooks in {t['total']:.1f} s "
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
     for card in report.cards:
@@ -376,7 +409,7 @@ def write_json(path: Path, value) -> None:
 # ---- the error boundary --------------------------------------------------------------------------------
 def user_error(err: BaseException) -> str | None:
     """What to tell the user about `err` when it comes from their input or their machine; None for a bug."""
-    if isinstance(err, (UsageError, ScenarioError, TableError, ExportError)) or type(err).__name__ == "ReportError":
+    if isinstance(err, (UsageError, ScenarioError, TableError, ExportError, StoreError)) or type(err).__name__ == "ReportError":
         return str(err)
     if isinstance(err, OSError):
         return os_message(err)
@@ -471,6 +504,129 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         return explorer_serve.serve(args.port, args.folder)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+# ---- ingest / history / changes (the store of exports) ---------------------------------------------------
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("export", type=Path, help="an export file (CSV/XLSX) or a folder holding the files of one export")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
+    how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
+    p.add_argument("--as-of", type=iso_date, metavar="DATE",
+                   help="the date the export was taken, YYYY-MM-DD (default: the newest date in it)")
+    store_args(p)
+
+
+@command("ingest", "load a CRM export and keep it in the store of exports as a snapshot (the same export twice "
+                   "is kept once)", _ingest_args)
+def cmd_ingest(args: argparse.Namespace) -> int:
+    return ingest_export(args.export, args.crm, args.mapping, args.as_of, args.store, args.wait)
+
+
+def ingest_export(export: Path, crm: str | None, mapping: Path | None, as_of: pd.Timestamp | None, store: Path,
+                  wait: float) -> int:
+    """Load `export`, say what was read, and store it as a snapshot (or say it already is one)."""
+    result = load_export(export, crm=crm, mapping=mapping)
+    summary = result.summary()
+    print(f"{export}: {summary['format']} export, {summary['rows_read']:,} rows read, {summary['rows_loaded']:,} "
+          f"loaded, {summary['rows_rejected']:,} rejected (`playbook check` lists them)")
+    for warning in summary["warnings"]:
+        print(f"  WARNING: {warning}")
+    with Store.open(store, wait=wait) as s:
+        added = s.ingest(result.tables, summary, source=str(export), as_of=as_of, format=summary["format"])
+        print(added.message(store))
+    return 0
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    store_args(p)
+    p.add_argument("--json", action="store_true", help="print the snapshots as JSON")
+
+
+@command("history", "list the snapshots in the store of exports (as-of date, deals, open pipeline, source)", _history_args)
+def cmd_history(args: argparse.Namespace) -> int:
+    return list_history(args.store, args.wait, args.json)
+
+
+def list_history(store: Path, wait: float, as_json: bool) -> int:
+    with Store.open(store, read_only=True, wait=wait) as s:
+        snaps, size = s.snapshots(), store.stat().st_size
+    if as_json:
+        print(json.dumps([{"id": x.id, "as_of": f"{x.as_of:%Y-%m-%d}", "as_of_given": x.as_of_given,
+                           "source": x.source, "format": x.format, "deals": x.opportunities, "open_deals": x.open_deals,
+                           "open_amount": round(x.open_amount, 2), "ingested_at": f"{x.ingested_at:%Y-%m-%d %H:%M:%S}",
+                           "fingerprint": x.fingerprint} for x in snaps], indent=2))
+        return 0
+    print(f"{store}: {len(snaps)} snapshot(s), {size / 1e6:,.1f} MB")
+    for x in snaps:
+        print(f"  #{x.id:<3} as of {x.as_of:%Y-%m-%d}{'*' if x.as_of_given else ' '} {x.opportunities:>7,} deals, "
+              f"{x.open_deals:>6,} open worth {x.open_amount:>16,.2f}  {x.format or ''}  {x.source}  "
+              f"(ingested {x.ingested_at:%Y-%m-%d %H:%M} UTC)")
+    if any(x.as_of_given for x in snaps):
+        print("  * as-of date given with --as-of (else the newest date in the export)")
+    return 0
+
+
+def _changes_args(p: argparse.ArgumentParser) -> None:
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--since", type=iso_date, metavar="DATE",
+                       help="compare the newest snapshot with the newest one as of DATE or earlier (YYYY-MM-DD)")
+    which.add_argument("--previous", action="store_true",
+                       help="compare the newest snapshot with the one before it (the default)")
+    p.add_argument("--by", choices=("owner", "segment"), help="also break the waterfall down by owner or segment")
+    p.add_argument("--json", action="store_true",
+                   help='print {"from", "to", "open_before", "open_after", "headings", "deals"} as JSON')
+    p.add_argument("--figure", type=Path, metavar="PNG", help="write the waterfall figure to this file")
+    store_args(p)
+
+
+@command("changes", "what changed in the open pipeline between two stored exports: created, won, lost, pushed "
+                    "out, pulled in, amount up or down, stage forward or back, vanished", _changes_args)
+def cmd_changes(args: argparse.Namespace) -> int:
+    return show_changes(args.store, args.wait, args.since, args.by, args.json, args.figure)
+
+
+def pick_snapshots(snaps: list, since: pd.Timestamp | None, store: Path) -> tuple:
+    """The two snapshots to compare: the newest, and the one before it (or the newest as of `since`)."""
+    if len(snaps) < 2:
+        raise UsageError(f"{store}: holds {len(snaps)} snapshot(s); ingest a later export to see what changed")
+    newest = snaps[-1]
+    earlier = snaps[:-1]
+    if since is not None:
+        earlier = [x for x in earlier if x.as_of <= since]
+        if not earlier:
+            raise UsageError(f"--since {since:%Y-%m-%d}: no earlier snapshot is as of that date or before; the "
+                             "snapshots are as of " + ", ".join(f"{x.as_of:%Y-%m-%d}" for x in snaps))
+    return earlier[-1], newest
+
+
+def show_changes(store: Path, wait: float, since: pd.Timestamp | None, by: str | None, as_json: bool,
+                 figure: Path | None) -> int:
+    with Store.open(store, read_only=True, wait=wait) as s:
+        old, new = pick_snapshots(s.snapshots(), since, store)
+        result = pipeline_changes(s.tables(old.id), s.tables(new.id), old.as_of, new.as_of)
+    if figure is not None:
+        output_folder(figure.parent, "--figure")
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        result.figure().savefig(figure, dpi=120)
+    if as_json:
+        print(json.dumps(finite(result.to_json(by)), indent=1))
+        return 0
+    unit = f" {result.currency}" if result.currency else ""
+    print(f"open pipeline {result.open_before:,.2f}{unit} (snapshot {old.label}) -> {result.open_after:,.2f}{unit} "
+          f"(snapshot {new.label})")
+    table = result.headings()
+    for name, row in table.iterrows():
+        print(f"  {name:<14} {int(row['count']):>6,} deals  {row['amount']:>+18,.2f}")
+    print(f"  {'total':<14} {int(table['count'].sum()):>6,} deals  {table['amount'].sum():>+18,.2f}")
+    if by is not None:
+        for key, group in result.by(by).items():
+            moved = ", ".join(f"{h} {v['count']} ({v['amount']:+,.0f})" for h, v in group["headings"].items()
+                              if v["count"] and h != "unchanged")
+            print(f"  {by} {key}: {group['open_before']:,.2f} -> {group['open_after']:,.2f}: {moved or 'no change'}")
+    if figure is not None:
+        print(f"wrote {figure}")
+    return 0
 
 
 # ---- entry point ---------------------------------------------------------------------------------------

@@ -99,6 +99,8 @@ def _signed_or_estimate(opp: pd.DataFrame) -> pd.Series:
 
 def _expected_close(opp: pd.DataFrame) -> pd.Series:
     expected = (opp["created_at"] + pd.Timedelta(days=EXPECTED_CYCLE_DAYS)).dt.normalize()
+    if "expected_close_at" in opp:   # an export as of an earlier date: the close date as it stood (sim.crm.as_of)
+        expected = opp["expected_close_at"].where(opp["expected_close_at"].notna(), expected)
     return opp["closed_at"].where(opp["outcome"] != "open", expected)
 
 

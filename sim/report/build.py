@@ -31,6 +31,7 @@ from .playbook import principle_pages, site_links, write_playbook
 from .run import Run, principle_notebooks, run_notebook
 from .shared import remove as remove_shared
 from .shared import share
+from .since import Since, keep_and_compare
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
 
@@ -42,6 +43,7 @@ class Report:
     path: Path
     cards: list[Card]
     timings: dict[str, float] = field(default_factory=dict)
+    stored: str | None = None     # what the store of exports said of this export (None: not stored)
 
     @property
     def index(self) -> Path:
@@ -111,7 +113,7 @@ def _status_line(cards: list[Card]) -> str:
 
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
-                 playbook: Path | None = None) -> float:
+                 playbook: Path | None = None, since: Since | None = None) -> float:
     """index.html, data-quality.html, the figures, the notebooks' downloads, rejected.csv and the playbook (the
     pages in `playbook`), from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
@@ -120,7 +122,11 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
     common = dict(data=data, crm=crm, mapping=mapping, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
     skipped = [(c, s) for c in cards for s in c.skipped]
     pages = {p.stem for p in principle_pages(playbook)}
-    render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards),
+    if since is not None:   # the "Since your last export" card's waterfall
+        (folder / "figures").mkdir(exist_ok=True)
+        since.changes.figure().savefig(folder / "figures" / "since-last-export.png", dpi=110)
+        since.figure = "figures/since-last-export.png"
+    render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards), since=since,
            status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report", **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), root="", here="data-quality", **common)
@@ -165,6 +171,8 @@ def build_report(
     progress: bool | None = None,
     timeout: int | None = None,
     playbook: str | Path | None = None,
+    store: str | Path | None = None,
+    store_wait: float = 30.0,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -174,7 +182,8 @@ def build_report(
     `seed` and `reps` are passed to notebooks that declare them when given (fewer replications for the
     what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
     all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
-    `timeout` bounds each notebook cell, in seconds.
+    `timeout` bounds each notebook cell, in seconds. With `store` (a store of exports, `sim.crm.store`) the
+    export is kept there as a snapshot, and the front page says what changed since the snapshot before it.
     """
     out = Path(out)
     if out.exists() and not force:
@@ -195,6 +204,8 @@ def build_report(
             seed = 0
         data = load_export(export, crm, mapping) if export is not None else simulated(seed)
         env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
+        stored, since = (keep_and_compare(Path(store), data.tables, data.details, str(export), store_wait)
+                         if store is not None and export is not None else (None, None))
         timings["loading"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -210,7 +221,8 @@ def build_report(
 
         start = time.perf_counter()
         cards = [card_from_run(run) for run in runs]
-        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
+        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook,
+                                           since)
         timings["pages"] = time.perf_counter() - start
         timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
         _write_json(tmp / "report.json", data, cards, timings)
@@ -219,4 +231,4 @@ def build_report(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Report(out, cards, timings)
+    return Report(out, cards, timings, stored)
