@@ -37,8 +37,10 @@ from .core.schema import TableError
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.as_of import as_of as export_as_of
+from .crm.history_formats import LAYOUTS
 from .crm.store import Store, StoreError, default_store
 from .crm.synth import breakable, write_export
+from .analysis.category_scores import category_scores
 from .analysis.changes import changes as pipeline_changes
 from .explorer import serve as explorer_serve
 
@@ -185,11 +187,12 @@ def _check_args(p: argparse.ArgumentParser) -> None:
     how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
     p.add_argument("--show", type=whole_number(0), default=10, help="how many rejected rows and repaired values to list (default 10)")
+    p.add_argument("--pipeline", metavar="NAME", help="keep the deals of one pipeline (HubSpot exports with several)")
 
 
 @command("check", "load a CRM export, print what was read, loaded and rejected; exit 1 if nothing usable loaded", _check_args)
 def cmd_check(args: argparse.Namespace) -> int:
-    result = load_export(args.export, crm=args.crm, mapping=args.mapping)
+    result = load_export(args.export, crm=args.crm, mapping=args.mapping, pipeline=args.pipeline)
     summary = result.summary()
     print(f"{args.export}: {summary['format']} export")
     for warning in summary["warnings"]:
@@ -232,6 +235,10 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", type=iso_date, metavar="DATE",
                    help="write the export the CRM would have shown at the end of DATE (YYYY-MM-DD) for the same "
                         "simulated history: later deals absent, stages, amounts and close dates as they stood")
+    p.add_argument("--history", choices=sorted(LAYOUTS),
+                   help="write the stage history in another layout the CRM exports: " + ", ".join(
+                       f"{k} ({v})" for k, v in LAYOUTS.items()) + " (wide: HubSpot's 'Date entered/exited' "
+                       "columns; hs_v2: the same under internal names; field: Salesforce's Opportunity Field History)")
 
 
 @command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels; "
@@ -242,7 +249,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
     tables = simulate(scenario, seed=args.seed).tables
     if args.as_of is not None:
         tables = export_as_of(tables, args.as_of)
-    paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken, quota=scenario.reps.quota)
+    if args.history is not None and LAYOUTS[args.history] != args.crm:
+        raise UsageError(f"--history {args.history} is a {LAYOUTS[args.history]} layout; use it with --crm {LAYOUTS[args.history]}")
+    paths = write_export(tables, args.crm, args.out, seed=args.seed, broken=args.broken, quota=scenario.reps.quota,
+                         history=args.history)
     broken = min(args.broken, breakable(len(tables.opportunities)))
     print(f"wrote a simulated {args.crm} export of {scenario.name!r} (seed {args.seed}, "
           + (f"as of {args.as_of:%Y-%m-%d}, " if args.as_of is not None else "") +
@@ -514,19 +524,20 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
     p.add_argument("--as-of", type=iso_date, metavar="DATE",
                    help="the date the export was taken, YYYY-MM-DD (default: the newest date in it)")
+    p.add_argument("--pipeline", metavar="NAME", help="keep the deals of one pipeline (HubSpot exports with several)")
     store_args(p)
 
 
 @command("ingest", "load a CRM export and keep it in the store of exports as a snapshot (the same export twice "
                    "is kept once)", _ingest_args)
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return ingest_export(args.export, args.crm, args.mapping, args.as_of, args.store, args.wait)
+    return ingest_export(args.export, args.crm, args.mapping, args.as_of, args.store, args.wait, args.pipeline)
 
 
 def ingest_export(export: Path, crm: str | None, mapping: Path | None, as_of: pd.Timestamp | None, store: Path,
-                  wait: float) -> int:
+                  wait: float, pipeline: str | None = None) -> int:
     """Load `export`, say what was read, and store it as a snapshot (or say it already is one)."""
-    result = load_export(export, crm=crm, mapping=mapping)
+    result = load_export(export, crm=crm, mapping=mapping, pipeline=pipeline)
     summary = result.summary()
     print(f"{export}: {summary['format']} export, {summary['rows_read']:,} rows read, {summary['rows_loaded']:,} "
           f"loaded, {summary['rows_rejected']:,} rejected (`playbook check` lists them)")
@@ -626,6 +637,31 @@ def show_changes(store: Path, wait: float, since: pd.Timestamp | None, by: str |
             print(f"  {by} {key}: {group['open_before']:,.2f} -> {group['open_after']:,.2f}: {moved or 'no change'}")
     if figure is not None:
         print(f"wrote {figure}")
+    return 0
+
+
+def _categories_args(p: argparse.ArgumentParser) -> None:
+    store_args(p)
+
+
+@command("categories", "score the export's own forecast categories (commit, best case, pipeline) in each stored "
+                       "snapshot against what then closed by the end of the quarter", _categories_args)
+def cmd_categories(args: argparse.Namespace) -> int:
+    return show_category_scores(args.store, args.wait)
+
+
+def show_category_scores(store: Path, wait: float) -> int:
+    with Store.open(store, read_only=True, wait=wait) as s:
+        scores = category_scores([(x.as_of, s.tables(x.id)) for x in s.snapshots()])
+    if scores.empty:
+        print(f"{store}: no snapshot with forecast categories whose quarter has ended in a later snapshot yet")
+    for r in scores.itertuples(index=False):
+        print(f"  as of {r.as_of:%Y-%m-%d} for {r.period}: {r.category:<10} {r.deals:>5,} deals {r.amount:>16,.2f}; "
+              f"won by the quarter's end {r.won_deals:>5,} deals {r.won_amount:>16,.2f} "
+              f"({'n/a' if pd.isna(r.won_share) else f'{r.won_share:.0%}'}; judged by the snapshot as of {r.judged_by:%Y-%m-%d})")
+    if scores.attrs.get("pending"):
+        print("  not judged yet (no later snapshot after the quarter's end): "
+              + ", ".join(f"{d:%Y-%m-%d}" for d in scores.attrs["pending"]))
     return 0
 
 
