@@ -561,7 +561,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def list_history(store: Path, wait: float, as_json: bool) -> int:
     with Store.open(store, read_only=True, wait=wait) as s:
-        snaps, size = s.snapshots(), store.stat().st_size
+        snaps, size = s.snapshots(), s.size()
     if as_json:
         print(json.dumps([{"id": x.id, "as_of": f"{x.as_of:%Y-%m-%d}", "as_of_given": x.as_of_given,
                            "source": x.source, "format": x.format, "deals": x.opportunities, "open_deals": x.open_deals,

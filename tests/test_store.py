@@ -178,3 +178,19 @@ def test_a_second_writer_waits_for_the_first_or_gives_up_with_a_clear_message(tm
         assert time.monotonic() - start < 30
     finally:
         holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["ingest", "{tmp}/missing"], "no such file or folder"),
+    (["ingest", "{export}", "--as-of", "31/12/2026"], "--as-of: '31/12/2026' is not a date written YYYY-MM-DD"),
+    (["changes", "--since", "soon"], "--since: 'soon' is not a date"),
+    (["changes", "--since", "2026-01-01", "--previous"], "not allowed with argument"),
+    (["history", "--wait", "-1"], "--wait: -1 is not allowed"),
+    (["history", "--store", "{tmp}"], "is a folder"),
+    (["changes", "--by", "region"], "invalid choice: 'region'"),
+    (["categories", "--store", "{tmp}/none.duckdb"], "no store here yet"),
+])
+def test_store_commands_answer_bad_input_in_one_line(tmp_path, export, capsys, argv, words):
+    argv = [a.format(tmp=tmp_path, export=export) for a in argv]
+    code, out, err = run(argv, capsys)
+    assert code == 2 and words in err and "Traceback" not in out + err

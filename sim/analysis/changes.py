@@ -25,7 +25,8 @@ pipeline, and a leader asking "what did we win since last week" wants it there. 
 open deal is `expected_close_at` (the loaders keep an open deal's close date there); a deal without one in either
 export is never pushed or pulled. Stage order is the canonical one when the stage names are the default stages,
 else the order deals pass the stages in the exports' stage history (`snapshots.stage_order`); without a history,
-stages whose open deals are older (median age) come later; `stages=` gives the order outright.
+stages whose open deals are older (median age) come later; `stages=` gives the order outright. A move between
+stages the order does not place counts as stage_forward.
 """
 
 from __future__ import annotations

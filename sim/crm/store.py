@@ -304,21 +304,6 @@ class Store:
                 self.con.unregister("_incoming")
         return kinds
 
-    def forget(self, snapshot_id: int) -> None:
-        """Remove one snapshot (its tables and its row), in one transaction."""
-        self.snapshot(snapshot_id)
-        columns = json.loads(self.con.execute("SELECT columns FROM snapshots WHERE snapshot_id = ?",
-                                              [snapshot_id]).fetchone()[0])
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            for name in columns:
-                self.con.execute(f"DELETE FROM {_table_name(name)} WHERE snapshot_id = ?", [snapshot_id])
-            self.con.execute("DELETE FROM snapshots WHERE snapshot_id = ?", [snapshot_id])
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-
     # ---- reading ---------------------------------------------------------------------------------------
     def snapshots(self) -> list[Snapshot]:
         """Every snapshot, oldest as-of date first (ties in the order they were stored)."""
