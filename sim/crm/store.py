@@ -42,8 +42,9 @@ from ..core.tables import Tables
 SCHEMA_VERSION = 1
 APP = "sales-playbook-lab"
 DEFAULT_STORE = Path("runs") / "history.duckdb"   # relative to where playbook runs; PLAYBOOK_STORE overrides it
-DATE_SOURCES = {"opportunities": ("created_at", "closed_at"), "stage_history": ("entered_at", "exited_at"),
-                "activities": ("at",)}   # where an export's newest date (its default as-of date) is looked for
+# where an export's newest date (its default as-of date) is looked for: not expected close dates, not activities
+# (a CRM lists meetings scheduled ahead), both of which lie in the future
+DATE_SOURCES = {"opportunities": ("created_at", "closed_at"), "stage_history": ("entered_at", "exited_at")}
 # schema version v -> the statements that bring a store from v to v + 1 (none yet: version 1 is the first)
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
 
@@ -115,8 +116,7 @@ def fingerprint(tables: Tables) -> str:
 
 
 def newest_date(tables: Tables) -> pd.Timestamp | None:
-    """The newest date an export holds (creation, close, stage change, activity), the default as-of date.
-    Expected close dates are left out: they lie in the future."""
+    """The newest date an export holds (creation, close, stage change), the default as-of date."""
     found = []
     for name, cols in DATE_SOURCES.items():
         df = getattr(tables, name)
