@@ -64,6 +64,8 @@ def _wide(raw: RawTable, fmt: Format, spec: FileSpec, log: IssueLog, reports: li
           opps: pd.DataFrame, pipeline: str | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     header = list(raw.frame.columns)
     columns = hubspot_stages.stage_columns(header)
+    if not columns and pipeline is None:
+        return opps, None      # the usual case: nothing to read here, no pass over the rows
     cols = spec.resolve(header)
     ids = parse.parse_text(raw.frame[cols["opportunity_id"]])
     loaded = ids.isin(set(opps["opportunity_id"])) & ~ids.duplicated()
