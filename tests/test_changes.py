@@ -150,12 +150,18 @@ def truth(tables: sim.Tables, d1: str, d2: str) -> dict[str, dict]:
     return out
 
 
-def test_two_as_of_exports_of_one_history_show_the_changes_the_simulation_had(tmp_path, capsys):
-    tables = sim.simulate(sim.Scenario.preset("baseline"), seed=5).tables
+@pytest.fixture(scope="module")
+def history():
+    return sim.simulate(sim.Scenario.preset("baseline"), seed=5).tables
+
+
+@pytest.mark.parametrize("crm, layout", [("salesforce", []), ("hubspot", ["--history", "wide"]), ("pipedrive", [])])
+def test_two_as_of_exports_of_one_history_show_the_changes_the_simulation_had(tmp_path, capsys, history, crm, layout):
+    tables = history
     d1, d2 = "2026-09-20", "2026-10-04"     # across a quarter's end: deals are pushed out
     store = tmp_path / "h.duckdb"
     for d in (d1, d2):
-        assert main(["synth", "--crm", "salesforce", "--seed", "5", "--as-of", d, "--out", str(tmp_path / d)]) == 0
+        assert main(["synth", "--crm", crm, *layout, "--seed", "5", "--as-of", d, "--out", str(tmp_path / d)]) == 0
         assert main(["ingest", str(tmp_path / d), "--as-of", d, "--store", str(store)]) == 0
     capsys.readouterr()
     assert main(["changes", "--json", "--store", str(store)]) == 0
