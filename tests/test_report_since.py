@@ -3,6 +3,7 @@ store's snapshot before it (issue 27)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def test_a_report_on_a_later_export_opens_with_what_changed_since_the_last(tmp_p
     assert "figures/since-last-export.png" in page and (tmp_path / "r2" / "figures" / "since-last-export.png").exists()
     for heading in ("created", "won", "lost"):
         assert f"<td>{heading}</td>" in page
+    since = json.loads((tmp_path / "r2" / "report.json").read_text())["since_last_export"]
+    assert since["from"] == f"{snaps[0].as_of:%Y-%m-%d}" and since["to"] == f"{snaps[1].as_of:%Y-%m-%d}"
+    assert round(since["open_before"] + sum(h["amount"] for h in since["headings"].values()), 2) == since["open_after"]
     # the same export again: stored once, and the card still compares with the snapshot before it
     assert main(["report", str(tmp_path / "2026-10-04"), "-o", str(tmp_path / "r2"), *common]) == 0
     assert "already stored" in capsys.readouterr().out

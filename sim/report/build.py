@@ -136,13 +136,18 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
     return time.perf_counter() - start
 
 
-def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float]) -> None:
-    """report.json: each card's status, headline, skips and error, and the timings, for scripts and benchmarks."""
+def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float],
+                since: Since | None = None) -> None:
+    """report.json: each card's status, headline, skips and error, and the timings, for scripts and benchmarks;
+    with a "since" card, what changed since the last export (`sim.analysis.changes` JSON, without the deals)."""
+    extra = {} if since is None else {"since_last_export": {
+        k: v for k, v in since.changes.to_json().items() if k != "deals"}}
     path.write_text(json.dumps({
         "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings,
         "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline, "whatif": c.whatif,
                    "skipped": [{"analysis": s.analysis, "missing": list(s.missing)} for s in c.skipped],
                    "error": c.error, "seconds": c.seconds} for c in cards],
+        **extra,
     }, indent=2) + "\n")
 
 
@@ -225,7 +230,7 @@ def build_report(
                                            since)
         timings["pages"] = time.perf_counter() - start
         timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
-        _write_json(tmp / "report.json", data, cards, timings)
+        _write_json(tmp / "report.json", data, cards, timings, since)
         remove_shared(tmp)   # the notebooks' shared input, not part of the report
         _move_into_place(tmp, out)
     except BaseException:
