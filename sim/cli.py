@@ -87,8 +87,8 @@ def iso_date(text: str) -> pd.Timestamp:
 def store_args(p: argparse.ArgumentParser) -> None:
     """--store and --wait, for every command that uses the store of exports."""
     p.add_argument("--store", type=Path, default=default_store(),
-                   help=f"the store of exports, a DuckDB file (default {default_store()}: $PLAYBOOK_STORE, else "
-                        "runs/history.duckdb)")
+                   help=f"the store of exports, a DuckDB file (default: $PLAYBOOK_STORE if set, else "
+                        f"runs/history.duckdb; here {default_store()})")
     p.add_argument("--wait", type=whole_number(0, 3600), default=30, metavar="SECONDS",
                    help="how long to wait for another playbook using the store before giving up (default 30)")
 
