@@ -280,6 +280,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
     p.add_argument("--timeout", type=whole_number(1), help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--pipeline", metavar="NAME", help="report on the deals of one pipeline (HubSpot exports with several)")
     store_args(p)
     p.add_argument("--no-store", action="store_true", help="do not keep the export in the store of exports")
 
@@ -293,6 +294,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"export: {args.export} does not exist")
     if args.mapping is not None and not args.mapping.is_file():
         raise UsageError(f"--mapping: {args.mapping} is not a file")
+    if args.pipeline is not None and args.export is None:
+        raise UsageError("--pipeline: give the export whose pipeline to report on")
     if args.notebooks is not None and not args.notebooks.is_dir():
         raise UsageError(f"--notebooks: {args.notebooks} is not a folder")
     out = args.out or Path("reports") / (args.export.stem if args.export else "demo")
@@ -311,7 +314,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                                   seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
                                   progress=False if args.no_progress else None, timeout=args.timeout,
                                   store=None if args.no_store or args.export is None else args.store,
-                                  store_wait=args.wait)
+                                  store_wait=args.wait, pipeline=args.pipeline)
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings

@@ -186,3 +186,7 @@ def test_the_report_runs_on_the_history_formats(tmp_path, run):
         assert main(["report", str(export), "--crm", crm, "-o", str(out), "--notebooks", str(nbs), "--no-progress",
                      "--no-store"]) == 0
         assert "won the most deals" in (out / "index.html").read_text()
+    out = tmp_path / "r-one-pipeline"          # the notebooks see the deals of the pipeline asked for only
+    assert main(["report", str(HAND_MADE), "--crm", "hubspot", "--pipeline", "Sales Pipeline", "-o", str(out),
+                 "--notebooks", str(nbs), "--no-progress", "--no-store"]) == 0
+    assert "Bob won the most deals: 1 of 1 won deals (3 opportunities)" in (out / "index.html").read_text()

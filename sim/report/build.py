@@ -178,6 +178,7 @@ def build_report(
     playbook: str | Path | None = None,
     store: str | Path | None = None,
     store_wait: float = 30.0,
+    pipeline: str | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -189,6 +190,7 @@ def build_report(
     all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
     `timeout` bounds each notebook cell, in seconds. With `store` (a store of exports, `sim.crm.store`) the
     export is kept there as a snapshot, and the front page says what changed since the snapshot before it.
+    `pipeline` keeps the deals of one pipeline of a HubSpot export (the notebooks get the tables loaded here).
     """
     out = Path(out)
     if out.exists() and not force:
@@ -207,7 +209,7 @@ def build_report(
         start = time.perf_counter()
         if export is None and seed is None:
             seed = 0
-        data = load_export(export, crm, mapping) if export is not None else simulated(seed)
+        data = load_export(export, crm, mapping, pipeline) if export is not None else simulated(seed)
         env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
         stored, since = (keep_and_compare(Path(store), data.tables, data.details, str(export), store_wait)
                          if store is not None and export is not None else (None, None))
