@@ -194,3 +194,18 @@ def test_store_commands_answer_bad_input_in_one_line(tmp_path, export, capsys, a
     argv = [a.format(tmp=tmp_path, export=export) for a in argv]
     code, out, err = run(argv, capsys)
     assert code == 2 and words in err and "Traceback" not in out + err
+
+
+def test_a_column_that_changes_type_between_exports_comes_back_as_each_export_had_it(tmp_path):
+    def tables(value):
+        opp = pd.DataFrame({"opportunity_id": ["a", "b"], "outcome": ["open", "won"], "amount": [1.5, 2.0],
+                            "custom": value})
+        return sim.Tables(opportunities=opp)
+
+    first, second = tables([0.25, None]), tables(["high", None])     # a number column, then words in it
+    with Store.open(tmp_path / "h.duckdb") as s:
+        a = s.ingest(first, as_of="2026-01-01").snapshot.id
+        b = s.ingest(second, as_of="2026-01-08").snapshot.id
+        back_a, back_b = s.tables(a).opportunities, s.tables(b).opportunities
+    assert back_a["custom"].dtype == "float64" and back_a["custom"].iloc[0] == 0.25 and pd.isna(back_a["custom"].iloc[1])
+    assert back_b["custom"].tolist() == ["high", None]
