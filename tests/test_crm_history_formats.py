@@ -181,12 +181,11 @@ def test_the_report_runs_on_the_history_formats(tmp_path, run):
     nbs.mkdir()
     (nbs / "01-runs.ipynb").write_bytes((Path(__file__).parent / "fixtures" / "report_notebooks" / "01-runs.ipynb").read_bytes())
     write_export(run, "salesforce", tmp_path / "sf", seed=4, history="field")
-    for export, crm in ((HAND_MADE, "hubspot"), (tmp_path / "sf", "salesforce")):
-        out = tmp_path / f"r-{crm}"
-        assert main(["report", str(export), "--crm", crm, "-o", str(out), "--notebooks", str(nbs), "--no-progress",
-                     "--no-store"]) == 0
-        assert "won the most deals" in (out / "index.html").read_text()
-    out = tmp_path / "r-one-pipeline"          # the notebooks see the deals of the pipeline asked for only
+    out = tmp_path / "r-salesforce"
+    assert main(["report", str(tmp_path / "sf"), "--crm", "salesforce", "-o", str(out), "--notebooks", str(nbs),
+                 "--no-progress", "--no-store"]) == 0
+    assert "won the most deals" in (out / "index.html").read_text()
+    out = tmp_path / "r-one-pipeline"          # two pipelines; the notebooks see the deals of the one asked for only
     assert main(["report", str(HAND_MADE), "--crm", "hubspot", "--pipeline", "Sales Pipeline", "-o", str(out),
                  "--notebooks", str(nbs), "--no-progress", "--no-store"]) == 0
     assert "Bob won the most deals: 1 of 1 won deals (3 opportunities)" in (out / "index.html").read_text()
