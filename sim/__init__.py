@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
 from . import crm   # `sim.crm.load(...)` after `import sim`, as the README shows
+from .analysis.changes import changes
 from .core.schema import Col, Table
 from .core.tables import Tables
 from .engine.hooks import ModelView, Policy, PolicyRun, register, unregister
@@ -40,5 +41,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "crm", "Level", "ModelView", "Policy", "PolicyRun", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "Sweep", "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity",
+           "Sweep", "backtest", "calibrate", "changes", "compare", "register", "replicate", "replicate_each", "sensitivity",
            "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

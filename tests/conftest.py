@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import sim
@@ -16,3 +18,9 @@ def baseline() -> sim.Scenario:
 def short_baseline(baseline) -> sim.Scenario:
     """Four months of the baseline: the same dynamics, a quarter of the run time."""
     return baseline.replace(days=120, name="short")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _store_of_exports_outside_the_repository(tmp_path_factory):
+    """`playbook report` and `ingest` keep exports in runs/history.duckdb by default: in tests, a temporary one."""
+    os.environ["PLAYBOOK_STORE"] = str(tmp_path_factory.mktemp("store") / "history.duckdb")
