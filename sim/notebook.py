@@ -47,7 +47,11 @@ def load_tables(
         tables = load(export, crm=crm, mapping=mapping).tables
     tables = with_every_column(tables)
     show_gate(tables)
+    _LOADED[0] = tables
     return tables
+
+
+_LOADED: list[Tables | None] = [None]   # the export this notebook loaded: what a skip says is missing is read on it
 
 
 def with_every_column(tables: Tables) -> Tables:
@@ -203,7 +207,7 @@ def guarded(analysis: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
     try:
         return fn(*args, **kwargs)
     except MissingColumns as err:
-        tables = next((a for a in (*args, *kwargs.values()) if isinstance(a, Tables)), None)
+        tables = next((a for a in (*args, *kwargs.values()) if isinstance(a, Tables)), _LOADED[0])
         lacks = missing_words(err.missing, tables)
         _show(Markdown(f"*Skipped {analysis}: needs {lacks}, which this data lacks.*"), "skipped",
               analysis=analysis, missing=err.missing, lacks=None if lacks.startswith("column(s)") else lacks)
