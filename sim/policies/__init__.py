@@ -7,6 +7,7 @@ of meetings, calls and trials) and `streams` (a random stream per deal, for comm
 """
 
 from .allocation import AllocationPolicy
+from .attrition import AttritionPolicy
 from .bugs import BugPolicy
 from .first_meeting import FirstMeetingPolicy
 from .forecast import ForecastPolicy
@@ -19,6 +20,6 @@ from .qualification import QualificationPolicy, RelaxWhenBehind
 from .staffing import StaffingPolicy
 from .trials import TrialPolicy
 
-__all__ = ["AllocationPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",
+__all__ = ["AllocationPolicy", "AttritionPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",
            "ListeningPolicy", "OpenPipeline", "OrbitAllocation", "QualificationPolicy", "RelaxWhenBehind", "SecondPlace", "StaffingPolicy",
            "TrialPolicy"]
