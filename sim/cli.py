@@ -473,6 +473,19 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
 
 
+# ---- plan -----------------------------------------------------------------------------------------------
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    from .report.plan import arguments
+    arguments(p)
+
+
+@command("plan", "what it takes to hit a bookings target: P(hit) now with its 95% CI, the cheapest changes reaching a "
+         "confidence, the pipeline coverage needed", _plan_args)
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .report.plan import plan_command
+    return plan_command(args, UsageError)
+
+
 # ---- entry point ---------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="playbook", description="Sales Playbook Lab: simulate, compare, load, report, calibrate and explore what-ifs.")
