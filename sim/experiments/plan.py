@@ -253,12 +253,14 @@ class Plan:
             return pipeline_coverage(opp, self.target, start, end)
         run_days = max(7, (start.date() - self.scenario.start).days)
         history = simulate(self.scenario.replace({"days": run_days}), seed=self.seed).tables.opportunities
-        if (history["outcome"] == "won").sum() < 20:   # a plan from the scenario's first day: read rates from a year
-            longer = simulate(self.scenario, seed=self.seed).tables.opportunities
-            out = pipeline_coverage(longer, self.target, start, end, open_now=history)
+        if (history["outcome"] == "won").sum() < 20:   # a plan from the scenario's first day: read rates from the run
+            history, open_now = simulate(self.scenario, seed=self.seed).tables.opportunities, history
         else:
-            out = pipeline_coverage(history, self.target, start, end)
-        return out
+            open_now = None
+        if not (history["outcome"] == "won").any():
+            raise ValueError(f"coverage: a simulated run of {self.scenario.name!r} has no won deals to read win rates "
+                             "and cycles from; give the export's tables (plan(..., tables=...))")
+        return pipeline_coverage(history, self.target, start, end, open_now=open_now)
 
     def summary(self) -> str:
         """A few lines a leader reads: P(hit) now, the cheapest option, what the costs assume."""

@@ -89,21 +89,28 @@ def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
         if not opts.empty:
             print("\ncheapest options reaching the confidence:")
             print(opts.to_string(index=False))
-        cov = p.coverage()
-        first = cov.groupby("segment").first().reset_index()
-        print(f"\npipeline needed at the start of {args.within} by segment (from the win rates and cycles), beside the pipeline now:")
-        print(first[["segment", "value_win_rate", "cycle_days", "coverage_ratio", "pipeline_needed", "pipeline_now", "gap"]]
-              .to_string(index=False))
+        try:
+            cov = p.coverage()
+        except ValueError as err:       # nothing won to read rates from: said, and the rest of the plan stands
+            cov = None
+            print(f"\nno coverage: {err}")
+        if cov is not None:
+            first = cov.groupby("segment").first().reset_index()
+            print(f"\npipeline needed at the start of {args.within} by segment (from the win rates and cycles), "
+                  "beside the pipeline now:")
+            print(first[["segment", "value_win_rate", "cycle_days", "coverage_ratio", "pipeline_needed", "pipeline_now", "gap"]]
+                  .to_string(index=False))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         p.options(50).to_csv(args.out / "options.csv", index=False)
         p.frontier().to_csv(args.out / "frontier.csv", index=False)
         p.tried.to_csv(args.out / "tried.csv", index=False)
-        cov.to_csv(args.out / "coverage.csv", index=False)
+        if cov is not None:
+            cov.to_csv(args.out / "coverage.csv", index=False)
         p.figure().savefig(args.out / "frontier.png", dpi=110)
         (args.out / "plan.json").write_text(json.dumps({
             "scenario": scenario.name, "target": p.target, "period": p.period, "confidence": p.confidence,
-            "levers": [lv.path for lv in p.levers], "now": p.now, "budget": p.budget, "seed": p.seed,
+            "levers": [lv.path for lv in p.levers], "now": p.now, "options": p.options(5).to_dict("records"), "budget": p.budget, "seed": p.seed,
             "costs": {"rep_per_year": p.costs.rep_per_year, "lead": p.costs.lead, "assumed": True}}, indent=2) + "\n")
         print(f"\nwrote {args.out}/options.csv, frontier.csv, tried.csv, coverage.csv, frontier.png, plan.json")
     return 0
@@ -123,8 +130,12 @@ def plan_section(p: Plan) -> str:
         said = ", ".join(f"{html.escape(lv.path)} = {o[lv.path]:g}" for lv in p.levers)
         option = (f"Cheapest option: {said}: P(hit) {o['p_hit']:.0%} ({o['p_low']:.0%} to {o['p_high']:.0%}), "
                   f"added cost {o['cost']:,.0f} {cur}.")
-    cov = p.coverage()
-    first = cov.groupby("segment").first().reset_index()
+    try:
+        first = p.coverage().groupby("segment").first().reset_index()
+    except ValueError as err:
+        first, missing = pd.DataFrame(columns=["segment"]), html.escape(str(err))
+    else:
+        missing = ""
     rows = "".join(f"<tr><td>{html.escape(str(r.segment))}</td><td>{r.pipeline_needed:,.0f}</td><td>{r.pipeline_now:,.0f}</td>"
                    f"<td>{r.gap:,.0f}</td><td>{r.coverage_ratio:.1f}x</td></tr>" for r in first.itertuples())
     return (f'<section class="plan" id="plan"><h2>Plan: {p.target:,.0f} {cur} in {html.escape(p.period)}</h2>'
@@ -133,5 +144,6 @@ def plan_section(p: Plan) -> str:
             f"<p>{option}</p>"
             f"<table><thead><tr><th>segment</th><th>pipeline needed at the start</th><th>pipeline now</th><th>gap</th>"
             f"<th>coverage</th></tr></thead><tbody>{rows}</tbody></table>"
+            + (f"<p>No coverage: {missing}</p>" if missing else "") +
             f"<p class=\"note\">P(hit) is the model's: it rests on the calibrated win rates and cycles and on assumed costs "
             f"(a rep {p.costs.rep_per_year:,.0f} {cur} a year, a lead {p.costs.lead:,.0f} {cur}).</p></section>")
