@@ -243,6 +243,15 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", type=Path, help="folder of NN-slug.ipynb notebooks (default: the project's notebooks/)")
     p.add_argument("--timeout", type=whole_number(1), help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _report_plan_args(p)
+
+
+def _report_plan_args(p: argparse.ArgumentParser) -> None:
+    from .report.plan import parse_amount, parse_share
+    p.add_argument("--target", type=parse_amount, help="add a Plan section: P(hitting this bookings target), e.g. 12M")
+    p.add_argument("--within", help="with --target: the period (default: the year after the export's last date)")
+    p.add_argument("--confidence", type=parse_share, default=0.8, help="with --target: the chance to plan for (default 0.8)")
+    p.add_argument("--levers", default="reps.count", help="with --target: levers to search, as for playbook plan")
 
 
 @command("report", "run every principle notebook on an export and write a static report (index.html, data quality)", _report_args)
@@ -270,7 +279,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         with interruptible():    # `kill` cleans up like Ctrl-C: no half report is left
             report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                                   seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
-                                  progress=False if args.no_progress else None, timeout=args.timeout)
+                                  progress=False if args.no_progress else None, timeout=args.timeout,
+                                  plan=None if args.target is None else {"target": args.target, "within": args.within,
+                                                                         "confidence": args.confidence, "levers": args.levers})
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings

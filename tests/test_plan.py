@@ -195,3 +195,23 @@ class _no_exit:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_the_report_gets_a_plan_section_when_a_target_is_given(tmp_path, monkeypatch):
+    """`playbook report --target`: the front page has a Plan section (P(hit) now, the cheapest option or that
+    today's plan reaches it, the coverage gap per segment), apart from the principle cards. The export's
+    calibration is `sim.calibrate`'s (tested there); here it is stood in for by the baseline, to keep this quick."""
+    from sim.report import build_report
+    from sim.report import plan as report_plan
+    monkeypatch.setattr(report_plan, "calibrate", lambda tables, **kw: sim.Scenario.preset("baseline"))
+    fixtures = Path(__file__).parent / "fixtures" / "report_notebooks"
+    report = build_report(None, tmp_path / "r", notebooks=fixtures, seed=3, progress=False,
+                          plan={"target": 6e6, "within": "2026", "confidence": 0.8, "levers": "reps.count=8:9"})
+    page = report.index.read_text()
+    section = page[page.index('<section class="plan" id="plan">'):page.index('<section id="principles">')]
+    assert "Plan: 6,000,000 USD in 2026" in section and "P(hit) with today" in section
+    assert ("Cheapest option: reps.count" in section or "already reaches" in section
+            or "No option searched reaches" in section)
+    assert section.count("<tr><td>") == 3                    # one coverage row per segment, from the export
+    assert "plan" in json.loads((tmp_path / "r" / "report.json").read_text())["timings_s"]
+

@@ -111,7 +111,7 @@ def _status_line(cards: list[Card]) -> str:
 
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
-                 playbook: Path | None = None) -> float:
+                 playbook: Path | None = None, plan_section: str | None = None) -> float:
     """index.html, data-quality.html, the figures, the notebooks' downloads, rejected.csv and the playbook (the
     pages in `playbook`), from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
@@ -121,7 +121,8 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
     skipped = [(c, s) for c in cards for s in c.skipped]
     pages = {p.stem for p in principle_pages(playbook)}
     render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards),
-           status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report", **common)
+           status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report",
+           plan_section=plan_section, **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), root="", here="data-quality", **common)
     write_csv(data.rejected, folder / "rejected.csv")   # formula-like cells neutralised (CSV injection)
@@ -165,6 +166,7 @@ def build_report(
     progress: bool | None = None,
     timeout: int | None = None,
     playbook: str | Path | None = None,
+    plan: dict | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -174,7 +176,8 @@ def build_report(
     `seed` and `reps` are passed to notebooks that declare them when given (fewer replications for the
     what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
     all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
-    `timeout` bounds each notebook cell, in seconds.
+    `timeout` bounds each notebook cell, in seconds. `plan`: the arguments of `sim.report.plan.report_plan`
+    (target, within, confidence, levers) for a Plan section on the front page.
     """
     out = Path(out)
     if out.exists() and not force:
@@ -208,9 +211,16 @@ def build_report(
         timings["notebooks"] = time.perf_counter() - start
         timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
+        plan_html = None
+        if plan is not None:
+            from .plan import report_plan
+            start = time.perf_counter()
+            plan_html = report_plan(data.tables, seed=seed or 0, progress=progress, **plan)
+            timings["plan"] = time.perf_counter() - start
         start = time.perf_counter()
         cards = [card_from_run(run) for run in runs]
-        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
+        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook,
+                                           plan_html)
         timings["pages"] = time.perf_counter() - start
         timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
         _write_json(tmp / "report.json", data, cards, timings)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..experiments.calibrate import calibrate
 from ..experiments.plan import Costs, Plan, plan
 from ..scenario import Scenario
 
@@ -147,3 +148,19 @@ def plan_section(p: Plan) -> str:
             + (f"<p>No coverage: {missing}</p>" if missing else "") +
             f"<p class=\"note\">P(hit) is the model's: it rests on the calibrated win rates and cycles and on assumed costs "
             f"(a rep {p.costs.rep_per_year:,.0f} {cur} a year, a lead {p.costs.lead:,.0f} {cur}).</p></section>")
+
+
+def report_plan(tables, target: float, within: str | None = None, confidence: float = 0.8,
+                levers: str = "reps.count", seed: int = 0, progress: bool | None = None) -> str:
+    """The report's Plan section for an export: calibrate a scenario to its `tables`, plan `target` in `within`
+    (default: the calendar year after the export's last date) and render `plan_section`."""
+    from .errors import ReportError
+    try:
+        sc = calibrate(tables, seed=seed, name="plan")
+        if within is None:
+            within = str(sc.end.year + 1) if sc.end.month > 1 or sc.end.day > 1 else str(sc.end.year)
+        p = plan(sc, target=target, period=within, confidence=confidence,
+                 levers=[x.strip() for x in levers.split(",") if x.strip()], seed=seed, tables=tables, progress=progress)
+    except (ValueError, LookupError) as err:      # a period or lever this export's scenario cannot take, or no fit
+        raise ReportError(f"--target: cannot plan on this export: {err}") from None
+    return plan_section(p)
