@@ -215,3 +215,12 @@ def test_the_report_gets_a_plan_section_when_a_target_is_given(tmp_path, monkeyp
     assert section.count("<tr><td>") == 3                    # one coverage row per segment, from the export
     assert "plan" in json.loads((tmp_path / "r" / "report.json").read_text())["timings_s"]
 
+
+
+def test_a_lever_of_a_policy_the_scenario_does_not_run_switches_it_on():
+    lever = make_lever("policies.qualification.threshold=0:0.6", SMALL, Costs(), SMALL.end)
+    assert lever.policy_off and not lever.field_path and lever.unit_cost == 0
+    on = lever.apply(SMALL, 0.3)
+    assert on.policies.qualification.threshold == 0.3 and SMALL.policies.qualification is None
+    with pytest.raises(ValueError, match="not a field of a known policy"):
+        make_lever("policies.qualification.nope", SMALL, Costs(), SMALL.end)

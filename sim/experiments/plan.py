@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from ..analysis.coverage import coverage as pipeline_coverage
 from ..core.periods import period_bounds
 from ..core.stats import wilson_ci
+from ..engine.hooks import REGISTRY
 from ..scenario import Scenario, ScenarioError
 from .replicate import replicate_each, worker_start
 from .simulate import SimResult, simulate
@@ -111,6 +112,12 @@ class Lever:
     integer: bool
     unit_cost: float           # cost of one unit more, up to the period's end (0: no cost known)
     hire_at: dt.date | None = None
+    policy_off: bool = False   # a field of a policy the scenario does not run: setting it switches the policy on
+
+    @property
+    def field_path(self) -> bool:
+        """Whether `sim.sweep` can set it as a field path (a hire count or a switched-off policy it cannot)."""
+        return self.hire_at is None and not self.policy_off
 
     def values(self) -> list[float]:
         """The grid of values from lo to hi in steps."""
@@ -129,10 +136,28 @@ class Lever:
                 return scenario
             hires = [h.model_dump() for h in scenario.reps.hires] + [{"at": self.hire_at, "count": int(round(x))}]
             return scenario.replace({"reps.hires": hires})
+        parts = self.path.split(".")
+        if parts[0] == "policies" and len(parts) == 3:     # merged into the policy, or switches it on
+            return scenario.replace({f"policies.{parts[1]}": {parts[2]: self.value(x)}})
         return scenario.replace({self.path: self.value(x)})
 
 
-def _current(scenario: Scenario, path: str) -> Any:
+def _current(scenario: Scenario, path: str) -> tuple[Any, bool]:
+    """The field's value today, and whether it belongs to a policy the scenario does not run (then: its default)."""
+    parts = path.split(".")
+    if parts[0] == "policies" and len(parts) == 3 and getattr(scenario.policies, parts[1], None) is None:
+        cls = REGISTRY.get(parts[1])
+        info = cls.model_fields.get(parts[2]) if cls is not None else None
+        if info is None:
+            raise ScenarioError([f"levers: {path!r} is not a field of a known policy"])
+        if info.is_required():
+            raise ScenarioError([f"levers: {path!r}: the policy {parts[1]!r} is off and has no default for "
+                                 f"{parts[2]!r}; switch it on in the scenario first"])
+        return info.default, True
+    return _field(scenario, path), False
+
+
+def _field(scenario: Scenario, path: str) -> Any:
     target: Any = scenario
     for part in path.split("."):
         if part.isdigit() and isinstance(target, (list, tuple)):
@@ -160,10 +185,10 @@ def make_lever(spec: str, scenario: Scenario, costs: Costs, period_end: dt.date)
         if not scenario.start <= hire_at < period_end:
             raise ScenarioError([f"levers: {name!r}: the hire date must be from the scenario's start ({scenario.start}) "
                                  f"to before the period's end ({period_end})"])
-        now, lo, hi, integer = 0, 0, max(10, 2 * scenario.reps.count), True
+        now, lo, hi, integer, off = 0, 0, max(10, 2 * scenario.reps.count), True, False
         unit = costs.rep_per_year * (period_end - hire_at).days / DAYS_PER_YEAR
     else:
-        now = _current(scenario, name)
+        now, off = _current(scenario, name)
         if isinstance(now, bool) or not isinstance(now, (int, float)):
             raise ScenarioError([f"levers: {name!r} is not a number ({now!r}); a lever must be a numeric field"])
         integer = isinstance(now, int)
@@ -183,7 +208,7 @@ def make_lever(spec: str, scenario: Scenario, costs: Costs, period_end: dt.date)
         lo, hi = a, b
     step = 1.0 if integer else (hi - lo) / 20
     return Lever(path=name, now=float(now), lo=float(lo), hi=float(hi), step=step, integer=integer, unit_cost=unit,
-                 hire_at=hire_at)
+                 hire_at=hire_at, policy_off=off)
 
 
 @dataclass
@@ -401,7 +426,8 @@ def _bisect(lever: Lever, scenario: Scenario, estimate: _Estimator, now: dict, c
     def at(i: int) -> dict:
         if i not in rows:
             v = values[i]
-            rows[i] = {lever.path: v, **(now if v == lever.value(lever.now) else estimate(lever.apply(scenario, v)))}
+            same = not lever.policy_off and v == lever.value(lever.now)     # today's value: P(hit) now
+            rows[i] = {lever.path: v, **(now if same else estimate(lever.apply(scenario, v)))}
             bar.update(1)
         return rows[i]
 
@@ -441,15 +467,14 @@ def _grid(levers: list[Lever], scenario: Scenario, measure: PeriodHit, seed: int
     for lv in levers:
         raw = np.linspace(lv.lo, lv.hi, grid)
         axes[lv.path] = sorted({lv.value(x) for x in raw})
-    hire = [lv for lv in levers if lv.hire_at is not None]
-    if hire:   # a hire lever is not a field path: the sweep runs scenarios built here, one per hire count
-        return _grid_with_hires(levers, axes, scenario, measure, seed, n, pool, progress)
+    if not all(lv.field_path for lv in levers):   # hires, a policy to switch on: scenarios built here, one per cell
+        return _grid_of_scenarios(levers, axes, scenario, measure, seed, n, pool, progress)
     sw = sweep(scenario, axes, n=n, seed=seed, path=path, executor=pool, measure=measure, progress=progress)
     runs = sw.read([*axes, "hit", "period_bookings"])
     return _cells(runs, list(axes))
 
 
-def _grid_with_hires(levers, axes, scenario, measure, seed, n, pool, progress) -> pd.DataFrame:
+def _grid_of_scenarios(levers, axes, scenario, measure, seed, n, pool, progress) -> pd.DataFrame:
     combos = pd.MultiIndex.from_product(list(axes.values()), names=list(axes)).to_frame(index=False)
     scenarios = {}
     for i, row in combos.iterrows():
