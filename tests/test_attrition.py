@@ -117,3 +117,31 @@ def test_same_seed_same_leavers_and_a_higher_rate_makes_nobody_stay_longer():
 def test_a_bad_rate_names_the_field():
     with pytest.raises(sim.ScenarioError, match=r"policies\.attrition\.rate"):
         sim.Scenario.preset("baseline").replace({"policies.attrition": {"rate": -0.1}})
+
+
+def test_turnover_read_from_an_export_s_owners_finds_the_simulated_rate():
+    """Four simulated three-year exports of a team losing 40% a year (backfilled in 60 days): the owners who
+    stop opening deals, over the rep-years in which a departure could be seen, give the rate back."""
+    from sim.analysis.attrition import owner_turnover
+    sc = sim.Scenario.preset("baseline").replace({"days": 1095, "reps.count": 12, "market.leads_per_month": 60,
+                                                  "policies.attrition": {"rate": 0.4, "backfill_days": 60}})
+    leavers = years = 0.0
+    lags = []
+    for seed in range(4):
+        t = owner_turnover(sim.simulate(sc, seed=seed).tables.opportunities)
+        leavers, years = leavers + t.leavers, years + t.rep_years
+        lags.append(t.backfill_days)
+        assert t.low <= t.rate <= t.high and t.joiners <= t.leavers + 1
+    pooled = leavers / years
+    assert 0.4 * 0.7 < pooled < 0.4 * 1.3          # ~45 leavers: +-30% is about two standard errors
+    assert 55 <= np.median(lags) <= 100           # the lag is seen from deals: the true 60 days, or a little more
+
+
+def test_turnover_needs_owners_and_a_long_enough_export():
+    import pandas as pd
+    from sim.analysis.attrition import owner_turnover
+    with pytest.raises(ValueError, match="owner"):
+        owner_turnover(pd.DataFrame({"created_at": pd.to_datetime(["2026-01-01"])}))
+    short = pd.DataFrame({"owner": ["a", "b"], "created_at": pd.to_datetime(["2026-01-01", "2026-03-01"])})
+    with pytest.raises(ValueError, match="too short"):
+        owner_turnover(short)
