@@ -166,7 +166,7 @@ def test_the_command_prints_and_writes_the_plan(tmp_path, capsys):
     SMALL.to_yaml(path)
     out = tmp_path / "plan"
     code = main(["plan", str(path), "--target", "280k", "--within", PERIOD, "--levers", "reps.count=5:7",
-                 "--no-progress", "--out", str(out), "--rep-cost", "120k"])
+                 "--no-progress", "--out", str(out), "--rep-cost", "120k", "--no-ends"])
     text = capsys.readouterr().out
     assert code == 0
     assert "P(hit) with today's plan" in text and "a rep 120,000 USD a year" in text
@@ -184,7 +184,7 @@ def test_the_command_prints_and_writes_the_plan(tmp_path, capsys):
 ])
 def test_the_command_answers_bad_flags_with_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) if message in ("--target", "--confidence") else _no_exit():
-        code = main(["plan", "baseline", *argv, "--no-progress"])
+        code = main(["plan", "baseline", *argv, "--no-progress", "--no-ends"])
         assert code == 2
     assert message in capsys.readouterr().err
 
@@ -224,3 +224,10 @@ def test_a_lever_of_a_policy_the_scenario_does_not_run_switches_it_on():
     assert on.policies.qualification.threshold == 0.3 and SMALL.policies.qualification is None
     with pytest.raises(ValueError, match="not a field of a known policy"):
         make_lever("policies.qualification.nope", SMALL, Costs(), SMALL.end)
+
+
+def test_p_hit_again_at_the_ends_of_an_assumption(one_lever):
+    ends = one_lever.assumption_ends("reps.selling_hours_per_week", 20.0, 40.0, executor="serial")
+    assert list(ends["plan"]) == ["today", "today", "cheapest option", "cheapest option"]
+    best = ends[ends["plan"] == "cheapest option"].set_index("value")["p_hit"]
+    assert best[40.0] > best[20.0]         # more selling hours, the same team books more: the answer rests on it

@@ -287,6 +287,46 @@ class Plan:
                              "and cycles from; give the export's tables (plan(..., tables=...))")
         return pipeline_coverage(history, self.target, start, end, open_now=open_now)
 
+    def assumption_ends(self, path: str | None = None, low: float | None = None, high: float | None = None,
+                        executor: Executor | str | None = None) -> pd.DataFrame:
+        """P(hit) again at the ends of an assumption's range, for today's plan and the cheapest option.
+
+        Default: the voluntary attrition rate from 20% to 35% a year when the scenario runs attrition, else the
+        reps' selling hours a week from 80% to 120% of the scenario's (an export cannot show them; the
+        calibration keeps the preset's value). Same seeds and stopping rule as the plan."""
+        if path is None:
+            if self.scenario.policies.attrition is not None:
+                path, low, high = "policies.attrition.rate", 0.20, 0.35
+            else:
+                hours = self.scenario.reps.selling_hours_per_week
+                path, low, high = "reps.selling_hours_per_week", round(0.8 * hours, 1), round(min(80.0, 1.2 * hours), 1)
+        if low is None or high is None:
+            raise ValueError(f"assumption_ends: give the low and high ends of {path!r}")
+        plans = {"today": self.scenario}
+        best = self.options(1)
+        if not best.empty:
+            sc = self.scenario
+            for lv in self.levers:
+                sc = lv.apply(sc, best.at[0, lv.path])
+            plans["cheapest option"] = sc
+        measure = PeriodHit(*self._window(), self.target, self._whole_run())
+        pool, owned = _pool(executor)
+        try:
+            estimate = _Estimator(measure, self.seed, self.confidence, PRECISION, pool, MAX_N)
+            rows = [{"plan": name, "assumption": path, "value": v, **estimate(sc.replace({path: v}))}
+                    for name, sc in plans.items() for v in (low, high)]
+        finally:
+            if owned:
+                pool.shutdown(cancel_futures=True)
+        return pd.DataFrame(rows)[["plan", "assumption", "value", "p_hit", "p_low", "p_high", "n"]]
+
+    def _window(self) -> tuple[float, float]:
+        start, end = (t.date() for t in period_bounds(self.period))
+        return float((start - self.scenario.start).days), float((end - self.scenario.start).days)
+
+    def _whole_run(self) -> bool:
+        return period_bounds(self.period)[0].date() == self.scenario.start
+
     def summary(self) -> str:
         """A few lines a leader reads: P(hit) now, the cheapest option, what the costs assume."""
         cur = self.scenario.currency

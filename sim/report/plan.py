@@ -62,6 +62,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lead-cost", type=parse_amount, help=f"one more lead's cost (default {Costs().lead:,.0f}, assumed)")
     p.add_argument("--seed", type=int, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--out", type=Path, help="folder to write options.csv, frontier.csv, coverage.csv, frontier.png, plan.json")
+    p.add_argument("--no-ends", action="store_true",
+                   help="skip P(hit) at the ends of the main assumption's range (attrition rate, or selling hours)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -101,8 +103,15 @@ def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
                   "beside the pipeline now:")
             print(first[["segment", "value_win_rate", "cycle_days", "coverage_ratio", "pipeline_needed", "pipeline_now", "gap"]]
                   .to_string(index=False))
+    ends = None
+    if not args.no_ends:
+        ends = p.assumption_ends()
+        print(f"\nP(hit) is the model's; it rests on {ends.at[0, 'assumption']} (not in an export). At the ends of its range:")
+        print(ends.to_string(index=False, float_format="{:,.2f}".format))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
+        if ends is not None:
+            ends.to_csv(args.out / "assumption_ends.csv", index=False)
         p.options(50).to_csv(args.out / "options.csv", index=False)
         p.frontier().to_csv(args.out / "frontier.csv", index=False)
         p.tried.to_csv(args.out / "tried.csv", index=False)
