@@ -7,10 +7,11 @@ deals are handed over as the engine does for any rep who leaves (`ModelView.rele
 rep with the fewest). With `backfill=True` a replacement joins `backfill_days` later and ramps up like any
 new rep (the scenario's `reps.ramp_days` and `reps.ramp_start`), and may leave in turn.
 
-Default rate: assumed 25% a year, inside the 20-35% range the issue names for voluntary turnover of sales
-reps (the Bridge Group's SaaS AE Metrics reports put yearly AE attrition in the mid-30s% all causes; the
-Xactly / RepVue figures for voluntary sales turnover are lower). It is an assumption: set it from your
-own HR data, or from an export's owners (`sim.analysis.attrition.owner_turnover`).
+Default rate: ASSUMED, 25% a year, inside the 20-35% range of voluntary sales turnover the issue names (the
+range teams plan for). We have not checked it against a published figure: the Bridge Group's SaaS AE
+Metrics reports (with Matrix Partners, forentrepreneurs.com, 2015-2020) have a "Ramp and Retention"
+section to compare with, and HR data beats both. Set it from your own HR data, or read it from an export's
+owners (`sim.analysis.attrition.owner_turnover`); `Plan.assumption_ends` shows P(hit) at 20% and 35%.
 
 Randomness: each rep's tenure comes from a stream of its own (`streams.stream(model, "attrition", k)` for
 the k-th rep ever on the team), drawn as one uniform number turned into an exponential time, so the same
@@ -65,7 +66,7 @@ class AttritionPolicy(Policy):
     levers: ClassVar[tuple[str, ...]] = ("rate", "backfill_days")
 
     rate: float = Field(DEFAULT_RATE, ge=0, le=3, description="voluntary leavers per rep-year (0.25 = a quarter of "
-                        "the team a year; assumed, 20-35% is typical for sales)")
+                        "the team a year; assumed, within the 20-35% sales teams plan for)")
     backfill: bool = Field(True, description="replace each leaver (the replacement ramps up like any new rep)")
     backfill_days: float = Field(90.0, ge=0, le=730, description="days from a rep leaving to their replacement's start")
 
