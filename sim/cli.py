@@ -39,6 +39,7 @@ from .core.outputs import OutputError, OutputFolder, check_replaceable, write_te
 from .analysis.sufficiency import WIN_RATES, sufficiency
 from .analysis.sufficiency import open_as_lost as repair
 from .crm import PRESETS, ExportError
+from .report.plan import arguments, parse_amount, parse_share, plan_command
 from .crm import load as load_export
 from .crm.as_of import as_of as export_as_of
 from .crm.history_formats import LAYOUTS
@@ -365,6 +366,14 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", metavar="NAME", help="report on the deals of one pipeline (HubSpot exports with several)")
     store_args(p)
     p.add_argument("--no-store", action="store_true", help="do not keep the export in the store of exports")
+    _report_plan_args(p)
+
+
+def _report_plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", type=parse_amount, help="add a Plan section: P(hitting this bookings target), e.g. 12M")
+    p.add_argument("--within", help="with --target: the period (default: the year after the export's last date)")
+    p.add_argument("--confidence", type=parse_share, default=0.8, help="with --target: the chance to plan for (default 0.8)")
+    p.add_argument("--levers", default="reps.count", help="with --target: levers to search, as for playbook plan")
 
 
 @command("report", "run every principle notebook on an export and write a static report (index.html, data quality)", _report_args)
@@ -399,7 +408,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                                   progress=False if args.no_progress else None, timeout=args.timeout,
                                   open_as_lost=None if args.open_as_lost is None else (_idle_days(args.open_as_lost) or "auto"),
                                   store=None if args.no_store or args.export is None else args.store,
-                                  store_wait=args.wait, pipeline=args.pipeline)
+                                  store_wait=args.wait, pipeline=args.pipeline,
+                                  plan=None if args.target is None else {"target": args.target, "within": args.within,
+                                                                         "confidence": args.confidence, "levers": args.levers})
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings
@@ -786,6 +797,17 @@ def show_category_scores(store: Path, wait: float) -> int:
         print("  not judged yet (no later snapshot after the quarter's end): "
               + ", ".join(f"{d:%Y-%m-%d}" for d in scores.attrs["pending"]))
     return 0
+
+
+# ---- plan -----------------------------------------------------------------------------------------------
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    arguments(p)
+
+
+@command("plan", "what it takes to hit a bookings target: P(hit) now with its 95% CI, the cheapest changes reaching a "
+         "confidence, the pipeline coverage needed", _plan_args)
+def cmd_plan(args: argparse.Namespace) -> int:
+    return plan_command(args, UsageError)
 
 
 # ---- entry point ---------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from .errors import ReportError
 from .gate import apply_gate
 from .data import ReportData, load_export, simulated
 from .links import SiteLinks
+from .plan import report_plan
 from .pages import fallback_page, notebook_html, render, rows_json
 from .playbook import principle_pages, site_links, write_playbook
 from .run import Run, principle_notebooks, run_notebook
@@ -113,7 +114,7 @@ def _status_line(cards: list[Card]) -> str:
 
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
-                 playbook: Path | None = None, since: Since | None = None) -> float:
+                 playbook: Path | None = None, since: Since | None = None, plan_section: str | None = None) -> float:
     """index.html, data-quality.html, the figures, the notebooks' downloads, rejected.csv and the playbook (the
     pages in `playbook`), from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
@@ -127,7 +128,8 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
         since.changes.figure().savefig(folder / "figures" / "since-last-export.png", dpi=110)
         since.figure = "figures/since-last-export.png"
     render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards), since=since,
-           status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report", **common)
+           status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report",
+           plan_section=plan_section, **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), root="", here="data-quality", **common)
     write_csv(data.rejected, folder / "rejected.csv")   # formula-like cells neutralised (CSV injection)
@@ -174,6 +176,7 @@ def build_report(
     store: str | Path | None = None,
     store_wait: float = 30.0,
     pipeline: str | None = None,
+    plan: dict | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -189,6 +192,8 @@ def build_report(
     With `store` (a store of exports, `sim.crm.store`) the
     export is kept there as a snapshot, and the front page says what changed since the snapshot before it.
     `pipeline` keeps the deals of one pipeline of a HubSpot export (the notebooks get the tables loaded here).
+    `plan`: the arguments of `sim.report.plan.report_plan` (target, within, confidence, levers) for a Plan
+    section on the front page.
     """
     out = Path(out)
     inputs = [export, mapping, notebooks]
@@ -206,13 +211,13 @@ def build_report(
     try:
         with OutputFolder(out, "out", kind="report", force=force, protect=inputs) as tmp:
             return _build(tmp, out, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
-                          timeout, open_as_lost, store, store_wait, pipeline)
+                          timeout, open_as_lost, store, store_wait, pipeline, plan)
     except OutputError as err:
         raise ReportError(str(err)) from None
 
 
 def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
-           timeout, open_as_lost, store, store_wait, pipeline) -> Report:
+           timeout, open_as_lost, store, store_wait, pipeline, plan) -> Report:
     """The report's content, written into `tmp` (moved to `out` by the caller when complete)."""
     timings = {}
     start = time.perf_counter()
@@ -237,11 +242,16 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
     timings["notebooks"] = time.perf_counter() - start
     timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
+    plan_html = None
+    if plan is not None:
+        start = time.perf_counter()
+        plan_html = report_plan(data.tables, seed=seed or 0, progress=progress, **plan)
+        timings["plan"] = time.perf_counter() - start
     start = time.perf_counter()
     cards = [card_from_run(run) for run in runs]
     apply_gate(cards, data.gate)
     timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook,
-                                       since)
+                                       since, plan_html)
     timings["pages"] = time.perf_counter() - start
     timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
     _write_json(tmp / "report.json", data, cards, timings, since)
