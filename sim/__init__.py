@@ -26,6 +26,8 @@ from .engine.hooks import ModelView, Policy, register, unregister
 from .engine.priority import Level, Priority
 from .experiments.backtest import backtest
 from .experiments.calibrate import calibrate
+from .experiments.forecast_backtest import forecast_backtest
+from .experiments.pipeline_forecast import forecast
 from .experiments.replicate import compare, replicate, replicate_each, summarise
 from .experiments.sensitivity import sensitivity
 from .experiments.simulate import SimResult, simulate
@@ -39,5 +41,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "Level", "ModelView", "Policy", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "Sweep", "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity",
+           "Sweep", "backtest", "calibrate", "compare", "forecast", "forecast_backtest", "register", "replicate", "replicate_each", "sensitivity",
            "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

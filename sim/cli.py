@@ -37,6 +37,7 @@ from .crm import PRESETS, ExportError
 from .crm import load as load_export
 from .crm.synth import breakable, write_export
 from .explorer import serve as explorer_serve
+from . import cli_forecast
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -471,6 +472,18 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         return explorer_serve.serve(args.port, args.folder)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+# ---- forecast (the body is in sim/cli_forecast.py) ----------------------------------------------------------
+@command("forecast", "forecast this quarter's bookings from a CRM export's own pipeline (P10/P50/P90, per deal, per "
+         "owner); --backtest scores it and the usual methods on the export's history", cli_forecast.arguments)
+def cmd_forecast(args: argparse.Namespace) -> int:
+    try:
+        return cli_forecast.run(args)
+    except (ValueError, LookupError) as err:   # the export lacks what a forecast needs, or --as-of is outside it
+        if isinstance(err, (TableError, ExportError)):
+            raise
+        raise UsageError(f"{args.export}: cannot forecast: {err}") from None
 
 
 # ---- entry point ---------------------------------------------------------------------------------------

@@ -108,6 +108,8 @@ def repeat_business(opp: pd.DataFrame) -> pd.Series:
     if "account_id" not in opp or opp["account_id"].isna().all() or "closed_at" not in opp:
         return pd.Series(False, index=opp.index)
     won = opp[opp["outcome"] == "won"]
+    if won.empty:   # no account has signed yet (mapping an empty date index would fail)
+        return pd.Series(False, index=opp.index)
     first_win = opp["account_id"].map(won.groupby("account_id")["closed_at"].min())
     return first_win.notna() & (first_win <= opp["created_at"])
 

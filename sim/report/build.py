@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
+from .forecast_section import ForecastSection, forecast_section, write_forecast_page
 from .data import ReportData, load_export, simulated
 from .links import SiteLinks
 from .pages import fallback_page, notebook_html, render, rows_json
@@ -111,7 +112,7 @@ def _status_line(cards: list[Card]) -> str:
 
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
-                 playbook: Path | None = None) -> float:
+                 playbook: Path | None = None, forecast: ForecastSection | None = None) -> float:
     """index.html, data-quality.html, the figures, the notebooks' downloads, rejected.csv and the playbook (the
     pages in `playbook`), from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
@@ -120,7 +121,9 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
     common = dict(data=data, crm=crm, mapping=mapping, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
     skipped = [(c, s) for c in cards for s in c.skipped]
     pages = {p.stem for p in principle_pages(playbook)}
-    render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards),
+    if forecast is not None:
+        write_forecast_page(forecast, folder, **common)
+    render("index.html.j2", folder / "index.html", forecast=forecast, cards=cards, figures=figures, all_ran=all(c.ran for c in cards),
            status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report", **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), root="", here="data-quality", **common)
@@ -165,6 +168,8 @@ def build_report(
     progress: bool | None = None,
     timeout: int | None = None,
     playbook: str | Path | None = None,
+    forecast: bool = True,
+    target: float | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -174,7 +179,8 @@ def build_report(
     `seed` and `reps` are passed to notebooks that declare them when given (fewer replications for the
     what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
     all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
-    `timeout` bounds each notebook cell, in seconds.
+    `timeout` bounds each notebook cell, in seconds. `forecast`: put the Forecast card first on the front page
+    and write its page (`sim.report.forecast_section`), with the chance of reaching `target` when given.
     """
     out = Path(out)
     if out.exists() and not force:
@@ -208,11 +214,18 @@ def build_report(
         timings["notebooks"] = time.perf_counter() - start
         timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
+        section = None
+        if forecast:
+            start = time.perf_counter()
+            section = forecast_section(data.tables, tmp, target=target, seed=seed or 0, progress=progress)
+            timings["forecast"] = time.perf_counter() - start
+
         start = time.perf_counter()
         cards = [card_from_run(run) for run in runs]
-        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
+        timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook,
+                                           section)
         timings["pages"] = time.perf_counter() - start
-        timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
+        timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"] + timings.get("forecast", 0.0)
         _write_json(tmp / "report.json", data, cards, timings)
         remove_shared(tmp)   # the notebooks' shared input, not part of the report
         _move_into_place(tmp, out)
