@@ -25,7 +25,7 @@ from .analysis.forecast_baselines import parse_horizon
 from .crm import PRESETS
 from .crm import load as load_export
 from .experiments.forecast_backtest import METHODS, ForecastBacktest, forecast_backtest
-from .experiments.pipeline_forecast import Forecast, _money, forecast
+from .experiments.pipeline_forecast import DRAWS, RUNS, Forecast, _money, forecast
 
 SCORE_KEYS = ("mape", "bias", "coverage80", "pinball", "rank")
 _AMOUNT = re.compile(r"^\s*([0-9][0-9,_]*(?:\.[0-9]+)?)\s*([kKmMbB]?)\s*$")
@@ -73,6 +73,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cutoffs", type=_count, default=8, help="past cutoffs for --backtest (default 8)")
     p.add_argument("--deals", type=_count0, default=10, help="how many open deals to list, largest expected first (default 10)")
     p.add_argument("--json", type=Path, help="write the forecast (and the backtest's scores) as JSON to this file")
+    p.add_argument("--draws", type=_count, default=DRAWS,
+                   help=f"draws of the fitted values (the fit's uncertainty), 1 to 60 (default {DRAWS})")
+    p.add_argument("--runs", type=_count, default=RUNS, help=f"simulated runs per draw, 1 to 60 (default {RUNS})")
     p.add_argument("--seed", type=_count0, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         raise IsADirectoryError(21, "Is a directory", str(args.json))
     tables = load_export(args.export, crm=args.crm, mapping=args.mapping).tables
     progress = False if args.no_progress else None
-    fc = forecast(tables, as_of=args.as_of, horizon=args.horizon, target=args.target, seed=args.seed, progress=progress)
+    fc = forecast(tables, as_of=args.as_of, horizon=args.horizon, target=args.target, draws=args.draws, runs=args.runs,
+                  seed=args.seed, progress=progress)
     for line in fc.lines():
         print(line)
     if args.by:
@@ -134,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
                       f"expected {_money(r.expected)} — {r.why}")
     bt = None
     if args.backtest:
-        bt = forecast_backtest(tables, cutoffs=args.cutoffs, horizon=args.horizon, seed=args.seed, progress=progress)
+        bt = forecast_backtest(tables, cutoffs=args.cutoffs, horizon=args.horizon, draws=args.draws, runs=args.runs,
+                               seed=args.seed, progress=progress)
         for line in bt.lines():
             print(line)
     if args.json is not None:

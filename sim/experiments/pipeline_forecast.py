@@ -15,8 +15,8 @@ How unsure the fit is goes into the bands: the forecast runs the simulator on `d
 the main fitted values (lead arrivals, deal sizes, each stage's loss chance and time, the signed share of
 the estimate, repeat business) drawn from their 95% intervals (a split normal around the fitted value: the
 interval's lower and upper halves are each 1.96 standard deviations), and `runs` simulations of each.
-So the P10-P90 band holds both the simulation's noise and the fit's uncertainty. The values are drawn
-independently, which overstates the spread where two intervals move together; the backtest
+So the P10-P90 band holds both the simulation's noise and the fit's uncertainty. Values of one kind move
+together (one draw for all stages' loss chances, say: see `parameter_draws`); the backtest
 (`sim.forecast_backtest`) measures how often the band held the actual.
 
 The methods teams use today (`sim.analysis.forecast_baselines`) are computed at the same as-of, beside it.
@@ -50,7 +50,7 @@ from .simulate import SimResult
 
 DAY = pd.Timedelta(days=1)
 MIN_DAYS_BEFORE = 90           # a forecast needs a quarter of history to learn from
-DRAWS, RUNS = 20, 5            # parameter draws, and simulations of each: 100 runs
+DRAWS, RUNS = 20, 2            # parameter draws, and simulations of each: 40 runs (a 10,000-deal export in ~20 s)
 UNCERTAIN = ("market.leads_per_month", "segments.*.deal_size", "stages.*.loss_chance", "stages.*.median_days",
              "deal_value.realisation_median", "accounts.repeat_per_year")
 TEAM = "(team)"
@@ -74,35 +74,66 @@ def cut_of(tables: Tables, as_of: Any) -> pd.Timestamp:
     return day + DAY
 
 
-def uncertain_paths(sc: CalibratedScenario) -> list[str]:
-    """The fitted values with a 95% interval that the forecast draws (see `UNCERTAIN`)."""
+def uncertainty(sc: CalibratedScenario, known: Tables | None = None,
+                cut: pd.Timestamp | None = None) -> dict[str, tuple[float, float, float]]:
+    """The fitted values the forecast draws (see `UNCERTAIN`), each as (value, low, high): its 95% interval.
+
+    From the calibration's evidence where it has an interval. A calibration without the simulated stage fit
+    gives none for the stages' loss chance and median time: they are then the export's own loss rate and
+    median stay, and carry the intervals of those statistics (Wilson; order statistics) from `known`.
+    """
     evidence = sc.calibration.evidence
-    out = []
+    out: dict[str, tuple[float, float, float]] = {}
     for path, e in evidence.items():
-        pattern = ".".join("*" if part.isdigit() else part for part in path.split("."))
-        if pattern in UNCERTAIN and e.fitted and e.has_range and e.low is not None and e.high is not None:
-            out.append(path)
+        if _family(path) in UNCERTAIN and e.fitted and e.has_range and e.low is not None and e.high is not None:
+            out[path] = (float(e.value), float(e.low), float(e.high))
+    if known is None or cut is None or not len(known.opportunities):
+        return out
+    stays = fit.stays(known, cut, None if sc.stage_names == [fit.ONE_STAGE] else sc.stage_names)
+    for i, st in enumerate(sc.stages):
+        stats = fit.stage_stats(stays[stays["stage"] == st.name])
+        loss, med = f"stages.{i}.loss_chance", f"stages.{i}.median_days"
+        if loss not in out and all(math.isfinite(x) for x in stats.loss):
+            v, est, lo, hi = st.loss_chance, *stats.loss
+            out[loss] = (v, max(0.0, v + lo - est), min(0.99, v + hi - est))
+        if med not in out and all(math.isfinite(x) and x > 0 for x in stats.median):
+            v, est, lo, hi = st.median_days, *stats.median
+            out[med] = (v, v * lo / est, v * hi / est)
     return out
 
 
-def parameter_draws(sc: CalibratedScenario, k: int, rng: np.random.Generator) -> list[dict[str, float]]:
+def uncertain_paths(sc: CalibratedScenario, known: Tables | None = None, cut: pd.Timestamp | None = None) -> list[str]:
+    """The paths of the values the forecast draws."""
+    return list(uncertainty(sc, known, cut))
+
+
+def _family(path: str) -> str:
+    return ".".join("*" if part.isdigit() else part for part in path.split("."))
+
+
+def parameter_draws(sc: CalibratedScenario, k: int, rng: np.random.Generator, known: Tables | None = None,
+                    cut: pd.Timestamp | None = None) -> list[dict[str, float]]:
     """`k` sets of the uncertain values, each from a split normal on its 95% interval (clipped to 2.5 sd).
 
-    The first set is the fitted values themselves. Loss chances stay in [0, 0.99]; everything else positive.
+    Values of one kind (every stage's loss chance, every segment's deal size...) move together: one normal
+    draw per kind, each value at that many standard deviations of its own interval. The export cannot say
+    how their errors go together; drawing them together is the wider assumption (independent draws would
+    cancel out across stages and make the band too narrow). The first set is the fitted values themselves.
+    Loss chances stay in [0, 0.99]; everything else positive; whole numbers stay whole.
     """
-    paths = uncertain_paths(sc)
-    evidence = sc.calibration.evidence
+    ranges = uncertainty(sc, known, cut)
+    families = sorted({_family(p) for p in ranges})
+    whole = {p for p, e in sc.calibration.evidence.items() if isinstance(e.value, int) and not isinstance(e.value, bool)}
     sets: list[dict[str, float]] = [{}]
     for _ in range(k - 1):
-        z = np.clip(rng.standard_normal(len(paths)), -2.5, 2.5)
+        shock = dict(zip(families, np.clip(rng.standard_normal(len(families)), -2.5, 2.5)))
         values = {}
-        for path, u in zip(paths, z):
-            e = evidence[path]
-            v = float(e.value)
-            half = (v - float(e.low)) if u < 0 else (float(e.high) - v)
+        for path, (v, low, high) in ranges.items():
+            u = shock[_family(path)]
+            half = (v - low) if u < 0 else (high - v)
             x = v + u * half / 1.96
             x = min(max(x, 0.0), 0.99) if path.endswith("loss_chance") else max(x, 1e-6 * max(abs(v), 1.0))
-            values[path] = int(round(x)) if isinstance(e.value, int) and not isinstance(e.value, bool) else x
+            values[path] = int(round(x)) if path in whole else x
         sets.append(values)
     return sets
 
@@ -169,7 +200,7 @@ def simulate_period(known: Tables, cut: pd.Timestamp, period: fb.Period, sc: Cal
     data["policies"]["open_pipeline"] = {"deals": deals, "customers": customers}
     forward = Scenario.build(data, "forecast run")
     scenarios = {}
-    for k, values in enumerate(parameter_draws(sc, draws, np.random.default_rng([seed, 21]))):
+    for k, values in enumerate(parameter_draws(sc, draws, np.random.default_rng([seed, 21]), known, cut)):
         try:
             scenarios[f"draw {k}"] = forward.replace(values) if values else forward
         except ScenarioError:       # a drawn set outside what a scenario allows: keep the fitted values for it

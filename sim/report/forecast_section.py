@@ -24,7 +24,7 @@ from ..experiments.pipeline_forecast import Forecast, _money, forecast
 from .pages import render
 
 REPORT_CUTOFFS = 6          # the report's backtest: six cutoffs ...
-REPORT_DRAWS, REPORT_RUNS = 10, 4   # ... of 40 simulated runs each (the command's default is 8 cutoffs of 100)
+REPORT_DRAWS, REPORT_RUNS = 20, 2   # ... of 40 simulated runs each (the command's default: 8 cutoffs)
 
 
 @dataclass
