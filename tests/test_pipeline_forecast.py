@@ -179,3 +179,24 @@ def test_cli_forecast_bad_flags_are_messages(export, flags, message, capsys):
         code = stop.code
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_report_forecast_card_and_page(generated, tmp_path):
+    from sim.report.data import ReportData
+    from sim.report.forecast_section import forecast_section, write_forecast_page
+    from sim.report.pages import render
+
+    section = forecast_section(generated, tmp_path, target=2_000_000, cutoffs=2, draws=3, runs=2, progress=False)
+    assert section.summary["period"] == "2028-Q1" and not section.error
+    assert {s["method"] for s in section.scores} >= {"simulation", "stage_weighted", "run_rate", "deal_model"}
+    assert (tmp_path / section.figure).exists() and (tmp_path / section.backtest_figure).exists()
+    common = dict(data=ReportData(label="generated", tables=generated), crm=None, mapping=None, generated="now")
+    page = write_forecast_page(section, tmp_path, **common).read_text()
+    assert "Per owner" in page and "Every open deal" in page and section.verdict.split(":")[0] in page
+    index = render("index.html.j2", tmp_path / "index.html", forecast=section, cards=[], figures={}, all_ran=True,
+                   status_line="", skipped_count=0, pages=set(), root="", here="report", **common).read_text()
+    assert index.index('id="card-forecast"') < index.index('id="summary"')      # first on the front page
+    assert "Chance of reaching the target 2.00M" in index
+    # an export too short to forecast: a sentence in the card, no error
+    short = forecast_section(fit.as_of(generated, T("2026-02-15")), tmp_path / "short", progress=False)
+    assert short.summary is None and "less than 90 days" in short.note and not short.error

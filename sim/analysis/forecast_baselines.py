@@ -173,7 +173,12 @@ def open_pipeline(known, cut: pd.Timestamp) -> pd.DataFrame:
     live = snapshots.pipeline_at(known, cut - pd.Timedelta(microseconds=1), hist)
     won = known.opportunities.loc[known.opportunities["outcome"] == "won", "amount"]
     typical = float(won.median()) if won.notna().any() else float(known.opportunities["amount"].median())
+    unknown = int((~(live["amount"] > 0)).sum())
     live = live.assign(amount=live["amount"].where(live["amount"] > 0, typical if math.isfinite(typical) else 0.0))
+    if unknown:
+        live.attrs["assumed"] = [*live.attrs.get("assumed", []),
+                                 f"amount: {unknown:,} of the {len(live):,} open deals have no amount; the median won "
+                                 f"deal's ({typical:,.0f}) stands for each"]
     if "expected_close_at" not in live.attrs["dated"]:
         order = snapshots.stage_order(hist)
         days, later = snapshots._median_stage_days(hist, order)
@@ -325,10 +330,25 @@ def deal_model(known, cut: pd.Timestamp, period: Period, seed: int = 0) -> Estim
                        {"pipeline": float(amounts @ chance), "new deals": new_mean, "deals": float(len(live))}, note)
 
 
+def baseline(name: str, known, cut: pd.Timestamp, period: Period, *, today: bool = False, seed: int = 0) -> Estimate:
+    """One baseline by name; missing (with the reason) when the tables lack what it needs."""
+    try:
+        if name == "stage_weighted":
+            return stage_weighted(known, cut, period, seed)
+        if name == "run_rate":
+            return run_rate(known, cut, period, seed)
+        if name == "categories":
+            return categories(known, cut, period, today=today)
+        if name == "deal_model":
+            return deal_model(known, cut, period, seed)
+    except (ValueError, LookupError) as err:     # e.g. no amounts known yet at an early cutoff
+        return Estimate.missing(name, str(err))
+    raise ValueError(f"method: {name!r} is not a baseline ({', '.join(BASELINES)})")
+
+
 def baselines(known, cut: pd.Timestamp, period: Period, *, today: bool = False, seed: int = 0) -> dict[str, Estimate]:
     """Every baseline's forecast of `period` from the tables known before `cut`."""
-    return {"stage_weighted": stage_weighted(known, cut, period, seed), "run_rate": run_rate(known, cut, period, seed),
-            "categories": categories(known, cut, period, today=today), "deal_model": deal_model(known, cut, period, seed)}
+    return {name: baseline(name, known, cut, period, today=today, seed=seed) for name in BASELINES}
 
 
 # ---- scores ----------------------------------------------------------------------------------------------------

@@ -120,6 +120,9 @@ class ForecastBacktest:
         out = [f"backtest of {len(cut)} cutoffs from {cut[0]:%Y-%m-%d} to {cut[-1]:%Y-%m-%d}, each forecasting the "
                f"{self.horizon} from it with what was known then"
                + (f" (asked for {self.requested}; the export has room for {len(cut)})" if self.requested > len(cut) else "")]
+        for when, why in self.details.get("skipped", {}).items():
+            out.append(f"  at {when:%Y-%m-%d} the simulator could not be calibrated on what was known ({why}); "
+                       "that cutoff is not scored")
         if len(scored) < len(cut):
             out.append(f"  scored on the {len(scored)} cutoffs where every method had a forecast "
                        f"(from {scored[0]:%Y-%m-%d}): a method that needs more history sat out the first")
@@ -188,19 +191,25 @@ def forecast_backtest(tables: Tables, cutoffs: int = 8, horizon: str = "quarter"
         return ForecastBacktest(pd.DataFrame(columns=columns), horizon, currency, note, cutoffs)
     opp = tables.opportunities
     rows = []
+    skipped: dict[pd.Timestamp, str] = {}
     show = progress if progress is not None else None
     for i, cut in enumerate(tqdm(dates, desc="backtest cutoffs", unit="cutoff", leave=False,
                                  disable=show is False or (show is None and _quiet()))):
         period = fb.period_of(cut, horizon, start=cut)
         known = fit.as_of(tables, cut)
-        fc = forecast_at(known, cut, period, draws=draws, runs=runs, seed=seed + i, base=base, refine=refine,
-                         executor=executor, progress=False)
-        currency = fc.currency
+        try:
+            fc = forecast_at(known, cut, period, draws=draws, runs=runs, seed=seed + i, base=base, refine=refine,
+                             executor=executor, progress=False)
+            currency = fc.currency
+            estimates = [fc.estimate(), *fc.methods.values()]
+        except (ValueError, LookupError) as err:   # too little known then to calibrate on: the baselines still forecast
+            skipped[cut] = str(err)
+            estimates = [fb.Estimate.missing("simulation", str(err)), *fb.baselines(known, cut, period, seed=seed + i).values()]
         actual = fb.won_between(opp, period.start, period.end)
-        for e in [fc.estimate(), *fc.methods.values()]:
+        for e in estimates:
             rows.append({"cutoff": cut, "period": period.label, "method": e.method, "actual": actual,
                          "p10": e.p10, "p50": e.p50, "p90": e.p90})
-    return ForecastBacktest(pd.DataFrame(rows, columns=columns), horizon, currency, "", cutoffs)
+    return ForecastBacktest(pd.DataFrame(rows, columns=columns), horizon, currency, "", cutoffs, {"skipped": skipped})
 
 
 def _quiet() -> bool:

@@ -427,22 +427,16 @@ def _finish(known: Tables, cut: pd.Timestamp, period: fb.Period, target: float |
         chance = np.full(len(live), np.nan)
         expected = np.full(len(live), np.nan)
     rates = snapshots.stage_win_rates(known)
-    model, _ = fb.deal_chances(known, cut, period) if "deal_model" in methods else (live.assign(chance=np.nan), "")
+    try:
+        model, _ = fb.deal_chances(known, cut, period) if "deal_model" in methods else (live.assign(chance=np.nan), "")
+    except (ValueError, LookupError):
+        model = live.assign(chance=np.nan)
     live = live.assign(chance=chance, expected=expected, stage_rate=live["stage"].map(rates).astype(float),
                        model_chance=model["chance"].to_numpy(dtype=float))
     hist = snapshots.stays(known)
     medians, _ = snapshots._median_stage_days(hist, snapshots.stage_order(hist))
     live["why"] = [_why(r, medians) for _, r in live.iterrows()] if len(live) else []
-    ests = {}
-    for name in methods:
-        if name == "stage_weighted":
-            ests[name] = fb.stage_weighted(known, cut, period, seed)
-        elif name == "run_rate":
-            ests[name] = fb.run_rate(known, cut, period, seed)
-        elif name == "categories":
-            ests[name] = fb.categories(known, cut, period, today=today)
-        elif name == "deal_model":
-            ests[name] = fb.deal_model(known, cut, period, seed)
+    ests = {name: fb.baseline(name, known, cut, period, today=today, seed=seed) for name in methods}
     if not fit.has_history(known):
         assumed.append("stages: the export has no stage history, so every open deal is resumed in one stage, for "
                        "as long as it has been open")

@@ -24,7 +24,7 @@ from ..experiments.pipeline_forecast import Forecast, _money, forecast
 from .pages import render
 
 REPORT_CUTOFFS = 6          # the report's backtest: six cutoffs ...
-REPORT_DRAWS, REPORT_RUNS = 20, 2   # ... of 40 simulated runs each (the command's default: 8 cutoffs)
+REPORT_DRAWS, REPORT_RUNS = 20, 2   # ... of 40 simulated runs each, as the forecast (the command's default: 8 cutoffs)
 
 
 @dataclass
@@ -49,11 +49,12 @@ class ForecastSection:
 
 
 def forecast_section(tables: Tables, folder: Path, *, target: float | None = None, seed: int = 0,
-                     progress: bool | None = None) -> ForecastSection:
+                     progress: bool | None = None, cutoffs: int = REPORT_CUTOFFS, draws: int = REPORT_DRAWS,
+                     runs: int = REPORT_RUNS) -> ForecastSection:
     """Forecast this period and backtest the methods on `tables`; write the figures into `folder/figures`."""
-    section = ForecastSection()
+    section = ForecastSection(backtest_runs=draws * runs)
     try:
-        fc = forecast(tables, target=target, seed=seed, progress=progress)
+        fc = forecast(tables, target=target, seed=seed, draws=draws, runs=runs, progress=progress)
     except ValueError as err:       # the export cannot give a forecast: say why
         section.note = str(err)
         return section
@@ -62,8 +63,7 @@ def forecast_section(tables: Tables, folder: Path, *, target: float | None = Non
         return section
     _fill_forecast(section, fc, folder)
     try:
-        bt = forecast_backtest(tables, cutoffs=REPORT_CUTOFFS, draws=REPORT_DRAWS, runs=REPORT_RUNS, seed=seed,
-                               progress=progress)
+        bt = forecast_backtest(tables, cutoffs=cutoffs, draws=draws, runs=runs, seed=seed, progress=progress)
     except Exception as err:  # noqa: BLE001
         section.error = _error(err)
         return section
