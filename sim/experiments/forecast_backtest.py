@@ -118,7 +118,7 @@ class ForecastBacktest:
         cut = self.cutoffs
         scored = sorted(set(self.common()["cutoff"]))
         out = [f"backtest of {len(cut)} cutoffs from {cut[0]:%Y-%m-%d} to {cut[-1]:%Y-%m-%d}, each forecasting the "
-               f"{self.horizon} from it with what was known then"
+               f"{self.horizon.replace('-', ' ')} from it with what was known then"
                + (f" (asked for {self.requested}; the export has room for {len(cut)})" if self.requested > len(cut) else "")]
         for when, why in self.details.get("skipped", {}).items():
             out.append(f"  at {when:%Y-%m-%d} the simulator could not be calibrated on what was known ({why}); "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,7 @@ from ..core.tables import Tables
 from ..scenario import Scenario, ScenarioError
 from .backtest import _customers
 from .calibrate import CalibratedScenario, _shift_dates, calibrate
-from .replicate import replicate_each
+from .replicate import PARALLEL_FROM, replicate_each, worker_start
 from .simulate import SimResult
 
 DAY = pd.Timedelta(days=1)
@@ -206,7 +207,23 @@ def simulate_period(known: Tables, cut: pd.Timestamp, period: fb.Period, sc: Cal
         except ScenarioError:       # a drawn set outside what a scenario allows: keep the fitted values for it
             scenarios[f"draw {k}"] = forward
     measure = PeriodFigures(cut, period.end, len(deals), tuple(s.name for s in sc.segments))
-    out = replicate_each(scenarios, runs, seed, measure=measure, executor=executor, progress=progress)
+    # every run its own random numbers: replicate_each gives replication i the same seed in every scenario
+    # (common random numbers, right for comparing scenarios, wrong here: the draws would share their noise)
+    cores = os.cpu_count() or 1
+    own = executor is None and cores > 1 and len(scenarios) * runs >= PARALLEL_FROM
+    pool = ProcessPoolExecutor(max_workers=cores, initializer=worker_start) if own else executor
+    show = (os.environ.get("PLAYBOOK_PROGRESS", "1") != "0") if progress is None else progress
+    parts = []
+    try:
+        for k, (name, scenario) in enumerate(tqdm(scenarios.items(), desc="simulating the fit's draws", unit="draw",
+                                                  leave=False, disable=not show)):
+            draw_seed = int(np.random.SeedSequence([seed, 22, k]).generate_state(1)[0])
+            parts.append(replicate_each({name: scenario}, runs, draw_seed, measure=measure,
+                                        executor=pool if pool is not None else "serial", progress=False))
+    finally:
+        if own:
+            pool.shutdown()
+    out = pd.concat(parts, ignore_index=True)
     out.attrs["open_deals"] = len(deals)
     return out
 
@@ -256,7 +273,8 @@ class Forecast:
     def lines(self) -> list[str]:
         """The summary as sentences."""
         s = self.summary()
-        out = [f"{s['period']} ({s['period_start']} to {s['period_end']}), as of {s['as_of']}: closed so far "
+        span = "" if s["period_start"] in s["period"] else f" ({s['period_start']} to {s['period_end']})"
+        out = [f"{s['period']}{span}, as of {s['as_of']}: closed so far "
                f"{_money(s['closed'])}; forecast P50 {_money(s['p50'])} (P10 {_money(s['p10'])} to P90 {_money(s['p90'])}) "
                f"{self.currency}",
                f"  from the {s['open_deals']:,} open deals {_money(s['from_pipeline'])} expected, from deals not yet "
