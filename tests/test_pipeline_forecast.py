@@ -200,3 +200,14 @@ def test_report_forecast_card_and_page(generated, tmp_path):
     # an export too short to forecast: a sentence in the card, no error
     short = forecast_section(fit.as_of(generated, T("2026-02-15")), tmp_path / "short", progress=False)
     assert short.summary is None and "less than 90 days" in short.note and not short.error
+
+
+def test_every_run_has_its_own_noise(generated, monkeypatch):
+    """Draws of the same values must not repeat each other's runs (no common random numbers across draws)."""
+    cut = T("2027-04-01")
+    known = fit.as_of(generated, cut)
+    sc = sim.calibrate(known, end=cut, refine=False)
+    monkeypatch.setattr(pf, "parameter_draws", lambda sc, k, rng, known=None, cut=None: [{}] * k)
+    runs = pf.simulate_period(known, cut, fb.period_of(cut, "quarter"), sc, fb.open_pipeline(known, cut), draws=4,
+                              runs=1, seed=0, executor="serial", progress=False)
+    assert runs["pipeline"].nunique() == 4
