@@ -4,6 +4,9 @@
   (from the stage history, or from creation and close dates when there is none), as a `forecasts` table
   that `sim.analysis.forecast.forecast_accuracy` scores like a real one.
 - `slippage(tables)`: how often and how far deals expected in a period closed after it.
+- `pipeline_at(tables, as_of)`: the deals open at a past date, in the stage they were in then, with the amount,
+  close date and forecast category of that date where the history dates them (what the forecast baselines and
+  `sim.forecast` start from).
 """
 
 from __future__ import annotations

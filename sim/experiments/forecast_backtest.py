@@ -192,9 +192,8 @@ def forecast_backtest(tables: Tables, cutoffs: int = 8, horizon: str = "quarter"
     opp = tables.opportunities
     rows = []
     skipped: dict[pd.Timestamp, str] = {}
-    show = progress if progress is not None else None
-    for i, cut in enumerate(tqdm(dates, desc="backtest cutoffs", unit="cutoff", leave=False,
-                                 disable=show is False or (show is None and _quiet()))):
+    show = (os.environ.get("PLAYBOOK_PROGRESS", "1") != "0") if progress is None else progress
+    for i, cut in enumerate(tqdm(dates, desc="backtest cutoffs", unit="cutoff", leave=False, disable=not show)):
         period = fb.period_of(cut, horizon, start=cut)
         known = fit.as_of(tables, cut)
         try:
@@ -211,6 +210,3 @@ def forecast_backtest(tables: Tables, cutoffs: int = 8, horizon: str = "quarter"
                          "p10": e.p10, "p50": e.p50, "p90": e.p90})
     return ForecastBacktest(pd.DataFrame(rows, columns=columns), horizon, currency, "", cutoffs, {"skipped": skipped})
 
-
-def _quiet() -> bool:
-    return os.environ.get("PLAYBOOK_PROGRESS", "1") == "0"
