@@ -168,7 +168,7 @@ def build_report(
     progress: bool | None = None,
     timeout: int | None = None,
     playbook: str | Path | None = None,
-    forecast: bool = True,
+    forecast: bool | None = None,
     target: float | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
@@ -180,7 +180,8 @@ def build_report(
     what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
     all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
     `timeout` bounds each notebook cell, in seconds. `forecast`: put the Forecast card first on the front page
-    and write its page (`sim.report.forecast_section`), with the chance of reaching `target` when given.
+    and write its page (`sim.report.forecast_section`), with the chance of reaching `target` when given; by
+    default on for an export and off for the simulated data (whose quarter nobody has to forecast).
     """
     out = Path(out)
     if out.exists() and not force:
@@ -215,7 +216,7 @@ def build_report(
         timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
         section = None
-        if forecast:
+        if forecast or (forecast is None and export is not None):
             start = time.perf_counter()
             section = forecast_section(data.tables, tmp, target=target, seed=seed or 0, progress=progress)
             timings["forecast"] = time.perf_counter() - start
