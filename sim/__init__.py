@@ -28,6 +28,8 @@ from .engine.hooks import ModelView, Policy, PolicyRun, register, unregister
 from .engine.priority import Level, Priority
 from .experiments.backtest import backtest
 from .experiments.calibrate import calibrate
+from .experiments.forecast_backtest import forecast_backtest
+from .experiments.pipeline_forecast import forecast
 from .experiments.plan import Costs, Plan, plan
 from .experiments.replicate import compare, replicate, replicate_each, summarise
 from .experiments.sensitivity import sensitivity
@@ -42,5 +44,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "crm", "Level", "ModelView", "Policy", "PolicyRun", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "Sweep", "Costs", "Plan", "plan", "backtest", "calibrate", "changes", "compare", "register", "replicate", "replicate_each", "sensitivity",
+           "Sweep", "Costs", "Plan", "plan", "backtest", "calibrate", "changes", "compare", "forecast", "forecast_backtest", "register", "replicate", "replicate_each", "sensitivity",
            "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

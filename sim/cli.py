@@ -48,6 +48,7 @@ from .crm.synth import breakable, write_export
 from .analysis.category_scores import category_scores
 from .analysis.changes import changes as pipeline_changes
 from .explorer import serve as explorer_serve
+from . import cli_forecast
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -808,6 +809,18 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
          "confidence, the pipeline coverage needed", _plan_args)
 def cmd_plan(args: argparse.Namespace) -> int:
     return plan_command(args, UsageError)
+
+
+# ---- forecast (the body is in sim/cli_forecast.py) ----------------------------------------------------------
+@command("forecast", "forecast this quarter's bookings from a CRM export's own pipeline (P10/P50/P90, per deal, per "
+         "owner); --backtest scores it and the usual methods on the export's history", cli_forecast.arguments)
+def cmd_forecast(args: argparse.Namespace) -> int:
+    try:
+        return cli_forecast.run(args)
+    except (ValueError, LookupError) as err:   # the export lacks what a forecast needs, or --as-of is outside it
+        if isinstance(err, (TableError, ExportError)):
+            raise
+        raise UsageError(f"{args.export}: cannot forecast: {err}") from None
 
 
 # ---- entry point ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
 from .gate import apply_gate
+from .forecast_section import ForecastSection, forecast_section, write_forecast_page
 from .data import ReportData, load_export, simulated
 from .links import SiteLinks
 from .plan import report_plan
@@ -114,7 +115,8 @@ def _status_line(cards: list[Card]) -> str:
 
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
-                 playbook: Path | None = None, since: Since | None = None, plan_section: str | None = None) -> float:
+                 playbook: Path | None = None, since: Since | None = None, plan_section: str | None = None,
+                 forecast: ForecastSection | None = None) -> float:
     """index.html, data-quality.html, the figures, the notebooks' downloads, rejected.csv and the playbook (the
     pages in `playbook`), from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
@@ -127,9 +129,11 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
         (folder / "figures").mkdir(exist_ok=True)
         since.changes.figure().savefig(folder / "figures" / "since-last-export.png", dpi=110)
         since.figure = "figures/since-last-export.png"
-    render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards), since=since,
-           status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report",
-           plan_section=plan_section, **common)
+    if forecast is not None:
+        write_forecast_page(forecast, folder, **common)
+    render("index.html.j2", folder / "index.html", forecast=forecast, cards=cards, figures=figures,
+           all_ran=all(c.ran for c in cards), since=since, status_line=_status_line(cards), skipped_count=len(skipped),
+           pages=pages, root="", here="report", plan_section=plan_section, **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), root="", here="data-quality", **common)
     write_csv(data.rejected, folder / "rejected.csv")   # formula-like cells neutralised (CSV injection)
@@ -177,6 +181,8 @@ def build_report(
     store_wait: float = 30.0,
     pipeline: str | None = None,
     plan: dict | None = None,
+    forecast: bool | None = None,
+    target: float | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -189,11 +195,14 @@ def build_report(
     `timeout` bounds each notebook cell, in seconds. `open_as_lost` ("auto" or a number of days) applies the
     gate's open-as-lost rule to the export before anything runs (`sim.analysis.sufficiency.open_as_lost`); the
     deals it turns lost are listed with the repaired values.
-    With `store` (a store of exports, `sim.crm.store`) the
-    export is kept there as a snapshot, and the front page says what changed since the snapshot before it.
-    `pipeline` keeps the deals of one pipeline of a HubSpot export (the notebooks get the tables loaded here).
-    `plan`: the arguments of `sim.report.plan.report_plan` (target, within, confidence, levers) for a Plan
-    section on the front page.
+
+    With `store` (a store of exports, `sim.crm.store`) the export is kept there as a snapshot, and the front
+    page says what changed since the snapshot before it. `pipeline` keeps the deals of one pipeline of a
+    HubSpot export (the notebooks get the tables loaded here). `plan`: the arguments of
+    `sim.report.plan.report_plan` (target, within, confidence, levers) for a Plan section on the front page.
+    `forecast`: put the Forecast card first on the front page
+    and write its page (`sim.report.forecast_section`), with the chance of reaching `target` when given; by
+    default on for an export and off for the simulated data (whose quarter nobody has to forecast).
     """
     out = Path(out)
     inputs = [export, mapping, notebooks]
@@ -211,13 +220,13 @@ def build_report(
     try:
         with OutputFolder(out, "out", kind="report", force=force, protect=inputs) as tmp:
             return _build(tmp, out, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
-                          timeout, open_as_lost, store, store_wait, pipeline, plan)
+                          timeout, open_as_lost, store, store_wait, pipeline, plan, forecast, target)
     except OutputError as err:
         raise ReportError(str(err)) from None
 
 
 def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
-           timeout, open_as_lost, store, store_wait, pipeline, plan) -> Report:
+           timeout, open_as_lost, store, store_wait, pipeline, plan, forecast, target) -> Report:
     """The report's content, written into `tmp` (moved to `out` by the caller when complete)."""
     timings = {}
     start = time.perf_counter()
@@ -242,6 +251,11 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
     timings["notebooks"] = time.perf_counter() - start
     timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
+    section = None
+    if forecast or (forecast is None and export is not None):
+        start = time.perf_counter()
+        section = forecast_section(data.tables, tmp, target=target, seed=seed or 0, progress=progress)
+        timings["forecast"] = time.perf_counter() - start
     plan_html = None
     if plan is not None:
         start = time.perf_counter()
@@ -251,9 +265,10 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
     cards = [card_from_run(run) for run in runs]
     apply_gate(cards, data.gate)
     timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook,
-                                       since, plan_html)
+                                       since, plan_html, section)
     timings["pages"] = time.perf_counter() - start
-    timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
+    timings["total"] = (timings["loading"] + timings["notebooks"] + timings["pages"] + timings.get("forecast", 0.0)
+                         + timings.get("plan", 0.0))
     _write_json(tmp / "report.json", data, cards, timings, since)
     remove_shared(tmp)   # the notebooks' shared input, not part of the report
     return Report(out, cards, timings, stored)
