@@ -45,6 +45,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..analysis.coverage import coverage as pipeline_coverage
+from ..analysis.plots import new_figure
 from ..core.periods import period_bounds
 from ..core.stats import wilson_ci
 from ..engine.hooks import REGISTRY
@@ -250,7 +251,6 @@ class Plan:
 
     def figure(self):
         """P(hit) against cost: every value tried (grey), the frontier (line), the confidence asked for."""
-        from ..analysis.plots import new_figure   # figures only when asked for
         fig, ax = new_figure(figsize=(8, 4.5))
         t, f = self.tried, self.frontier()
         ax.errorbar(t["cost"], t["p_hit"], yerr=[t["p_hit"] - t["p_low"], t["p_high"] - t["p_hit"]], fmt="o",

@@ -31,6 +31,7 @@ from .playbook import principle_pages, site_links, write_playbook
 from .run import Run, principle_notebooks, run_notebook
 from .shared import remove as remove_shared
 from .shared import share
+from .plan import report_plan
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
 
@@ -213,7 +214,6 @@ def build_report(
 
         plan_html = None
         if plan is not None:
-            from .plan import report_plan
             start = time.perf_counter()
             plan_html = report_plan(data.tables, seed=seed or 0, progress=progress, **plan)
             timings["plan"] = time.perf_counter() - start
