@@ -30,6 +30,8 @@ def control_values(option: pd.Series, levers: list[Any], scenario_start: dt.date
     for lv in levers:
         v = option[lv.path]
         if lv.hire_at is not None:
+            if lv.hire_at.day != 1:            # the page offers hire dates at month starts only
+                return None
             out["hire.count"], out["hire.at"] = int(v), lv.hire_at
         elif lv.path == "reps.count":
             out["reps.count"] = int(v)
