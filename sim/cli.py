@@ -34,12 +34,12 @@ from .scenario import MAX_LEADS, Scenario, ScenarioError, run_size
 from .experiments.simulate import simulate
 from .experiments.calibrate import calibrate
 from .experiments.validate import validate
+from .core.amounts import parse_amount, parse_share
 from .core.schema import TableError
 from .core.outputs import OutputError, OutputFolder, check_replaceable, write_text
 from .analysis.sufficiency import WIN_RATES, sufficiency
 from .analysis.sufficiency import open_as_lost as repair
 from .crm import PRESETS, ExportError
-from .report.plan import arguments, parse_amount, parse_share, plan_command
 from .crm import load as load_export
 from .crm.as_of import as_of as export_as_of
 from .crm.history_formats import LAYOUTS
@@ -97,6 +97,21 @@ def store_args(p: argparse.ArgumentParser) -> None:
                         f"runs/history.duckdb; here {default_store()})")
     p.add_argument("--wait", type=whole_number(0, 3600), default=30, metavar="SECONDS",
                    help="how long to wait for another playbook using the store before giving up (default 30)")
+
+
+def _typed(parse: Callable[[str], float], name: str) -> Callable[[str], float]:
+    """An argparse type from a parser raising ValueError: its message becomes the flag's error."""
+    def typed(text: str) -> float:
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    typed.__name__ = name
+    return typed
+
+
+AMOUNT = _typed(parse_amount, "amount")
+SHARE = _typed(parse_share, "share")
 
 
 def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
@@ -371,9 +386,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 
 def _report_plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", type=parse_amount, help="add a Plan section: P(hitting this bookings target), e.g. 12M")
+    p.add_argument("--target", type=AMOUNT, help="add a Plan section: P(hitting this bookings target), e.g. 12M")
     p.add_argument("--within", help="with --target: the period (default: the year after the export's last date)")
-    p.add_argument("--confidence", type=parse_share, default=0.8, help="with --target: the chance to plan for (default 0.8)")
+    p.add_argument("--confidence", type=SHARE, default=0.8, help="with --target: the chance to plan for (default 0.8)")
     p.add_argument("--levers", default="reps.count", help="with --target: levers to search, as for playbook plan")
 
 
@@ -802,12 +817,27 @@ def show_category_scores(store: Path, wait: float) -> int:
 
 # ---- plan -----------------------------------------------------------------------------------------------
 def _plan_args(p: argparse.ArgumentParser) -> None:
-    arguments(p)
+    p.add_argument("scenario", help="a preset name or a scenario YAML (e.g. from playbook calibrate)")
+    p.add_argument("--target", type=AMOUNT, required=True, help="bookings to reach, e.g. 12M, 750k")
+    p.add_argument("--within", required=True, help="the period: a year (2027), quarter (2027-Q1) or month (2027-03)")
+    p.add_argument("--confidence", type=SHARE, default=0.8, help="the chance of reaching it to plan for (default 0.8)")
+    p.add_argument("--levers", default="reps.count",
+                   help="one to three comma-separated levers: reps.count, hires, hires@2027-09-01, market.leads_per_month, "
+                        "policies.qualification.threshold, ...; a range as reps.count=8:20 (default reps.count)")
+    p.add_argument("--budget", type=AMOUNT, help="most the options may add in cost (default: no limit)")
+    p.add_argument("--rep-cost", type=AMOUNT, help="a rep's yearly cost (default 150,000, assumed)")
+    p.add_argument("--lead-cost", type=AMOUNT, help="one more lead's cost (default 250, assumed)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
+    p.add_argument("--out", type=Path, help="folder to write options.csv, frontier.csv, coverage.csv, frontier.png, plan.json")
+    p.add_argument("--no-ends", action="store_true",
+                   help="skip P(hit) at the ends of the main assumption's range (attrition rate, or selling hours)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 @command("plan", "what it takes to hit a bookings target: P(hit) now with its 95% CI, the cheapest changes reaching a "
          "confidence, the pipeline coverage needed", _plan_args)
 def cmd_plan(args: argparse.Namespace) -> int:
+    from .report.plan import plan_command   # the report package loads only when a command needs it
     return plan_command(args, UsageError)
 
 

@@ -47,5 +47,7 @@ def test_options_map_to_the_page_s_levers_or_say_they_cannot():
     assert control_values(pd.Series({"hires@2026-02-01": 3}), [hires], SMALL.start) == {"hire.count": 3, "hire.at": hires.hire_at}
     q = make_lever("policies.qualification.threshold", SMALL, Costs(), SMALL.end)
     assert control_values(pd.Series({q.path: 0.4}), [q], SMALL.start) == {"policies.qualification": True, q.path: 0.4}
+    mid_month = make_lever("hires@2026-02-15", SMALL, Costs(), SMALL.end)
+    assert control_values(pd.Series({mid_month.path: 2}), [mid_month], SMALL.start) is None
     leads = make_lever("market.leads_per_month", SMALL, Costs(), SMALL.end)
     assert control_values(pd.Series({leads.path: 50.0}), [leads], SMALL.start) is None

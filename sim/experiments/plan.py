@@ -13,7 +13,9 @@ numbers), so two values of a lever see the same market and their P(hit) differ b
 One lever: a monotone search. P(hit) rises with more reps, more hires, more leads; the search bisects the
 lever's range for the smallest value whose P(hit) reaches the confidence, estimating P(hit) at each step
 with replications added round by round (n="auto", as `replicate` does: runs already made are reused) until
-its interval is narrower than `precision` or clearly on one side of the confidence. Two or three levers: a
+its interval is narrower than `precision` or clearly on one side of the confidence. The value found is then
+measured again on fresh seeds to the full precision (the estimate that picked it flatters it), and the next
+value up is taken if that misses the confidence: the P(hit) reported is that measurement. Two or three levers: a
 grid over their ranges run with `sim.sweep` (resumable), each cell's P(hit) and cost; the options are the
 cells reaching the confidence, cheapest first, and the frontier the cells no cheaper cell beats.
 
@@ -358,19 +360,26 @@ class _Estimator:
         self.executor, self.max_n = executor, max_n
         self.known: dict = {}
 
-    def __call__(self, scenario: Scenario) -> dict[str, float]:
+    def __call__(self, scenario: Scenario, seed: int | None = None, decide: bool = True) -> dict[str, float]:
+        """P(hit) on the plan's seeds (or `seed`'s); with `decide`, stop as soon as the interval is clearly on one
+        side of the confidence (a search step), else only when it is narrow enough (a value to report)."""
         n = min(FIRST_N, self.max_n)
         while True:
-            runs = replicate_each({"plan": scenario}, n=n, seed=self.seed, measure=self.measure, executor=self.executor,
-                                  known=self.known, progress=False)
+            runs = replicate_each({"plan": scenario}, n=n, seed=self.seed if seed is None else seed, measure=self.measure,
+                                  executor=self.executor, known=self.known, progress=False)
             hits = float(runs["hit"].sum())
             lo, hi = (float(x) for x in wilson_ci(hits, n))
-            decided = hi < self.confidence or lo > self.confidence
+            decided = decide and (hi < self.confidence or lo > self.confidence)
             if (hi - lo) / 2 <= self.precision or decided or n >= self.max_n:
                 return {"p_hit": hits / n, "p_low": lo, "p_high": hi, "n": n,
                         "mean_bookings": float(runs["period_bookings"].mean())}
             need = n * (((hi - lo) / 2) / self.precision) ** 2 * 1.1
             n = int(min(self.max_n, 4 * n, max(n + 20, math.ceil(need))))
+
+
+def seed_for_check(seed: int) -> int:
+    """The seed the search's answer is measured again on: not the search's own (its runs chose the answer)."""
+    return int(np.random.SeedSequence([seed, 1_000_003]).generate_state(1)[0])
 
 
 def _pool(executor):
@@ -494,6 +503,21 @@ def _bisect(lever: Lever, scenario: Scenario, estimate: _Estimator, now: dict, c
                     hi = mid
                 else:
                     lo = mid
+        if reachable and hi > 0:
+            # the value found was picked for its estimate reaching the confidence, which flatters it (the winner's
+            # curse); its P(hit) is measured again on fresh seeds, to the full precision, and if that misses the
+            # confidence the next value up is measured the same way
+            fresh = seed_for_check(estimate.seed)
+            bar.total += 1
+            for i in range(hi, len(values)):
+                search = rows[i]["p_hit"] if i in rows else math.nan
+                rows[i] = {lever.path: values[i], **estimate(lever.apply(scenario, values[i]), seed=fresh, decide=False),
+                           "p_search": search}
+                bar.update(1)
+                if rows[i]["p_hit"] >= confidence:
+                    break
+            else:
+                reachable = False
         bar.total = len(rows)
         bar.refresh()
     tried = pd.DataFrame([rows[i] for i in sorted(rows)])

@@ -9,7 +9,6 @@ is not one of the page's levers (`market.leads_per_month`) says so instead.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import html
 from typing import Any
@@ -17,8 +16,8 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from ..core.amounts import parse_amount, parse_share
 from ..experiments.plan import Plan, plan
-from ..report.plan import parse_amount, parse_share
 from ..scenario import ScenarioError
 
 HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
@@ -31,6 +30,8 @@ def control_values(option: pd.Series, levers: list[Any], scenario_start: dt.date
     for lv in levers:
         v = option[lv.path]
         if lv.hire_at is not None:
+            if lv.hire_at.day != 1:            # the page offers hire dates at month starts only
+                return None
             out["hire.count"], out["hire.at"] = int(v), lv.hire_at
         elif lv.path == "reps.count":
             out["reps.count"] = int(v)
@@ -73,7 +74,7 @@ class TargetPanel:
         try:
             target = parse_amount(self.target.value)
             confidence = parse_share(str(self.confidence.value))
-        except argparse.ArgumentTypeError as err:
+        except ValueError as err:
             self.answer.value = f"<p style='color:#a00'>{html.escape(str(err))}</p>"
             return None
         ex = self.explorer

@@ -34,6 +34,7 @@ from .run import Run, principle_notebooks, run_notebook
 from .shared import remove as remove_shared
 from .shared import share
 from .since import Since, keep_and_compare
+from .plan import report_plan
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import math
-import re
-from pathlib import Path
 
 import pandas as pd
 
@@ -21,52 +18,6 @@ from ..experiments.calibrate import calibrate
 from ..experiments.plan import Costs, Plan, plan
 from ..scenario import Scenario
 from .errors import ReportError
-
-_AMOUNT = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([kKmMbB]?)\s*$")
-_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
-
-
-def parse_amount(text: str) -> float:
-    """'12M' -> 12,000,000; '750k', '1.5m', '12,000,000' too. An argparse type (a bad value names itself)."""
-    m = _AMOUNT.match(str(text))
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount (write 12M, 750k or 12000000)")
-    value = float(m[1].replace(",", "").replace("_", "")) * _SCALE[m[2].lower()]
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed, must be an amount > 0")
-    return value
-
-
-def parse_share(text: str) -> float:
-    """A confidence: 0.8 or 80%, strictly between 0 and 1."""
-    raw = str(text).strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a share (write 0.8 or 80%)") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed, must be between 0 and 1 (0.8 = 80%)")
-    return value
-
-
-def arguments(p: argparse.ArgumentParser) -> None:
-    """The command's flags."""
-    p.add_argument("scenario", help="a preset name or a scenario YAML (e.g. from playbook calibrate)")
-    p.add_argument("--target", type=parse_amount, required=True, help="bookings to reach, e.g. 12M, 750k")
-    p.add_argument("--within", required=True, help="the period: a year (2027), quarter (2027-Q1) or month (2027-03)")
-    p.add_argument("--confidence", type=parse_share, default=0.8, help="the chance of reaching it to plan for (default 0.8)")
-    p.add_argument("--levers", default="reps.count",
-                   help="one to three comma-separated levers: reps.count, hires, hires@2027-09-01, market.leads_per_month, "
-                        "policies.qualification.threshold, ...; a range as reps.count=8:20 (default reps.count)")
-    p.add_argument("--budget", type=parse_amount, help="most the options may add in cost (default: no limit)")
-    p.add_argument("--rep-cost", type=parse_amount, help=f"a rep's yearly cost (default {Costs().rep_per_year:,.0f}, assumed)")
-    p.add_argument("--lead-cost", type=parse_amount, help=f"one more lead's cost (default {Costs().lead:,.0f}, assumed)")
-    p.add_argument("--seed", type=int, default=0, help="random seed, a whole number >= 0 (default 0)")
-    p.add_argument("--out", type=Path, help="folder to write options.csv, frontier.csv, coverage.csv, frontier.png, plan.json")
-    p.add_argument("--no-ends", action="store_true",
-                   help="skip P(hit) at the ends of the main assumption's range (attrition rate, or selling hours)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-
 
 def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     """Run the plan the flags ask for, print it, write it; bad values raise `usage_error` naming the flag."""
