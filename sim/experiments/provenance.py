@@ -52,6 +52,8 @@ EXPLORED: dict[str, tuple[float, float]] = {
     r"fit_effects\.on_loss": (0.0, 4.0),
     r"market\.patience_days": (30.0, 120.0),
     r"policies\.bugs\.bug_chance": (0.0, 0.5),
+    r"truth\.budget_share": (0.3, 0.9),
+    r"policies\.staffing\.prospect_hours": (1.5, 6.0),
 }
 
 
