@@ -2,7 +2,7 @@
 
 The report (`playbook report`) runs the notebooks with papermill and builds its cards from what these
 helpers display: each output carries metadata ``{"playbook": {"role": ...}}`` with role ``headline``,
-``main-figure``, ``skipped``, ``scenario`` (what a what-if started from: the export's calibrated pipeline or a
+``main-figure``, ``skipped``, ``evidence`` (what a what-if rests on: `evidence`), ``scenario`` (what a what-if started from: the export's calibrated pipeline or a
 preset) or ``download`` (a file to offer, e.g. the calibrated scenario's YAML), so a card's number and
 figure are exactly what the notebook computed.
 """
@@ -142,3 +142,40 @@ def guarded(analysis: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
         _show(Markdown(f"*Skipped {analysis}: needs column(s) {', '.join(err.missing)}, "
                        "which this data lacks.*"), "skipped", analysis=analysis, missing=err.missing)
         return None
+
+
+KINDS = ("emergent", "input", "mixed")
+
+
+def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = "", detectable: list[dict] | None = None,
+             dose_response: list[dict] | None = None, says: str = "") -> None:
+    """Show what the notebook's what-if rests on; the report puts it on the card and in report.json.
+
+    `kind`: ``emergent`` (from the model's interactions), ``input`` (reads back an effect size put in) or
+    ``mixed``. `parameters`: the values the answer depends on, each a dict with ``path``, ``value``,
+    ``provenance`` (fitted / literature / assumed), ``low``, ``high`` and ``source``. `holds_when`: where the
+    answer holds and reverses across team load, in words computed from runs. `detectable`: the data half's
+    comparisons (`sim.core.stats.Detectable.to_dict()`). `dose_response`: the answer as each input effect runs
+    over its range. `sim.experiments.evidence` computes all of these for each principle.
+    """
+    from IPython.display import Markdown
+
+    if kind not in KINDS:
+        raise ValueError(f"kind: {kind!r} is not allowed, must be one of {', '.join(map(repr, KINDS))}")
+    parameters, detectable, dose_response = list(parameters or []), list(detectable or []), list(dose_response or [])
+    for p in parameters:
+        missing = {"path", "value", "provenance"} - set(p)
+        if missing:
+            raise ValueError(f"parameters: {p!r} lacks {', '.join(sorted(missing))}")
+    words = {"emergent": "emerges from the model's interactions", "input": "reads back an effect size put into the model",
+             "mixed": "mixes effect sizes put into the model with what emerges from them"}[kind]
+    lines = [f"**What this what-if rests on.** {says + ' ' if says else ''}The answer {words}."]
+    if holds_when:
+        lines.append(f"*Where it holds:* {holds_when}")
+    for p in parameters:
+        span = f" ({p['low']:g} to {p['high']:g})" if p.get("low") is not None and p.get("high") is not None else ""
+        lines.append(f"- `{p['path']}` = {p['value']}: {p['provenance']}{span}" + (f", {p['source']}" if p.get("source") else ""))
+    for d in detectable:
+        lines.append(f"*Your data:* {d.get('sentence', '')}")
+    _show(Markdown("\n\n".join(lines)), "evidence", kind=kind, parameters=parameters, holds_when=holds_when,
+          detectable=detectable, dose_response=dose_response, says=says)

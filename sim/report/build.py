@@ -136,7 +136,7 @@ def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[s
         "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings,
         "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline, "whatif": c.whatif,
                    "skipped": [{"analysis": s.analysis, "missing": list(s.missing)} for s in c.skipped],
-                   "error": c.error, "seconds": c.seconds} for c in cards],
+                   "error": c.error, "seconds": c.seconds, "evidence": c.evidence} for c in cards],
     }, indent=2) + "\n")
 
 

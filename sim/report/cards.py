@@ -49,6 +49,7 @@ class Card:
     error: str | None = None
     scenario: dict | None = None           # what the what-if started from: {"preset", "calibrated"} (role scenario)
     downloads: list[Download] = field(default_factory=list)
+    evidence: dict | None = None           # what the what-if rests on (role evidence): kind, parameters, holds_when, detectable
 
     @property
     def ran(self) -> bool:
@@ -58,6 +59,9 @@ class Card:
     @property
     def status(self) -> str:
         return "failed" if self.error else ("partial" if self.skipped else "ok")
+
+
+EVIDENCE_KEYS = ("kind", "parameters", "holds_when", "detectable", "dose_response", "says")
 
 
 def _title(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -102,6 +106,8 @@ def card_from_run(run: Run) -> Card:
             card.skipped.append(Skip(str(meta.get("analysis", "an analysis")), tuple(map(str, meta.get("missing", [])))))
         elif role == "scenario" and card.scenario is None:
             card.scenario = {"preset": str(meta.get("preset", "")), "calibrated": bool(meta.get("calibrated"))}
+        elif role == "evidence" and card.evidence is None:
+            card.evidence = {k: meta.get(k) for k in EVIDENCE_KEYS}
         elif role == "download" and isinstance(meta.get("text"), str):
             name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(meta.get("filename", "download.txt"))).name).lstrip(".") or "download.txt"
             card.downloads.append(Download(name, meta["text"]))
