@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .experiments.calibrate import calibrate
+from .experiments.evidence import evidence as compute_evidence, verdict
 from .experiments.simulate import simulate
 from .scenario import Scenario
 from .core.schema import MissingColumns
@@ -175,7 +176,43 @@ def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = 
     for p in parameters:
         span = f" ({p['low']:g} to {p['high']:g})" if p.get("low") is not None and p.get("high") is not None else ""
         lines.append(f"- `{p['path']}` = {p['value']}: {p['provenance']}{span}" + (f", {p['source']}" if p.get("source") else ""))
+    unit = next((d.get("unit") for d in dose_response if d.get("unit")), None)
+    for path in dict.fromkeys(d["path"] for d in dose_response):
+        rows = [d for d in dose_response if d["path"] == path]
+        said = ", ".join(f"{_amount(r['diff'], r.get('unit', unit))} at {r['value']:g} ({verdict(r, r.get('better', True))})"
+                         for r in rows)
+        lines.append(f"*As `{path}` runs over its range:* {said}.")
     for d in detectable:
         lines.append(f"*Your data:* {d.get('sentence', '')}")
     _show(Markdown("\n\n".join(lines)), "evidence", kind=kind, parameters=parameters, holds_when=holds_when,
           detectable=detectable, dose_response=dose_response, says=says)
+
+
+def show_evidence(slug: str, start: Scenario, comparisons: tuple[Callable[[float | None], Any], ...] = (),
+                  n: int = 5, seed: int = 0, **kwargs: Any) -> dict:
+    """Compute what principle `slug`'s what-if rests on (`sim.experiments.evidence.evidence`) on `start` and show
+    it with `evidence`. `comparisons`: the data half's group comparisons, each a function of the what-if's effect
+    (in rate units when the claim is a rate, else None) returning a `Detectable` (or None); one the data lacks
+    columns for is left out. `n` paired runs per point; `kwargs` go to `evidence` (loads, dose)."""
+    found = compute_evidence(slug, start, n=n, seed=seed, **kwargs)
+    target = found["answer"]["diff"] if found["unit"] == "points" else None
+    detect = []
+    for compare in comparisons:
+        try:
+            d = compare(target)
+        except MissingColumns:
+            continue
+        if d is not None:
+            detect.append(d.to_dict())
+    found["detectable"] = detect
+    evidence(found["kind"], found["parameters"], found["holds_when"], detect, found["dose_response"], found["says"])
+    return found
+
+
+def _amount(diff: float, unit: str | None) -> str:
+    """A what-if's difference in its unit: points for a rate, days, or thousands of the currency."""
+    if unit == "points":
+        return f"{100 * diff:+.1f} points"
+    if unit == "days":
+        return f"{diff:+.1f} days"
+    return f"{diff / 1e3:+,.0f}k"

@@ -32,6 +32,8 @@ from ..core.schema import MissingColumns
 from ..core.stats import Detectable, detectable, wilson_ci
 from . import evaluation, meetings, second_place
 from . import trials as trial_analysis
+from .model_cards import by_lead_source
+from .sweet_spot import by_group
 
 MIN_ROWS = 10            # fewer rows than this: no effect is reported (an interval from a handful says nothing)
 HELD, NO_SHOW = meetings.HELD, meetings.NO_SHOW
@@ -118,17 +120,25 @@ def listening(tables, low: float = 0.45, high: float = 0.65, target: float | Non
     return out
 
 
-def _talk_comparison(tables, low: float, high: float, target: float | None) -> list[Effect]:
-    try:
-        deals = meetings.first_conversations(tables)
-    except MissingColumns:
-        return []
+def talk_comparison(tables, low: float = 0.45, high: float = 0.65, target: float | None = None) -> Detectable | None:
+    """Win rate of closed deals whose first conversation had the rep talking under `low` against `high` or more
+    (notebook 03's data half), with what the sample can detect. None when a side has no deals."""
+    deals = meetings.first_conversations(tables)
     share, won = deals["rep_talk_share"], deals["won"].astype(bool)
     quiet, loud = won[share < low], won[share >= high]
     if min(len(quiet), len(loud)) == 0:
+        return None
+    return detectable(int(quiet.sum()), len(quiet), int(loud.sum()), len(loud),
+                      f"rep talking under {low:.0%}", f"{high:.0%} or more", target)
+
+
+def _talk_comparison(tables, low: float, high: float, target: float | None) -> list[Effect]:
+    try:
+        d = talk_comparison(tables, low, high, target)
+    except MissingColumns:
         return []
-    d = detectable(int(quiet.sum()), len(quiet), int(loud.sum()), len(loud),
-                   f"rep talking under {low:.0%}", f"{high:.0%} or more", target)
+    if d is None:
+        return []
     return [Effect("listening.win_rate_gap", f"win rate, rep talking under {low:.0%} minus {high:.0%} or more "
                    "(first conversation)", d.difference, d.low, d.high, d.n_a + d.n_b,
                    f"opportunities: {d.n_a + d.n_b:,} closed deals with a recorded first conversation", d)]
@@ -261,6 +271,40 @@ def bugs(tables, stage: str | None = None, target: float | None = None) -> list[
         out.append(Effect("bugs.win_rate_gap", "win rate, deals meeting a bug minus none", d.difference, d.low, d.high,
                           d.n_a + d.n_b, f"opportunities: {d.n_a + d.n_b:,} closed deals that reached {stage}", d))
     return out
+
+
+def bug_comparison(tables, stage: str | None = None, target: float | None = None) -> Detectable | None:
+    """Win rate of closed deals that met a bug in `stage` against those that did not (notebook 06's data half)."""
+    impact = evaluation.bug_impact(tables, stage or evaluation.bug_stage(tables))
+    if impact["deals"].isna().any() or impact["deals"].min() == 0:
+        return None
+    return detectable(int(impact.loc["met a bug", "won"]), int(impact.loc["met a bug", "deals"]),
+                      int(impact.loc["no bug", "won"]), int(impact.loc["no bug", "deals"]), "met a bug", "no bug", target)
+
+
+def best_and_worst(table: pd.DataFrame, what: str, target: float | None = None, closed: str = "closed",
+                   won: str = "won", min_closed: int = MIN_ROWS) -> Detectable | None:
+    """The groups of a win-rate `table` (one row per group, with `closed` and `won` counts) with the highest
+    and the lowest win rate among those with at least `min_closed` closed deals, compared: what a table of
+    fit bands (11) or lead sources (01) can tell apart. None with fewer than two such groups."""
+    t = table[table[closed] >= min_closed]
+    if len(t) < 2:
+        return None
+    rate = t[won] / t[closed]
+    hi, lo = rate.idxmax(), rate.idxmin()
+    return detectable(int(t.loc[hi, won]), int(t.loc[hi, closed]), int(t.loc[lo, won]), int(t.loc[lo, closed]),
+                      f"{what} {hi}", f"{what} {lo}", target)
+
+
+def fit_band_comparison(opportunities: pd.DataFrame, target: float | None = None) -> Detectable | None:
+    """Best against worst fit band by win rate (notebook 11's data half)."""
+    return best_and_worst(by_group(opportunities, "fit_band"), "fit band", target)
+
+
+def source_comparison(opportunities: pd.DataFrame, target: float | None = None) -> Detectable | None:
+    """Best against worst lead source by win rate (notebook 01's data half)."""
+    t = by_lead_source(opportunities)
+    return best_and_worst(t.assign(closed=t["won"] + t["lost"]), "lead source", target)
 
 
 # ---- nurture -------------------------------------------------------------------------------------------------------

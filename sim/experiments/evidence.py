@@ -132,9 +132,10 @@ def dose_response(claim: Claim, start: Scenario, params: Sequence[dict], n: int 
         if p["low"] is None or p["high"] is None:
             continue
         lo, hi = (_valid(claim, start, p["path"], float(v)) for v in (p["low"], p["high"]))
-        rows = [{"path": p["path"], "value": v, **answer(claim, start, n, seed, {p["path"]: v})} for v in (lo, hi)]
+        tag = {"unit": claim.unit, "better": claim.higher_is_better}
+        rows = [{"path": p["path"], "value": v, **tag, **answer(claim, start, n, seed, {p["path"]: v})} for v in (lo, hi)]
         if at_start is not None and isinstance(p["value"], (int, float)):
-            rows.insert(1, {"path": p["path"], "value": float(p["value"]), **at_start})
+            rows.insert(1, {"path": p["path"], "value": float(p["value"]), **tag, **at_start})
         out.extend(rows)
     return out
 
@@ -176,10 +177,11 @@ def holds_when(table: pd.DataFrame, higher_is_better: bool = True) -> str:
 
 
 def evidence(slug: str, start: Scenario, n: int = 8, seed: int = 0, detectable: Sequence[Any] = (),
-             loads: Sequence[float] = LOADS, dose: bool = True) -> dict[str, Any]:
+             loads: Sequence[float] = LOADS, dose: bool | Sequence[str] = True) -> dict[str, Any]:
     """Everything `sim.notebook.evidence` shows for principle `slug` ("06", "06-bugs-in-evaluation"...), run on
     `start`: kind, says, parameters (with provenance), dose_response, holds_when (words and rows) and the data
-    half's comparisons (`detectable`: `Detectable`s or their dicts)."""
+    half's comparisons (`detectable`: `Detectable`s or their dicts). `dose`: True (every parameter), False, or
+    the paths to run the dose-response for (a long what-if can afford one)."""
     claim = claim_for(slug)
     built, _ = claim.build(start)
     params = [parameter(start, built, p) for p in claim.parameters]
@@ -187,8 +189,10 @@ def evidence(slug: str, start: Scenario, n: int = 8, seed: int = 0, detectable: 
     here = table.loc[table["load"] == 1.0].drop(columns=["load", "n"]).to_dict("records")
     out = {
         "kind": claim.kind, "says": claim.says, "metric": claim.metric, "unit": claim.unit,
+        "answer": here[0] if here else {},
         "parameters": params,
-        "dose_response": dose_response(claim, start, params, n, seed, here[0] if here else None) if dose else [],
+        "dose_response": dose_response(claim, start, [p for p in params if dose is True or p["path"] in dose], n, seed,
+                                       here[0] if here else None) if dose else [],
         "holds_when": holds_when(table, claim.higher_is_better),
         "load_response": table.drop(columns="n").to_dict("records"),
         "detectable": [d.to_dict() if hasattr(d, "to_dict") else dict(d) for d in detectable],
@@ -342,3 +346,20 @@ def claim_for(slug: str) -> Claim:
     if key not in CLAIMS:
         raise ValueError(f"principle {slug!r} has no claim here (known: {', '.join(CLAIMS)})")
     return CLAIMS[key]
+
+
+def tornado_evidence(calibrated: Scenario, table: pd.DataFrame, top: int = 5) -> dict[str, Any]:
+    """Notebook 13's evidence: a method, not a claim that one policy beats another. Its answer (which assumption
+    moves the year's bookings most) reads the inputs' ranges back, so its kind is ``input``; its parameters are
+    the tornado's `top` rows with their provenance, and its dose-response is the tornado itself (the bookings'
+    swing from each range's low to its high end, with the 95% CI). `table`: a `sim.sensitivity` result's table."""
+    rows = table.head(top)
+    params = [parameter(calibrated, calibrated, str(path)) for path in rows.index]
+    for p, (_, r) in zip(params, rows.iterrows()):
+        p["low"], p["high"] = float(r["low"]), float(r["high"])     # the range the tornado varied
+    dose = [{"path": str(path), "value": float(r["high"]), "diff": float(r["swing"]), "diff_low": float(r["swing_ci_low"]),
+             "diff_high": float(r["swing_ci_high"]), "unit": "currency", "better": True} for path, r in rows.iterrows()]
+    return {"kind": "input", "says": "the assumption whose range moves the year's bookings most",
+            "parameters": params, "dose_response": dose,
+            "holds_when": "A method, not a policy's claim: there is no team load at which it reverses; the tornado's "
+                          "ranges are what it rests on.", "detectable": []}
