@@ -170,7 +170,8 @@ def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = 
             raise ValueError(f"parameters: {p!r} lacks {', '.join(sorted(missing))}")
     words = {"emergent": "emerges from the model's interactions", "input": "reads back an effect size put into the model",
              "mixed": "mixes effect sizes put into the model with what emerges from them"}[kind]
-    lines = [f"**What this what-if rests on.** {says + ' ' if says else ''}The answer {words}."]
+    claim = f"The claim: {says[0].upper() + says[1:]}. " if says else ""
+    lines = [f"**What this what-if rests on.** {claim}The answer {words}."]
     if holds_when:
         lines.append(f"*Where it holds:* {holds_when}")
     for p in parameters:
