@@ -149,7 +149,8 @@ def first_meeting_bookings(tables) -> pd.DataFrame:
     """Each deal's bookings of its first meeting: those up to and including the first held, in the kind of the
     deal's first booking (all deals, open ones too). Columns: opportunity_id, kind, outcome, attendees."""
     acts = tables.activities
-    if not {"opportunity_id", "at", "kind", "outcome"} <= set(acts) or not acts["outcome"].eq(NO_SHOW).any() and not acts["outcome"].eq(HELD).any():
+    has_columns = {"opportunity_id", "at", "kind", "outcome"} <= set(acts)
+    if not has_columns or not acts["outcome"].isin([HELD, NO_SHOW]).any():
         raise MissingColumns("first meeting effects", ["activities.kind and outcome (held / no-show)"])
     acts = acts[acts["opportunity_id"].notna() & acts["outcome"].isin([HELD, NO_SHOW])].sort_values("at", kind="stable")
     first_kind = acts.drop_duplicates("opportunity_id").set_index("opportunity_id")["kind"]
