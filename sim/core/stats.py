@@ -137,7 +137,7 @@ class Detectable:
 
     def sentence(self) -> str:
         """One sentence for a reader: the difference and its interval, or what the data cannot tell apart."""
-        gap = f"{self.label_a} {self.rate_a:.0%} vs {self.label_b} {self.rate_b:.0%} ({self.n_a:,} and {self.n_b:,} deals)"
+        gap = f"{self.label_a}: {self.rate_a:.0%} of {self.n_a:,} deals; {self.label_b}: {self.rate_b:.0%} of {self.n_b:,}"
         if self.shown:
             return (f"{gap}: a difference of {100 * self.difference:+.0f} points (95% CI {100 * self.low:+.0f} to "
                     f"{100 * self.high:+.0f}), which your data can show.")
