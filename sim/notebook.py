@@ -180,8 +180,8 @@ def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = 
     unit = next((d.get("unit") for d in dose_response if d.get("unit")), None)
     for path in dict.fromkeys(d["path"] for d in dose_response):
         rows = [d for d in dose_response if d["path"] == path]
-        said = ", ".join(f"{_amount(r['diff'], r.get('unit', unit))} at {r['value']:g} ({verdict(r, r.get('better', True))})"
-                         for r in rows)
+        said = ", ".join(f"{_amount(r['diff'], r.get('unit', unit))} at {r['value']:g} "
+                         f"({r.get('note') or verdict(r, r.get('better', True))})" for r in rows)
         lines.append(f"*As `{path}` runs over its range:* {said}.")
     for d in detectable:
         lines.append(f"*Your data:* {d.get('sentence', '')}")

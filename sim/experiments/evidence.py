@@ -358,7 +358,9 @@ def tornado_evidence(calibrated: Scenario, table: pd.DataFrame, top: int = 5) ->
     for p, (_, r) in zip(params, rows.iterrows()):
         p["low"], p["high"] = float(r["low"]), float(r["high"])     # the range the tornado varied
     dose = [{"path": str(path), "value": float(r["high"]), "diff": float(r["swing"]), "diff_low": float(r["swing_ci_low"]),
-             "diff_high": float(r["swing_ci_high"]), "unit": "currency", "better": True} for path, r in rows.iterrows()]
+             "diff_high": float(r["swing_ci_high"]), "unit": "currency", "better": True,
+             "note": f"from {float(r['low']):g}, 95% CI {float(r['swing_ci_low']) / 1e3:+,.0f}k to "
+                     f"{float(r['swing_ci_high']) / 1e3:+,.0f}k"} for path, r in rows.iterrows()]
     return {"kind": "input", "says": "the assumption whose range moves the year's bookings most",
             "parameters": params, "dose_response": dose,
             "holds_when": "A method, not a policy's claim: there is no team load at which it reverses; the tornado's "
