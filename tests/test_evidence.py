@@ -94,3 +94,17 @@ def test_the_marker_refuses_an_unknown_kind_or_a_parameter_without_provenance():
         notebook.evidence("made up")
     with pytest.raises(ValueError, match="provenance"):
         notebook.evidence("input", [{"path": "x", "value": 1}])
+
+
+def test_notebook_13s_evidence_is_its_tornado_with_each_assumptions_provenance():
+    sc = sim.Scenario.preset("baseline")
+    table = pd.DataFrame({"label": ["selling hours", "leads"], "low": [22.5, 40.0], "high": [37.5, 50.0],
+                          "swing": [870_000.0, -120_000.0], "swing_ci_low": [360_000.0, -300_000.0],
+                          "swing_ci_high": [1_370_000.0, 60_000.0]},
+                         index=["reps.selling_hours_per_week", "market.leads_per_month"])
+    got = ev.tornado_evidence(sc, table)
+    assert got["kind"] == "input"
+    hours = got["parameters"][0]
+    assert hours["path"] == "reps.selling_hours_per_week" and hours["provenance"] == "assumed"
+    assert (hours["low"], hours["high"]) == (22.5, 37.5)
+    assert got["dose_response"][0]["note"] == "from 22.5, 95% CI +360k to +1,370k"
