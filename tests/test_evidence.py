@@ -43,6 +43,9 @@ def test_a_claim_runs_its_load_and_dose_response_and_says_where_each_parameter_c
     assert "policies.first_meeting.champion_chance" in paths
     champion = next(p for p in got["parameters"] if p["path"] == "policies.first_meeting.champion_chance")
     assert champion["provenance"] == "assumed" and champion["low"] == 0 and champion["high"] == pytest.approx(0.24)
+    # 0 to twice the default, clipped to what the field accepts: a show rate up to 1, at least one attendee
+    show, people = (next(p for p in got["parameters"] if p["path"].endswith(k)) for k in ("show_rate", "attendees"))
+    assert (show["low"], show["high"]) == (0.001, 1.0) and (people["low"], people["high"]) == (1.0, 8.0)
     loads = pd.DataFrame(got["load_response"])
     assert list(loads["load"]) == [0.5, 1.0, 1.5] and loads["reps"].tolist() == [4, 8, 12]
     assert loads["utilisation"].is_monotonic_decreasing           # more reps, less busy

@@ -120,6 +120,8 @@ def parameter(start: Scenario, built: Scenario, path: str) -> dict[str, Any]:
         span = explored(path, value)
         low, high = span if span else (None, None)
         source = "assumed: no published figure"
+    if low is not None and high is not None and isinstance(value, (int, float)):
+        low, high = _clip(built, path, float(low)), _clip(built, path, float(high))
     return {"path": path, "value": value, "provenance": kind, "low": low, "high": high, "source": source}
 
 
@@ -218,16 +220,34 @@ def _value(sc: Scenario, path: str) -> Any:
     return data
 
 
+def _accepts(sc: Scenario, path: str, v: float) -> bool:
+    try:
+        sc.replace({path: v})
+        return True
+    except Exception:   # noqa: BLE001 - any refusal (a bound, a rule between fields) means no
+        return False
+
+
+def _clip(sc: Scenario, path: str, v: float) -> float:
+    """`v`, or the nearest value toward the current one that the scenario accepts: a range of 0 to twice the
+    default can cross a field's bound (a chance of 1, at least one attendee). Found by bisection, rounded to
+    three decimals where that is still accepted."""
+    if _accepts(sc, path, v):
+        return v
+    bad, good = v, float(_value(sc, path))
+    for _ in range(30):
+        mid = (bad + good) / 2
+        bad, good = (bad, mid) if _accepts(sc, path, mid) else (mid, good)
+    step = 0.001 if float(_value(sc, path)) > good else -0.001     # one thousandth toward the current value
+    for rounded in (round(good, 3), round(good + step, 3)):
+        if _accepts(sc, path, rounded):
+            return rounded
+    return good
+
+
 def _valid(claim: Claim, start: Scenario, path: str, v: float) -> float:
-    """`v`, or the nearest value the field accepts (a range of 0 to 2x can cross a bound such as a chance of 1)."""
-    a, _ = claim.build(start)
-    for candidate in (v, min(v, 1.0), max(v, 1e-3), min(max(v, 1e-3), 0.999)):
-        try:
-            a.replace({path: candidate})
-            return candidate
-        except Exception:   # noqa: BLE001 - the scenario says which bound; try the next candidate
-            continue
-    return float(_value(a, path))
+    """`v` clipped to what the claim's scenario accepts (see `_clip`)."""
+    return _clip(claim.build(start)[0], path, v)
 
 
 def _listening(start: Scenario) -> tuple[Scenario, Scenario]:
