@@ -353,7 +353,7 @@ CLAIMS: dict[str, Claim] = {c.slug: c for c in (
     Claim("10", "input", "a paid pilot books more than a free trial",
           _trials, "bookings", "currency", ("policies.trials.investment_effect", "policies.trials.pilot_take_up"),
           ft.trial_measure),
-    Claim("11", "mixed", "relaxing qualification when behind plan (0.5 to 0.3) changes bookings",
+    Claim("11", "mixed", "relaxing qualification when behind plan (from 0.5 to 0.3) costs bookings",
           _sweet_spot, "bookings", "currency", ("fit_effects.on_loss",), ss.plan_measure, higher_is_better=False),
     Claim("12", "emergent", "giving scarce rep time to the largest deals first books more than first come, first served",
           _pareto, "bookings", "currency", (), pf.allocation_measure),
