@@ -137,8 +137,8 @@ def dose_response(claim: Claim, start: Scenario, params: Sequence[dict], n: int 
         tag = {"unit": claim.unit, "better": claim.higher_is_better}
         rows = [{"path": p["path"], "value": v, **tag, **answer(claim, start, n, seed, {p["path"]: v})} for v in (lo, hi)]
         if at_start is not None and isinstance(p["value"], (int, float)):
-            rows.insert(1, {"path": p["path"], "value": float(p["value"]), **tag, **at_start})
-        out.extend(rows)
+            rows.append({"path": p["path"], "value": float(p["value"]), **tag, **at_start})
+        out.extend(sorted(rows, key=lambda r: r["value"]))
     return out
 
 
@@ -349,7 +349,7 @@ CLAIMS: dict[str, Claim] = {c.slug: c for c in (
                                                    "policies.first_meeting.champion_chance"), fm.meeting_measure),
     Claim("09", "mixed", "nurturing deals lost to a competitor books more than letting them go",
           _nurture, "bookings", "currency", ("policies.nurture.failure_rate", "policies.nurture.winback_nurtured"),
-          sp.nurture_measure),
+          sp.nurture_measure, days=None),
     Claim("10", "input", "a paid pilot books more than a free trial",
           _trials, "bookings", "currency", ("policies.trials.investment_effect", "policies.trials.pilot_take_up"),
           ft.trial_measure),

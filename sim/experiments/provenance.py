@@ -41,8 +41,6 @@ LITERATURE: dict[str, Source] = {
                                                    "Ashraf, Berry & Shapiro AER 2010 (no consistent effect)"),
     r"policies\.nurture\.failure_rate": Source(0.19, 0.50, "Standish Group CHAOS 2015-2020: 19-20% of software "
                                                "projects fail outright, about half are challenged"),
-    r"policies\.nurture\.winback_(nurtured|cold)": Source(0.20, 0.40, "Griffin & Lowenstein, Customer WinBack (2001): "
-                                                          "firms that try win back 20-40% of lost customers"),
     r"policies\.incentives\..*discount": Source(0.06, 0.08, "Larkin 2014: the cost of pulled-in deals' timing, "
                                                 "6-8% of revenue"),
 }
