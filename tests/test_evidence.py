@@ -33,6 +33,10 @@ def test_holds_when_words_come_from_the_rows():
     # lower is better (days, costs): the same rows read the other way round
     assert ev.holds_when(rows, higher_is_better=False).startswith("Holds with reps 52% busy")
     assert ev.holds_when(rows.iloc[:2]).endswith("the whole range of team sizes tried.")
+    # verdicts that alternate with load are said stretch by stretch, not as one overlapping range
+    mixed = rows.assign(diff_low=[2.0, -1.0, 1.0, 1.0])
+    assert ev.holds_when(mixed) == ("Holds with reps 52% to 74% busy (8 to 12 reps) and with reps 95% busy (4 reps); "
+                                    "not shown with reps 88% busy (6 reps).")
 
 
 def test_a_claim_runs_its_load_and_dose_response_and_says_where_each_parameter_comes_from():

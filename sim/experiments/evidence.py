@@ -161,16 +161,18 @@ def holds_when(table: pd.DataFrame, higher_is_better: bool = True) -> str:
     E.g. "Holds while reps are more than 85% busy (5 to 8 reps); not shown at 70% busy or less (10 to 12 reps)".
     """
     t = table.assign(verdict=[verdict(r, higher_is_better) for _, r in table.iterrows()]).sort_values("utilisation")
+    run = (t["verdict"] != t["verdict"].shift()).cumsum()          # stretches of load with the same verdict
     parts = []
     for v in ("holds", "reverses", "not shown"):
-        rows = t[t["verdict"] == v]
-        if rows.empty:
-            continue
-        u_lo, u_hi = rows["utilisation"].min(), rows["utilisation"].max()
-        r_lo, r_hi = int(rows["reps"].min()), int(rows["reps"].max())
-        reps = f"{r_lo} reps" if r_lo == r_hi else f"{r_lo} to {r_hi} reps"
-        busy = f"{u_lo:.0%} busy" if abs(u_hi - u_lo) < 0.005 else f"{u_lo:.0%} to {u_hi:.0%} busy"
-        parts.append(f"{v} with reps {busy} ({reps})")
+        spans = []
+        for _, rows in t[t["verdict"] == v].groupby(run[t["verdict"] == v], sort=True):
+            u_lo, u_hi = rows["utilisation"].min(), rows["utilisation"].max()
+            r_lo, r_hi = int(rows["reps"].min()), int(rows["reps"].max())
+            reps = f"{r_lo} reps" if r_lo == r_hi else f"{r_lo} to {r_hi} reps"
+            busy = f"{u_lo:.0%} busy" if abs(u_hi - u_lo) < 0.005 else f"{u_lo:.0%} to {u_hi:.0%} busy"
+            spans.append(f"with reps {busy} ({reps})")
+        if spans:
+            parts.append(f"{v} " + " and ".join(spans))
     text = "; ".join(parts)
     if t["verdict"].nunique() == 1:
         text += ", the whole range of team sizes tried"
