@@ -155,7 +155,7 @@ def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[s
         "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline, "whatif": c.whatif,
                    "gated": c.gated, "scenario": c.scenario,
                    "skipped": [{"analysis": s.analysis, "missing": list(s.missing), "lacks": s.said} for s in c.skipped],
-                   "error": c.error, "seconds": c.seconds} for c in cards],
+                   "error": c.error, "seconds": c.seconds, "evidence": c.evidence} for c in cards],
         **extra,
     }, indent=2) + "\n")
 
