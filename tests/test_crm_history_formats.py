@@ -4,6 +4,8 @@ stage change. Each loads with its stage history, and rows read = rows loaded + r
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pandas as pd
@@ -188,4 +190,8 @@ def test_the_report_runs_on_the_history_formats(tmp_path, run):
     out = tmp_path / "r-one-pipeline"          # two pipelines; the notebooks see the deals of the one asked for only
     assert main(["report", str(HAND_MADE), "--crm", "hubspot", "--pipeline", "Sales Pipeline", "-o", str(out),
                  "--notebooks", str(nbs), "--no-progress", "--no-store"]) == 0
-    assert "Bob won the most deals: 1 of 1 won deals (3 opportunities)" in (out / "index.html").read_text()
+    (card,) = json.loads((out / "report.json").read_text())["cards"]
+    assert card["headline"] == "Bob won the most deals: 1 of 1 won deals (3 opportunities)"
+    # one pipeline of three deals has no lost deal: the card says so instead of headlining the count (the gate)
+    assert card["gated"].startswith("Not measured on this export: No deal is marked lost")
+    assert "No deal is marked lost" in (out / "index.html").read_text()
