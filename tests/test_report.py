@@ -214,8 +214,8 @@ def test_notebooks_reuse_the_export_the_report_loaded(tmp_path, monkeypatch, exp
 
     loaded, original = {}, build.load_export
 
-    def load_then_hide_the_export(path, crm, mapping):
-        loaded["data"] = data = original(path, crm, mapping)
+    def load_then_hide_the_export(path, crm, mapping, *more):
+        loaded["data"] = data = original(path, crm, mapping, *more)
         Path(path).rename(tmp_path / "hidden")   # a notebook that loaded the export again would fail now
         return data
     monkeypatch.setattr(build, "load_export", load_then_hide_the_export)
