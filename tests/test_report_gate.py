@@ -12,18 +12,6 @@ from sim.report.cards import Card, Skip
 from sim.report.gate import apply_gate, needs
 
 
-@pytest.fixture(scope="module")
-def funnel(tmp_path_factory):
-    csv, mapping = shapes.lead_funnel(tmp_path_factory.mktemp("funnel"))
-    return load(csv, mapping=mapping).tables
-
-
-@pytest.fixture(scope="module")
-def orders(tmp_path_factory):
-    csv, mapping = shapes.order_lines(tmp_path_factory.mktemp("orders"))
-    return load(csv, mapping=mapping).tables
-
-
 def test_a_win_rate_headline_on_a_funnel_that_never_loses_is_replaced_by_the_reason(funnel):
     cards = [Card("01-force-concentration", "Force", 1.0, headline="Organic search wins 100% of its closed deals"),
              Card("12-pareto-fractal", "Pareto", 1.0, headline="The top 20% of accounts bring 60% of won revenue"),
