@@ -11,20 +11,12 @@ from pathlib import Path
 import pytest
 
 import sim.cli as cli
-from sim.cli import COMMANDS, main
+from clirun import run
+from sim.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(argv, capsys):
-    """main(argv) as a shell would see it: (exit status, stdout, stderr); argparse's exits included."""
-    capsys.readouterr()
-    try:
-        code = main(argv)
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_playbook_help_does_not_crash_on_a_percent_sign(capsys):

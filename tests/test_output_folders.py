@@ -13,19 +13,11 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.cli import main
+from clirun import run
 from sim.core.outputs import MARKER, OutputError, OutputFolder, atomic_file, lock_folder, unlock_folder, write_csv
 from sim.crm.synth import write_export
 
 
-def run(argv, capsys):
-    capsys.readouterr()
-    try:
-        code = main(argv)
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
