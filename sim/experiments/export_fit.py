@@ -104,7 +104,11 @@ class ExportFit:
         return value
 
     # -- the whole fit
-    def fit(self) -> dict[str, Any]:
+    def fit(self, winback_source: str | None = None) -> dict[str, Any]:
+        """The base's data with every value the export shows fitted. `winback_source`: the lead source of deals a
+        policy makes itself (the nurture policy's won-back accounts, `sim.experiments.policy_fit`): like repeat
+        business, those deals are not new leads from the market, so the lead level, segments and sources leave
+        them out (the policy brings them back in the simulation; counted twice, they would come twice)."""
         data = self.base.to_dict()
         if (currency := currency_of(self.opp)) is not None and len(currency) <= 12:
             data["currency"] = self.fitted("currency", currency, "the export's currency (its mapping's `currency:` or "
@@ -112,6 +116,7 @@ class ExportFit:
         else:
             self.kept("currency", data["currency"], f"{NOT_IN_EXPORT}: the export does not say its currency")
         self.repeat = self._repeat_business(data)
+        self.new = ~self.repeat & ~self._made_by_policy(winback_source)
         data["market"] = self._market(data["market"])
         data["segments"] = self._segments()
         data["lead_sources"] = self._sources()
@@ -125,10 +130,22 @@ class ExportFit:
         for key in ("budget_share", "competitor_share", "on_budget", "on_power", "on_competitor", "learn_chance"):
             self.kept(f"truth.{key}", data["truth"][key], f"{NOT_IN_EXPORT}: the hidden facts behind deals are not recorded")
         self.kept("accounts.referrals_per_year", data["accounts"]["referrals_per_year"],
-                  f"{NOT_IN_EXPORT}: exports do not say which customer referred a new account")
+                  f"{NOT_IN_EXPORT}: exports do not say which customer referred a new account; referred deals come in "
+                  "through the lead sources the export records (a referral source's share is fitted with the others)")
         return data
 
     # -- lead flow
+    def _made_by_policy(self, source: str | None) -> pd.Series:
+        """True for the deals of lead source `source` that are not repeat business (a policy makes them), noted."""
+        opp = self.opp
+        if source is None or "lead_source" not in opp:
+            return pd.Series(False, index=opp.index)
+        made = (opp["lead_source"] == source) & ~self.repeat
+        if made.any():
+            self.notes.append(f"{int(made.sum()):,} deal(s) of lead source {source!r} are won-back accounts: the nurture "
+                              "policy makes them in the simulation, so the lead level and the sources leave them out")
+        return made
+
     def _repeat_business(self, data: dict) -> pd.Series:
         opp, end = self.opp, self.window.end
         repeat = fit.repeat_business(opp)
@@ -163,7 +180,7 @@ class ExportFit:
 
     def _market(self, market: dict) -> dict:
         """Lead level, seasonality (two years of data) and volatility, from new business per month."""
-        months = fit.monthly_counts(self.opp.loc[~self.repeat, "created_at"], fit.arrival_window(self.opp, self.window))
+        months = fit.monthly_counts(self.opp.loc[self.new, "created_at"], fit.arrival_window(self.opp, self.window))
         full = months[months["days"] >= months.index.days_in_month]
         if months["count"].sum() == 0:
             raise ValueError("calibration needs deals created inside the window; there are none")
@@ -223,7 +240,7 @@ class ExportFit:
     # -- who buys
     def _segments(self) -> list[dict]:
         opp, base = self.opp, self.base
-        new = opp[~self.repeat]
+        new = opp[self.new]
         by_name = {s.name: s.model_dump() for s in base.segments}
         avg = {k: float(np.average([s[k] for s in by_name.values()], weights=[s["share"] for s in by_name.values()]))
                for k in ("fit_mean", "fit_sd")}
@@ -334,7 +351,7 @@ class ExportFit:
                 self.kept(f"lead_sources.{i}.share", s.share)
                 self.kept(f"lead_sources.{i}.loss_factor", s.loss_factor)
             return [s.model_dump() for s in base.lead_sources]
-        table = fit.source_win_rates(opp, ~self.repeat)
+        table = fit.source_win_rates(opp, self.new)
         self.source_data = table
         known = {s.name: s for s in base.lead_sources}
         total = float(table["deals"].sum())
