@@ -281,9 +281,12 @@ def show_evidence(slug: str, start: Scenario, comparisons: tuple[Callable[[float
 
 
 def _amount(diff: float, unit: str | None) -> str:
-    """A what-if's difference in its unit: points for a rate, days, or thousands of the currency."""
+    """A what-if's difference in its unit: points for a rate, days, an amount per something (a cost per new
+    customer: whole currency units), or thousands of the currency."""
     if unit == "points":
         return f"{100 * diff:+.1f} points"
     if unit == "days":
         return f"{diff:+.1f} days"
+    if unit is not None and unit.startswith("per "):
+        return f"{diff:+,.0f} {unit}"
     return f"{diff / 1e3:+,.0f}k"

@@ -59,7 +59,8 @@ class Claim:
     says: str                          # the claim in words, e.g. "lunch at their office wins more than video"
     build: Build
     metric: str
-    unit: str                          # "points" (a rate, shown x100), "days", or a currency word
+    unit: str                          # "points" (a rate, shown x100), "days", "per <thing>" (a small amount in the
+                                       # currency, e.g. a cost per new customer) or "currency" (shown in thousands)
     parameters: tuple[str, ...] = ()   # input effects the answer rests on, as paths of the built scenarios
     measure: Callable = default_measure
     days: int | None = 365             # horizon of the runs (None: as built)
@@ -287,8 +288,11 @@ PORSCHE = {"name": "Porsche", "kind": "absolute", "award": 80000, "over_quota": 
 
 
 def _incentives(start: Scenario) -> tuple[Scenario, Scenario]:
+    """Notebook 07's first rule (make it relative, so that someone always wins) over one award year: the pull of
+    an award everyone can win against one only a rep far over quota can. Credibility does not enter in one year
+    (it drops after a year with no winner), so the answer rests on the size of an award's pull."""
     world = design.incentive_world(start, years=1, quota=None if start.reps.quota else 1_200_000.0)
-    return design.programme(world, [PORSCHE]), design.no_programme(world)
+    return design.programme(world, [design.relative_version(PORSCHE)]), design.programme(world, [PORSCHE])
 
 
 def _downturn(start: Scenario) -> tuple[Scenario, Scenario]:
@@ -327,7 +331,7 @@ CLAIMS: dict[str, Claim] = {c.slug: c for c in (
     Claim("01", "emergent", "a new team that puts its best-fitting segment first reaches its first five customers sooner",
           _focus, "days_to_5_customers", "days", (), partial(fc.days_to_customers, n=5), higher_is_better=False),
     Claim("02", "mixed", "spending over the whole orbit costs less per new customer than acquisition only",
-          _orbits, co.METRIC, "currency", ("policies.orbits.model.marketing_touch.inward",
+          _orbits, co.METRIC, "per new customer", ("policies.orbits.model.marketing_touch.inward",
                                            "policies.orbits.model.rep_contact.inward"), co.orbit_measure,
           higher_is_better=False),
     Claim("03", "input", "reps who talk less (45% of the meeting, not 65%) win more of their new deals",
@@ -341,9 +345,9 @@ CLAIMS: dict[str, Claim] = {c.slug: c for c in (
     Claim("06", "input", "field testing and a friendly beta book more than an untested release",
           _bugs, "bookings", "currency", ("policies.bugs.bug_chance", "policies.bugs.fatal_share",
                                           "policies.bugs.walk_per_day"), bugs.bug_measure),
-    Claim("07", "input", "an absolute award (80,000 over 150% of quota) lifts bookings against no programme",
-          _incentives, "bookings", "currency", ("policies.incentives.credibility.drop",
-                                                "policies.incentives.credibility.recovery_years"),
+    Claim("07", "mixed", "the same award made relative (80,000 to the top seller, no bar) books more in its year than "
+          "the absolute rule (only at 150% of quota or more)", _incentives, "bookings", "currency",
+          ("policies.incentives.response.prize_lift", "policies.incentives.response.size_elasticity"),
           design.measure, days=None),
     Claim("08", "input", "first meetings over lunch at the prospect's office win more new deals than video calls",
           _meetings, "cohort_win_rate", "points", ("policies.first_meeting.formats.lunch_at_their_office.show_rate",
