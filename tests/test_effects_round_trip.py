@@ -73,6 +73,19 @@ def test_won_back_deals_come_from_the_nurture_policy_not_twice(rounds):
         assert row["provenance"] == "fitted" and "came back" in row["source"]
 
 
+def test_sources_the_simulation_makes_itself_do_not_come_twice_whatever_the_base(rounds):
+    """On a preset that nurtures its losses (second place) or grows customers through orbits (customer orbits), the
+    export's win-back and repeat-business deals are the policies' deals, not market leads: the calibration builds
+    (a scenario refuses a market source named like a policy's) and names neither as a lead source."""
+    tables, _ = rounds[1][0]
+    for base in ("second-place", "customer-orbits"):
+        fitted = sim.calibrate(tables, base, refine=False, calendar="base")
+        names = [s.name for s in fitted.lead_sources]
+        assert "Win-back" not in names and "Existing customer" not in names, (base, names)
+        assert fitted.policies.nurture is not None and fitted.calibration.table().loc[
+            "policies.nurture.winback_nurtured", "provenance"] == "fitted"
+
+
 def test_competitor_shares_hold_the_truth(rounds):
     truth, runs = rounds
     rivals = truth.policies.nurture.competitors

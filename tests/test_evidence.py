@@ -115,3 +115,22 @@ def test_notebook_13s_evidence_is_its_tornado_with_each_assumptions_provenance()
     assert hours["path"] == "reps.selling_hours_per_week" and hours["provenance"] == "assumed"
     assert (hours["low"], hours["high"]) == (22.5, 37.5)
     assert got["dose_response"][0]["note"] == "from 22.5, 95% CI +360k to +1,370k"
+
+
+def test_a_dose_response_says_a_small_amount_in_its_own_unit_not_in_thousands():
+    from sim.notebook import _amount
+
+    assert _amount(-430.6, "per new customer") == "-431 per new customer"      # notebook 02: a cost per customer
+    assert _amount(-139_285.4, "currency") == "-139k" and _amount(0.033, "points") == "+3.3 points"
+    assert ev.claim_for("02").unit == "per new customer"
+
+
+def test_referral_deals_against_the_rest_say_what_the_deals_can_tell_apart():
+    from sim.analysis.effects import referral_comparison
+
+    rows = [("Referral", "won")] * 30 + [("Referral", "lost")] * 20 + [("Inbound", "won")] * 30 + [("Inbound", "lost")] * 70
+    opp = pd.DataFrame(rows, columns=["lead_source", "outcome"])
+    d = referral_comparison(opp)
+    assert (d.n_a, d.n_b, d.rate_a, d.rate_b) == (50, 100, 0.6, 0.3) and d.shown
+    assert referral_comparison(opp[(opp["lead_source"] == "Inbound") | (opp.index < 5)]) is None   # 5 referral deals
+    assert ev.claim_for("07").kind == "mixed" and "relative" in ev.claim_for("07").says

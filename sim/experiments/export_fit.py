@@ -105,10 +105,10 @@ class ExportFit:
 
     # -- the whole fit
     def fit(self, winback_source: str | None = None) -> dict[str, Any]:
-        """The base's data with every value the export shows fitted. `winback_source`: the lead source of deals a
-        policy makes itself (the nurture policy's won-back accounts, `sim.experiments.policy_fit`): like repeat
+        """The base's data with every value the export shows fitted. `winback_source`: the lead source of the nurture
+        policy's won-back accounts when the export shows that policy (`sim.experiments.policy_fit`): like repeat
         business, those deals are not new leads from the market, so the lead level, segments and sources leave
-        them out (the policy brings them back in the simulation; counted twice, they would come twice)."""
+        them out (the policy makes them in the simulation; counted twice, they would come twice)."""
         data = self.base.to_dict()
         if (currency := currency_of(self.opp)) is not None and len(currency) <= 12:
             data["currency"] = self.fitted("currency", currency, "the export's currency (its mapping's `currency:` or "
@@ -116,7 +116,7 @@ class ExportFit:
         else:
             self.kept("currency", data["currency"], f"{NOT_IN_EXPORT}: the export does not say its currency")
         self.repeat = self._repeat_business(data)
-        self.new = ~self.repeat & ~self._made_by_policy(winback_source)
+        self.new = ~self.repeat & ~self._made_in_the_simulation(data, winback_source)
         data["market"] = self._market(data["market"])
         data["segments"] = self._segments()
         data["lead_sources"] = self._sources()
@@ -135,15 +135,28 @@ class ExportFit:
         return data
 
     # -- lead flow
-    def _made_by_policy(self, source: str | None) -> pd.Series:
-        """True for the deals of lead source `source` that are not repeat business (a policy makes them), noted."""
+    def _made_in_the_simulation(self, data: dict, winback_source: str | None) -> pd.Series:
+        """True for the deals (not already counted as repeat business) of a lead source the simulation makes itself:
+        the customers' repeat business (when it is fitted, or the customer-orbits policy's expansion deals when that
+        policy is on) and the nurture policy's won-back accounts. As new leads from the market as well, they would
+        come twice (and a scenario refuses a market source of the same name). Each source left out is noted."""
         opp = self.opp
-        if source is None or "lead_source" not in opp:
-            return pd.Series(False, index=opp.index)
-        made = (opp["lead_source"] == source) & ~self.repeat
-        if made.any():
-            self.notes.append(f"{int(made.sum()):,} deal(s) of lead source {source!r} are won-back accounts: the nurture "
-                              "policy makes them in the simulation, so the lead level and the sources leave them out")
+        made = pd.Series(False, index=opp.index)
+        if "lead_source" not in opp:
+            return made
+        sources: dict[str, str] = {}
+        if (data.get("policies") or {}).get("orbits") is not None:     # it makes expansion deals of that source
+            sources[data["accounts"]["repeat_source"]] = "customers' expansion deals, which the customer-orbits policy makes"
+        elif data["accounts"]["repeat_per_year"] > 0:
+            sources[data["accounts"]["repeat_source"]] = "customers' repeat business"
+        if winback_source:
+            sources[winback_source] = "won-back accounts, which the nurture policy makes"
+        for source, what in sources.items():
+            mine = (opp["lead_source"] == source) & ~self.repeat
+            if mine.any():
+                self.notes.append(f"{int(mine.sum()):,} deal(s) of lead source {source!r} are {what}: the lead level and "
+                                  "the sources leave them out")
+                made |= mine
         return made
 
     def _repeat_business(self, data: dict) -> pd.Series:
