@@ -47,6 +47,7 @@ from .provenance import explored, literature, provenance
 from .replicate import default_measure, replicate_each
 
 LOADS = (0.5, 0.75, 1.0, 1.25, 1.5)       # the team's size against the start's: reps -50% to +50%
+HEADLINE_RUNS = 20                          # no headline from fewer paired runs (issue 25)
 Build = Callable[[Scenario], tuple[Scenario, Scenario]]
 
 
@@ -199,10 +200,35 @@ def evidence(slug: str, start: Scenario, n: int = 8, seed: int = 0, detectable: 
         "dose_response": dose_response(claim, start, [p for p in params if dose is True or p["path"] in dose], n, seed,
                                        here[0] if here else None) if dose else [],
         "holds_when": holds_when(table, claim.higher_is_better),
+        "precision": precision(n, here[0] if here else {}, claim.unit),
         "load_response": table.drop(columns="n").to_dict("records"),
         "detectable": [d.to_dict() if hasattr(d, "to_dict") else dict(d) for d in detectable],
     }
     return out
+
+
+def in_unit(diff: float, unit: str | None) -> str:
+    """A what-if's difference in its unit: points for a rate, days, an amount per something (a cost per new
+    customer: whole currency units), or thousands of the currency."""
+    if unit == "points":
+        return f"{100 * diff:+.1f} points"
+    if unit == "days":
+        return f"{diff:+.1f} days"
+    if unit is not None and unit.startswith("per "):
+        return f"{diff:+,.0f} {unit}"
+    return f"{diff / 1e3:+,.0f}k"
+
+
+def precision(n: int, answer: Mapping[str, float], unit: str | None) -> str:
+    """How far the evidence's `n` paired runs per point can be read, in words: below `HEADLINE_RUNS` a first
+    reading, not a headline; and how wide the answer's 95% interval is at the starting team size."""
+    lo, hi = answer.get("diff_low", math.nan), answer.get("diff_high", math.nan)
+    known = (f"; at the starting team size the answer is known to within {in_unit((hi - lo) / 2, unit).lstrip('+')} "
+             "(95% CI half-width)") if math.isfinite(lo) and math.isfinite(hi) else ""
+    if n >= HEADLINE_RUNS:
+        return f"Precision: {n} paired runs per point{known}."
+    return (f"Precision: {n} paired runs per point, a first reading, not a headline (a headline rests on at least "
+            f"{HEADLINE_RUNS}){known}.")
 
 
 def flips(dose: Sequence[Mapping[str, Any]], higher_is_better: bool = True) -> dict[str, str]:
