@@ -130,8 +130,7 @@ class ExportFit:
         for key in ("budget_share", "competitor_share", "on_budget", "on_power", "on_competitor", "learn_chance"):
             self.kept(f"truth.{key}", data["truth"][key], f"{NOT_IN_EXPORT}: the hidden facts behind deals are not recorded")
         self.kept("accounts.referrals_per_year", data["accounts"]["referrals_per_year"],
-                  f"{NOT_IN_EXPORT}: exports do not say which customer referred a new account; referred deals come in "
-                  "through the lead sources the export records (a referral source's share is fitted with the others)")
+                  f"{NOT_IN_EXPORT}: exports do not say which customer referred a new account; they arrive as a lead source")
         return data
 
     # -- lead flow
