@@ -33,6 +33,8 @@ NOT_IN_EXPORT = "not in the export, preset value"
 MIN_CLOSED_PER_SOURCE = 20      # fewer closed deals than this: a source's loss factor is not fitted
 MIN_DEALS_PER_SEGMENT = 10      # fewer deals than this: a segment's sizes come from all deals
 SEASON_MONTHS = 24              # full months of leads needed to fit seasonality: one year cannot tell season from trend
+REPEAT_LABEL = 0.9              # a lead source at least 90% repeat business is the CRM's label for it: its few other deals
+                                # (a first win lost to a broken row, say) are repeat business too, not market leads
 OVERLOAD = 1.5                  # preset rep hours needing more than 1.5x the reps' selling hours cannot be the export's:
                                 # a team runs a little over its hours for a while (deals queue), not half as much again
 REP_HOURS_HOW = ("to supply them, time a few deals per stage (or export calls and meetings with their "
@@ -137,17 +139,21 @@ class ExportFit:
     def _made_in_the_simulation(self, data: dict, winback_source: str | None) -> pd.Series:
         """True for the deals (not already counted as repeat business) of a lead source the simulation makes itself:
         the customers' repeat business (when it is fitted, or the customer-orbits policy's expansion deals when that
-        policy is on) and the nurture policy's won-back accounts. As new leads from the market as well, they would
+        policy is on), if the export's source for it holds repeat business almost only (`REPEAT_LABEL`), and the
+        nurture policy's won-back accounts. As new leads from the market as well, they would
         come twice (and a scenario refuses a market source of the same name). Each source left out is noted."""
         opp = self.opp
         made = pd.Series(False, index=opp.index)
         if "lead_source" not in opp:
             return made
         sources: dict[str, str] = {}
-        if (data.get("policies") or {}).get("orbits") is not None:     # it makes expansion deals of that source
-            sources[data["accounts"]["repeat_source"]] = "customers' expansion deals, which the customer-orbits policy makes"
-        elif data["accounts"]["repeat_per_year"] > 0:
-            sources[data["accounts"]["repeat_source"]] = "customers' repeat business"
+        repeat_source = data["accounts"]["repeat_source"]
+        of_source = opp["lead_source"] == repeat_source
+        if of_source.any() and self.repeat[of_source].mean() >= REPEAT_LABEL:   # the CRM's label for repeat business
+            orbits = (data.get("policies") or {}).get("orbits") is not None
+            if orbits or data["accounts"]["repeat_per_year"] > 0:
+                sources[repeat_source] = ("customers' expansion deals, which the customer-orbits policy makes" if orbits
+                                          else "customers' repeat business") + " (the rest of that source's deals)"
         if winback_source:
             sources[winback_source] = "won-back accounts, which the nurture policy makes"
         for source, what in sources.items():
