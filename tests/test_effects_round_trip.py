@@ -78,6 +78,9 @@ def test_sources_the_simulation_makes_itself_do_not_come_twice_whatever_the_base
     export's win-back and repeat-business deals are the policies' deals, not market leads: the calibration builds
     (a scenario refuses a market source named like a policy's) and names neither as a lead source."""
     tables, _ = rounds[1][0]
+    opp = tables.opportunities.copy()    # a repeat deal whose account's first win the export lost (a broken row)
+    opp.loc[opp.index[opp["lead_source"] == "Existing customer"][0], "account_id"] = "an account with no win on record"
+    tables = sim.Tables(**{**dict(tables.items()), "opportunities": opp})
     for base in ("second-place", "customer-orbits"):
         fitted = sim.calibrate(tables, base, refine=False, calendar="base")
         names = [s.name for s in fitted.lead_sources]
