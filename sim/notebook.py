@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .experiments.calibrate import calibrate
-from .experiments.evidence import evidence as compute_evidence, verdict
+from .experiments.evidence import evidence as compute_evidence, in_unit as _amount, verdict
 from .experiments.simulate import simulate
 from .experiments.validate import validate
 from .scenario import Scenario
@@ -219,7 +219,7 @@ KINDS = ("emergent", "input", "mixed")
 
 
 def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = "", detectable: list[dict] | None = None,
-             dose_response: list[dict] | None = None, says: str = "") -> None:
+             dose_response: list[dict] | None = None, says: str = "", precision: str = "") -> None:
     """Show what the notebook's what-if rests on; the report puts it on the card and in report.json.
 
     `kind`: ``emergent`` (from the model's interactions), ``input`` (reads back an effect size put in) or
@@ -227,7 +227,10 @@ def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = 
     ``provenance`` (fitted / literature / assumed), ``low``, ``high`` and ``source``. `holds_when`: where the
     answer holds and reverses across team load, in words computed from runs. `detectable`: the data half's
     comparisons (`sim.core.stats.Detectable.to_dict()`). `dose_response`: the answer as each input effect runs
-    over its range. `sim.experiments.evidence` computes all of these for each principle.
+    over its range. `precision`: how far the runs behind `holds_when` can be read ("From 5 paired runs per point:
+    a first reading, not a headline..."); the card's and report.json's ``holds_when`` carry it after the words
+    (the notebook says it in the Markdown above its evidence cell). `sim.experiments.evidence` computes all of
+    these for each principle.
     """
     from IPython.display import Markdown
 
@@ -255,7 +258,8 @@ def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = 
         lines.append(f"*As `{path}` runs over its range:* {said}.")
     for d in detectable:
         lines.append(f"*Your data:* {d.get('sentence', '')}")
-    _show(Markdown("\n\n".join(lines)), "evidence", kind=kind, parameters=parameters, holds_when=holds_when,
+    card_holds = " ".join(part for part in (holds_when, precision) if part)
+    _show(Markdown("\n\n".join(lines)), "evidence", kind=kind, parameters=parameters, holds_when=card_holds,
           detectable=detectable, dose_response=dose_response, says=says)
 
 
@@ -276,14 +280,6 @@ def show_evidence(slug: str, start: Scenario, comparisons: tuple[Callable[[float
         if d is not None:
             detect.append(d.to_dict())
     found["detectable"] = detect
-    evidence(found["kind"], found["parameters"], found["holds_when"], detect, found["dose_response"], found["says"])
+    evidence(found["kind"], found["parameters"], found["holds_when"], detect, found["dose_response"], found["says"],
+             found["precision"])
     return found
-
-
-def _amount(diff: float, unit: str | None) -> str:
-    """A what-if's difference in its unit: points for a rate, days, or thousands of the currency."""
-    if unit == "points":
-        return f"{100 * diff:+.1f} points"
-    if unit == "days":
-        return f"{diff:+.1f} days"
-    return f"{diff / 1e3:+,.0f}k"

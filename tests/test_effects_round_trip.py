@@ -1,9 +1,9 @@
 """Policy effects fitted from an export hold the values that made it: simulate, export, load, calibrate.
 
 The demo preset over one year (about 600 deals, 8 reps) with every policy an export can show: first meetings
-in three formats, recorded calls, bugs met in evaluation, free trials and losses to named competitors. Each
-seed is written as a Salesforce export (opportunities, history, events, tasks, call recordings), loaded back
-and calibrated (the stage fit by simulation is skipped: it fits the stages, not the policies). Every fitted
+in three formats, recorded calls, bugs met in evaluation, free trials and losses to named competitors (some won
+back). Each seed is written as a Salesforce export (opportunities, history, events, tasks, call recordings),
+loaded back and calibrated (the stage fit by simulation is skipped: it fits the stages, not the policies). Every fitted
 policy setting's 95% interval must hold the true value: 90% of them over all settings and seeds, and
 at least 16 of 20 seeds for each setting (see the test for why not 18 of 20 each).
 """
@@ -47,7 +47,8 @@ def test_every_fitted_policy_setting_holds_the_truth(rounds):
                 "policies.first_meeting.formats.video.show_rate", "policies.first_meeting.formats.our_office.show_rate",
                 "policies.first_meeting.formats.lunch_at_their_office.show_rate", "policies.first_meeting.mix.video",
                 "policies.first_meeting.mix.our_office", "policies.first_meeting.mix.lunch_at_their_office",
-                "policies.bugs.bug_chance", "policies.bugs.fatal_share", "policies.trials.engagement"}
+                "policies.bugs.bug_chance", "policies.bugs.fatal_share", "policies.trials.engagement",
+                "policies.nurture.winback_nurtured"}
     assert expected <= set(coverage.index)
     assert both.groupby(level=0).size().min() == len(SEEDS)
     # 95% intervals: across all settings and seeds at least 90% hold the truth, and no setting misses more than
@@ -56,6 +57,36 @@ def test_every_fitted_policy_setting_holds_the_truth(rounds):
     assert both["inside"].mean() >= 0.9, coverage
     low = coverage[coverage < 0.8]
     assert low.empty, f"intervals missing the truth too often:\n{low}"
+
+
+def test_won_back_deals_come_from_the_nurture_policy_not_twice(rounds):
+    """The export's win-back deals are the nurture policy's: not a market lead source as well (they would come twice),
+    and not in the lead level; the call-back chance is fitted from them."""
+    truth, runs = rounds
+    for tables, fitted in runs[:3]:
+        source = truth.policies.nurture.winback_source
+        assert (tables.opportunities["lead_source"] == source).sum() > 0
+        assert source not in [s.name for s in fitted.lead_sources]
+        assert fitted.policies.nurture is not None and fitted.policies.nurture.winback_source == source
+        assert any(source in note and "leave them out" in note for note in fitted.calibration.notes)
+        row = fitted.calibration.table().loc["policies.nurture.winback_nurtured"]
+        assert row["provenance"] == "fitted" and "came back" in row["source"]
+
+
+def test_sources_the_simulation_makes_itself_do_not_come_twice_whatever_the_base(rounds):
+    """On a preset that nurtures its losses (second place) or grows customers through orbits (customer orbits), the
+    export's win-back and repeat-business deals are the policies' deals, not market leads: the calibration builds
+    (a scenario refuses a market source named like a policy's) and names neither as a lead source."""
+    tables, _ = rounds[1][0]
+    opp = tables.opportunities.copy()    # a repeat deal whose account's first win the export lost (a broken row)
+    opp.loc[opp.index[opp["lead_source"] == "Existing customer"][0], "account_id"] = "an account with no win on record"
+    tables = sim.Tables(**{**dict(tables.items()), "opportunities": opp})
+    for base in ("second-place", "customer-orbits"):
+        fitted = sim.calibrate(tables, base, refine=False, calendar="base")
+        names = [s.name for s in fitted.lead_sources]
+        assert "Win-back" not in names and "Existing customer" not in names, (base, names)
+        assert fitted.policies.nurture is not None and fitted.calibration.table().loc[
+            "policies.nurture.winback_nurtured", "provenance"] == "fitted"
 
 
 def test_competitor_shares_hold_the_truth(rounds):
@@ -74,7 +105,7 @@ def test_fitted_settings_are_marked_fitted_with_rows_and_the_rest_say_where_they
     policies = table[table.index.str.startswith("policies.")]
     assert set(policies["provenance"]) == {"fitted", "literature", "assumed"}
     fitted = policies[policies["provenance"] == "fitted"]
-    for key in ("listening", "first_meeting", "bugs", "trials"):
+    for key in ("listening", "first_meeting", "bugs", "trials", "nurture"):
         assert fitted.index.str.startswith(f"policies.{key}.").any(), key
     show = table.loc["policies.first_meeting.formats.video.show_rate"]
     assert show["n"] > 100 and show["ci_low"] < show["value"] < show["ci_high"] and "activities" in show["source"]

@@ -54,6 +54,7 @@ def test_a_claim_runs_its_load_and_dose_response_and_says_where_each_parameter_c
     assert list(loads["load"]) == [0.5, 1.0, 1.5] and loads["reps"].tolist() == [4, 8, 12]
     assert loads["utilisation"].is_monotonic_decreasing           # more reps, less busy
     assert got["holds_when"].endswith("(2 paired runs per team size).")
+    assert got["precision"].startswith("Precision: 2 paired runs per point, a first reading, not a headline")
     dose = pd.DataFrame(got["dose_response"])
     chance = dose[dose["path"] == "policies.first_meeting.champion_chance"]
     assert chance["value"].tolist() == [0.0, 0.12, pytest.approx(0.24)]
@@ -83,12 +84,15 @@ def test_the_marker_reaches_the_card_and_report_json(tmp_path):
     code = ("from sim import notebook\n"
             "notebook.evidence('mixed', [{'path': 'policies.nurture.failure_rate', 'value': 0.25, 'provenance': 'literature',"
             " 'low': 0.19, 'high': 0.5, 'source': 'Standish'}], holds_when='Holds with reps 80% to 95% busy (6 to 8 reps).',"
-            " detectable=[{'sentence': 'your data cannot tell apart a difference smaller than 12 points.'}])")
+            " detectable=[{'sentence': 'your data cannot tell apart a difference smaller than 12 points.'}],"
+            " precision='Precision: 5 paired runs per point, a first reading, not a headline.')")
     path = _executed(tmp_path, code)
     card = card_from_run(Run(path, path, 1.0))
     assert card.evidence["kind"] == "mixed"
     assert card.evidence["parameters"][0]["provenance"] == "literature"
     assert card.evidence["holds_when"].startswith("Holds with reps 80%")
+    # the card says how far the runs can be read (the notebook's Markdown above the cell says it)
+    assert card.evidence["holds_when"].endswith("(6 to 8 reps). Precision: 5 paired runs per point, a first reading, not a headline.")
     assert card.evidence["detectable"][0]["sentence"].startswith("your data cannot tell apart")
     text = path.read_text()
     assert "What this what-if rests on" in text
@@ -115,3 +119,33 @@ def test_notebook_13s_evidence_is_its_tornado_with_each_assumptions_provenance()
     assert hours["path"] == "reps.selling_hours_per_week" and hours["provenance"] == "assumed"
     assert (hours["low"], hours["high"]) == (22.5, 37.5)
     assert got["dose_response"][0]["note"] == "from 22.5, 95% CI +360k to +1,370k"
+
+
+def test_precision_says_a_first_reading_below_twenty_paired_runs_and_how_wide_the_answer_is():
+    answer = {"diff": 0.05, "diff_low": 0.02, "diff_high": 0.08}
+    assert ev.precision(5, answer, "points") == ("Precision: 5 paired runs per point, a first reading, not a headline "
+                                                 "(a headline rests on at least 20); at the starting team size the answer "
+                                                 "is known to within 3.0 points (95% CI half-width).")
+    assert ev.precision(20, {"diff_low": -200_000.0, "diff_high": 100_000.0}, "currency").startswith(
+        "Precision: 20 paired runs per point; at the starting team size the answer is known to within 150k")
+    assert ev.precision(3, {}, "days") == ("Precision: 3 paired runs per point, a first reading, not a headline "
+                                           "(a headline rests on at least 20).")
+
+
+def test_a_dose_response_says_a_small_amount_in_its_own_unit_not_in_thousands():
+    from sim.notebook import _amount
+
+    assert _amount(-430.6, "per new customer") == "-431 per new customer"      # notebook 02: a cost per customer
+    assert _amount(-139_285.4, "currency") == "-139k" and _amount(0.033, "points") == "+3.3 points"
+    assert ev.claim_for("02").unit == "per new customer"
+
+
+def test_referral_deals_against_the_rest_say_what_the_deals_can_tell_apart():
+    from sim.analysis.effects import referral_comparison
+
+    rows = [("Referral", "won")] * 30 + [("Referral", "lost")] * 20 + [("Inbound", "won")] * 30 + [("Inbound", "lost")] * 70
+    opp = pd.DataFrame(rows, columns=["lead_source", "outcome"])
+    d = referral_comparison(opp)
+    assert (d.n_a, d.n_b, d.rate_a, d.rate_b) == (50, 100, 0.6, 0.3) and d.shown
+    assert referral_comparison(opp[(opp["lead_source"] == "Inbound") | (opp.index < 5)]) is None   # 5 referral deals
+    assert ev.claim_for("07").kind == "mixed" and "relative" in ev.claim_for("07").says

@@ -61,3 +61,12 @@ def test_ablation_without_a_response_to_chances_standings_change_nothing(standin
     weekly = runs[runs["scenario"] == "standings weekly"]
     gap = weekly["from_prizes near"] - weekly["from_prizes far"]
     assert gap.min() > 0 and gap.mean() > 0.05
+
+
+def test_weekly_standings_lower_the_whole_teams_effort_and_the_flat_response_does_not(standings):
+    """Notebook 07 prints the whole team's effort beside near and far: in a team of 16 the back's loss outweighs
+    the front's gain; with a flat response standings change nothing for the team either."""
+    _, table = standings
+    team, flat = table.loc[("by chance", "team")], table.loc[("flat (ablation)", "team")]
+    assert team["diff_high"] < 0, f"whole team: {team['diff']:+.3f} ({team['diff_low']:+.3f} to {team['diff_high']:+.3f})"
+    assert flat["diff_low"] <= 0 <= flat["diff_high"] and abs(flat["diff"]) < abs(team["diff"]) / 3

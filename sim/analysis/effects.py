@@ -30,7 +30,7 @@ from scipy import stats
 
 from ..core.schema import MissingColumns
 from ..core.stats import Detectable, detectable, wilson_ci
-from . import evaluation, meetings, second_place
+from . import evaluation, meetings, orbits, second_place
 from . import trials as trial_analysis
 from .model_cards import by_lead_source
 from .sweet_spot import by_group
@@ -306,6 +306,17 @@ def source_comparison(opportunities: pd.DataFrame, target: float | None = None) 
     """Best against worst lead source by win rate (notebook 01's data half)."""
     t = by_lead_source(opportunities)
     return best_and_worst(t.assign(closed=t["won"] + t["lost"]), "lead source", target)
+
+
+def referral_comparison(opportunities: pd.DataFrame, target: float | None = None) -> Detectable | None:
+    """Referral deals against the rest by win rate (notebook 02's data half): what the export's deals can tell
+    apart. None when either group has fewer than `MIN_ROWS` closed deals."""
+    t = orbits.referral_performance(opportunities)
+    if (t["closed"] < MIN_ROWS).any():
+        return None
+    won = (t["win_rate"] * t["closed"]).round().astype(int)
+    return detectable(int(won["referral"]), int(t.loc["referral", "closed"]), int(won["other"]), int(t.loc["other", "closed"]),
+                      "referral deals", "other deals", target)
 
 
 # ---- nurture -------------------------------------------------------------------------------------------------------

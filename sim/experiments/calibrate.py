@@ -155,8 +155,8 @@ def calibrate(
 def _calibrate(tables: Tables, base_sc: Scenario, base_name: str, end, calendar: str, refine: bool, reps: int | None,
                seed: int, name: str) -> CalibratedScenario:
     fitter = ExportFit(tables, base_sc, end)
-    data = fitter.fit()
-    policy_fit = PolicyFit(fitter.tables)          # the policies the export shows, their settings fitted
+    policy_fit = PolicyFit(fitter.tables, fitter.window.end)   # the policies the export shows, their settings fitted
+    data = fitter.fit(winback_source=policy_fit.winback_source(base_sc.to_dict()))
     data = policy_fit.fit(data)
     _policy_stages(data, base_sc, fitter.notes)    # any stage a policy still names that the export lacks
     _orbits_keep_repeat_business(data, base_sc, fitter)

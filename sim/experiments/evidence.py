@@ -47,6 +47,7 @@ from .provenance import explored, literature, provenance
 from .replicate import default_measure, replicate_each
 
 LOADS = (0.5, 0.75, 1.0, 1.25, 1.5)       # the team's size against the start's: reps -50% to +50%
+HEADLINE_RUNS = 20                          # no headline from fewer paired runs (issue 25)
 Build = Callable[[Scenario], tuple[Scenario, Scenario]]
 
 
@@ -59,7 +60,8 @@ class Claim:
     says: str                          # the claim in words, e.g. "lunch at their office wins more than video"
     build: Build
     metric: str
-    unit: str                          # "points" (a rate, shown x100), "days", or a currency word
+    unit: str                          # "points" (a rate, shown x100), "days", "per <thing>" (a small amount in the
+                                       # currency, e.g. a cost per new customer) or "currency" (shown in thousands)
     parameters: tuple[str, ...] = ()   # input effects the answer rests on, as paths of the built scenarios
     measure: Callable = default_measure
     days: int | None = 365             # horizon of the runs (None: as built)
@@ -198,10 +200,35 @@ def evidence(slug: str, start: Scenario, n: int = 8, seed: int = 0, detectable: 
         "dose_response": dose_response(claim, start, [p for p in params if dose is True or p["path"] in dose], n, seed,
                                        here[0] if here else None) if dose else [],
         "holds_when": holds_when(table, claim.higher_is_better),
+        "precision": precision(n, here[0] if here else {}, claim.unit),
         "load_response": table.drop(columns="n").to_dict("records"),
         "detectable": [d.to_dict() if hasattr(d, "to_dict") else dict(d) for d in detectable],
     }
     return out
+
+
+def in_unit(diff: float, unit: str | None) -> str:
+    """A what-if's difference in its unit: points for a rate, days, an amount per something (a cost per new
+    customer: whole currency units), or thousands of the currency."""
+    if unit == "points":
+        return f"{100 * diff:+.1f} points"
+    if unit == "days":
+        return f"{diff:+.1f} days"
+    if unit is not None and unit.startswith("per "):
+        return f"{diff:+,.0f} {unit}"
+    return f"{diff / 1e3:+,.0f}k"
+
+
+def precision(n: int, answer: Mapping[str, float], unit: str | None) -> str:
+    """How far the evidence's `n` paired runs per point can be read, in words: below `HEADLINE_RUNS` a first
+    reading, not a headline; and how wide the answer's 95% interval is at the starting team size."""
+    lo, hi = answer.get("diff_low", math.nan), answer.get("diff_high", math.nan)
+    known = (f"; at the starting team size the answer is known to within {in_unit((hi - lo) / 2, unit).lstrip('+')} "
+             "(95% CI half-width)") if math.isfinite(lo) and math.isfinite(hi) else ""
+    if n >= HEADLINE_RUNS:
+        return f"Precision: {n} paired runs per point{known}."
+    return (f"Precision: {n} paired runs per point, a first reading, not a headline (a headline rests on at least "
+            f"{HEADLINE_RUNS}){known}.")
 
 
 def flips(dose: Sequence[Mapping[str, Any]], higher_is_better: bool = True) -> dict[str, str]:
@@ -287,8 +314,11 @@ PORSCHE = {"name": "Porsche", "kind": "absolute", "award": 80000, "over_quota": 
 
 
 def _incentives(start: Scenario) -> tuple[Scenario, Scenario]:
+    """Notebook 07's first rule (make it relative, so that someone always wins) over one award year: the pull of
+    an award everyone can win against one only a rep far over quota can. Credibility does not enter in one year
+    (it drops after a year with no winner), so the answer rests on the size of an award's pull."""
     world = design.incentive_world(start, years=1, quota=None if start.reps.quota else 1_200_000.0)
-    return design.programme(world, [PORSCHE]), design.no_programme(world)
+    return design.programme(world, [design.relative_version(PORSCHE)]), design.programme(world, [PORSCHE])
 
 
 def _downturn(start: Scenario) -> tuple[Scenario, Scenario]:
@@ -327,7 +357,7 @@ CLAIMS: dict[str, Claim] = {c.slug: c for c in (
     Claim("01", "emergent", "a new team that puts its best-fitting segment first reaches its first five customers sooner",
           _focus, "days_to_5_customers", "days", (), partial(fc.days_to_customers, n=5), higher_is_better=False),
     Claim("02", "mixed", "spending over the whole orbit costs less per new customer than acquisition only",
-          _orbits, co.METRIC, "currency", ("policies.orbits.model.marketing_touch.inward",
+          _orbits, co.METRIC, "per new customer", ("policies.orbits.model.marketing_touch.inward",
                                            "policies.orbits.model.rep_contact.inward"), co.orbit_measure,
           higher_is_better=False),
     Claim("03", "input", "reps who talk less (45% of the meeting, not 65%) win more of their new deals",
@@ -341,9 +371,9 @@ CLAIMS: dict[str, Claim] = {c.slug: c for c in (
     Claim("06", "input", "field testing and a friendly beta book more than an untested release",
           _bugs, "bookings", "currency", ("policies.bugs.bug_chance", "policies.bugs.fatal_share",
                                           "policies.bugs.walk_per_day"), bugs.bug_measure),
-    Claim("07", "input", "an absolute award (80,000 over 150% of quota) lifts bookings against no programme",
-          _incentives, "bookings", "currency", ("policies.incentives.credibility.drop",
-                                                "policies.incentives.credibility.recovery_years"),
+    Claim("07", "mixed", "the same award made relative (80,000 to the top seller, no bar) books more in its year than "
+          "the absolute rule (only at 150% of quota or more)", _incentives, "bookings", "currency",
+          ("policies.incentives.response.prize_lift", "policies.incentives.response.size_elasticity"),
           design.measure, days=None),
     Claim("08", "input", "first meetings over lunch at the prospect's office win more new deals than video calls",
           _meetings, "cohort_win_rate", "points", ("policies.first_meeting.formats.lunch_at_their_office.show_rate",

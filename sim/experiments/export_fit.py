@@ -33,6 +33,8 @@ NOT_IN_EXPORT = "not in the export, preset value"
 MIN_CLOSED_PER_SOURCE = 20      # fewer closed deals than this: a source's loss factor is not fitted
 MIN_DEALS_PER_SEGMENT = 10      # fewer deals than this: a segment's sizes come from all deals
 SEASON_MONTHS = 24              # full months of leads needed to fit seasonality: one year cannot tell season from trend
+REPEAT_LABEL = 0.9              # a lead source at least 90% repeat business is the CRM's label for it: its few other deals
+                                # (a first win lost to a broken row, say) are repeat business too, not market leads
 OVERLOAD = 1.5                  # preset rep hours needing more than 1.5x the reps' selling hours cannot be the export's:
                                 # a team runs a little over its hours for a while (deals queue), not half as much again
 REP_HOURS_HOW = ("to supply them, time a few deals per stage (or export calls and meetings with their "
@@ -104,7 +106,11 @@ class ExportFit:
         return value
 
     # -- the whole fit
-    def fit(self) -> dict[str, Any]:
+    def fit(self, winback_source: str | None = None) -> dict[str, Any]:
+        """The base's data with every value the export shows fitted. `winback_source`: the lead source of the nurture
+        policy's won-back accounts when the export shows that policy (`sim.experiments.policy_fit`): like repeat
+        business, those deals are not new leads from the market, so the lead level, segments and sources leave
+        them out (the policy makes them in the simulation; counted twice, they would come twice)."""
         data = self.base.to_dict()
         if (currency := currency_of(self.opp)) is not None and len(currency) <= 12:
             data["currency"] = self.fitted("currency", currency, "the export's currency (its mapping's `currency:` or "
@@ -112,6 +118,7 @@ class ExportFit:
         else:
             self.kept("currency", data["currency"], f"{NOT_IN_EXPORT}: the export does not say its currency")
         self.repeat = self._repeat_business(data)
+        self.new = ~self.repeat & ~self._made_in_the_simulation(data, winback_source)
         data["market"] = self._market(data["market"])
         data["segments"] = self._segments()
         data["lead_sources"] = self._sources()
@@ -125,10 +132,38 @@ class ExportFit:
         for key in ("budget_share", "competitor_share", "on_budget", "on_power", "on_competitor", "learn_chance"):
             self.kept(f"truth.{key}", data["truth"][key], f"{NOT_IN_EXPORT}: the hidden facts behind deals are not recorded")
         self.kept("accounts.referrals_per_year", data["accounts"]["referrals_per_year"],
-                  f"{NOT_IN_EXPORT}: exports do not say which customer referred a new account")
+                  f"{NOT_IN_EXPORT}: exports do not say which customer referred a new account; they arrive as a lead source")
         return data
 
     # -- lead flow
+    def _made_in_the_simulation(self, data: dict, winback_source: str | None) -> pd.Series:
+        """True for the deals (not already counted as repeat business) of a lead source the simulation makes itself:
+        the customers' repeat business (when it is fitted, or the customer-orbits policy's expansion deals when that
+        policy is on), if the export's source for it holds repeat business almost only (`REPEAT_LABEL`), and the
+        nurture policy's won-back accounts. As new leads from the market as well, they would
+        come twice (and a scenario refuses a market source of the same name). Each source left out is noted."""
+        opp = self.opp
+        made = pd.Series(False, index=opp.index)
+        if "lead_source" not in opp:
+            return made
+        sources: dict[str, str] = {}
+        repeat_source = data["accounts"]["repeat_source"]
+        of_source = opp["lead_source"] == repeat_source
+        if of_source.any() and self.repeat[of_source].mean() >= REPEAT_LABEL:   # the CRM's label for repeat business
+            orbits = (data.get("policies") or {}).get("orbits") is not None
+            if orbits or data["accounts"]["repeat_per_year"] > 0:
+                sources[repeat_source] = ("customers' expansion deals, which the customer-orbits policy makes" if orbits
+                                          else "customers' repeat business") + " (the rest of that source's deals)"
+        if winback_source:
+            sources[winback_source] = "won-back accounts, which the nurture policy makes"
+        for source, what in sources.items():
+            mine = (opp["lead_source"] == source) & ~self.repeat
+            if mine.any():
+                self.notes.append(f"{int(mine.sum()):,} deal(s) of lead source {source!r} are {what}: the lead level and "
+                                  "the sources leave them out")
+                made |= mine
+        return made
+
     def _repeat_business(self, data: dict) -> pd.Series:
         opp, end = self.opp, self.window.end
         repeat = fit.repeat_business(opp)
@@ -163,7 +198,7 @@ class ExportFit:
 
     def _market(self, market: dict) -> dict:
         """Lead level, seasonality (two years of data) and volatility, from new business per month."""
-        months = fit.monthly_counts(self.opp.loc[~self.repeat, "created_at"], fit.arrival_window(self.opp, self.window))
+        months = fit.monthly_counts(self.opp.loc[self.new, "created_at"], fit.arrival_window(self.opp, self.window))
         full = months[months["days"] >= months.index.days_in_month]
         if months["count"].sum() == 0:
             raise ValueError("calibration needs deals created inside the window; there are none")
@@ -223,7 +258,7 @@ class ExportFit:
     # -- who buys
     def _segments(self) -> list[dict]:
         opp, base = self.opp, self.base
-        new = opp[~self.repeat]
+        new = opp[self.new]
         by_name = {s.name: s.model_dump() for s in base.segments}
         avg = {k: float(np.average([s[k] for s in by_name.values()], weights=[s["share"] for s in by_name.values()]))
                for k in ("fit_mean", "fit_sd")}
@@ -334,7 +369,7 @@ class ExportFit:
                 self.kept(f"lead_sources.{i}.share", s.share)
                 self.kept(f"lead_sources.{i}.loss_factor", s.loss_factor)
             return [s.model_dump() for s in base.lead_sources]
-        table = fit.source_win_rates(opp, ~self.repeat)
+        table = fit.source_win_rates(opp, self.new)
         self.source_data = table
         known = {s.name: s for s in base.lead_sources}
         total = float(table["deals"].sum())

@@ -318,8 +318,9 @@ def standings_split(world: Scenario, award: float = 50_000.0, cadences: Sequence
 
 
 def split_table(runs: pd.DataFrame, reference: str = "never") -> pd.DataFrame:
-    """Effort of the leader, the reps near the lead (ranks 1-2) and those far behind (bottom half): each cadence
-    minus `reference`, paired, with 95% intervals; for the reps' real response and (when run) the flat one."""
+    """Effort of the leader, the reps near the lead (ranks 1-2), those far behind (bottom half) and the whole team
+    (its mean effort): each cadence minus `reference`, paired, with 95% intervals; for the reps' real response and
+    (when run) the flat one."""
     rows = []
     names = list(dict.fromkeys(runs["scenario"]))
     for name in names:
@@ -330,10 +331,10 @@ def split_table(runs: pd.DataFrame, reference: str = "never") -> pd.DataFrame:
             continue
         a = runs[runs["scenario"] == name].sort_values("replication")
         b = runs[runs["scenario"] == ref].sort_values("replication")
-        for where in ("leader", "near", "far"):
-            diff, lo, hi = paired_diff_ci(a[f"effort {where}"], b[f"effort {where}"])
+        for where, col in (("leader", "effort leader"), ("near", "effort near"), ("far", "effort far"), ("team", "effort")):
+            diff, lo, hi = paired_diff_ci(a[col], b[col])
             rows.append({"cadence": cadence, "response": "flat (ablation)" if flat else "by chance", "where": where,
-                         "effort": a[f"effort {where}"].mean(), "reference": b[f"effort {where}"].mean(),
+                         "effort": a[col].mean(), "reference": b[col].mean(),
                          "diff": diff, "diff_low": lo, "diff_high": hi})
     return pd.DataFrame(rows)
 

@@ -15,11 +15,17 @@ bugs.fatal_share                       bugs after which the buyer left, net of t
                                        waiting for support (given the kept walk_per_day and response_hours)
 trials.offer, engagement               the trial type, and its buyers' typical engagement (logit mean)
 nurture.competitors                    each competitor's share of the losses to a named competitor
+nurture.winback_nurtured (or _cold)    accounts first lost to a competitor that came back as a deal of the
+                                       win-back source, over what the kept failure rate, failure months,
+                                       experience and tenure discounts let through in the export's window
 =====================================  ==============================================================
+
+The export's deals of the nurture policy's win-back source are the policy's (`winback_source`): `sim.calibrate`
+leaves them out of the lead level and the lead sources, as it does repeat business, so they do not come twice.
 
 Every other setting of a policy that is on keeps its value, with its provenance (`sim.experiments.provenance`):
 a published figure, or an assumption with the range explored. Effects that map onto no single setting (the
-win rate by talk share, by attendees, with a bug; win-backs and their lag) are kept in `effects` for the
+win rate by talk share, by attendees, with a bug; the win-back rate and its lag) are kept in `effects` for the
 calibration's `effects()` table and the notebooks' data halves.
 """
 
@@ -28,8 +34,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from ..analysis import effects as measured
-from ..analysis import evaluation
+from ..analysis import evaluation, fit as fitting
 from ..analysis.effects import Effect
 from ..core.tables import Tables
 from ..engine.hooks import REGISTRY
@@ -37,12 +46,24 @@ from .export_fit import Evidence
 
 POLICIES = ("listening", "first_meeting", "bugs", "trials", "nurture")
 
+# why a policy's settings stay the preset's when a deals export cannot show them (the calibration table and the YAML
+# say it; `sim.experiments.provenance` gives each the range it is explored over)
+KEPT_WHY = {
+    "incentives": "not in the export, preset value: how reps' effort answers quotas, awards and standings cannot be "
+                  "read from one programme's results (it needs programmes that changed); the directions follow Chung, "
+                  "Steenburgh and Sudhir 2014 and Casas-Arce and Martinez-Jerez 2009, the sizes are assumed",
+    "orbits": "not in the export, preset value: orbit moves, churn, expansion and referrals need account-lifecycle "
+              "data (accounts, subscriptions, churn events: notebook 02 reads one); a deals export records deals, not "
+              "where accounts sit between them",
+}
+
 
 class PolicyFit:
     """Fits the policies an export shows onto a scenario's data, collecting the evidence for every setting."""
 
-    def __init__(self, tables: Tables):
+    def __init__(self, tables: Tables, end: pd.Timestamp | None = None):
         self.tables = tables
+        self.end = pd.Timestamp(end) if end is not None else fitting.window(tables).end
         self.effects: dict[str, list[Effect]] = measured.measure(tables)
         self.evidence: dict[str, Evidence] = {}
         self.notes: list[str] = []
@@ -82,7 +103,16 @@ class PolicyFit:
                 continue
             for path, value in _leaves(settings, f"policies.{key}"):
                 if path not in self.evidence:
-                    self.evidence[path] = Evidence(path, value, False, "not in the export, preset value")
+                    self.evidence[path] = Evidence(path, value, False, KEPT_WHY.get(key, "not in the export, preset value"))
+
+    def winback_source(self, data: dict[str, Any]) -> str | None:
+        """The lead source of won-back accounts' deals when the export shows the nurture policy (losses to named
+        competitors), else None: that source's deals are the policy's, not new leads from the market."""
+        if "nurture" not in self.effects:
+            return None
+        current = (data.get("policies") or {}).get("nurture")
+        source = current.get("winback_source") if isinstance(current, dict) else None
+        return source or REGISTRY["nurture"].model_fields["winback_source"].default
 
     def _nurture_fits(self, data: dict[str, Any], current: Any) -> bool:
         """Nurture can be switched on unless the export's own lead sources already hold its win-back source: the
@@ -167,6 +197,55 @@ class PolicyFit:
         s["competitors"] = [{"name": e.key.split(".", 2)[2], "share": round(max(e.value, 1e-6), 4)} for e in shares]
         for i, e in enumerate(shares):
             self._fitted(f"policies.nurture.competitors.{i}.share", s["competitors"][i]["share"], e)
+        self._callback(s)
+
+    def _callback(self, s: dict) -> None:
+        """The chance a lost account calls us when its first choice fails, from the export's win-backs.
+
+        The policy follows each account whose first closed deal was lost to a competitor: the winner fails with
+        `failure_rate`, `failure_months` after the loss (uniform); the account then calls with the call-back chance,
+        times `experienced_factor` for the `experienced_share` who bought before, halved every
+        `tenure_halflife_months`; a call is a deal of `winback_source`. Each followed account's expected calls are
+        the call-back chance times what those kept settings let through before the export's end, so the chance is
+        the accounts that called (a win-back deal created after the loss) over that sum, with a Poisson interval.
+        It is the nurtured chance when the team nurtures its losses (the policy's setting, kept: an export does not
+        record it), the cold one when it does not."""
+        opp = self.tables.opportunities
+        if not {"account_id", "closed_at", "lead_source", "competitor"} <= set(opp.columns):
+            return
+        dated = opp.dropna(subset=["account_id", "closed_at"])
+        closed = dated[dated["outcome"].isin(["won", "lost"])].sort_values(["account_id", "closed_at"], kind="stable")
+        first = closed.groupby("account_id").head(1)
+        lost = first[(first["outcome"] == "lost") & first["competitor"].notna() & (first["closed_at"] < self.end)]
+        if len(lost) < measured.MIN_ROWS:
+            return
+        back = opp[(opp["lead_source"] == s["winback_source"]) & opp["account_id"].isin(lost["account_id"])]
+        lost_at = lost.set_index("account_id")["closed_at"]
+        called = back[back["created_at"] >= back["account_id"].map(lost_at)]["account_id"].nunique()
+        lo_m, hi_m = s["failure_months"]
+        months = np.linspace(lo_m, hi_m, 61) if hi_m > lo_m else np.array([float(lo_m)])
+        left = ((self.end - lost_at).dt.total_seconds() / 86400 / (365.25 / 12)).to_numpy()[:, None]
+        through = ((months[None, :] < left) * 0.5 ** (months[None, :] / s["tenure_halflife_months"])).mean(axis=1)
+        exposure = float(s["failure_rate"] * through.sum())
+        share, factor = s["experienced_share"], s["experienced_factor"]
+        if s["nurture"] == "inexperienced":     # the inexperienced nurtured, the experienced cold (kept)
+            key, a, b = "winback_nurtured", 1.0 - share, share * factor * s["winback_cold"]
+        else:
+            key, a, b = ("winback_cold" if s["nurture"] == "none" else "winback_nurtured"), 1.0 - share + share * factor, 0.0
+        if exposure <= 0 or a <= 0:
+            return
+        rate, lo, hi = fitting.poisson_ci(called, exposure)
+        chance = lambda r: float(min(max((r - b) / a, 0.0), 1.0))  # noqa: E731 - calls per unit exposure to the chance
+        s[key] = round(chance(rate), 4)
+        e = Effect(f"nurture.{key}", "accounts first lost to a competitor that came back", s[key], chance(lo), chance(hi),
+                   len(lost), f"opportunities: {len(lost):,} accounts whose first closed deal was lost to a competitor, "
+                   f"{called:,} of them back with a {s['winback_source']!r} deal")
+        self._fitted(f"policies.nurture.{key}", s[key], e, basis=(
+            f"{called:,} of {len(lost):,} accounts first lost to a competitor came back as a {s['winback_source']!r} deal, "
+            f"over the {exposure:.1f} calls that the kept failure_rate {s['failure_rate']:g}, failure_months "
+            f"{lo_m:g}-{hi_m:g}, experienced_share {share:g} (x{factor:g}) and tenure half-life "
+            f"{s['tenure_halflife_months']:g} months let through by the export's end (Poisson interval); the team's "
+            f"nurture setting ({s['nurture']!r}) is kept: an export does not record it"))
 
 
 def _leaves(value: Any, prefix: str):

@@ -52,6 +52,7 @@ EXPLORED: dict[str, tuple[float, float]] = {
     r"policies\.bugs\.bug_chance": (0.0, 0.5),
     r"truth\.budget_share": (0.3, 0.9),
     r"policies\.staffing\.prospect_hours": (1.5, 6.0),
+    r"policies\.incentives\.credibility\.drop": (0.0, 1.0),    # from no damage to every bit of credibility lost
 }
 
 

@@ -203,14 +203,19 @@ def weekly_standings(across: pd.DataFrame) -> pd.DataFrame:
 
 
 def standings_lines(across: pd.DataFrame, teams: tuple[int, ...] = (8, 16)) -> str:
-    """Weekly standings against none, near the lead and far behind, per team size, with the 95% CI."""
+    """Weekly standings against none, near the lead, far behind and for the whole team (its mean effort), per team
+    size, with the 95% CI."""
     weekly = weekly_standings(across)
     lines = []
     for team in teams:
         near, far = weekly.loc[(team, "near")], weekly.loc[(team, "far")]
         near_ci = with_interval(near["diff"], near["diff_low"], near["diff_high"], "{:+.3f}")
+        whole = ""
+        if (team, "team") in weekly.index:
+            t = weekly.loc[(team, "team")]
+            whole = f", the whole team {with_interval(t['diff'], t['diff_low'], t['diff_high'], '{:+.3f}')}"
         lines.append(f"Team of {team}, weekly against never: near the lead {near_ci}, "
-                     f"far behind {far['diff']:+.3f} ({far['diff_low']:+.3f} to {far['diff_high']:+.3f}).")
+                     f"far behind {far['diff']:+.3f} ({far['diff_low']:+.3f} to {far['diff_high']:+.3f}){whole}.")
     return "\n".join(lines)
 
 
