@@ -169,6 +169,57 @@ def _beyond_chance(values: np.ndarray, chance_var: np.ndarray) -> float:
     return min(SPREAD_MAX, math.sqrt(max(extra, 0.0)) / mean) if mean > 0 else 0.0
 
 
+RECENT_DAYS = 91              # the arrivals of the last quarter before the as-of set the forecast's lead flow
+
+
+def recent_arrivals(known: Tables, cut: pd.Timestamp, sc: CalibratedScenario) -> dict[str, tuple[float, float, int]]:
+    """The deal flow of the `RECENT_DAYS` before `cut`, as values of the scenario: {path: (value, ratio to the
+    fitted value, deals counted)} for the lead rate (`market.leads_per_month`, scaled by the recent rate of
+    new-logo deals over the rate on the whole history; of every deal when the calibration simulates no repeat
+    business) and the repeat business
+    (`accounts.repeat_per_year`: the repeat deals of the last days per customer-year then). Empty when the
+    history is under twice that long; a path is left out when no deal of its kind was created lately.
+
+    The calibration fits one flow over the whole export; a team that grew (or whose market dried up) is then
+    forecast at its average, not at what it is now. A forecast resumes today's pipeline, so it takes today's
+    flow; its interval is that of the recent Poisson count.
+    """
+    opp = known.opportunities
+    created = opp["created_at"]
+    if created.dropna().empty or (cut - created.min().normalize()) / DAY < 2 * RECENT_DAYS:
+        return {}
+    since = cut - pd.Timedelta(days=RECENT_DAYS)
+    # repeat deals are leads too when the calibration simulates no repeat business (it counted every deal)
+    repeat = fit.repeat_business(opp) if sc.accounts.repeat_per_year > 0 else pd.Series(False, index=opp.index)
+    out = {}
+    new = created[~repeat & (created < cut)]
+    recent = int((new >= since).sum())
+    if recent and len(new):
+        days = (cut - new.min().normalize()) / DAY
+        ratio = (recent / RECENT_DAYS) / (len(new) / days)
+        out["market.leads_per_month"] = (sc.market.leads_per_month * ratio, ratio, recent)
+    again = int((repeat & (created >= since) & (created < cut)).sum())
+    if again and sc.accounts.repeat_per_year > 0:
+        won = opp[(opp["outcome"] == "won") & opp["account_id"].notna() & (opp["closed_at"] < cut)]
+        first = won.groupby("account_id")["closed_at"].min()
+        years = float(((cut - first.clip(lower=since)) / DAY).sum()) / 365.25
+        if years > 0:
+            rate = again / years
+            out["accounts.repeat_per_year"] = (rate, rate / sc.accounts.repeat_per_year, again)
+    return out
+
+
+def _recent_rate(ranges: dict[str, tuple[float, float, float]],
+                 recent: dict[str, tuple[float, float, int]]) -> dict[str, tuple[float, float, float]]:
+    """The flow's values moved to the recent flow, each with the 95% interval of its recent Poisson count
+    (1.96 / sqrt(count) either side, relative)."""
+    out = dict(ranges)
+    for path, (v, _, count) in recent.items():
+        half = 1.96 / math.sqrt(count)
+        out[path] = (v, v * max(0.0, 1 - half), v * (1 + half))
+    return out
+
+
 def widen(ranges: dict[str, tuple[float, float, float]], spread: dict[str, float]) -> dict[str, tuple[float, float, float]]:
     """Each interval of a family in `spread` widened by its period-to-period variation (added in quadrature:
     a 95% half-width of 1.96 x the relative sd x the value). The win rate's spread is shared out over the
@@ -194,20 +245,23 @@ def _family(path: str) -> str:
 
 
 def parameter_draws(sc: CalibratedScenario, k: int, rng: np.random.Generator, known: Tables | None = None,
-                    cut: pd.Timestamp | None = None, spread: dict[str, float] | None = None) -> list[dict[str, float]]:
+                    cut: pd.Timestamp | None = None, spread: dict[str, float] | None = None,
+                    recent: dict[str, tuple[float, float, int]] | None = None) -> list[dict[str, float]]:
     """`k` sets of the uncertain values, each from a split normal on its 95% interval (clipped to 2.5 sd).
 
     Values of one kind (every stage's loss chance, every segment's deal size...) move together: one normal
     draw per kind, each value at that many standard deviations of its own interval. The export cannot say
     how their errors go together; drawing them together is the wider assumption (independent draws would
-    cancel out across stages and make the band too narrow). The first set is the fitted values themselves.
+    cancel out across stages and make the band too narrow). The first set is the fitted values themselves
+    (with the recent flow, when given).
     Loss chances stay in [0, 0.99]; everything else positive; whole numbers stay whole. `spread`
-    (`period_spread`) widens the intervals by how much those values moved from period to period beyond chance.
+    (`period_spread`) widens the intervals by how much those values moved from period to period beyond chance;
+    `recent` (`recent_arrivals`) moves the lead rate to the recent flow (the first set holds it too).
     """
-    ranges = widen(uncertainty(sc, known, cut), spread or {})
+    ranges = widen(_recent_rate(uncertainty(sc, known, cut), recent or {}), spread or {})
     families = sorted({_family(p) for p in ranges})
     whole = {p for p, e in sc.calibration.evidence.items() if isinstance(e.value, int) and not isinstance(e.value, bool)}
-    sets: list[dict[str, float]] = [{}]
+    sets: list[dict[str, float]] = [{path: v for path, (v, _, _) in (recent or {}).items()}]
     for _ in range(k - 1):
         shock = dict(zip(families, np.clip(rng.standard_normal(len(families)), -2.5, 2.5)))
         values = {}
@@ -291,7 +345,8 @@ def simulate_period(known: Tables, cut: pd.Timestamp, period: fb.Period, sc: Cal
     forward = Scenario.build(data, "forecast run")
     measure = PeriodFigures(cut, period.end, len(deals), tuple(s.name for s in sc.segments))
     spread = period_spread(known, cut, (period.end - cut) / DAY)
-    sets = parameter_draws(sc, draws, np.random.default_rng([seed, 21]), known, cut, spread)
+    recent = recent_arrivals(known, cut, sc)
+    sets = parameter_draws(sc, draws, np.random.default_rng([seed, 21]), known, cut, spread, recent)
 
     def scenario(values: dict[str, float]) -> Scenario:
         if not values:
@@ -336,6 +391,7 @@ def simulate_period(known: Tables, cut: pd.Timestamp, period: fb.Period, sc: Cal
                         for k in range(len(sets)) for i, numbers in results[k]])
     out.attrs["open_deals"] = len(deals)
     out.attrs["spread"] = spread
+    out.attrs["recent_arrivals"] = recent
     return out
 
 
@@ -390,6 +446,10 @@ class Forecast:
                f"{self.currency}",
                f"  from the {s['open_deals']:,} open deals {_money(s['from_pipeline'])} expected, from deals not yet "
                f"created {_money(s['from_new_deals'])}; {s['runs']} simulated runs over the fit's uncertainty"]
+        for path, (_, ratio, count) in (self.runs.attrs.get("recent_arrivals") or {}).items():
+            kind = "new-logo leads" if path.startswith("market") else "repeat business"
+            out.append(f"  {kind} at the flow of the last {RECENT_DAYS} days ({count:,} deals created then): "
+                       f"{ratio:.2f} x the calibration's rate over the whole history")
         spread = self.runs.attrs.get("spread") or {}
         if spread:
             out.append("  the bands also hold how much these moved from period to period beyond chance in the last "
