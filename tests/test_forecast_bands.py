@@ -73,3 +73,20 @@ def test_widen_adds_the_spread_in_quadrature_and_shares_the_win_rate_over_the_st
     assert out["stages.0.loss_chance"] == pytest.approx((0.3, 0.3 - math.hypot(0.05, loss), 0.3 + math.hypot(0.05, loss)))
     assert out["stages.0.median_days"] == ranges["stages.0.median_days"]          # no spread measured for it
     assert pf.widen(ranges, {}) == ranges
+
+
+def test_the_lead_flow_is_the_last_quarters_by_hand():
+    import sim
+
+    base = sim.Scenario.preset("baseline")
+    recent = pf.recent_arrivals(export([20, 30, 20, 30], [100.0] * 4), CUT, base)
+    # 30 deals in the last 91 days against 100 over the 364 days since the first: 1.2 x the whole history's rate
+    value, ratio, count = recent["market.leads_per_month"]
+    assert (ratio, count) == (pytest.approx(1.2), 30) and value == pytest.approx(base.market.leads_per_month * 1.2)
+    assert "accounts.repeat_per_year" not in recent                 # no account ids: no repeat business seen
+    ranges = pf._recent_rate({"market.leads_per_month": (50.0, 45.0, 55.0)}, recent)
+    half = 1.96 / math.sqrt(30)
+    assert ranges["market.leads_per_month"] == pytest.approx((value, value * (1 - half), value * (1 + half)))
+    opp = export([20, 30, 20, 30], [100.0] * 4).opportunities
+    young = Tables(opportunities=opp[opp["created_at"] >= CUT - pd.Timedelta(days=150)])
+    assert pf.recent_arrivals(young, CUT, base) == {}               # under two quarters of history: the fit's rate
