@@ -189,7 +189,7 @@ def headline(fc, bt: ForecastBacktest) -> str:
         sim = scores.loc["simulation"]
         base = scores.drop(index="simulation").dropna(subset=["mape"])
         text += (f"; on this export's own history the simulation ranked {int(sim['rank'])} of {len(base) + 1} methods "
-                 f"(MAPE {sim['mape']:.0%}" + (f" against {base['mape'].iloc[0]:.0%} for {base.index[0]})" if len(base) else ")"))
+                 f"(MAPE {sim['mape']:.1%}" + (f" against {base['mape'].iloc[0]:.1%} for {base.index[0]})" if len(base) else ")"))
     return text
 
 
