@@ -447,7 +447,7 @@ class Forecast:
                f"  from the {s['open_deals']:,} open deals {_money(s['from_pipeline'])} expected, from deals not yet "
                f"created {_money(s['from_new_deals'])}; {s['runs']} simulated runs over the fit's uncertainty"]
         for path, (_, ratio, count) in (self.runs.attrs.get("recent_arrivals") or {}).items():
-            kind = "new-logo leads" if path.startswith("market") else "repeat business"
+            kind = "leads" if path.startswith("market") else "repeat business"
             out.append(f"  {kind} at the flow of the last {RECENT_DAYS} days ({count:,} deals created then): "
                        f"{ratio:.2f} x the calibration's rate over the whole history")
         spread = self.runs.attrs.get("spread") or {}
