@@ -80,6 +80,55 @@ def test_pipeline_at_uses_the_stage_then_and_dates_what_the_history_dates():
     assert later.loc["d5", "amount"] == 275.0
 
 
+def edited_export() -> Tables:
+    """`export()` with Salesforce field-history edits: d6's amount cut from 80 to 60 on Apr 5, its close date
+    pushed from Apr 15 to May 20 on Apr 8 and its category dropped from Commit to Best Case then; d7's amount
+    raised from 70 to 90 on Mar 31 at noon; d5's close date moved once, before the dates asked."""
+    import sim.crm  # noqa: F401  (registers the field_edits table)
+
+    tables = export()
+    opp = tables.opportunities.copy()
+    opp["expected_close_at"] = opp["opportunity_id"].map({"d6": T("2026-05-20"), "d7": T("2026-06-30")})
+    opp["forecast_category"] = opp["opportunity_id"].map({"d6": "Best Case", "d7": "Pipeline"})
+    edits = pd.DataFrame([
+        ("d5", "close_date", "3/20/2026", "4/10/2026", T("2026-03-16")),
+        ("d6", "amount", "$80.00", "$60.00", T("2026-04-05")),
+        ("d6", "close_date", "4/15/2026", "5/20/2026", T("2026-04-08")),
+        ("d6", "forecast_category", "Commit", "Best Case", T("2026-04-08")),
+        ("d7", "amount", "70", "90", T("2026-03-31 12:00")),
+    ], columns=["opportunity_id", "field", "old_value", "new_value", "edited_at"])
+    return Tables(opportunities=opp, stage_history=tables.stage_history, field_edits=edits)
+
+
+def test_pipeline_at_takes_amount_close_date_and_category_of_the_date_from_the_field_edits():
+    tables = edited_export()
+    then = pipeline_at(tables, T("2026-03-31 06:00")).set_index("opportunity_id")
+    # d6 was cut and slipped after that day: the 80, the April 15th close and Commit of the day, not today's
+    assert then.loc["d6", "amount"] == 80.0
+    assert then.loc["d6", "expected_close_at"] == T("2026-04-15")
+    assert then.loc["d6", "forecast_category"] == "Commit"
+    assert then.loc["d7", "amount"] == 70.0                        # raised at noon, after 06:00
+    assert set(then.attrs["dated"]) == {"amount", "expected_close_at", "forecast_category"}
+    assert then.attrs["assumed"] == []
+    noon = pipeline_at(tables, T("2026-03-31 18:00")).set_index("opportunity_id")
+    assert noon.loc["d7", "amount"] == 90.0 and noon.loc["d6", "amount"] == 80.0
+    today = pipeline_at(tables, T("2026-04-09")).set_index("opportunity_id")
+    assert today.loc["d6", "amount"] == 60.0 and today.loc["d6", "expected_close_at"] == T("2026-05-20")
+    assert today.loc["d6", "forecast_category"] == "Best Case"
+
+
+def test_as_of_sets_open_deals_to_their_values_then_and_drops_later_edits():
+    past = fit.as_of(edited_export(), CUT)
+    opp = past.opportunities.set_index("opportunity_id")
+    assert opp.loc["d6", "amount"] == 80.0 and opp.loc["d6", "expected_close_at"] == T("2026-04-15")
+    assert opp.loc["d6", "forecast_category"] == "Commit" and opp.loc["d7", "amount"] == 90.0
+    assert opp.loc["d1", "amount"] == 100.0                        # closed deals keep their signed amount
+    assert (past.field_edits["edited_at"] < CUT).all() and len(past.field_edits) == 2
+    # what the baselines then see: the pipeline of that day, its amounts and categories dated
+    live = fb.open_pipeline(past, CUT).set_index("opportunity_id")
+    assert live.loc["d6", "amount"] == 80.0 and "amount" in live.attrs["dated"]
+
+
 def test_stage_weighted_by_hand():
     # win rates from the deals closed before the cutoff: Qualify 2 of 4, Propose 2 of 3; every stay 10 days, so
     # d5 (Qualify 7 days) closes in ~13 days, d6 (Propose 4 days) in ~6, d7 (Qualify 2 days) in ~18: all in April

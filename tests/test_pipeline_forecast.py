@@ -207,7 +207,7 @@ def test_every_run_has_its_own_noise(generated, monkeypatch):
     cut = T("2027-04-01")
     known = fit.as_of(generated, cut)
     sc = sim.calibrate(known, end=cut, refine=False)
-    monkeypatch.setattr(pf, "parameter_draws", lambda sc, k, rng, known=None, cut=None: [{}] * k)
+    monkeypatch.setattr(pf, "parameter_draws", lambda sc, k, rng, known=None, cut=None, spread=None, recent=None: [{}] * k)
     runs = pf.simulate_period(known, cut, fb.period_of(cut, "quarter"), sc, fb.open_pipeline(known, cut), draws=4,
                               runs=1, seed=0, executor="serial", progress=False)
     assert runs["pipeline"].nunique() == 4

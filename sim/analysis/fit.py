@@ -21,6 +21,7 @@ from scipy import stats
 from ..core.schema import require
 from ..core.stats import wilson_ci
 from ..core.tables import Tables
+from .snapshots import edited_values
 
 DAY = pd.Timedelta(days=1)
 MONTH_DAYS = 365.25 / 12
@@ -364,11 +365,28 @@ def log_moments(values) -> tuple[float, float, int]:
 
 
 # ---- what was known at a date ------------------------------------------------------------------------
+def _values_then(opp: pd.DataFrame, tables: Tables, cutoff: pd.Timestamp) -> None:
+    """The deals open at `cutoff` take the amount, close date and forecast category they had then, where the
+    export kept the edits of those fields (`snapshots.edited_values`); in place."""
+    is_open = opp["outcome"] == "open"
+    for column, then in edited_values(tables, cutoff - pd.Timedelta(1, "ns")).items():
+        hit = is_open & opp["opportunity_id"].isin(then.index)
+        if not hit.any():
+            continue
+        if column not in opp:
+            opp[column] = pd.Series(pd.NaT if column == "expected_close_at" else None, index=opp.index)
+        values = opp.loc[hit, "opportunity_id"].map(then)
+        opp[column] = opp[column].astype(object) if column == "forecast_category" else opp[column]
+        opp.loc[hit, column] = values.to_numpy()
+
+
 def as_of(tables: Tables, cutoff: pd.Timestamp) -> Tables:
     """The tables as they stood at `cutoff`: deals created before it, closed only if closed before it.
 
     A deal closed on or after the cutoff is open again, in the stage it was in at the cutoff, valued at
     its first estimate (its signed amount was not known yet; empty when the export has no first estimate);
+    where the export kept the edits of amounts, close dates and forecast categories (`field_edits`), every
+    deal open at the cutoff has the values of that day, and the later edits are left out;
     stage stays are cut at the cutoff; accounts keep the revenue won before it; dated rows of other tables
     after the cutoff are left out.
     """
@@ -384,6 +402,7 @@ def as_of(tables: Tables, cutoff: pd.Timestamp) -> Tables:
     if "amount" in opp:
         estimate = opp["first_estimate"] if "first_estimate" in opp else pd.Series(np.nan, index=opp.index)
         opp.loc[reopened, "amount"] = estimate[reopened]
+    _values_then(opp, tables, cutoff)
     hist = tables.stage_history
     if len(hist):
         hist = hist[(hist["entered_at"] < cutoff) & hist["opportunity_id"].isin(opp["opportunity_id"])].copy()
@@ -402,6 +421,6 @@ def as_of(tables: Tables, cutoff: pd.Timestamp) -> Tables:
     for name, df in tables.items():
         if name in out:
             continue
-        when = next((c for c in ("as_of", "at", "period_start") if c in df.columns), None)
+        when = next((c for c in ("as_of", "at", "period_start", "edited_at") if c in df.columns), None)
         out[name] = df[df[when] < cutoff].reset_index(drop=True) if when is not None else df
     return Tables(**out)

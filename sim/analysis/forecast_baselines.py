@@ -316,11 +316,14 @@ def deal_chances(known, cut: pd.Timestamp, period: Period) -> tuple[pd.DataFrame
     return live.assign(chance=chance), f"fitted on {len(y):,} past deal-dates ({int(y.sum()):,} won in the window)"
 
 
-def deal_model(known, cut: pd.Timestamp, period: Period, seed: int = 0) -> Estimate:
-    """Closed + each open deal's amount x its modelled chance of winning in time + expected new deals."""
+def deal_model(known, cut: pd.Timestamp, period: Period, seed: int = 0,
+               chances: tuple[pd.DataFrame, str] | None = None) -> Estimate:
+    """Closed + each open deal's amount x its modelled chance of winning in time + expected new deals.
+
+    `chances`: `deal_chances` of the same arguments, when the caller has them already."""
     require(known.opportunities, ["outcome", "closed_at", "amount", "created_at"], "deal-model forecast")
     rng = np.random.default_rng([seed, 13])
-    live, note = deal_chances(known, cut, period)
+    live, note = deal_chances(known, cut, period) if chances is None else chances
     if live["chance"].isna().any():
         return Estimate.missing("deal_model", note)
     amounts, chance = live["amount"].to_numpy(dtype=float), live["chance"].to_numpy(dtype=float)
@@ -330,8 +333,10 @@ def deal_model(known, cut: pd.Timestamp, period: Period, seed: int = 0) -> Estim
                        {"pipeline": float(amounts @ chance), "new deals": new_mean, "deals": float(len(live))}, note)
 
 
-def baseline(name: str, known, cut: pd.Timestamp, period: Period, *, today: bool = False, seed: int = 0) -> Estimate:
-    """One baseline by name; missing (with the reason) when the tables lack what it needs."""
+def baseline(name: str, known, cut: pd.Timestamp, period: Period, *, today: bool = False, seed: int = 0,
+             chances: tuple[pd.DataFrame, str] | None = None) -> Estimate:
+    """One baseline by name; missing (with the reason) when the tables lack what it needs. `chances`: the deal
+    model's `deal_chances`, when the caller has them already."""
     try:
         if name == "stage_weighted":
             return stage_weighted(known, cut, period, seed)
@@ -340,7 +345,7 @@ def baseline(name: str, known, cut: pd.Timestamp, period: Period, *, today: bool
         if name == "categories":
             return categories(known, cut, period, today=today)
         if name == "deal_model":
-            return deal_model(known, cut, period, seed)
+            return deal_model(known, cut, period, seed, chances)
     except (ValueError, LookupError) as err:     # e.g. no amounts known yet at an early cutoff
         return Estimate.missing(name, str(err))
     raise ValueError(f"method: {name!r} is not a baseline ({', '.join(BASELINES)})")

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Literal
 
@@ -74,14 +75,48 @@ def _median_stage_days(hist: pd.DataFrame, order: list[str]) -> tuple[pd.Series,
     return days, later
 
 SNAPSHOT_FIELDS = ("amount", "expected_close_at", "forecast_category")   # deal fields a history can date
+EDITED_FIELDS = {"amount": "amount", "close_date": "expected_close_at", "forecast_category": "forecast_category"}
+_NOT_A_NUMBER = re.compile(r"[^0-9.\-]")
+
+
+def edited_values(tables, as_of: pd.Timestamp) -> dict[str, pd.Series]:
+    """Each deal's amount, expected close date and forecast category on `as_of`, from the field edits the export
+    kept (`field_edits`: Salesforce's Opportunity Field History), by column name, indexed by opportunity id.
+
+    A deal's value then is the new value of its last edit on or before `as_of`, else the old value of its first
+    edit after it (the value the edit replaced was in force until then); a deal whose field was never edited
+    is not in the series (its current value stands). Values are text as the export wrote them: amounts are
+    read as numbers ('$12,000.00' -> 12000), close dates as dates; a value that cannot be read is left out.
+    """
+    edits = dict(tables.items()).get("field_edits")
+    if edits is None or edits.empty or not {"opportunity_id", "field", "edited_at"} <= set(edits.columns):
+        return {}
+    as_of = pd.Timestamp(as_of)
+    out = {}
+    for field, column in EDITED_FIELDS.items():
+        e = edits[edits["field"] == field].sort_values("edited_at", kind="stable")
+        if e.empty:
+            continue
+        before = e[e["edited_at"] <= as_of].groupby("opportunity_id")["new_value"].last()
+        after = e[e["edited_at"] > as_of].groupby("opportunity_id")["old_value"].first()
+        value = pd.concat([after[~after.index.isin(before.index)], before])
+        if column == "amount":
+            value = pd.to_numeric(value.astype(str).str.replace(_NOT_A_NUMBER, "", regex=True), errors="coerce")
+        elif column == "expected_close_at":
+            value = pd.to_datetime(value, errors="coerce", format="mixed")
+        else:
+            value = value.where(value.notna() & (value.astype(str).str.strip() != ""))
+        out[column] = value.dropna()
+    return out
 
 
 def pipeline_at(tables, as_of: pd.Timestamp, hist: pd.DataFrame | None = None) -> pd.DataFrame:
     """The deals open at `as_of`, each with the stage it was in then and since when (from the stage history).
 
-    Snapshot-correct where the history allows: when the stage history carries a deal's `amount`, expected
-    close date (`expected_close_at`) or `forecast_category` on its rows (Salesforce Opportunity History
-    keeps them at each change), each open deal gets the values of its latest row on or before `as_of`, so
+    Snapshot-correct where the history allows: when the export kept the edits of a deal's amount, close date
+    or forecast category (`field_edits`, from Salesforce's Opportunity Field History: `edited_values`), or
+    the stage history carries `amount`, `expected_close_at` or `forecast_category` on its rows (Salesforce
+    Opportunity History keeps them at each change), each open deal gets the values in force on `as_of`, so
     an amount cut or a close date pushed out later does not leak into the past. Without them the deal's
     current values stand in; which of the three fields were dated is in ``attrs["dated"]`` and what was
     assumed in ``attrs["assumed"]`` (one sentence per field). Columns: opportunity_id, stage, entered_at,
@@ -106,8 +141,14 @@ def pipeline_at(tables, as_of: pd.Timestamp, hist: pd.DataFrame | None = None) -
         if column in info:
             out[column] = ids.map(info[column])
     dated, assumed = [], []
+    edited = edited_values(tables, as_of)
     for field in SNAPSHOT_FIELDS:
-        if field in hist.columns and hist[field].notna().any():
+        if field in edited:
+            then = edited[field]
+            current = out[field] if field in out else pd.Series(np.nan, index=out.index)
+            out[field] = ids.map(then).where(ids.isin(then.index), current)
+            dated.append(field)
+        elif field in hist.columns and hist[field].notna().any():
             rows = hist[(hist["entered_at"] <= as_of) & hist[field].notna()]
             then = rows.sort_values("entered_at", kind="stable").groupby("opportunity_id")[field].last()
             out[field] = ids.map(then).where(ids.isin(then.index), out.get(field))

@@ -177,6 +177,22 @@ class ForecastBacktest:
         return fig
 
 
+def headline(fc, bt: ForecastBacktest) -> str:
+    """One sentence for a card: the period's P10 / P50 / P90 and how the simulation did on the export's history."""
+    s = fc.summary()
+    text = (f"{s['period']} as of {s['as_of']}: P50 {_money(s['p50'])} {s['currency']}, 80% between "
+            f"{_money(s['p10'])} and {_money(s['p90'])}")
+    if s["p_target"] is not None:
+        text += f", {s['p_target']:.0%} chance of the target {_money(s['target'])}"
+    scores = bt.scores()
+    if "simulation" in scores.index and math.isfinite(scores.loc["simulation", "mape"]):
+        sim = scores.loc["simulation"]
+        base = scores.drop(index="simulation").dropna(subset=["mape"])
+        text += (f"; on this export's own history the simulation ranked {int(sim['rank'])} of {len(base) + 1} methods "
+                 f"(MAPE {sim['mape']:.1%}" + (f" against {base['mape'].iloc[0]:.1%} for {base.index[0]})" if len(base) else ")"))
+    return text
+
+
 def forecast_backtest(tables: Tables, cutoffs: int = 8, horizon: str = "quarter", *, draws: int = DRAWS,
                       runs: int = RUNS, seed: int = 0, base: str | Scenario = "baseline", refine: bool = False,
                       executor: Any = None, progress: bool | None = None) -> ForecastBacktest:

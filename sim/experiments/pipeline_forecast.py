@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ from ..core.tables import Tables
 from ..scenario import Scenario, ScenarioError
 from .backtest import _customers
 from .calibrate import CalibratedScenario, _shift_dates, calibrate
-from .replicate import PARALLEL_FROM, replicate_each, worker_start
+from .replicate import PARALLEL_FROM, _run_chunk, stop_pool, worker_start
 from .simulate import SimResult
 
 DAY = pd.Timedelta(days=1)
@@ -103,6 +103,138 @@ def uncertainty(sc: CalibratedScenario, known: Tables | None = None,
     return out
 
 
+SPREAD_YEARS = 1.0            # the history the period-to-period spread is measured on
+SPREAD_MAX = 0.5              # at most 50% from period to period: more is a broken window, not a market
+SPREAD_FAMILIES = {"arrivals": "market.leads_per_month", "deal size": "segments.*.deal_size",
+                   "win rate": "stages.*.loss_chance"}
+
+
+def period_spread(known: Tables, cut: pd.Timestamp, days: float) -> dict[str, float]:
+    """How much lead arrivals, won deal sizes and the win rate moved from one period to the next beyond chance,
+    in the last year before `cut`: each a relative standard deviation (0.1 = 10%), by `SPREAD_FAMILIES` name.
+
+    The calibrated simulator holds them still; a quarter's real bookings do not. Windows of `days` (the
+    forecast's horizon; 30-day windows when fewer than three fit in the year) back from the cutoff; for each:
+    deals created, the mean amount of the deals won, and the share of the deals closed that were won. Their
+    variance across windows less what chance alone gives (Poisson counts, the mean of n amounts, a binomial
+    share) is the variation the fit's intervals do not hold. Windows starting within two median won-deal
+    cycles of the export's first deal count for arrivals only (the first closes are the quick ones, mostly
+    losses). Each spread is at most `SPREAD_MAX`.
+    Zero where the export moved no more than chance;
+    empty where the export has fewer than three windows of history.
+    """
+    opp = known.opportunities
+    if not {"created_at", "closed_at", "outcome", "amount"} <= set(opp.columns):
+        return {}
+    first = opp["created_at"].min()
+    span = min(SPREAD_YEARS * 365.25, (cut - first) / DAY) if pd.notna(first) else 0.0
+    length = days if span >= 3 * days else 30.0
+    n = int(span // length)
+    if n < 3:
+        return {}
+    edges = [cut - pd.Timedelta(days=length * k) for k in range(n, -1, -1)]
+    counts, sizes, size_var, wins, win_var = [], [], [], [], []
+    closed = opp[opp["outcome"].isin(["won", "lost"])]
+    won = closed[closed["outcome"] == "won"]
+    cycle = (won["closed_at"] - won["created_at"]).median()
+    settled = first + 2 * (cycle if pd.notna(cycle) else pd.Timedelta(0))
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        counts.append(int(((opp["created_at"] >= lo) & (opp["created_at"] < hi)).sum()))
+        if lo < settled:        # the first deals to close are the quick ones, mostly losses: no fair window yet
+            continue
+        c = closed[(closed["closed_at"] >= lo) & (closed["closed_at"] < hi)]
+        won = c.loc[c["outcome"] == "won", "amount"].dropna()
+        if len(won) >= 2:
+            sizes.append(float(won.mean()))
+            size_var.append(float(won.var(ddof=1)) / len(won))
+        if len(c) >= 5:
+            p = float((c["outcome"] == "won").mean())
+            wins.append(p)
+            win_var.append(p * (1 - p) / len(c))
+    out = {}
+    counts = np.asarray(counts, dtype=float)
+    if counts.mean() > 0:
+        out["arrivals"] = _beyond_chance(counts, counts.mean() * np.ones_like(counts))
+    if len(sizes) >= 3:
+        out["deal size"] = _beyond_chance(np.asarray(sizes), np.asarray(size_var))
+    if len(wins) >= 3 and np.mean(wins) > 0:
+        out["win rate"] = _beyond_chance(np.asarray(wins), np.asarray(win_var))
+    return out
+
+
+def _beyond_chance(values: np.ndarray, chance_var: np.ndarray) -> float:
+    """Relative sd of `values` across windows beyond the variance chance alone gives each (`chance_var`)."""
+    mean = float(values.mean())
+    extra = float(values.var(ddof=1)) - float(chance_var.mean())
+    return min(SPREAD_MAX, math.sqrt(max(extra, 0.0)) / mean) if mean > 0 else 0.0
+
+
+RECENT_DAYS = 91              # the arrivals of the last quarter before the as-of set the forecast's lead flow
+
+
+def recent_arrivals(known: Tables, cut: pd.Timestamp, sc: CalibratedScenario) -> dict[str, tuple[float, float, int]]:
+    """The deal flow of the `RECENT_DAYS` before `cut`, as values of the scenario: {path: (value, ratio to the
+    fitted value, deals counted)} for the lead rate (`market.leads_per_month`, scaled by the recent rate of
+    new-logo deals over the rate on the whole history; of every deal when the calibration simulates no repeat
+    business) and the repeat business
+    (`accounts.repeat_per_year`: the repeat deals of the last days per customer-year then). Empty when the
+    history is under twice that long; a path is left out when no deal of its kind was created lately.
+
+    The calibration fits one flow over the whole export; a team that grew (or whose market dried up) is then
+    forecast at its average, not at what it is now. A forecast resumes today's pipeline, so it takes today's
+    flow; its interval is that of the recent Poisson count.
+    """
+    opp = known.opportunities
+    created = opp["created_at"]
+    if created.dropna().empty or (cut - created.min().normalize()) / DAY < 2 * RECENT_DAYS:
+        return {}
+    since = cut - pd.Timedelta(days=RECENT_DAYS)
+    # repeat deals are leads too when the calibration simulates no repeat business (it counted every deal)
+    repeat = fit.repeat_business(opp) if sc.accounts.repeat_per_year > 0 else pd.Series(False, index=opp.index)
+    out = {}
+    new = created[~repeat & (created < cut)]
+    recent = int((new >= since).sum())
+    if recent and len(new):
+        days = (cut - new.min().normalize()) / DAY
+        ratio = (recent / RECENT_DAYS) / (len(new) / days)
+        out["market.leads_per_month"] = (sc.market.leads_per_month * ratio, ratio, recent)
+    again = int((repeat & (created >= since) & (created < cut)).sum())
+    if again and sc.accounts.repeat_per_year > 0:
+        won = opp[(opp["outcome"] == "won") & opp["account_id"].notna() & (opp["closed_at"] < cut)]
+        first = won.groupby("account_id")["closed_at"].min()
+        years = float(((cut - first.clip(lower=since)) / DAY).sum()) / 365.25
+        if years > 0:
+            rate = again / years
+            out["accounts.repeat_per_year"] = (rate, rate / sc.accounts.repeat_per_year, again)
+    return out
+
+
+def _recent_rate(ranges: dict[str, tuple[float, float, float]],
+                 recent: dict[str, tuple[float, float, int]]) -> dict[str, tuple[float, float, float]]:
+    """The flow's values moved to the recent flow, each with the 95% interval of its recent Poisson count
+    (1.96 / sqrt(count) either side, relative)."""
+    out = dict(ranges)
+    for path, (v, _, count) in recent.items():
+        half = 1.96 / math.sqrt(count)
+        out[path] = (v, v * max(0.0, 1 - half), v * (1 + half))
+    return out
+
+
+def widen(ranges: dict[str, tuple[float, float, float]], spread: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+    """Each interval of a family in `spread` widened by its period-to-period variation (added in quadrature:
+    a 95% half-width of 1.96 x the relative sd x the value). The win rate's spread is shared out over the
+    stages' loss chances, which move together: S stages each passing deals r/S more (or less) often move the
+    win rate by r, so a loss chance l moves by (1 - l) x r / S."""
+    fam_of = {pattern: name for name, pattern in SPREAD_FAMILIES.items()}
+    stages = sum(1 for path in ranges if path.endswith("loss_chance")) or 1
+    out = {}
+    for path, (v, lo, hi) in ranges.items():
+        r = spread.get(fam_of.get(_family(path), ""), 0.0)
+        extra = 1.96 * r * ((1 - v) / stages if path.endswith("loss_chance") else abs(v))
+        out[path] = (v, v - math.hypot(v - lo, extra), v + math.hypot(hi - v, extra)) if extra > 0 else (v, lo, hi)
+    return out
+
+
 def uncertain_paths(sc: CalibratedScenario, known: Tables | None = None, cut: pd.Timestamp | None = None) -> list[str]:
     """The paths of the values the forecast draws."""
     return list(uncertainty(sc, known, cut))
@@ -113,19 +245,23 @@ def _family(path: str) -> str:
 
 
 def parameter_draws(sc: CalibratedScenario, k: int, rng: np.random.Generator, known: Tables | None = None,
-                    cut: pd.Timestamp | None = None) -> list[dict[str, float]]:
+                    cut: pd.Timestamp | None = None, spread: dict[str, float] | None = None,
+                    recent: dict[str, tuple[float, float, int]] | None = None) -> list[dict[str, float]]:
     """`k` sets of the uncertain values, each from a split normal on its 95% interval (clipped to 2.5 sd).
 
     Values of one kind (every stage's loss chance, every segment's deal size...) move together: one normal
     draw per kind, each value at that many standard deviations of its own interval. The export cannot say
     how their errors go together; drawing them together is the wider assumption (independent draws would
-    cancel out across stages and make the band too narrow). The first set is the fitted values themselves.
-    Loss chances stay in [0, 0.99]; everything else positive; whole numbers stay whole.
+    cancel out across stages and make the band too narrow). The first set is the fitted values themselves
+    (with the recent flow, when given).
+    Loss chances stay in [0, 0.99]; everything else positive; whole numbers stay whole. `spread`
+    (`period_spread`) widens the intervals by how much those values moved from period to period beyond chance;
+    `recent` (`recent_arrivals`) moves the lead rate to the recent flow (the first set holds it too).
     """
-    ranges = uncertainty(sc, known, cut)
+    ranges = widen(_recent_rate(uncertainty(sc, known, cut), recent or {}), spread or {})
     families = sorted({_family(p) for p in ranges})
     whole = {p for p, e in sc.calibration.evidence.items() if isinstance(e.value, int) and not isinstance(e.value, bool)}
-    sets: list[dict[str, float]] = [{}]
+    sets: list[dict[str, float]] = [{path: v for path, (v, _, _) in (recent or {}).items()}]
     for _ in range(k - 1):
         shock = dict(zip(families, np.clip(rng.standard_normal(len(families)), -2.5, 2.5)))
         values = {}
@@ -193,38 +329,69 @@ def open_deal_data(live: pd.DataFrame, known: Tables, sc: Scenario) -> list[dict
 def simulate_period(known: Tables, cut: pd.Timestamp, period: fb.Period, sc: CalibratedScenario, live: pd.DataFrame,
                     draws: int = DRAWS, runs: int = RUNS, seed: int = 0, executor: Any = None,
                     progress: bool | None = None) -> pd.DataFrame:
-    """Simulate [cut, period end) from the open pipeline `live`, on `draws` fitted-value sets x `runs` each."""
+    """Simulate [cut, period end) from the open pipeline `live`, on `draws` fitted-value sets x `runs` each.
+
+    Every run has its own random numbers (draw k's runs are the children of their own seed): common random
+    numbers, right for comparing scenarios, would make the draws share their noise and the band too narrow.
+    All draws go to the pool at once; the open pipeline is validated once and shared by the draws (a drawn
+    value changes no stage, segment or source name, which is all the pipeline's check depends on).
+    """
     deals = open_deal_data(live, known, sc)
     customers = _customers(known, sc) if sc.accounts.repeat_per_year > 0 else []
     data = _shift_dates(sc.to_dict(), cut.date() - sc.start)
     data.update(start=cut.date(), days=max(1, int(math.ceil((period.end - cut) / DAY))))
+    plain = Scenario.build(data, "forecast run")
     data["policies"]["open_pipeline"] = {"deals": deals, "customers": customers}
     forward = Scenario.build(data, "forecast run")
-    scenarios = {}
-    for k, values in enumerate(parameter_draws(sc, draws, np.random.default_rng([seed, 21]), known, cut)):
-        try:
-            scenarios[f"draw {k}"] = forward.replace(values) if values else forward
-        except ScenarioError:       # a drawn set outside what a scenario allows: keep the fitted values for it
-            scenarios[f"draw {k}"] = forward
     measure = PeriodFigures(cut, period.end, len(deals), tuple(s.name for s in sc.segments))
-    # every run its own random numbers: replicate_each gives replication i the same seed in every scenario
-    # (common random numbers, right for comparing scenarios, wrong here: the draws would share their noise)
+    spread = period_spread(known, cut, (period.end - cut) / DAY)
+    recent = recent_arrivals(known, cut, sc)
+    sets = parameter_draws(sc, draws, np.random.default_rng([seed, 21]), known, cut, spread, recent)
+
+    def scenario(values: dict[str, float]) -> Scenario:
+        if not values:
+            return forward
+        try:
+            drawn = plain.replace(values)
+        except ScenarioError:       # a drawn set outside what a scenario allows: keep the fitted values for it
+            return forward
+        resumed = drawn.policies.model_copy(update={"open_pipeline": forward.policies.open_pipeline})
+        return drawn.model_copy(update={"policies": resumed})
+
+    def jobs(k: int) -> list[tuple[int, np.random.SeedSequence]]:
+        draw_seed = int(np.random.SeedSequence([seed, 22, k]).generate_state(1)[0])
+        return list(enumerate(np.random.SeedSequence(draw_seed).spawn(runs)))
+
     cores = os.cpu_count() or 1
-    own = executor is None and cores > 1 and len(scenarios) * runs >= PARALLEL_FROM
-    pool = ProcessPoolExecutor(max_workers=cores, initializer=worker_start) if own else executor
+    own = executor is None and cores > 1 and len(sets) * runs >= PARALLEL_FROM
+    pool = ProcessPoolExecutor(max_workers=cores, initializer=worker_start) if own else \
+        (None if executor in (None, "serial") else executor)
     show = (os.environ.get("PLAYBOOK_PROGRESS", "1") != "0") if progress is None else progress
-    parts = []
+    results: dict[int, list[tuple[int, dict]]] = {}
+    bar = tqdm(total=len(sets) * runs, desc="simulating the fit's draws", unit="run", leave=False, disable=not show)
+    futures = {}
     try:
-        for k, (name, scenario) in enumerate(tqdm(scenarios.items(), desc="simulating the fit's draws", unit="draw",
-                                                  leave=False, disable=not show)):
-            draw_seed = int(np.random.SeedSequence([seed, 22, k]).generate_state(1)[0])
-            parts.append(replicate_each({name: scenario}, runs, draw_seed, measure=measure,
-                                        executor=pool if pool is not None else "serial", progress=False))
-    finally:
-        if own:
-            pool.shutdown()
-    out = pd.concat(parts, ignore_index=True)
+        with bar:
+            for k, values in enumerate(sets):
+                if pool is None:
+                    results[k] = _run_chunk(scenario(values), jobs(k), measure)
+                    bar.update(runs)
+                else:
+                    futures[pool.submit(_run_chunk, scenario(values), jobs(k), measure)] = k
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update(runs)
+    except BaseException:
+        if pool is not None:
+            stop_pool(pool, futures, owned=own)
+        raise
+    if own:
+        pool.shutdown()
+    out = pd.DataFrame([{"scenario": f"draw {k}", "replication": i, **numbers}
+                        for k in range(len(sets)) for i, numbers in results[k]])
     out.attrs["open_deals"] = len(deals)
+    out.attrs["spread"] = spread
+    out.attrs["recent_arrivals"] = recent
     return out
 
 
@@ -279,6 +446,14 @@ class Forecast:
                f"{self.currency}",
                f"  from the {s['open_deals']:,} open deals {_money(s['from_pipeline'])} expected, from deals not yet "
                f"created {_money(s['from_new_deals'])}; {s['runs']} simulated runs over the fit's uncertainty"]
+        for path, (_, ratio, count) in (self.runs.attrs.get("recent_arrivals") or {}).items():
+            kind = "leads" if path.startswith("market") else "repeat business"
+            out.append(f"  {kind} at the flow of the last {RECENT_DAYS} days ({count:,} deals created then): "
+                       f"{ratio:.2f} x the calibration's rate over the whole history")
+        spread = self.runs.attrs.get("spread") or {}
+        if spread:
+            out.append("  the bands also hold how much these moved from period to period beyond chance in the last "
+                       "year: " + ", ".join(f"{name} {r:.0%}" for name, r in spread.items()))
         if self.target is not None:
             out.append(f"  chance of reaching the target {_money(self.target)}: {s['p_target']:.0%}")
         for name, e in self.methods.items():
@@ -375,7 +550,7 @@ class Forecast:
         return fig
 
 
-def _why(row: pd.Series, medians: pd.Series) -> str:
+def _why(row: dict, medians: pd.Series) -> str:
     med = medians.get(row["stage"], math.nan)
     parts = [f"{row['stage']} for {row['days_in_stage']:.0f} days" + (f" (median stay {med:.0f})" if math.isfinite(med) else "")]
     if math.isfinite(row["stage_rate"]):
@@ -445,16 +620,18 @@ def _finish(known: Tables, cut: pd.Timestamp, period: fb.Period, target: float |
         chance = np.full(len(live), np.nan)
         expected = np.full(len(live), np.nan)
     rates = snapshots.stage_win_rates(known)
+    chances = None
     try:
-        model, _ = fb.deal_chances(known, cut, period) if "deal_model" in methods else (live.assign(chance=np.nan), "")
+        chances = fb.deal_chances(known, cut, period) if "deal_model" in methods else None
+        model = chances[0] if chances is not None else live.assign(chance=np.nan)
     except (ValueError, LookupError):
         model = live.assign(chance=np.nan)
     live = live.assign(chance=chance, expected=expected, stage_rate=live["stage"].map(rates).astype(float),
                        model_chance=model["chance"].to_numpy(dtype=float))
     hist = snapshots.stays(known)
     medians, _ = snapshots._median_stage_days(hist, snapshots.stage_order(hist))
-    live["why"] = [_why(r, medians) for _, r in live.iterrows()] if len(live) else []
-    ests = {name: fb.baseline(name, known, cut, period, today=today, seed=seed) for name in methods}
+    live["why"] = [_why(r, medians) for r in live.to_dict("records")] if len(live) else []
+    ests = {name: fb.baseline(name, known, cut, period, today=today, seed=seed, chances=chances) for name in methods}
     if not fit.has_history(known):
         assumed.append("stages: the export has no stage history, so every open deal is resumed in one stage, for "
                        "as long as it has been open")

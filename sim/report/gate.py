@@ -25,6 +25,7 @@ HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
     "11": (WIN_RATES, AMOUNTS, COMPARISONS),    # win rate and deal size by group
     "12": (AMOUNTS,),              # revenue concentration
     "13": (CALIBRATION,),          # how well the calibration matches
+    "14": (AMOUNTS,),              # the period's bookings forecast
 }
 
 
