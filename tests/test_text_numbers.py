@@ -8,7 +8,7 @@ zero (source 004, notebook 09), section numbers at the start of a heading, and a
 blocks or link targets. Small whole numbers (up to 12) match too easily to prove much; the test is strongest on
 the results a text quotes.
 
-Every principle's notebook (01 to 13) and its playbook page are checked.
+Every principle's notebook (01 to 13), the forecast's (14) and their playbook pages are checked.
 """
 
 from __future__ import annotations
@@ -159,7 +159,8 @@ def test_every_number_on_a_playbook_page_comes_from_its_notebooks_outputs(stem):
 
 
 def test_every_principle_is_checked_with_its_page():
-    assert len(CHECKED) == 13 and CHECKED[0].startswith("01-") and CHECKED[-1].startswith("13-")
+    # the 13 principles and the quarter's forecast (14), each with its page
+    assert [stem[:2] for stem in CHECKED] == [f"{i:02d}" for i in range(1, 15)]
     assert all((ROOT / "playbook" / f"{stem}.md").exists() for stem in CHECKED)
 
 
