@@ -154,3 +154,25 @@ def test_a_skip_on_a_table_passed_alone_still_names_the_missing_table(funnel, mo
     monkeypatch.setattr(notebook, "_LOADED", [funnel])
     assert notebook.guarded("trial conversion", trials.trials, funnel.activities, opportunities=funnel.opportunities) is None
     assert shown[-1][0] == "skipped" and shown[-1][1]["lacks"].startswith("activities")
+
+
+def test_the_data_quality_page_lists_the_files_of_the_export_folder_that_were_not_read(tmp_path):
+    from sim.report.build import _write_pages
+    from sim.report.data import load_export
+
+    folder = tmp_path / "export"
+    csv, mapping = shapes.one_stage(folder)
+    (folder / "README.txt").write_text("Exported from our CRM on Monday.\n")
+    (folder / "~$deals.xlsx").write_bytes(b"\x00lock")
+    moved = mapping.rename(tmp_path / mapping.name)           # the mapping lives beside, not in, the export
+    data = load_export(folder, mapping=moved)
+    assert any(n.startswith("~$deals.xlsx: an Office lock file") for n in data.not_read)
+    assert any(n.startswith("README.txt: its header") and "does not fit" in n for n in data.not_read)
+    assert data.overview()["files or sheets not read"].startswith("2 ")
+    out = tmp_path / "site"
+    out.mkdir()
+    _write_pages(out, data, [], crm=None, mapping=str(moved))
+    quality = (out / "data-quality.html").read_text()
+    section = quality.split('id="not-read"')[1].split("</ul>")[0]
+    assert "~$deals.xlsx" in section and "README.txt" in section and "lock file" in section
+    assert "not read" in (out / "index.html").read_text()
