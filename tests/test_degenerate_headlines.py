@@ -69,3 +69,35 @@ def test_rules_that_sometimes_pay_keep_the_number():
     summary = pd.DataFrame(rows).T
     assert view.never_paid(summary) is None
     assert view.design_headline(summary).startswith("Your rules: an award goes to nobody 50% of the time")
+
+
+def test_a_recovery_the_same_in_every_resample_is_said_without_a_zero_width_interval():
+    from sim.experiments import remain_aggressive as downturn
+
+    cut = "cut 50%"
+    table = pd.DataFrame({"bookings_per_cost": [0.07, 0.02, 0.02], "months_to_recover": [3.0, 3.0, 3.0]},
+                         index=["hold and refocus", "hold", cut])
+    same = downturn.headline(table, cut, (0.0, 0.0, 0.0))
+    assert "(95% CI 0 to 0)" not in same and "in the same month as the held one in every resample" in same
+    assert "does not change when bookings recover" in same
+    never = downturn.headline(table.assign(months_to_recover=np.nan), cut, (0.0, 0.0, 0.0))
+    assert "neither the cut team nor the held one gets back to 80%" in never and "not measured" in never
+    later = downturn.headline(table, cut, (2.0, 2.0, 2.0))
+    assert "2 months later than the held one in every resample" in later and "does not change" not in later
+    shown = downturn.headline(table, cut, (5.0, 1.0, 9.0))
+    assert shown.endswith("takes 5 months longer to get back to 80% of normal bookings (95% CI 1 to 9).")
+
+
+def test_when_taking_every_lead_books_the_most_the_headline_says_so_in_the_pipelines_units():
+    from sim.experiments import sweet_spot
+
+    summary = pd.DataFrame({"bookings": [21_000.0, 20_500.0, 18_000.0], "win_rate": [0.93, 0.93, 0.94]},
+                           index=pd.Index([0.0, 0.2, 0.4], name="threshold"))
+    text = sweet_spot.sweep_headline(summary, "USD")
+    assert "below fit 0.00" not in text and "+0% against taking every lead" not in text
+    assert text.startswith("Taking every lead books the most, 21 thousand USD a year: no fit bar from 0.20 to 0.40")
+    assert "fit 0.20, books 20 thousand, -2%" in text
+    best = summary.assign(bookings=[2.89e6, 3.88e6, 3.5e6], win_rate=[0.23, 0.33, 0.35])
+    assert sweet_spot.sweep_headline(best, "USD") == ("Qualifying out leads below fit 0.20 books 3.88 million USD a year, "
+                                                      "+34% against taking every lead (2.89 million), with a win rate of "
+                                                      "33% instead of 23%.")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.plots import new_figure
+from ..core.amounts import in_words
 from ..core.stats import verdict, with_interval
 from ..experiments.incentive_design import yearly
 
@@ -40,13 +41,6 @@ def design_view(summary: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def _money(v: float, sign: str = "") -> str:
-    """An amount in the words its size needs: '1.30 million', '240 thousand', '850' (`sign` "+": always signed)."""
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:{sign},.2f} million"
-    return f"{v / 1e3:{sign},.0f} thousand" if abs(v) >= 1e3 else f"{v:{sign},.0f}"
-
-
 def never_paid(summary: pd.DataFrame, currency: str = "USD") -> str | None:
     """Why your rules measured nothing, or None: when every award decided in every run went to nobody, the rules
     paid nothing and changed nothing, and "an award goes to nobody 100% of the time" would read as a finding
@@ -61,15 +55,15 @@ def never_paid(summary: pd.DataFrame, currency: str = "USD") -> str | None:
             f"the bar{f' of {bar:.0%} of quota' if np.isfinite(bar) else ''}, so there is no effect of theirs to measure")
     if np.isfinite(yours.get("quota", np.nan)) and yours.get("reps", 0) > 0:
         pace = base["bookings"] / yours["reps"]
-        text += f". A simulated rep on this pipeline books about {_money(pace)} {currency} a year against a quota of {_money(yours['quota'])}"
+        text += f". A simulated rep on this pipeline books about {in_words(pace)} {currency} a year against a quota of {in_words(yours['quota'])}"
         if np.isfinite(bar) and pace > 0:
             text += f": the bar asks for {bar * yours['quota'] / pace:,.1f} times that pace"
         text += (". If that quota is not your reps' real one, set the what-if's quota (the notebook's sim_quota) to it; "
                  "if it is, more replications (--reps) show how rarely the award pays")
     if "relative version" in summary.index:
         rel = summary.loc["relative version"]
-        text += (f". The relative version (someone always wins): bookings {_money(rel['uplift'], '+')} {currency} a year "
-                 f"(95% CI {_money(rel['uplift_low'], '+')} to {_money(rel['uplift_high'], '+')}) for {_money(rel['payout'])} "
+        text += (f". The relative version (someone always wins): bookings {in_words(rel['uplift'], '+')} {currency} a year "
+                 f"(95% CI {in_words(rel['uplift_low'], '+')} to {in_words(rel['uplift_high'], '+')}) for {in_words(rel['payout'])} "
                  f"paid a year")
     return text + "."
 
