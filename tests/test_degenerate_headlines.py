@@ -101,3 +101,18 @@ def test_when_taking_every_lead_books_the_most_the_headline_says_so_in_the_pipel
     assert sweet_spot.sweep_headline(best, "USD") == ("Qualifying out leads below fit 0.20 books 3.88 million USD a year, "
                                                       "+34% against taking every lead (2.89 million), with a win rate of "
                                                       "33% instead of 23%.")
+
+
+def test_largest_first_on_a_team_with_time_for_every_deal_says_the_order_changes_nothing():
+    from sim.experiments import pareto_fractal
+
+    idx = pd.MultiIndex.from_product([[5, 12], ["bookings", "small_deals_won"]], names=["reps", "metric"])
+    zero = pd.DataFrame({"even": [21_400.0, 30.0] * 2, "top first": [21_400.0, 30.0] * 2, "diff": 0.0, "diff_low": 0.0,
+                         "diff_high": 0.0}, index=idx)
+    text = pareto_fractal.gain_headline(zero, 5, 12, "USD")
+    assert "+0.00 million" not in text and "(95% CI +0.0 to +0.0)" not in text
+    assert "a 5-rep team has time for every deal it gets here" in text and "21 thousand USD over the run" in text
+    moved = zero.copy()
+    moved.loc[(5, "bookings"), ["diff", "diff_low", "diff_high"]] = [1.4e6, 1.21e6, 1.58e6]
+    assert pareto_fractal.gain_headline(moved, 5, 12, "USD").startswith(
+        "A 5-rep team that works the largest deals first books +1.40 million USD (95% CI +1.21 to +1.58)")
