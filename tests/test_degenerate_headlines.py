@@ -116,3 +116,14 @@ def test_largest_first_on_a_team_with_time_for_every_deal_says_the_order_changes
     moved.loc[(5, "bookings"), ["diff", "diff_low", "diff_high"]] = [1.4e6, 1.21e6, 1.58e6]
     assert pareto_fractal.gain_headline(moved, 5, 12, "USD").startswith(
         "A 5-rep team that works the largest deals first books +1.40 million USD (95% CI +1.21 to +1.58)")
+
+
+def test_a_nurture_gain_of_small_orders_is_said_in_units_not_as_0_thousand():
+    from sim.experiments import second_place
+
+    even = {"break_even": 0.38, "sure_below": 0.38, "sure_above": np.nan}
+    small = pd.DataFrame({"gain": [-50.0, 120.0], "gain_low": [-300.0, -340.0], "gain_high": [200.0, 420.0]},
+                         index=[0.2, 0.8])
+    assert "adds 120 USD of two-year bookings (95% CI -340 to 420)" in second_place.headline(small, even)
+    big = small * 1000
+    assert "adds 120 thousand USD of two-year bookings (95% CI -340 to 420)" in second_place.headline(big, even)
