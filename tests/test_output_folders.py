@@ -176,3 +176,15 @@ def test_force_on_a_report_from_before_the_marker_says_what_it_is_and_what_to_do
     assert code == 2 and "looks like a simulated run written by an earlier version" in err
     (old / "report.json").write_text("[1, 2]")                       # not a report's JSON: the plain refusal
     assert run(["report", "-o", str(old), "--force", "--no-progress"], capsys)[2].count("did not write; it is never replaced") == 1
+
+
+def test_every_csv_the_tool_writes_goes_through_the_one_writer():
+    """Issue 24, item 6: one CSV writer (`write_csv`: formula-like cells neutralised, written whole). A new
+    `DataFrame.to_csv(path)` elsewhere in sim/ would write a segment named '=HYPERLINK(...)' as a live formula.
+    The exceptions are said: the writer itself, a hash of a table's text, and `synth`'s files, which imitate a
+    CRM's own export (written whole through `atomic_file`)."""
+    root = Path(sim.__file__).parent
+    allowed = {"core/outputs.py", "notebook.py", "crm/synth.py"}
+    found = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py") if str(p.relative_to(root)) not in allowed
+             for i, line in enumerate(p.read_text().splitlines(), 1) if ".to_csv(" in line]
+    assert not found, f"write CSV files with sim.core.outputs.write_csv: {found}"
