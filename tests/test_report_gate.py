@@ -176,3 +176,12 @@ def test_the_data_quality_page_lists_the_files_of_the_export_folder_that_were_no
     section = quality.split('id="not-read"')[1].split("</ul>")[0]
     assert "~$deals.xlsx" in section and "README.txt" in section and "lock file" in section
     assert "not read" in (out / "index.html").read_text()
+
+
+def test_an_export_that_states_no_currency_is_said_so_on_the_front_page(tmp_path):
+    from sim.report.data import load_export
+
+    csv, mapping = shapes.order_lines(tmp_path)
+    assert load_export(csv, mapping=mapping).overview()["currency"].startswith("not stated in the export")
+    csv, mapping = shapes.one_stage(tmp_path / "eur")
+    assert load_export(csv, mapping=mapping).overview()["currency"] == "EUR"

@@ -79,6 +79,9 @@ class ReportData:
                 out["columns mapped but empty (or only won/lost labels)"] = ", ".join(empty)
         if self.currency:
             out["currency"] = self.currency
+        elif self.gate is not None and "amount" in opp and opp["amount"].notna().any():
+            out["currency"] = ("not stated in the export (plain numbers): what-ifs show them in their preset's "
+                               "currency; set `currency:` in a mapping to have every page say yours")
         if self.not_read:
             out["files or sheets not read"] = f"{len(self.not_read):,} (listed on the data-quality page)"
         return out
