@@ -185,3 +185,18 @@ def test_an_export_that_states_no_currency_is_said_so_on_the_front_page(tmp_path
     assert load_export(csv, mapping=mapping).overview()["currency"].startswith("not stated in the export")
     csv, mapping = shapes.one_stage(tmp_path / "eur")
     assert load_export(csv, mapping=mapping).overview()["currency"] == "EUR"
+
+
+def test_the_calibration_notebooks_what_if_on_a_blocked_calibration_says_why(funnel, orders):
+    """Card 13 calibrates the export itself (to show the fit): on a funnel that never loses, its tornado swing
+    ('+22,972,765 BRL' on a few thousand BRL of real bookings) is replaced by the reason and the offered fix."""
+    cards = [Card("13-assumptions", "Assumptions", 1.0, headline="passes 3 of 5",
+                  whatif="The assumption that moves the year's bookings most is All deals: deal size: +22,972,765 BRL"),
+             Card("12-pareto-fractal", "Pareto", 1.0, whatif="A 5-rep team ... +1.37 million USD")]
+    apply_gate(cards, gate.sufficiency(funnel))
+    assert "22,972,765" not in cards[0].whatif and cards[0].whatif.startswith("Not measured on this export")
+    assert "No deal is marked lost" in cards[0].whatif and "--open-as-lost" in cards[0].whatif
+    assert cards[1].whatif == "A 5-rep team ... +1.37 million USD"        # ran on the preset, labelled as such
+    kept = [Card("13-assumptions", "Assumptions", 1.0, whatif="+22,127 USD")]
+    apply_gate(kept, gate.sufficiency(orders))                             # order lines calibrate: the swing stays
+    assert kept[0].whatif == "+22,127 USD"
