@@ -136,9 +136,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     inputs = [Path(args.scenario)] if Path(args.scenario).exists() else []
     check_replaceable(args.out, "--out", kind="simulated run", force=None, protect=inputs)
     scenario = Scenario.load(args.scenario)
-    check_size([scenario], 1, args.large)
+    big = check_size([scenario], 1, args.large)
     with OutputFolder(args.out, "--out", kind="simulated run", protect=inputs) as tmp:
-        result = simulate(scenario, seed=args.seed)
+        result = simulate(scenario, seed=args.seed, progress=big)
         names = [p.name for p in result.tables.save(tmp)]
         write_json(tmp / "metrics.json", result.metrics)
         scenario.to_yaml(tmp / "scenario.yaml")
@@ -301,6 +301,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         _, gate, repairs = gated(result.tables, args.open_as_lost)
         if gate.currency:
             print(f"  currency: {gate.currency}")
+        elif "amount" in (opp := result.tables.opportunities) and opp["amount"].notna().any():
+            print("  currency: not stated (plain numbers): what-ifs show them in their preset's currency; "
+                  "set `currency: EUR` (say) in a mapping to have every page say yours")
         print_gate(gate)
         if repairs is not None and len(repairs):
             print(f"  deals counted as lost ({len(repairs)}; first {min(args.show, len(repairs))}):")
@@ -340,11 +343,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
     inputs = [Path(args.scenario)] if Path(args.scenario).exists() else []
     check_replaceable(args.out, "--out", kind="synthetic export", force=None, protect=inputs)
     scenario = Scenario.load(args.scenario)
-    check_size([scenario], 1, args.large)
+    big = check_size([scenario], 1, args.large)
     if args.history is not None and LAYOUTS[args.history] != args.crm:
         raise UsageError(f"--history {args.history} is a {LAYOUTS[args.history]} layout; use it with --crm {LAYOUTS[args.history]}")
     with OutputFolder(args.out, "--out", kind="synthetic export", protect=inputs) as tmp:
-        tables = simulate(scenario, seed=args.seed).tables
+        tables = simulate(scenario, seed=args.seed, progress=big).tables
         if args.as_of is not None:
             tables = export_as_of(tables, args.as_of)
         written = write_export(tables, args.crm, tmp, seed=args.seed, broken=args.broken, quota=scenario.reps.quota,
@@ -509,18 +512,20 @@ def _large_arg(p: argparse.ArgumentParser) -> None:
                    help=f"run a scenario past {MAX_LEADS:,} leads per run (refused without it: hours and many GB)")
 
 
-def check_size(scenarios: list[Scenario], runs: int, large: bool) -> None:
+def check_size(scenarios: list[Scenario], runs: int, large: bool) -> bool:
     """Say the estimated time and memory of a run far past the usual size, and refuse one past `MAX_LEADS` leads
-    per run unless `--large` is given: before any work, so a typo (100,000 leads a month for ten years) costs nothing."""
+    per run unless `--large` is given: before any work, so a typo (100,000 leads a month for ten years) costs nothing.
+    Returns True for a run past the usual size (the command then shows its progress in simulated days)."""
     biggest = max(scenarios, key=lambda s: run_size(s).leads)
     size = run_size(biggest)
     if size.usual:
-        return
+        return False
     where = f"{biggest.name!r}: {biggest.market.leads_per_month:,g} leads a month for {biggest.days:,} days"
     if not size.allowed and not large:
         raise UsageError(f"{where} is {size.describe(runs * len(scenarios))}. That is far past the usual "
                          f"(at most {MAX_LEADS:,} leads per run); check the scenario, or pass --large to run it anyway")
     print(f"note: {where} is {size.describe(runs * len(scenarios))}", file=sys.stderr)
+    return True
 
 
 # ---- outputs -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from .analysis.forecast_baselines import parse_horizon
+from .core.outputs import write_text
 from .crm import PRESETS
 from .crm import load as load_export
 from .experiments.forecast_backtest import METHODS, ForecastBacktest, forecast_backtest
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             print(line)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_finite(record(fc, bt)), indent=2, allow_nan=False) + "\n")
+        write_text(args.json, json.dumps(_finite(record(fc, bt)), indent=2, allow_nan=False) + "\n")   # written whole
         print(f"  wrote {args.json}")
     return 0
 

@@ -91,8 +91,8 @@ def test_an_unreadable_scenario_file_is_named(tmp_path, capsys):
 def test_metrics_json_is_valid_json_with_null_for_nan(tmp_path, capsys, monkeypatch):
     real = cli.simulate
 
-    def no_won_deals(scenario, seed):
-        result = real(scenario, seed=seed)
+    def no_won_deals(scenario, seed, **kwargs):
+        result = real(scenario, seed=seed, **kwargs)
         result.metrics["median_cycle_days"] = math.nan
         result.metrics["realisation"] = math.inf
         return result

@@ -146,3 +146,37 @@ def test_simulated_tables_neutralise_formula_like_text(tmp_path, capsys):
     assert run(["simulate", str(path), "--out", str(tmp_path / "run")], capsys)[0] == 0
     text = (tmp_path / "run" / "opportunities.csv").read_text()
     assert "'=HYPERLINK" in text and ',=HYPERLINK' not in text and '"=HYPERLINK' not in text
+
+
+def test_force_on_a_report_from_before_the_marker_says_what_it_is_and_what_to_do(tmp_path, capsys):
+    old = tmp_path / "reports" / "acme"
+    (old / "notebooks").mkdir(parents=True)
+    (old / "index.html").write_text("<html>an older report</html>")
+    (old / "report.json").write_text(json.dumps({"data": {}, "complete": True, "cards": []}))
+    (old / "notebooks" / "01-force-concentration.html").write_text("<html></html>")
+    before = _snapshot(old)
+    code, _, err = run(["report", "-o", str(old), "--force", "--no-progress"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert f"{old} looks like a report written by an earlier version of playbook" in err
+    assert f"rm -r {old}" in err and "choose a new folder" in err
+    assert _snapshot(old) == before                                   # nothing unmarked is deleted
+    run_dir = tmp_path / "old-run"
+    run_dir.mkdir()
+    (run_dir / "scenario.yaml").write_text("name: baseline\n")
+    (run_dir / "run.json").write_text(json.dumps({"reproduce": "playbook simulate x/scenario.yaml --seed 0 --out DIR"}))
+    code, _, err = run(["simulate", "baseline", "--out", str(run_dir)], capsys)
+    assert code == 2 and "looks like a simulated run written by an earlier version" in err
+    (old / "report.json").write_text("[1, 2]")                       # not a report's JSON: the plain refusal
+    assert run(["report", "-o", str(old), "--force", "--no-progress"], capsys)[2].count("did not write; it is never replaced") == 1
+
+
+def test_every_csv_the_tool_writes_goes_through_the_one_writer():
+    """Issue 24, item 6: one CSV writer (`write_csv`: formula-like cells neutralised, written whole). A new
+    `DataFrame.to_csv(path)` elsewhere in sim/ would write a segment named '=HYPERLINK(...)' as a live formula.
+    The exceptions are said: the writer itself, a hash of a table's text, and `synth`'s files, which imitate a
+    CRM's own export (written whole through `atomic_file`)."""
+    root = Path(sim.__file__).parent
+    allowed = {"core/outputs.py", "notebook.py", "crm/synth.py"}
+    found = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py") if str(p.relative_to(root)) not in allowed
+             for i, line in enumerate(p.read_text().splitlines(), 1) if ".to_csv(" in line]
+    assert not found, f"write CSV files with sim.core.outputs.write_csv: {found}"

@@ -154,3 +154,49 @@ def test_a_skip_on_a_table_passed_alone_still_names_the_missing_table(funnel, mo
     monkeypatch.setattr(notebook, "_LOADED", [funnel])
     assert notebook.guarded("trial conversion", trials.trials, funnel.activities, opportunities=funnel.opportunities) is None
     assert shown[-1][0] == "skipped" and shown[-1][1]["lacks"].startswith("activities")
+
+
+def test_the_data_quality_page_lists_the_files_of_the_export_folder_that_were_not_read(tmp_path):
+    from sim.report.build import _write_pages
+    from sim.report.data import load_export
+
+    folder = tmp_path / "export"
+    csv, mapping = shapes.one_stage(folder)
+    (folder / "README.txt").write_text("Exported from our CRM on Monday.\n")
+    (folder / "~$deals.xlsx").write_bytes(b"\x00lock")
+    moved = mapping.rename(tmp_path / mapping.name)           # the mapping lives beside, not in, the export
+    data = load_export(folder, mapping=moved)
+    assert any(n.startswith("~$deals.xlsx: an Office lock file") for n in data.not_read)
+    assert any(n.startswith("README.txt: its header") and "does not fit" in n for n in data.not_read)
+    assert data.overview()["files or sheets not read"].startswith("2 ")
+    out = tmp_path / "site"
+    out.mkdir()
+    _write_pages(out, data, [], crm=None, mapping=str(moved))
+    quality = (out / "data-quality.html").read_text()
+    section = quality.split('id="not-read"')[1].split("</ul>")[0]
+    assert "~$deals.xlsx" in section and "README.txt" in section and "lock file" in section
+    assert "not read" in (out / "index.html").read_text()
+
+
+def test_an_export_that_states_no_currency_is_said_so_on_the_front_page(tmp_path):
+    from sim.report.data import load_export
+
+    csv, mapping = shapes.order_lines(tmp_path)
+    assert load_export(csv, mapping=mapping).overview()["currency"].startswith("not stated in the export")
+    csv, mapping = shapes.one_stage(tmp_path / "eur")
+    assert load_export(csv, mapping=mapping).overview()["currency"] == "EUR"
+
+
+def test_the_calibration_notebooks_what_if_on_a_blocked_calibration_says_why(funnel, orders):
+    """Card 13 calibrates the export itself (to show the fit): on a funnel that never loses, its tornado swing
+    ('+22,972,765 BRL' on a few thousand BRL of real bookings) is replaced by the reason and the offered fix."""
+    cards = [Card("13-assumptions", "Assumptions", 1.0, headline="passes 3 of 5",
+                  whatif="The assumption that moves the year's bookings most is All deals: deal size: +22,972,765 BRL"),
+             Card("12-pareto-fractal", "Pareto", 1.0, whatif="A 5-rep team ... +1.37 million USD")]
+    apply_gate(cards, gate.sufficiency(funnel))
+    assert "22,972,765" not in cards[0].whatif and cards[0].whatif.startswith("Not measured on this export")
+    assert "No deal is marked lost" in cards[0].whatif and "--open-as-lost" in cards[0].whatif
+    assert cards[1].whatif == "A 5-rep team ... +1.37 million USD"        # ran on the preset, labelled as such
+    kept = [Card("13-assumptions", "Assumptions", 1.0, whatif="+22,127 USD")]
+    apply_gate(kept, gate.sufficiency(orders))                             # order lines calibrate: the swing stays
+    assert kept[0].whatif == "+22,127 USD"

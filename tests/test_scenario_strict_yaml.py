@@ -63,3 +63,24 @@ def test_a_run_far_past_the_usual_is_estimated_and_refused_unless_asked(tmp_path
 
 def test_the_usual_sizes_say_nothing():
     assert all(run_size(Scenario.preset(n)).usual for n in Scenario.presets())
+
+
+def test_a_run_past_the_usual_size_shows_its_progress_in_simulated_days(tmp_path, capsys, monkeypatch):
+    import sim.scenario
+
+    monkeypatch.setattr(sim.scenario, "USUAL_LEADS", 50)       # the baseline's 45 leads a month, past "usual" here
+    path = tmp_path / "long.yaml"
+    path.write_text("name: long\nmarket: {leads_per_month: 45}\ndays: 60\n")
+    assert main(["simulate", str(path), "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "note: 'long': 45 leads a month for 60 days is about" in err
+    assert "simulating long" in err and "60/60" in err and "day" in err      # the bar ran to the last day
+
+
+def test_the_progress_bar_changes_nothing_in_the_run():
+    import sim
+    from sim.notebook import tables_fingerprint
+
+    short = Scenario.preset("baseline").replace({"days": 90})
+    plain, shown = sim.simulate(short, seed=3), sim.simulate(short, seed=3, progress=True)
+    assert tables_fingerprint(plain.tables) == tables_fingerprint(shown.tables) and plain.metrics == shown.metrics

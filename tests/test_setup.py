@@ -64,3 +64,20 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     assert "at least two scenarios" in capsys.readouterr().err
     assert main(["simulate", "nosuchpreset", "--out", str(tmp_path / "y")]) == 2
     assert "no preset named 'nosuchpreset'" in capsys.readouterr().err
+
+
+
+def test_the_readmes_sim_crm_load_works_after_import_sim_alone(tmp_path):
+    """Issue 23: `import sim; sim.crm.load(...)` (as the README shows) raised AttributeError. In this interpreter
+    another test may have imported sim.crm already, so the package itself must import it (a fresh interpreter
+    would cost seconds of imports): at the top level of sim/__init__.py, and the README's call then works."""
+    import ast
+
+    import shapes
+    import sim
+
+    tree = ast.parse(Path(sim.__file__).read_text())
+    assert any(isinstance(node, ast.ImportFrom) and node.level == 1 and any(a.name == "crm" for a in node.names)
+               for node in tree.body), "sim/__init__.py must import crm so that sim.crm.load works after import sim"
+    csv, mapping = shapes.one_stage(tmp_path)
+    assert len(sim.crm.load(csv, mapping=mapping).tables.opportunities) == 700

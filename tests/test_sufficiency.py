@@ -109,6 +109,7 @@ def test_check_tells_mapped_but_empty_from_missing_and_prints_the_gate(tmp_path,
     assert "stage is mapped (from 'order_status') but every label maps to won or lost" in out
     assert "DATA: 900 of 900 closed deals were created and closed the same day" in out
     assert "DATA: The export has no owner" in out
+    assert "currency: not stated (plain numbers)" in out and "set `currency: EUR`" in out   # no silent USD
 
 
 def test_check_with_open_as_lost_lists_the_repairs(tmp_path, capsys):

@@ -30,3 +30,11 @@ def parse_share(text: str) -> float:
     if not 0 < value < 1:
         raise ValueError(f"{text!r} is not allowed, must be between 0 and 1 (0.8 = 80%)")
     return value
+
+
+def in_words(value: float, sign: str = "") -> str:
+    """An amount in the words its size needs, for a sentence: '1.30 million', '240 thousand', '850' (`sign` "+":
+    always signed). A headline in millions would read "+0.00 million" for a pipeline of small orders."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:{sign},.2f} million"
+    return f"{value / 1e3:{sign},.0f} thousand" if abs(value) >= 1e3 else f"{value:{sign},.0f}"

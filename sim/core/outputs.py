@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -150,6 +151,12 @@ def check_replaceable(folder: str | Path, flag: str, *, kind: str, force: bool |
     if not folder.exists() or not any(folder.iterdir()):
         return
     if not is_output(folder):
+        if (older := earlier_version(folder)) is not None:
+            raise OutputError(f"{flag}: {folder} looks like a {older} written by an earlier version of playbook, before "
+                              f"its output folders carried a marker ({MARKER}); playbook cannot tell it from your own "
+                              f"files, so it never replaces it. If the folder holds only that {older}, delete it "
+                              f"yourself (rm -r {shlex.quote(str(folder))}) and run again, or choose a new folder for "
+                              f"the {kind}")
         raise OutputError(f"{flag}: {folder} already holds files playbook did not write; it is never replaced. "
                           f"Choose a new or empty folder for the {kind}")
     if foreign := _foreign_files(folder):
@@ -158,6 +165,25 @@ def check_replaceable(folder: str | Path, flag: str, *, kind: str, force: bool |
                           f"({', '.join(foreign[:3])}{more}); it is not replaced. Move them out, or choose another folder")
     if force is False:
         raise OutputError(f"{flag}: {folder} already exists (an earlier playbook output); pass --force to replace it")
+
+
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def earlier_version(folder: Path) -> str | None:
+    """What an unmarked `folder` looks like when an earlier version of playbook wrote it (before the marker):
+    "report" (index.html beside a report.json with cards), "simulated run" (run.json saying how to reproduce it
+    with `playbook simulate`, beside scenario.yaml), else None. Only said, never a reason to replace it."""
+    if (folder / "index.html").is_file() and "cards" in _json(folder / "report.json"):
+        return "report"
+    if (folder / "scenario.yaml").is_file() and str(_json(folder / "run.json").get("reproduce", "")).startswith("playbook simulate"):
+        return "simulated run"
+    return None
 
 
 def _files(folder: Path) -> list[str]:

@@ -136,16 +136,48 @@ def _days(v: float) -> str:
     return f"{abs(v):.0f} days {'sooner' if v >= 0 else 'later'}"
 
 
+NO_CHANGE = ("Not measured on this pipeline: putting one segment first changed nothing in any run (its deals reach "
+             "the team in the same order either way, as with a single segment), so there is no gain to show.")
+
+
 def focus_headline(summary: pd.DataFrame, focus: str, n_customers: int, reps: int = 2) -> str:
     """The what-if in one sentence: how much sooner (or later) the focused team reached its first customers."""
     row = summary.loc[(f"focus on {focus}", f"days_to_{n_customers}_customers")]
+    if row["diff"] == row["diff_low"] == row["diff_high"] == 0:
+        return NO_CHANGE
     sooner, low, high = -row["diff"], -row["diff_high"], -row["diff_low"]
     return (f"A new {reps}-rep team that works {focus} deals first reaches its first {n_customers} customers "
             f"{_days(sooner)} (95% CI from {_days(low)} to {_days(high)}) than a team that spreads its time over every lead.")
 
 
+def segments_compared(table: pd.DataFrame) -> list[str]:
+    """The segments a `gains` table puts first, as modelled (one row each)."""
+    policies = table.xs(AS_MODELLED, level="variant").index if AS_MODELLED in table.index.get_level_values(0) else []
+    return [p.removeprefix("focus on ") for p in policies]
+
+
+def nothing_to_focus(table: pd.DataFrame) -> str | None:
+    """Why the focus what-if measured nothing on this pipeline, or None when it measured something.
+
+    With one segment ("All deals" when the export has no segment column) the team has nothing to put first:
+    a focus on it is the same queue as spreading, so every paired difference is exactly 0 and a headline of
+    "0 days sooner (95% CI 0 to 0)" would read as a finding. Said instead of the number."""
+    segments = segments_compared(table)
+    if len(segments) == 1:
+        return (f"Not measured on this pipeline: it has one segment ({segments[0]}), so a team has nothing to put "
+                f"first and a focus on it is the same queue as spreading. Map a segment column (industry, company "
+                f"size, region) in your export to see which segment to concentrate on.")
+    rows = table.xs(AS_MODELLED, level="variant") if segments else table
+    if len(rows) and (rows[["diff", "diff_low", "diff_high"]].to_numpy() == 0).all():
+        return NO_CHANGE
+    return None
+
+
 def gain_headline(table: pd.DataFrame, focus: str, n_customers: int, reps: int = 2) -> str:
-    """The what-if in one sentence, from a `gains` table: days sooner for the `focus` segment first, as modelled."""
+    """The what-if in one sentence, from a `gains` table: days sooner for the `focus` segment first, as modelled
+    (or why it measured nothing: `nothing_to_focus`)."""
+    if (why := nothing_to_focus(table)) is not None:
+        return why
     row = table.loc[(AS_MODELLED, f"focus on {focus}")]
     return (f"A new {reps}-rep team that works {focus} deals first reaches its first {n_customers} customers "
             f"{_days(-row['diff'])} (95% CI from {_days(-row['diff_high'])} to {_days(-row['diff_low'])}) than a team "
@@ -171,7 +203,10 @@ def gains_figure(table: pd.DataFrame, n_customers: int):
 
 
 def cause_sentence(table: pd.DataFrame, fit: pd.DataFrame, focus: str, worst: str, roomy: str) -> str:
-    """Where the gain comes from, in numbers: any one segment first, fit switched off, time to spare, fit's part."""
+    """Where the gain comes from, in numbers: any one segment first, fit switched off, time to spare, fit's part
+    (or why there is no gain to take apart: `nothing_to_focus`)."""
+    if (why := nothing_to_focus(table)) is not None:
+        return why
     g = lambda variant, seg: -table.loc[(variant, f"focus on {seg}")]  # noqa: E731 - days sooner; CI ends swap
     mod, low_fit, room, worst_row = g(AS_MODELLED, focus), g(NO_FIT_VARIANT, focus), g(roomy, focus), g(AS_MODELLED, worst)
     lead, lead_no_fit, adds = -fit.iloc[0], -fit.iloc[1], -fit.iloc[2]

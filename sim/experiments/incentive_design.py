@@ -109,7 +109,8 @@ def without_credibility(scenario: Scenario) -> Scenario:
 # ---- measures (module level, so process pools can pickle them) -----------------------------------------
 def measure(result: SimResult) -> dict[str, float]:
     """Per award year and over all award years: bookings, effort, payout, awards decided and given to nobody;
-    effort near the lead and far behind; reps the awards lift; bookings of top, middle and bottom reps."""
+    effort near the lead and far behind; reps the awards lift; bookings of top, middle and bottom reps; and the
+    setting a reader needs when an award never paid: the highest absolute bar (attainment), quota and reps."""
     tables, years = result.tables, award_years(result.scenario)
     effort = tables.incentive_effort
     effort = effort[inc.year_of(effort["period"]).isin(years)]
@@ -136,6 +137,10 @@ def measure(result: SimResult) -> dict[str, float]:
     for label, nobody in (("effort after no award", True), ("effort after an award", False)):
         picked = after.loc[after["no_winner"] == nobody, "effort_next"] if after is not None else pd.Series(dtype=float)
         out[label] = float(picked.mean()) if len(picked) else np.nan
+    bars = tables.incentives["bar"].dropna() if len(tables.incentives) else pd.Series(dtype=float)
+    out["bar"] = float(bars.max()) if len(bars) else np.nan          # the highest absolute bar, as attainment
+    out["quota"] = float(result.scenario.reps.quota) if result.scenario.reps.quota is not None else np.nan
+    out["reps"] = float(result.scenario.reps.count)
     out["quarter_end_share"] = inc.period_end_share(tables.opportunities, years)
     out["pulled_in_deals"] = result.metrics.get("pulled_in_deals", 0.0) / len(years)
     out["timing_discount"] = result.metrics.get("timing_discount", 0.0) / len(years)
@@ -161,7 +166,8 @@ def design_summary(runs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per programme, per award year on average: chance an award goes to nobody (Wilson interval over all the
     awards decided, counted as independent), payout (t interval, floored at 0), bookings and their uplift against
     no programme (paired), cost per extra booked unit (paired bootstrap; no interval when the uplift's own
-    interval reaches zero), effort, and effort in the year after an award given to nobody or to someone."""
+    interval reaches zero), effort, and effort in the year after an award given to nobody or to someone; with
+    the awards decided and the runs' bar, quota and team size (`measure`)."""
     base = runs[runs["scenario"] == "no programme"].sort_values("replication")
     rows = []
     for name, group in runs.groupby("scenario", sort=False):
@@ -170,7 +176,9 @@ def design_summary(runs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         lo, hi = wilson_ci(missed, decided) if decided else (np.nan, np.nan)
         uplift = group["bookings"].to_numpy() - base["bookings"].to_numpy()
         row = {"programme": name, "no_winner": missed / decided if decided else np.nan,
-               "no_winner_low": float(lo), "no_winner_high": float(hi)}
+               "no_winner_low": float(lo), "no_winner_high": float(hi), "decided": float(decided)}
+        for col in ("bar", "quota", "reps"):      # what a headline says when an award never paid
+            row[col] = float(group[col].mean()) if col in group and group[col].notna().any() else np.nan
         for metric in ("payout", "bookings", "effort"):
             row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = mean_ci(group[metric])
         row["payout_low"] = max(row["payout_low"], 0.0)      # a t interval on 0-or-prize payouts can dip below 0

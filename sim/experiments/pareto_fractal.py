@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..analysis.pareto import share_of_top
 from ..analysis.plots import interval_rows, new_figure
+from ..core.amounts import in_words
 from ..core.stats import paired_diff_ci
 from ..scenario import Scenario
 from .replicate import replicate_each, summarise
@@ -69,16 +70,23 @@ def gains(runs: pd.DataFrame, metrics: tuple[str, ...] = ("bookings", "deals_won
 def gain_headline(gains: pd.DataFrame, scarce: int, roomy: int, currency: str = "USD") -> str:
     """The what-if in one sentence: top first against even with `scarce` reps, and the bookings gain with `roomy`."""
     money, small, spare = gains.loc[(scarce, "bookings")], gains.loc[(scarce, "small_deals_won")], gains.loc[(roomy, "bookings")]
+    if (gains.loc[scarce, ["diff", "diff_low", "diff_high"]].to_numpy() == 0).all():   # not "+0.00 (95% CI +0.00 to +0.00)"
+        return (f"Not measured on this pipeline: a {scarce}-rep team has time for every deal it gets here, so the order it "
+                f"works them in changes nothing — largest first books exactly what taking deals as they come books "
+                f"({in_words(money['even'])} {currency} over the run) and wins the same deals, in every run. The what-if needs "
+                f"a team with more deals than hours (fewer reps, or more leads).")
 
     def m(row, key: str) -> str:
         return f"{row[key] / 1e6:+.2f}"
 
+    roomy_part = (f"with {roomy} reps (time for every deal) the order changes nothing: the same bookings in every run"
+                  if spare["diff"] == spare["diff_low"] == spare["diff_high"] == 0 else
+                  f"with {roomy} reps the bookings gain is {m(spare, 'diff')} million (95% CI {m(spare, 'diff_low')} to "
+                  f"{m(spare, 'diff_high')})")
     return (f"A {scarce}-rep team that works the largest deals first books {m(money, 'diff')} million {currency} "
             f"(95% CI {m(money, 'diff_low')} to {m(money, 'diff_high')}) against taking deals as they come, and wins "
             f"{abs(small['diff']):.1f} {'fewer' if small['diff'] < 0 else 'more'} of the smaller deals in the year "
-            f"(95% CI {small['diff_low']:+.1f} to {small['diff_high']:+.1f}); "
-            f"with {roomy} reps the bookings gain is {m(spare, 'diff')} million (95% CI {m(spare, 'diff_low')} to "
-            f"{m(spare, 'diff_high')}).")
+            f"(95% CI {small['diff_low']:+.1f} to {small['diff_high']:+.1f}); {roomy_part}.")
 
 
 def gains_figure(gains: pd.DataFrame, currency: str = "USD"):

@@ -230,10 +230,22 @@ def headline(table: pd.DataFrame, cut: str, difference: tuple[float, float, floa
     """One sentence: bookings per unit of team cost for each policy, and how much later the cut recovers."""
     per_cost = table["bookings_per_cost"]
     diff, lo, hi = difference
-    return (f"Holding and refocusing books {per_cost['hold and refocus']:.2f} {currency} per {currency} of team cost, "
-            f"against {per_cost['hold']:.2f} for holding and {per_cost[cut]:.2f} for the {cut.split()[-1]} cut; "
-            f"the cut team takes {diff:.0f} months longer to get back to 80% of normal bookings "
-            f"(95% CI {lo:.0f} to {hi:.0f}).")
+    text = (f"Holding and refocusing books {per_cost['hold and refocus']:.2f} {currency} per {currency} of team cost, "
+            f"against {per_cost['hold']:.2f} for holding and {per_cost[cut]:.2f} for the {cut.split()[-1]} cut; ")
+    if diff == lo == hi:      # every resample gives the same months: say what that means, not "(95% CI 0 to 0)"
+        months = table["months_to_recover"] if "months_to_recover" in table else pd.Series(dtype=float)
+        if months.reindex([cut, "hold"]).isna().all():
+            return text + ("neither the cut team nor the held one gets back to 80% of normal bookings within the run, "
+                           "so how much later the cut recovers is not measured here.")
+        same = ": on this pipeline the cut does not change when bookings recover" if diff == 0 else ""
+        return text + (f"the cut team gets back to 80% of normal bookings {_months_later(diff)} in every resample of the "
+                       f"runs (so no interval to show){same}.")
+    return text + (f"the cut team takes {diff:.0f} months longer to get back to 80% of normal bookings "
+                   f"(95% CI {lo:.0f} to {hi:.0f}).")
+
+
+def _months_later(diff: float) -> str:
+    return "in the same month as the held one" if diff == 0 else f"{diff:.0f} months {'later' if diff > 0 else 'sooner'} than the held one"
 
 
 # ---- figures -----------------------------------------------------------------------------------------

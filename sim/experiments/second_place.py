@@ -129,9 +129,11 @@ def headline(table: pd.DataFrame, even: dict[str, float], currency: str = "USD")
         low = f"{even['sure_below']:.0%}" if not np.isnan(even["sure_below"]) else "none of the rates swept"
         high = f"{even['sure_above']:.0%}" if not np.isnan(even["sure_above"]) else "beyond the rates swept"
         at += f" (between {low} and {high} these runs cannot tell gain from loss)"
+    small = max(abs(top["gain_low"]), abs(top["gain_high"])) < 1e3     # a pipeline of small orders: not "0 thousand"
+    scale, unit = (1.0, "") if small else (1e3, " thousand")
     return (f"Nurturing lost deals pays once the winners' first implementations fail often enough: break-even {at}; "
-            f"at {table.index[-1]:.0%} failures it adds {top['gain'] / 1e3:,.0f} thousand {currency} of two-year bookings "
-            f"(95% CI {top['gain_low'] / 1e3:,.0f} to {top['gain_high'] / 1e3:,.0f}).")
+            f"at {table.index[-1]:.0%} failures it adds {top['gain'] / scale:,.0f}{unit} {currency} of two-year bookings "
+            f"(95% CI {top['gain_low'] / scale:,.0f} to {top['gain_high'] / scale:,.0f}).")
 
 
 def sweep_figure(table: pd.DataFrame, even: dict[str, float], currency: str = "USD"):

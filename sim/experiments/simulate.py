@@ -26,9 +26,32 @@ def make_rng(seed: Seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def simulate(scenario: Scenario, seed: Seed = 0) -> SimResult:
-    """Run `scenario` once with `seed`; same scenario and seed give identical tables."""
+PROGRESS_STEP_DAYS = 7   # a long run's progress bar moves once a simulated week
+
+
+def simulate(scenario: Scenario, seed: Seed = 0, progress: bool = False) -> SimResult:
+    """Run `scenario` once with `seed`; same scenario and seed give identical tables.
+
+    `progress`: a bar of simulated days (for one run far past the usual size, which takes minutes). It is a
+    SimPy process of its own that only waits and counts, so it draws nothing and moves no event of the model:
+    the tables are the same with it or without."""
     if not isinstance(scenario, Scenario):
         raise TypeError(f"simulate() needs a sim.Scenario, got {type(scenario).__name__}; "
                         "use Scenario.preset(name) or Scenario.from_yaml(path)")
-    return SalesModel(scenario, scenario.policies.active(), make_rng(seed)).run(seed)
+    model = SalesModel(scenario, scenario.policies.active(), make_rng(seed))
+    if not progress:
+        return model.run(seed)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=scenario.days, desc=f"simulating {scenario.name}", unit="day") as bar:
+        model.env.process(_tick(model.env, bar, scenario.days))
+        result = model.run(seed)
+        bar.update(scenario.days - bar.n)
+    return result
+
+
+def _tick(env, bar, days: int):
+    """Move `bar` by the simulated days passed, every `PROGRESS_STEP_DAYS`."""
+    while env.now + PROGRESS_STEP_DAYS < days:
+        yield env.timeout(PROGRESS_STEP_DAYS)
+        bar.update(PROGRESS_STEP_DAYS)

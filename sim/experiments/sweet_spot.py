@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..analysis.plots import new_figure
+from ..core.amounts import in_words
 from ..core.periods import labels
 from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
@@ -105,9 +106,16 @@ def sweep_headline(summary: pd.DataFrame, currency: str = "USD") -> str:
     """One sentence: the best threshold, its bookings and win rate, against taking every lead (threshold 0)."""
     best = best_threshold(summary)
     top, loose = summary.loc[best], summary.iloc[0]
-    return (f"Qualifying out leads below fit {best:.2f} books {top['bookings'] / 1e6:,.2f} million {currency} a year, "
+    if best == summary.index[0] and len(summary) > 1:   # not "below fit 0.00 ... +0% against taking every lead"
+        bars = summary.iloc[1:]
+        nxt = bars.loc[best_threshold(bars)]
+        return (f"Taking every lead books the most, {in_words(loose['bookings'])} {currency} a year: no fit bar from "
+                f"{bars.index.min():.2f} to {bars.index.max():.2f} books more (the best of them, fit {best_threshold(bars):.2f}, "
+                f"books {in_words(nxt['bookings'])}, {nxt['bookings'] / loose['bookings'] - 1:+.0%}, with a win rate of "
+                f"{nxt['win_rate']:.0%} instead of {loose['win_rate']:.0%}).")
+    return (f"Qualifying out leads below fit {best:.2f} books {in_words(top['bookings'])} {currency} a year, "
             f"{top['bookings'] / loose['bookings'] - 1:+.0%} against taking every lead "
-            f"({loose['bookings'] / 1e6:,.2f} million), with a win rate of {top['win_rate']:.0%} instead of {loose['win_rate']:.0%}.")
+            f"({in_words(loose['bookings'])}), with a win rate of {top['win_rate']:.0%} instead of {loose['win_rate']:.0%}.")
 
 
 def death_spiral(

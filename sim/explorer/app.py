@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as w
 from IPython.display import display
 
+from ..core.outputs import write_text
 from ..scenario import Scenario, ScenarioError
 from . import levers as L
 from . import whatif
@@ -186,7 +187,7 @@ class Explorer:
         path = self._target(".html")
         fig = whatif.figure(self.answer)
         changes = [L.describe(c) for c in L.changes(self.start, self.current)]
-        path.write_text(whatif.snapshot_html(self.answer, self.start.name, changes, fig), encoding="utf-8")
+        write_text(path, whatif.snapshot_html(self.answer, self.start.name, changes, fig))   # whole, or not at all
         self.saved.value = f"<p>Snapshot written to <code>{html.escape(str(path))}</code>.</p>"
         return path
 

@@ -43,6 +43,12 @@ class ReportData:
         (its analyses are silently empty otherwise). From the loader's summary."""
         return [str(w) for w in self.details.get("warnings", [])]
 
+    @property
+    def not_read(self) -> list[str]:
+        """Files of an export folder left out (a lock file, a README beside the export) and workbook sheets that
+        fit no export, each with why: from the loader's summary, so the reader sees nothing went missing unsaid."""
+        return [str(x) for key in ("files_not_read", "sheets_not_read") for x in self.details.get(key, [])]
+
     def overview(self) -> dict[str, str]:
         """The few facts a reader checks first, computed from the canonical tables."""
         opp = self.tables.opportunities
@@ -73,6 +79,11 @@ class ReportData:
                 out["columns mapped but empty (or only won/lost labels)"] = ", ".join(empty)
         if self.currency:
             out["currency"] = self.currency
+        elif self.gate is not None and "amount" in opp and opp["amount"].notna().any():
+            out["currency"] = ("not stated in the export (plain numbers): what-ifs show them in their preset's "
+                               "currency; set `currency:` in a mapping to have every page say yours")
+        if self.not_read:
+            out["files or sheets not read"] = f"{len(self.not_read):,} (listed on the data-quality page)"
         return out
 
     def with_open_as_lost(self, days: int | None) -> ReportData:

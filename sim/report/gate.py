@@ -29,15 +29,28 @@ HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# what-ifs that run on the export's own calibration whatever the gate says (notebook 13 calibrates to show the
+# fit itself); the others start from `sim.notebook.starting_scenario`, which falls back to the preset and says so
+WHATIF_NEEDS: dict[str, tuple[str, ...]] = {
+    "13": (CALIBRATION,),          # the assumption that moves the calibrated pipeline's bookings most
+}
+
+
 def needs(slug: str) -> tuple[str, ...]:
     """What the data headline of notebook `slug` ("01-force-concentration") measures."""
     return HEADLINE_NEEDS.get(slug[:2], ())
 
 
 def apply_gate(cards: list[Card], gate: Sufficiency | None) -> None:
-    """Mark every card whose data headline fails the gate: `card.gated` says why, in place of the number."""
+    """Mark every card whose data headline fails the gate: `card.gated` says why, in place of the number; a
+    what-if that ran on a calibration the gate blocks (`WHATIF_NEEDS`) says why in place of its number too."""
     if gate is None:
         return
     for card in cards:
         if card.headline is not None and (why := describe(gate, needs(card.slug))):
             card.gated = why
+        if card.whatif and (found := gate.blocks(*WHATIF_NEEDS.get(card.slug[:2], ()))):
+            fixes = "".join(f" {f.fix}" for f in found if f.fix)
+            card.whatif = (f"Not measured on this export: the calibration it ran on would simulate nonsense "
+                           f"({'; '.join(f.text.rstrip('.') for f in found)}), so its numbers are not this pipeline's."
+                           f"{fixes}")

@@ -14,6 +14,7 @@ import json
 
 import pandas as pd
 
+from ..core.outputs import write_csv, write_text
 from ..experiments.calibrate import calibrate
 from ..experiments.plan import Costs, Plan, plan
 from ..scenario import Scenario
@@ -63,14 +64,14 @@ def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         if ends is not None:
-            ends.to_csv(args.out / "assumption_ends.csv", index=False)
-        p.options(50).to_csv(args.out / "options.csv", index=False)
-        p.frontier().to_csv(args.out / "frontier.csv", index=False)
-        p.tried.to_csv(args.out / "tried.csv", index=False)
+            write_csv(ends, args.out / "assumption_ends.csv")
+        write_csv(p.options(50), args.out / "options.csv")   # formula-like names neutralised, written whole
+        write_csv(p.frontier(), args.out / "frontier.csv")
+        write_csv(p.tried, args.out / "tried.csv")
         if cov is not None:
-            cov.to_csv(args.out / "coverage.csv", index=False)
+            write_csv(cov, args.out / "coverage.csv")
         p.figure().savefig(args.out / "frontier.png", dpi=110)
-        (args.out / "plan.json").write_text(json.dumps({
+        write_text(args.out / "plan.json", json.dumps({
             "scenario": scenario.name, "target": p.target, "period": p.period, "confidence": p.confidence,
             "levers": [lv.path for lv in p.levers], "now": p.now, "options": p.options(5).to_dict("records"), "budget": p.budget, "seed": p.seed,
             "costs": {"rep_per_year": p.costs.rep_per_year, "lead": p.costs.lead, "assumed": True}}, indent=2) + "\n")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.plots import new_figure
+from ..core.amounts import in_words
 from ..core.stats import verdict, with_interval
 from ..experiments.incentive_design import yearly
 
@@ -40,8 +41,38 @@ def design_view(summary: pd.DataFrame, currency: str = "USD") -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def never_paid(summary: pd.DataFrame, currency: str = "USD") -> str | None:
+    """Why your rules measured nothing, or None: when every award decided in every run went to nobody, the rules
+    paid nothing and changed nothing, and "an award goes to nobody 100% of the time" would read as a finding
+    about the rules when it is most often the quota: at this pipeline's pace the bar is out of reach. Said with
+    the pace, the quota and what to change."""
+    yours = summary.loc["your rules"]
+    if not (yours.get("decided", 0) > 0 and yours["no_winner"] == 1.0):
+        return None
+    base = summary.loc["no programme"] if "no programme" in summary.index else yours
+    bar = yours.get("bar", np.nan)
+    text = (f"Your rules never paid in this simulation: in all {yours['decided']:.0f} award decisions nobody reached "
+            f"the bar{f' of {bar:.0%} of quota' if np.isfinite(bar) else ''}, so there is no effect of theirs to measure")
+    if np.isfinite(yours.get("quota", np.nan)) and yours.get("reps", 0) > 0:
+        pace = base["bookings"] / yours["reps"]
+        text += f". A simulated rep on this pipeline books about {in_words(pace)} {currency} a year against a quota of {in_words(yours['quota'])}"
+        if np.isfinite(bar) and pace > 0:
+            text += f": the bar asks for {bar * yours['quota'] / pace:,.1f} times that pace"
+        text += (". If that quota is not your reps' real one, set the what-if's quota (the notebook's sim_quota) to it; "
+                 "if it is, more replications (--reps) show how rarely the award pays")
+    if "relative version" in summary.index:
+        rel = summary.loc["relative version"]
+        text += (f". The relative version (someone always wins): bookings {in_words(rel['uplift'], '+')} {currency} a year "
+                 f"(95% CI {in_words(rel['uplift_low'], '+')} to {in_words(rel['uplift_high'], '+')}) for {in_words(rel['payout'])} "
+                 f"paid a year")
+    return text + "."
+
+
 def design_headline(summary: pd.DataFrame, currency: str = "USD") -> str:
-    """One sentence: your rules' chance of no winner, uplift and payout a year, with intervals."""
+    """One sentence: your rules' chance of no winner, uplift and payout a year, with intervals (or why they
+    measured nothing: `never_paid`)."""
+    if (why := never_paid(summary, currency)) is not None:
+        return why
     yours = summary.loc["your rules"]
     text = (f"Your rules: an award goes to nobody {yours['no_winner']:.0%} of the time "
             f"(95% CI {yours['no_winner_low']:.0%} to {yours['no_winner_high']:.0%}); bookings "
