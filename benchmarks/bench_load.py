@@ -49,29 +49,64 @@ print(json.dumps({"seconds": secs, "cpu": cpu, "rows": n, "peak_mb": resource.ge
 """
 
 
+STAGES = ["Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"]
+
+
 def make_export(rows: int, folder: Path) -> Path:
-    """A Salesforce-style opportunity report of `rows` deals ($ amounts, M/D/YYYY dates), built column-wise."""
+    """A Salesforce-style export of `rows` deals, built column-wise: the opportunity report ($ amounts, M/D/YYYY
+    dates) and its stage history (one row per stage entered, then the close; `M/D/YYYY H:MM AM` times), about
+    two history rows per deal."""
     rng = np.random.default_rng(0)
     created = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), unit="D")
     closed = created + pd.to_timedelta(rng.integers(1, 200, rows), unit="D")
-    stage = rng.choice(["Qualification", "Needs Analysis", "Proposal/Price Quote", "Closed Won", "Closed Lost"], rows)
+    outcome = rng.choice(np.array(["open", "Closed Won", "Closed Lost"]), rows, p=[0.4, 0.25, 0.35])
+    reached = rng.integers(0, len(STAGES), rows)           # the last open stage each deal entered
+    stage = np.where(outcome == "open", np.array(STAGES)[reached], outcome)
     amount = np.round(rng.lognormal(10, 1, rows), 2)
+    ids = pd.Series(np.arange(rows)).astype(str).str.zfill(12).radd("006").add("AAA")
 
     def us(ts):
+        ts = pd.DatetimeIndex(ts)
         return pd.Series(ts.month.astype(str)) + "/" + pd.Series(ts.day.astype(str)) + "/" + pd.Series(ts.year.astype(str))
 
+    def us_time(ts):
+        ts = pd.DatetimeIndex(ts)
+        h12 = pd.Series(((ts.hour + 11) % 12 + 1).astype(str))
+        return us(ts) + " " + h12 + ":" + pd.Series(ts.strftime("%M")) + pd.Series(np.where(ts.hour < 12, " AM", " PM"))
+
+    def dollars(x):
+        return pd.Series(x).map("${:,.2f}".format)
+
     frame = pd.DataFrame({
-        "Opportunity ID": pd.Series(np.arange(rows)).astype(str).str.zfill(12).radd("006").add("AAA"),
+        "Opportunity ID": ids,
         "Account Name": "Account " + pd.Series(rng.integers(0, 50_000, rows)).astype(str),
         "Opportunity Owner": "Rep " + pd.Series(rng.integers(0, 300, rows)).astype(str),
         "Stage": stage,
-        "Amount": pd.Series(amount).map("${:,.2f}".format),
+        "Amount": dollars(amount),
         "Created Date": us(created),
         "Close Date": us(closed),
         "Lead Source": rng.choice(["Web", "Partner", "Referral", "Trade Show"], rows),
     })
     path = folder / "opportunities.csv"
     frame.to_csv(path, index=False)
+    # history: stages 0..reached entered between creation and close (at most two per deal), then the close
+    first = np.maximum(reached - rng.integers(0, 2, rows), 0)
+    deal = np.concatenate([np.arange(rows), np.flatnonzero(reached > first), np.flatnonzero(outcome != "open")])
+    step = np.concatenate([np.zeros(rows, int), np.ones(int((reached > first).sum()), int),
+                           np.full(int((outcome != "open").sum()), 2)])
+    label = np.where(step == 0, np.array(STAGES)[first[deal]],
+                     np.where(step == 1, np.array(STAGES)[reached[deal]], outcome[deal]))
+    span = (closed - created).to_numpy()[deal]
+    when = created.to_numpy()[deal] + span * (step / 3) + pd.to_timedelta(rng.integers(8 * 60, 18 * 60, len(deal)), unit="min").to_numpy()
+    when = np.where(step == 2, closed.to_numpy()[deal], when)
+    order = np.lexsort((step, deal))
+    history = pd.DataFrame({
+        "Opportunity ID": ids.to_numpy()[deal][order],
+        "Stage Name": label[order],
+        "Amount": dollars(amount[deal][order]),
+        "Created Date": us_time(when[order]),
+    })
+    history.to_csv(folder / "opportunity_history.csv", index=False)
     return path
 
 
