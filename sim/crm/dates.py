@@ -112,8 +112,7 @@ def parse_dates(text: pd.Series, fmt: str | None = None, order: str | None = Non
     else:
         forced = False
     codes, uniques = pd.factorize(text.fillna("").astype(str))
-    cells = pd.Series(np.asarray(uniques, dtype=object), dtype="object")
-    col = _parse_distinct(cells, fmt, order, forced)
+    col = _parse_distinct(_stripped(uniques), fmt, order, forced)
 
     def spread(values: pd.Series, missing):
         taken = values.to_numpy()[codes] if len(values) else np.full(len(codes), missing, dtype=object)
@@ -126,8 +125,24 @@ def parse_dates(text: pd.Series, fmt: str | None = None, order: str | None = Non
     )
 
 
-def _parse_distinct(cells: pd.Series, fmt: str | None, order: str | None, forced: bool) -> DateColumn:
-    raw = cells.str.strip()
+# what Python's str.strip() removes: the characters str.isspace() calls whitespace
+_WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+
+
+def _stripped(uniques) -> pd.Series:
+    """The distinct cells with their surrounding whitespace removed as `str.strip` removes it (Arrow's trim with the
+    same characters, on the whole array), as Python strings."""
+    try:
+        arr = uniques._pa_array.combine_chunks() if hasattr(uniques, "_pa_array") else \
+            pa.array(np.asarray(uniques, dtype=object), type=pa.string(), from_pandas=True)
+        trimmed = pc.utf8_trim(arr, characters=_WHITESPACE).to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, UnicodeError):     # text UTF-8 cannot hold: Python strips it
+        return pd.Series(np.asarray(uniques, dtype=object), dtype="object").str.strip()
+    return pd.Series(trimmed, dtype="object")
+
+
+def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: bool) -> DateColumn:
+    cells = raw
     empty = raw.isin(EMPTY_TOKENS)
     values = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
     why = pd.Series(None, index=cells.index, dtype="object")

@@ -345,7 +345,7 @@ def _arrow_csv(path: Path, delimiter: str) -> pd.DataFrame | None:
         table = pacsv.read_csv(
             path, read_options=pacsv.ReadOptions(use_threads=True),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names}, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False))
     except (pa.ArrowException, OSError, ValueError):
         return None
