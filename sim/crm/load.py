@@ -563,31 +563,7 @@ class _Builder(IssueLog):
         """
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
-        parts = []
-        for raw, fmt, spec in files:
-            frame = raw.frame
-            cols = spec.resolve(list(frame.columns))
-            alive = self.readable_rows(raw)
-            out = self.columns(raw, cols, fmt, alive)
-            for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
-                bad = alive & out[c].isna()
-                self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
-                alive &= ~bad
-            pos = index.get_indexer(out["opportunity_id"])
-            orphan = alive & (pos < 0)
-            self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
-                      "opportunity not among the loaded opportunities")
-            alive &= ~orphan
-            labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
-            stages = _meanings(labels, alive, fmt)
-            alive = self._history_in_lifetime(raw, cols, out, stages, deals, alive, pos)
-            part = pd.DataFrame({"opportunity_id": out["opportunity_id"], "stage": stages,
-                                 "entered_at": out["entered_at"],
-                                 "amount": out.get("amount", pd.Series(np.nan, index=frame.index)), "_pos": pos})[alive]
-            parts.append(part)
-            self.reports.append(FileReport(raw.name, "history", len(frame), int(alive.sum()), raw.encoding,
-                                           raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
-        rows = pd.concat(parts, ignore_index=True)
+        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index) for raw, fmt, spec in files], ignore_index=True)
         rows = rows.iloc[_order_by_id_and_time(rows["opportunity_id"], rows["entered_at"])]
         pos = rows.pop("_pos")
         with_amount = rows["amount"].notna()
@@ -610,6 +586,36 @@ class _Builder(IssueLog):
         stays.loc[early, "exited_at"] = stays.loc[early, "entered_at"]
         return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
 
+
+    def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+        """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
+        deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns."""
+        frame = raw.frame
+        cols = spec.resolve(list(frame.columns))
+        alive = self.readable_rows(raw)
+        out = self.columns(raw, cols, fmt, alive)
+        for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
+            bad = alive & out[c].isna()
+            self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
+            alive &= ~bad
+        pos = index.get_indexer(out["opportunity_id"])
+        orphan = alive & (pos < 0)
+        self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
+                  "opportunity not among the loaded opportunities")
+        alive &= ~orphan
+        labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
+        stages = _meanings(labels, alive, fmt)
+        alive = self._history_in_lifetime(raw, cols, out, stages, deals, alive, pos)
+        keep = alive.to_numpy()
+        ids = deals["opportunity_id"].to_numpy(dtype=object)[pos[keep]]
+        amount = out["amount"].to_numpy(dtype="float64")[keep] if "amount" in out else np.full(int(keep.sum()), np.nan)
+        self.reports.append(FileReport(raw.name, "history", len(frame), int(keep.sum()), raw.encoding,
+                                       raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
+        # object columns stay object (pandas would copy the text into Arrow strings, and the schema back into objects)
+        return pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
+                             "stage": pd.Series(stages.to_numpy()[keep], dtype=object),
+                             "entered_at": out["entered_at"].to_numpy(dtype="datetime64[ns]")[keep],
+                             "amount": amount, "_pos": pos[keep]})
 
     def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
                              deals: pd.DataFrame, alive: pd.Series, pos: np.ndarray) -> pd.Series:
