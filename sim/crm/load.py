@@ -139,8 +139,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     opps = _complete_from_history(opps, history, builder.first_amounts)
     activities = load_activities(activity_raws, opps)   # sim.crm.activities: meetings, calls, call recordings
     tables = Tables(
-        opportunities=schema.conform(opps, "opportunities"),
-        stage_history=schema.conform(history, "stage_history"),
+        opportunities=schema.conform(_text_as_objects(opps, "opportunities"), "opportunities"),
+        stage_history=schema.conform(_text_as_objects(history, "stage_history"), "stage_history"),
         accounts=_accounts(opps),
         activities=activities.table,
         **({} if edits is None else {"field_edits": schema.conform(edits, "field_edits")}),
@@ -693,6 +693,22 @@ def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amou
     last[deals] = stage[rows[first]]
     opps.loc[fill, "stage"] = last[fill.to_numpy()]
     return opps
+
+
+def _text_as_objects(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The table's declared text columns held in pandas' Arrow `str` dtype turned into the objects the schema keeps
+    (str, None for missing), one Python string per distinct value: what `schema.conform` would make of them, without
+    a new string per row (a million-row column of three outcomes holds three strings, not a million)."""
+    text = [c.name for c in schema.TABLES[table].cols if c.kind == "str" and c.name in df
+            and df[c.name].dtype != "object" and pd.api.types.is_string_dtype(df[c.name])]
+    if not text:
+        return df
+    df = df.copy(deep=False)
+    for name in text:
+        codes, uniq = pd.factorize(df[name])
+        table_ = np.append(np.asarray(uniq, dtype=object), None)
+        df[name] = pd.Series(table_[codes], index=df.index, dtype="object")
+    return df
 
 
 def _accounts(opps: pd.DataFrame) -> pd.DataFrame:
