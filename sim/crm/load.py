@@ -137,7 +137,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
     opps = _complete_from_history(opps, history, builder.first_amounts)
-    activities = load_activities(activity_raws, opps)   # sim.crm.activities: meetings, calls, call recordings
+    # sim.crm.activities: meetings, calls, call recordings (the deals are indexed for them only when there are some)
+    activities = load_activities(activity_raws, opps if activity_raws else None)
     tables = Tables(
         opportunities=schema.conform(_text_as_objects(opps, "opportunities"), "opportunities"),
         stage_history=schema.conform(_text_as_objects(history, "stage_history"), "stage_history"),
