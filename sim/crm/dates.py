@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 EMPTY_TOKENS = ("", "-", "N/A", "n/a", "NA", "null", "NULL", "None", "#N/A")
 EARLIEST = pd.Timestamp("1900-01-01")
@@ -43,6 +45,13 @@ _COMPACT = re.compile(r"^(?:19|20|21)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01
 _MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b", re.I)
 _NAMED = re.compile(r"^[\w ,.:/-]{6,40}$")
 _HAS_DAY_AND_YEAR = re.compile(r"(?=.*\b\d{4}\b)(?=.*(?<!\d)\d{1,2}(?:st|nd|rd|th)?\b)")   # dateutil fills a missing part from today
+# The same layouts for Arrow's RE2 engine (linear in a cell's length, run over the whole column in C++). RE2 has no
+# back-reference, so the second separator is its own group and checked equal afterwards. These run only on cells
+# of printable ASCII, where RE2's \d, \s, \b and $ mean what Python's do; other cells go through `re`.
+_NUMERIC_RE2 = (r"^(?P<a>\d{1,4})(?P<sep>[-/.])(?P<b>\d{1,2})(?P<sep2>[-/.])(?P<c>\d{1,4})"
+                + _TIME.replace(r"\s", " ") + "$")
+_ZONED_RE2 = "(?i)" + _ZONED.pattern.replace(r"\s", " ")
+_PRINTABLE_ASCII = r"^[ -~]*$"
 
 
 @dataclass
@@ -103,8 +112,7 @@ def parse_dates(text: pd.Series, fmt: str | None = None, order: str | None = Non
     else:
         forced = False
     codes, uniques = pd.factorize(text.fillna("").astype(str))
-    cells = pd.Series(np.asarray(uniques, dtype=object), dtype="object")
-    col = _parse_distinct(cells, fmt, order, forced)
+    col = _parse_distinct(_stripped(uniques), fmt, order, forced)
 
     def spread(values: pd.Series, missing):
         taken = values.to_numpy()[codes] if len(values) else np.full(len(codes), missing, dtype=object)
@@ -117,8 +125,24 @@ def parse_dates(text: pd.Series, fmt: str | None = None, order: str | None = Non
     )
 
 
-def _parse_distinct(cells: pd.Series, fmt: str | None, order: str | None, forced: bool) -> DateColumn:
-    raw = cells.str.strip()
+# what Python's str.strip() removes: the characters str.isspace() calls whitespace
+_WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+
+
+def _stripped(uniques) -> pd.Series:
+    """The distinct cells with their surrounding whitespace removed as `str.strip` removes it (Arrow's trim with the
+    same characters, on the whole array), as Python strings."""
+    try:
+        arr = uniques._pa_array.combine_chunks() if hasattr(uniques, "_pa_array") else \
+            pa.array(np.asarray(uniques, dtype=object), type=pa.string(), from_pandas=True)
+        trimmed = pc.utf8_trim(arr, characters=_WHITESPACE).to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, UnicodeError):     # text UTF-8 cannot hold: Python strips it
+        return pd.Series(np.asarray(uniques, dtype=object), dtype="object").str.strip()
+    return pd.Series(trimmed, dtype="object")
+
+
+def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: bool) -> DateColumn:
+    cells = raw
     empty = raw.isin(EMPTY_TOKENS)
     values = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
     why = pd.Series(None, index=cells.index, dtype="object")
@@ -147,7 +171,7 @@ def _parse_distinct(cells: pd.Series, fmt: str | None, order: str | None, forced
     dm = todo & (shapes == "dm")
     ambiguous = False
     if dm.any():
-        a, b = families["a"][dm].astype(int), families["b"][dm].astype(int)
+        a, b = families["a"][dm], families["b"][dm]
         day_only = int(((a > 12) & (b <= 12)).sum())
         month_only = int(((b > 12) & (a <= 12)).sum())
         if not forced and (day_only or month_only):
@@ -209,29 +233,108 @@ MAX_DATE_TEXT = 64     # no date layout is longer; a longer cell (a shifted row,
 
 
 def _families(raw: pd.Series) -> pd.DataFrame:
-    """Each cell's layout family and, for numeric dates, its parts.
+    """Each cell's layout family and, for numeric dates, its parts as numbers.
 
-    Only cells of at most `MAX_DATE_TEXT` characters go through the layout patterns, so a 1 MB cell costs one
-    length check, not a pattern search over its whole text (some of these searches grow with the square of it).
+    Columns: `family`; `a`, `b`, `c` (the three numbers of a numeric date) with their digit counts `alen`, `blen`,
+    `clen` (0 where the cell is not numeric); `sep`; `H`, `M`, `S` (-1 where absent), `F` (microseconds, -1 where
+    absent) and `P` ('am', 'pm' or ''). Cells of printable ASCII (nearly all) go through Arrow's RE2 engine over
+    the whole column; the others (accents, other scripts' digits, control characters) through Python's `re`,
+    which reads them as it always did. Only cells of at most `MAX_DATE_TEXT` characters are searched, so a
+    1 MB cell costs one length check, not a pattern search over its whole text.
     """
-    full = raw
-    raw = raw[raw.str.len() <= MAX_DATE_TEXT]
-    parts = raw.str.extract(_NUMERIC).reindex(full.index)
-    family = pd.Series("none", index=full.index, dtype="object")
-    numeric = parts["a"].notna()
-    year_first = numeric & (parts["a"].str.len() == 4) & (parts["c"].str.len() <= 2)
-    day_month = numeric & (parts["a"].str.len() <= 2) & parts["c"].str.len().isin([2, 4])
-    family[year_first] = "ymd"
-    family[day_month] = "dm"
-    family[raw.index[raw.str.match(_ZONED)]] = "zoned"
-    rest = raw[family[raw.index] == "none"]
-    family[rest.index[rest.str.match(_SERIAL)]] = "serial"
-    family[rest.index[rest.str.match(_COMPACT)]] = "compact"
-    rest = raw[family[raw.index] == "none"]
-    named = rest.str.contains(_MONTH_NAME) & rest.str.match(_NAMED) & rest.str.contains(_HAS_DAY_AND_YEAR)
-    family[rest.index[named.to_numpy(dtype=bool)]] = "named"
+    index = raw.index
+    try:
+        cells = pa.array(raw.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        short = pc.less_equal(pc.utf8_length(cells), MAX_DATE_TEXT).fill_null(False)
+        plain = pc.and_(short, pc.match_substring_regex(cells, _PRINTABLE_ASCII).fill_null(False)).to_numpy(zero_copy_only=False)
+        exotic = short.to_numpy(zero_copy_only=False) & ~plain
+    except (pa.ArrowException, UnicodeError):   # text UTF-8 cannot hold (a lone surrogate): every cell through `re`
+        cells = pa.array([""] * len(raw), type=pa.string())
+        plain = np.zeros(len(raw), dtype=bool)
+        exotic = (raw.str.len() <= MAX_DATE_TEXT).to_numpy(dtype=bool)
+    parts = _numeric_parts(pc.filter(cells, pa.array(plain)), index[plain])
+    if exotic.any():
+        parts = pd.concat([parts, _numeric_parts_re(raw[exotic])]).reindex(index)
+    else:
+        parts = parts.reindex(index)
+    numeric = parts["alen"].fillna(0).to_numpy() > 0
+    parts = parts.fillna({"a": 0, "b": 0, "c": 0, "alen": 0, "blen": 0, "clen": 0, "H": -1, "M": -1, "S": -1,
+                          "F": -1}).astype({k: "int64" for k in ("a", "b", "c", "alen", "blen", "clen", "H", "M", "S", "F")})
+    parts["sep"] = parts["sep"].where(numeric, None)
+    parts["P"] = parts["P"].where(numeric, "")
+    family = np.full(len(index), "none", dtype=object)
+    alen, clen = parts["alen"].to_numpy(), parts["clen"].to_numpy()
+    family[numeric & (alen == 4) & (clen <= 2)] = "ymd"
+    family[numeric & (alen <= 2) & np.isin(clen, (2, 4))] = "dm"
+    zoned = _matches(cells, raw, plain, exotic, _ZONED_RE2, _ZONED)
+    family[zoned] = "zoned"
+    rest = family == "none"
+    family[rest & _matches(cells, raw, plain, exotic, _SERIAL.pattern, _SERIAL)] = "serial"
+    family[rest & _matches(cells, raw, plain, exotic, _COMPACT.pattern, _COMPACT)] = "compact"
+    rest = (family == "none") & (plain | exotic)
+    if rest.any():    # month names: few cells reach here, and the look-aheads need Python's `re`
+        r = raw[rest]
+        named = r.str.contains(_MONTH_NAME) & r.str.match(_NAMED) & r.str.contains(_HAS_DAY_AND_YEAR)
+        family[np.flatnonzero(rest)[named.to_numpy(dtype=bool)]] = "named"
     parts["family"] = family
     return parts
+
+
+def _matches(cells: pa.Array, raw: pd.Series, plain: np.ndarray, exotic: np.ndarray, re2: str,
+             pattern: re.Pattern) -> np.ndarray:
+    """Which cells match `pattern` from their start (RE2 on the printable-ASCII cells, `re` on the others)."""
+    out = pc.match_substring_regex(cells, re2).fill_null(False).to_numpy(zero_copy_only=False) & plain
+    if exotic.any():
+        out[np.flatnonzero(exotic)[raw[exotic].str.match(pattern).to_numpy(dtype=bool)]] = True
+    return out
+
+
+_PART_COLUMNS = ["a", "b", "c", "alen", "blen", "clen", "sep", "H", "M", "S", "F", "P"]
+
+
+def _numeric_parts(cells: pa.Array, index: pd.Index) -> pd.DataFrame:
+    """The parts of numeric dates among printable-ASCII cells, with RE2 (rows that do not match are left out)."""
+    found = pc.extract_regex(cells, _NUMERIC_RE2)
+    hit = pc.and_(found.is_valid(), pc.equal(pc.struct_field(found, "sep"), pc.struct_field(found, "sep2")))
+    hit = hit.fill_null(False)
+    found = pc.filter(found, hit)
+    where = index[hit.to_numpy(zero_copy_only=False)]
+
+    def field(name: str) -> pa.Array:
+        return pc.struct_field(found, name)
+
+    def number(name: str, missing: int = -1) -> np.ndarray:
+        f = field(name)
+        return pc.if_else(pc.equal(f, ""), missing, pc.cast(pc.if_else(pc.equal(f, ""), "0", f), pa.int64())).to_numpy(zero_copy_only=False)
+
+    f = field("F")
+    micro = pc.cast(pc.utf8_rpad(pc.utf8_slice_codeunits(pc.if_else(pc.equal(f, ""), "0", f), 0, 6), 6, "0"), pa.int64())
+    ampm = pc.utf8_lower(pc.replace_substring(field("P"), ".", ""))
+    return pd.DataFrame({
+        "a": number("a"), "b": number("b"), "c": number("c"),
+        "alen": pc.utf8_length(field("a")).to_numpy(zero_copy_only=False),
+        "blen": pc.utf8_length(field("b")).to_numpy(zero_copy_only=False),
+        "clen": pc.utf8_length(field("c")).to_numpy(zero_copy_only=False),
+        "sep": field("sep").to_numpy(zero_copy_only=False),
+        "H": number("H"), "M": number("M"), "S": number("S"),
+        "F": pc.if_else(pc.equal(f, ""), -1, micro).to_numpy(zero_copy_only=False),
+        "P": ampm.to_numpy(zero_copy_only=False),
+    }, index=where, columns=_PART_COLUMNS)
+
+
+def _numeric_parts_re(raw: pd.Series) -> pd.DataFrame:
+    """The same parts with Python's `re`, for cells RE2 would read differently (non-ASCII digits, other spaces)."""
+    parts = raw.str.extract(_NUMERIC)
+    parts = parts[parts["a"].notna()]
+    frac = parts["F"].fillna("0").str.slice(0, 6).str.ljust(6, "0").astype(int)
+    return pd.DataFrame({
+        "a": parts["a"].astype(int), "b": parts["b"].astype(int), "c": parts["c"].astype(int),
+        "alen": parts["a"].str.len(), "blen": parts["b"].str.len(), "clen": parts["c"].str.len(),
+        "sep": parts["sep"],
+        "H": parts["H"].fillna("-1").astype(int), "M": parts["M"].fillna("-1").astype(int),
+        "S": parts["S"].fillna("-1").astype(int), "F": frac.where(parts["F"].notna(), -1),
+        "P": parts["P"].fillna("").str.replace(".", "", regex=False).str.lower(),
+    }, index=parts.index, columns=_PART_COLUMNS)
 
 
 def _by_family(raw: pd.Series, parts: pd.DataFrame, order: str | None) -> dict[str, pd.Series]:
@@ -240,12 +343,12 @@ def _by_family(raw: pd.Series, parts: pd.DataFrame, order: str | None) -> dict[s
     out = {}
     nat = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
     ymd = fam == "ymd"
-    out["ymd"] = _from_parts(parts["a"], parts["b"], parts["c"], parts, ymd) if ymd.any() else nat
+    out["ymd"] = _from_parts("a", "b", "c", parts, ymd) if ymd.any() else nat
     dm = fam == "dm"
     if dm.any():
-        day, month = (parts["a"], parts["b"]) if order != "month" else (parts["b"], parts["a"])
-        first = _from_parts(parts["c"], month, day, parts, dm)
-        other = _from_parts(parts["c"], day, month, parts, dm & first.isna())
+        day, month = ("a", "b") if order != "month" else ("b", "a")
+        first = _from_parts("c", month, day, parts, dm)
+        other = _from_parts("c", day, month, parts, dm & first.isna())
         swapped = first.isna() & other.notna()
         out["dm"] = first.where(first.notna(), other)
         out["dm_swapped"] = swapped
@@ -276,40 +379,35 @@ def _by_family(raw: pd.Series, parts: pd.DataFrame, order: str | None) -> dict[s
     return out
 
 
-def _from_parts(year: pd.Series, month: pd.Series, day: pd.Series, parts: pd.DataFrame, mask: pd.Series) -> pd.Series:
-    """Timestamps from text parts (NaT for impossible ones: a 31st of February, an hour 25, a month 13)."""
-    idx = mask[mask].index
-    nat = pd.Series(pd.NaT, index=mask.index, dtype="datetime64[us]")
-    if not len(idx):
-        return nat
-    y = year[idx].astype(int)
-    y = y.where(year[idx].str.len() != 2, np.where(y < 69, 2000 + y, 1900 + y))
-    y = y.where(year[idx].str.len() != 3, -1)         # a three-digit year is no year
-    hour = parts["H"][idx].fillna("0").astype(int)
-    ampm = parts["P"][idx].fillna("").str.replace(".", "", regex=False).str.lower()
-    bad_time = ((ampm != "") & ((hour < 1) | (hour > 12))) | (hour > 23)
-    hour = hour.where(ampm != "pm", hour % 12 + 12).where(ampm != "am", hour % 12)
-    minute = parts["M"][idx].fillna("0").astype(int)
-    second = parts["S"][idx].fillna("0").astype(int)
-    fraction = parts["F"][idx].fillna("0").str.slice(0, 6).str.ljust(6, "0").astype(int)
-    month_n, day_n = month[idx].astype(int), day[idx].astype(int)
-    bad = bad_time | (minute > 59) | (second > 59) | (month_n < 1) | (month_n > 12) | (day_n < 1) | (day_n > 31) | (y < 1)
-    frame = pd.DataFrame({"year": y, "month": month_n, "day": day_n, "hour": hour, "minute": minute,
-                          "second": second, "microsecond": fraction}).where(~bad, None)
-    good = frame.dropna().astype(int)
-    got = nat.copy()
-    if len(good):
-        got[good.index] = _assemble(good)
-    return got
-
-
-def _assemble(frame: pd.DataFrame) -> pd.Series:
-    """Datetimes from whole-number parts, any year from 1 to 9999 (out-of-range ones are reported later)."""
-    days = pd.to_datetime(pd.DataFrame({"year": frame["year"].clip(1, 9999), "month": frame["month"], "day": frame["day"]}),
-                          errors="coerce").astype("datetime64[us]")
-    delta = pd.to_timedelta(frame["hour"] * 3600 + frame["minute"] * 60 + frame["second"], unit="s") \
-        + pd.to_timedelta(frame["microsecond"], unit="us")
-    return days + delta
+def _from_parts(year: str, month: str, day: str, parts: pd.DataFrame, mask: pd.Series) -> pd.Series:
+    """Timestamps from the numbers of the parts named year, month and day (NaT for impossible ones: a 31st of
+    February, an hour 25, a month 13), computed on whole columns with numpy's calendar."""
+    take = mask.to_numpy(dtype=bool)
+    got = np.full(len(mask), np.datetime64("NaT"), dtype="datetime64[us]")
+    if not take.any():
+        return pd.Series(got, index=mask.index)
+    p = {k: parts[k].to_numpy()[take] for k in ("H", "M", "S", "F", "P")}
+    y, ylen = parts[year].to_numpy()[take], parts[year[0] + "len"].to_numpy()[take]
+    y = np.where(ylen == 2, np.where(y < 69, 2000 + y, 1900 + y), y)
+    y = np.where(ylen == 3, -1, y)        # a three-digit year is no year
+    hour = np.where(p["H"] < 0, 0, p["H"])
+    ampm = p["P"]
+    timed = ampm != ""
+    bad_time = (timed & ((hour < 1) | (hour > 12))) | (hour > 23)
+    hour = np.where(ampm == "pm", hour % 12 + 12, np.where(ampm == "am", hour % 12, hour))
+    minute, second = np.where(p["M"] < 0, 0, p["M"]), np.where(p["S"] < 0, 0, p["S"])
+    micro = np.where(p["F"] < 0, 0, p["F"])
+    m, d = parts[month].to_numpy()[take], parts[day].to_numpy()[take]
+    bad = bad_time | (minute > 59) | (second > 59) | (m < 1) | (m > 12) | (d < 1) | (d > 31) | (y < 1)
+    yy, mm = np.clip(y, 1, 9999), np.clip(m, 1, 12)
+    months = ((yy - 1970) * 12 + (mm - 1)).astype("datetime64[M]")
+    first = months.astype("datetime64[D]")
+    length = ((months + 1).astype("datetime64[D]") - first).astype(np.int64)
+    bad |= d > length                                    # the 31st of a 30-day month, the 29th of a common February
+    stamp = ((first + (np.clip(d, 1, 31) - 1)).astype("datetime64[us]")
+             + ((hour * 3600 + minute * 60 + second) * 1_000_000 + micro).astype("timedelta64[us]"))
+    got[np.flatnonzero(take)] = np.where(bad, np.datetime64("NaT"), stamp)
+    return pd.Series(got, index=mask.index)
 
 
 def _describe(family: str | None, order: str | None) -> str:
@@ -325,16 +423,16 @@ def _style(family: str | None, parts: pd.DataFrame, order: str | None, among: pd
     mine = among & (parts["family"] == family)
     if family in ("ymd", "dm"):
         sep = parts["sep"][mine].value_counts().idxmax()
-        year = "%y" if (parts["c" if family == "dm" else "a"][mine].str.len() == 2).mean() > 0.5 else "%Y"
+        year = "%y" if (parts["clen" if family == "dm" else "alen"][mine] == 2).mean() > 0.5 else "%Y"
         if family == "ymd":
             date = f"%Y{sep}%m{sep}%d"
         else:
             date = sep.join(("%d", "%m") if order != "month" else ("%m", "%d")) + sep + year
-        timed = parts["H"][mine].notna().mean() > 0.5
+        timed = (parts["H"][mine] >= 0).mean() > 0.5
         if not timed:
             return date
-        ampm = parts["P"][mine].notna().mean() > 0.5
-        seconds = parts["S"][mine].notna().mean() > 0.5
+        ampm = (parts["P"][mine] != "").mean() > 0.5
+        seconds = (parts["S"][mine] >= 0).mean() > 0.5
         return date + (" %I:%M" if ampm else " %H:%M") + (":%S" if seconds else "") + (" %p" if ampm else "")
     return {"zoned": "ISO 8601 with a time zone", "serial": "Excel serial day numbers", "compact": "%Y%m%d",
             "named": "dates with month names"}.get(family, "no dates")

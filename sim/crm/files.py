@@ -312,12 +312,44 @@ _PARSE_ERRORS = (pd.errors.ParserError, csv.Error, ValueError, OverflowError)
 
 
 def _fast_csv(path, encoding: str | None, delimiter: str, skip: int = 0) -> pd.DataFrame:
+    if isinstance(path, Path) and encoding in ("utf-8", "utf-8-sig") and not skip:
+        frame = _arrow_csv(path, delimiter)
+        if frame is not None:
+            return frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
             path, sep=delimiter, encoding=encoding, dtype=str, keep_default_na=False, na_filter=False,
             skip_blank_lines=False, engine="c", on_bad_lines="error", skiprows=skip,
         )
+
+
+def _arrow_csv(path: Path, delimiter: str) -> pd.DataFrame | None:
+    """The file read by Arrow's multi-threaded CSV reader into the same text columns pandas' C parser gives (pandas'
+    own `str` columns, Arrow-backed): every cell text, '' when empty. None when Arrow cannot read it the same way (a
+    row of another width, a blank line, a header with repeated or empty names, bytes that are not UTF-8): pandas'
+    parser then reads it as before."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    try:
+        with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16, use_threads=False),
+                            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                             ignore_empty_lines=False)) as head:
+            names = head.schema.names   # the header, from the first block only
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if len(set(names)) != len(names) or any(not n for n in names):
+        return None
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names}, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    return pd.DataFrame({n: table.column(k).to_pandas() for k, n in enumerate(names)})
 
 
 def _spans_lines(frame: pd.DataFrame, data: bytes, encoding: str, skip: int = 0) -> bool:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..core import schema
 from ..core.outputs import MARKER
@@ -135,10 +137,11 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
     opps = _complete_from_history(opps, history, builder.first_amounts)
-    activities = load_activities(activity_raws, opps)   # sim.crm.activities: meetings, calls, call recordings
+    # sim.crm.activities: meetings, calls, call recordings (the deals are indexed for them only when there are some)
+    activities = load_activities(activity_raws, opps if activity_raws else None)
     tables = Tables(
-        opportunities=schema.conform(opps, "opportunities"),
-        stage_history=schema.conform(history, "stage_history"),
+        opportunities=schema.conform(_text_as_objects(opps, "opportunities"), "opportunities"),
+        stage_history=schema.conform(_text_as_objects(history, "stage_history"), "stage_history"),
         accounts=_accounts(opps),
         activities=activities.table,
         **({} if edits is None else {"field_edits": schema.conform(edits, "field_edits")}),
@@ -554,43 +557,30 @@ class _Builder(IssueLog):
         return outcome, stage, alive
 
     def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
-        """Stage stays from history files: one row per stay, consecutive rows in one stage merged."""
-        known = set(opps["opportunity_id"])
-        parts = []
-        for raw, fmt, spec in files:
-            frame = raw.frame
-            cols = spec.resolve(list(frame.columns))
-            alive = self.readable_rows(raw)
-            out = self.columns(raw, cols, fmt, alive)
-            for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
-                bad = alive & out[c].isna()
-                self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
-                alive &= ~bad
-            orphan = alive & ~out["opportunity_id"].isin(known)
-            self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
-                      "opportunity not among the loaded opportunities")
-            alive &= ~orphan
-            labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
-            meaning = {lab: fmt.stage_meaning(lab) for lab in pd.unique(labels[alive])}
-            alive = self._history_in_lifetime(raw, cols, out, labels.map(meaning), opps, alive)
-            part = pd.DataFrame({"opportunity_id": out["opportunity_id"], "stage": labels.map(meaning),
-                                 "entered_at": out["entered_at"],
-                                 "amount": out.get("amount", pd.Series(np.nan, index=frame.index))})[alive]
-            parts.append(part)
-            self.reports.append(FileReport(raw.name, "history", len(frame), int(alive.sum()), raw.encoding,
-                                           raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
-        rows = pd.concat(parts, ignore_index=True).sort_values(["opportunity_id", "entered_at"], kind="stable")
-        self.first_amounts = rows.dropna(subset=["amount"]).groupby("opportunity_id")["amount"].first()
+        """Stage stays from history files: one row per stay, consecutive rows in one stage merged.
+
+        Each history row finds its deal once (its position among the loaded deals); the lifetime checks, the
+        sort and the stays work on those positions, not by looking the ids up again.
+        """
+        deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
+        index = pd.Index(deals["opportunity_id"])
+        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index) for raw, fmt, spec in files], ignore_index=True)
+        rows = rows.iloc[_order_by_id_and_time(rows["opportunity_id"], rows["entered_at"])]
+        pos = rows.pop("_pos")
+        with_amount = rows["amount"].notna()
+        firsts = rows[with_amount & pos.ne(pos[with_amount].shift()).where(with_amount, False)]
+        self.first_amounts = pd.Series(firsts["amount"].to_numpy(), index=pd.Index(firsts["opportunity_id"].to_numpy(),
+                                       name="opportunity_id"), name="amount", dtype="float64")
         # a new stay starts where the stage differs from the previous row of the same deal
-        new_deal = rows["opportunity_id"].ne(rows["opportunity_id"].shift())
+        new_deal = pos.ne(pos.shift())
         new_stay = new_deal | rows["stage"].ne(rows["stage"].shift())
         stays = rows[new_stay].copy()
-        nxt_same = stays["opportunity_id"].eq(stays["opportunity_id"].shift(-1))
+        stay_pos = pos[new_stay]
+        nxt_same = stay_pos.eq(stay_pos.shift(-1))
         stays["exited_at"] = stays["entered_at"].shift(-1).where(nxt_same)
-        if "closed_at" in opps and opps["closed_at"].notna().any():   # the last stay of a closed deal ends at its close
-            closed = opps.set_index("opportunity_id")["closed_at"]
+        if "closed_at" in deals and deals["closed_at"].notna().any():   # the last stay of a closed deal ends at its close
             last = ~nxt_same
-            stays.loc[last, "exited_at"] = stays.loc[last, "opportunity_id"].map(closed)
+            stays.loc[last, "exited_at"] = deals["closed_at"].to_numpy()[stay_pos[last].to_numpy()]
         stays = stays[~stays["stage"].isin(TERMINAL)]
         # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
         early = stays["exited_at"] < stays["entered_at"]
@@ -598,27 +588,84 @@ class _Builder(IssueLog):
         return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
 
 
+    def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+        """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
+        deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns."""
+        frame = raw.frame
+        cols = spec.resolve(list(frame.columns))
+        alive = self.readable_rows(raw)
+        out = self.columns(raw, cols, fmt, alive)
+        for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
+            bad = alive & out[c].isna()
+            self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
+            alive &= ~bad
+        pos = index.get_indexer(out["opportunity_id"])
+        orphan = alive & (pos < 0)
+        self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
+                  "opportunity not among the loaded opportunities")
+        alive &= ~orphan
+        labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
+        stages = _meanings(labels, alive, fmt)
+        alive = self._history_in_lifetime(raw, cols, out, stages, deals, alive, pos)
+        keep = alive.to_numpy()
+        ids = deals["opportunity_id"].to_numpy(dtype=object)[pos[keep]]
+        amount = out["amount"].to_numpy(dtype="float64")[keep] if "amount" in out else np.full(int(keep.sum()), np.nan)
+        self.reports.append(FileReport(raw.name, "history", len(frame), int(keep.sum()), raw.encoding,
+                                       raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
+        # object columns stay object (pandas would copy the text into Arrow strings, and the schema back into objects)
+        return pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
+                             "stage": pd.Series(stages.to_numpy()[keep], dtype=object),
+                             "entered_at": out["entered_at"].to_numpy(dtype="datetime64[ns]")[keep],
+                             "amount": amount, "_pos": pos[keep]})
+
     def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
-                             opps: pd.DataFrame, alive: pd.Series) -> pd.Series:
+                             deals: pd.DataFrame, alive: pd.Series, pos: np.ndarray) -> pd.Series:
         """Stage changes outside the deal's life, compared by day (a close date has no time of day): one to an open
         stage after the deal closed is rejected (the deal ended at its close; a deal won in May does not end in
-        Negotiation); one before the deal was created is read as entered at its creation. Both listed."""
-        entered, ids = out["entered_at"], out["opportunity_id"]
-        by_id = opps.drop_duplicates("opportunity_id").set_index("opportunity_id")
-        if "closed_at" in by_id:
-            closed = ids.map(by_id["closed_at"]).astype("datetime64[ns]")
+        Negotiation); one before the deal was created is read as entered at its creation. Both listed. `pos` is each
+        row's deal among `deals` (-1: none)."""
+        entered = out["entered_at"]
+        if "closed_at" in deals:
+            closed = _at(deals["closed_at"], pos, entered.index)
             late = alive & closed.notna() & (entered.dt.normalize() > closed.dt.normalize()) & ~stages.isin(TERMINAL)
             self.flag("rejected", raw, late, cols["entered_at"], raw.frame[cols["entered_at"]],
                       "a stage change after the deal closed (" + closed[late].dt.strftime("%Y-%m-%d") + "); not used")
             alive = alive & ~late
-        if "created_at" in by_id:
-            created = ids.map(by_id["created_at"]).astype("datetime64[ns]")
+        if "created_at" in deals:
+            created = _at(deals["created_at"], pos, entered.index)
             early = alive & created.notna() & (entered.dt.normalize() < created.dt.normalize())
             self.flag("repaired", raw, early, cols["entered_at"], raw.frame[cols["entered_at"]],
                       "before the deal was created (" + created[early].dt.strftime("%Y-%m-%d")
                       + "); read as entered when it was created")
             out["entered_at"] = entered.where(~early, created)
         return alive
+
+
+def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
+    """The deals' dates at positions `pos` (NaT where -1), as datetime64[ns]."""
+    values = dates.to_numpy(dtype="datetime64[ns]")
+    taken = values[np.where(pos < 0, 0, pos)] if len(values) else np.full(len(pos), np.datetime64("NaT"), "datetime64[ns]")
+    return pd.Series(np.where(pos < 0, np.datetime64("NaT"), taken), index=index, dtype="datetime64[ns]")
+
+
+def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format) -> pd.Series:
+    """What each row's stage label means (worked out once per distinct label of the rows still alive; NaN elsewhere)."""
+    codes, uniq = pd.factorize(labels)
+    live = np.unique(codes[alive.to_numpy() & (codes >= 0)])
+    table = np.full(len(uniq) + 1, np.nan, dtype=object)
+    table[live] = [fmt.stage_meaning(uniq[k]) for k in live]
+    return pd.Series(table[codes], index=labels.index, dtype="object")
+
+
+def _order_by_id_and_time(ids: pd.Series, when: pd.Series) -> np.ndarray:
+    """Positions that sort rows by opportunity id, then time, stably (Arrow's sort: UTF-8 byte order is the code
+    point order Python sorts text by)."""
+    try:
+        keys = pa.table({"id": pa.array(ids.to_numpy(dtype=object), type=pa.string(), from_pandas=True),
+                         "at": pa.array(when.to_numpy(dtype="datetime64[ns]"))})
+    except (pa.ArrowException, UnicodeError):
+        return np.lexsort((when.to_numpy(dtype="datetime64[ns]"), pd.factorize(ids, sort=True)[0]))
+    return pc.sort_indices(keys, sort_keys=[("id", "ascending"), ("at", "ascending")]).to_numpy()
 
 
 def _listed(fmt: Format, label: str) -> bool:
@@ -632,10 +679,37 @@ def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amou
     opps = opps.copy()
     if len(first_amounts) and ("first_estimate" not in opps or opps["first_estimate"].isna().all()):
         opps["first_estimate"] = opps["opportunity_id"].map(first_amounts).astype("float64")
-    last_stage = history.groupby("opportunity_id", sort=False)["stage"].last()
     fill = opps["stage"].isna()
-    opps.loc[fill, "stage"] = opps.loc[fill, "opportunity_id"].map(last_stage)
+    index = pd.Index(opps["opportunity_id"])
+    if not index.is_unique:
+        last_stage = history.groupby("opportunity_id", sort=False)["stage"].last()
+        opps.loc[fill, "stage"] = opps.loc[fill, "opportunity_id"].map(last_stage)
+        return opps
+    # each deal's last stage in the history: the last row with a stage, found by position, not by a group-by on ids
+    pos = index.get_indexer(history["opportunity_id"])
+    stage = history["stage"].to_numpy(dtype=object)
+    rows = np.flatnonzero((pos >= 0) & pd.notna(stage))[::-1]
+    deals, first = np.unique(pos[rows], return_index=True)
+    last = np.full(len(opps), np.nan, dtype=object)
+    last[deals] = stage[rows[first]]
+    opps.loc[fill, "stage"] = last[fill.to_numpy()]
     return opps
+
+
+def _text_as_objects(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The table's declared text columns held in pandas' Arrow `str` dtype turned into the objects the schema keeps
+    (str, None for missing), one Python string per distinct value: what `schema.conform` would make of them, without
+    a new string per row (a million-row column of three outcomes holds three strings, not a million)."""
+    text = [c.name for c in schema.TABLES[table].cols if c.kind == "str" and c.name in df
+            and df[c.name].dtype != "object" and pd.api.types.is_string_dtype(df[c.name])]
+    if not text:
+        return df
+    df = df.copy(deep=False)
+    for name in text:
+        codes, uniq = pd.factorize(df[name])
+        table_ = np.append(np.asarray(uniq, dtype=object), None)
+        df[name] = pd.Series(table_[codes], index=df.index, dtype="object")
+    return df
 
 
 def _accounts(opps: pd.DataFrame) -> pd.DataFrame:
