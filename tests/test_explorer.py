@@ -176,3 +176,48 @@ def test_the_incentives_preset_runs_a_programme_from_the_start():
     sc = sim.Scenario.preset("incentives")
     assert sc.reps.quota and len(sc.policies.incentives.rules) == 2
     assert "incentives" in sim.Scenario.presets()
+
+
+@pytest.fixture(scope="module")
+def page_pool():
+    """The page's process pool (forkserver or spawn, warmed), shared by the tests below to spare start-ups."""
+    from sim.explorer.pool import Pool
+
+    pool = Pool(workers=2)
+    assert len(pool.wait_warm(timeout=300)) >= 1          # the warm-up ran a simulation in the workers
+    yield pool
+    pool.close()
+    assert not any(p.is_alive() for p in (pool.executor._processes or {}).values())
+
+
+def test_the_pool_gives_the_same_answer_as_serial(page_pool):
+    """Issue 28: the page's replications run on its pool with common random numbers: identical numbers."""
+    assert page_pool.context.get_start_method() in ("forkserver", "spawn")   # never fork in a kernel
+    base = sim.Scenario.preset("baseline").replace(days=120)
+    more = L.apply(base, {"reps.count": 10})
+    serial = whatif.answer(base, more, seed=3, max_n=30)
+    pooled = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
+    assert pooled.replications == serial.replications >= 20
+    assert pooled.table.equals(serial.table) and pooled.sentence() == serial.sentence()
+
+
+def test_a_second_quick_move_cancels_the_first_and_the_page_shows_its_answer(tmp_path, page_pool):
+    """Issue 28: two levers moved one right after the other: the page says "Running…", the first move's queued
+    runs are cancelled, and the answer shown (and kept for a snapshot) is the second move's, the same numbers
+    as a serial answer to the second move."""
+    app = Explorer(tmp_path, seed=5, max_n=40, executor=page_pool.executor)
+    app.controls["reps.count"].value = app.start.reps.count + 2
+    first = app._ticket
+    assert "Running…" in app.result.value and app.answer is None
+    app.controls["policies.qualification"].value = True          # the second move, at once
+    assert first.cancelled and app._ticket is not first and "Running…" in app.result.value
+    got = app.wait(timeout=600)
+    assert got is not None and app.current.reps.count == app.start.reps.count + 2
+    assert app.current.policies.qualification is not None
+    want = whatif.answer(app.start, app.current, seed=5, max_n=40)     # serial, the second move's scenario
+    assert got.table.equals(want.table)
+    assert got.sentence() in app.result.value and "Running…" not in app.result.value
+    assert app.chart.outputs and "image/png" in app.chart.outputs[0]["data"]
+    assert app.snapshot() is not None
+    app.close()                                                   # not its pool: the pool goes on for others
+    assert page_pool.ticket().submit(pow, 2, 5).result(timeout=300) == 32

@@ -1,0 +1,94 @@
+"""The explorer page's own process pool: started when the page opens, warm before the first move, and shared
+by the moves so that a newer move can cancel what an older one queued.
+
+A page runs in a Jupyter (or Voilà) kernel, where forking a process that already runs threads, a event loop and
+widgets is not safe: the pool uses a `forkserver` context (its server imports `sim` once, and each worker is
+forked from that clean server) or `spawn` where there is no forkserver. Workers are set up by
+`replicate.worker_start`, so they end when the kernel does (even when it is killed). Each worker runs one tiny
+simulation as soon as it starts (`warm`), so the first move does not pay for the imports.
+
+`Pool.ticket()` is one move's view of the pool: a `concurrent.futures.Executor` that `sim.compare` submits its
+chunks to; `Ticket.cancel()` cancels everything it queued (chunks already running finish and are discarded by
+the caller). Numbers do not depend on the pool: replication i always runs on seed i.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, wait
+
+from ..experiments.replicate import stop_pool, worker_start
+
+
+def warm() -> int:
+    """Worker: import the simulator and run one short simulation, so the first real run meets warm caches."""
+    from ..experiments.simulate import simulate
+    from ..scenario import Scenario
+
+    simulate(Scenario.preset("baseline").replace(days=30), seed=0)
+    return os.getpid()
+
+
+def _context() -> mp.context.BaseContext:
+    """`forkserver` (its server preloads `sim`) where the platform has it, else `spawn`: never `fork` in a kernel."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["sim"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+class Pool:
+    """A process pool for one page, on `workers` processes (all cores by default), warming as it starts."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.context = _context()
+        self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=worker_start)
+        self.warming = [self.executor.submit(warm) for _ in range(self.workers)]   # one per worker: all start now
+
+    def wait_warm(self, timeout: float | None = None) -> set[int]:
+        """Block until the warm-up runs are done; the workers' process ids."""
+        done, _ = wait(self.warming, timeout=timeout)
+        return {f.result() for f in done}
+
+    def ticket(self) -> Ticket:
+        """A fresh executor view for one move: what it submits can be cancelled together."""
+        return Ticket(self.executor, self.workers)
+
+    def close(self) -> None:
+        """End the workers now (the page is closed); queued work is cancelled."""
+        stop_pool(self.executor)
+
+
+class Ticket(Executor):
+    """One move's share of the page's pool (or of any executor). After `cancel()`, its queued chunks never start and a new submit
+    raises `CancelledError`, so a `sim.compare` running on it stops at its next chunk."""
+
+    def __init__(self, executor: Executor, workers: int | None = None):
+        self.executor = executor
+        self._max_workers = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1   # chunk sizes
+        self._futures: list[Future] = []
+        self._lock = threading.Lock()
+        self.cancelled = False
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        with self._lock:
+            if self.cancelled:
+                raise CancelledError("a newer move replaced this one")
+            fut = self.executor.submit(fn, *args, **kwargs)
+            self._futures.append(fut)
+            return fut
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            for fut in self._futures:
+                fut.cancel()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """The pool is the page's, not this move's: shutting a ticket down only cancels its queued work."""
+        if cancel_futures:
+            self.cancel()
