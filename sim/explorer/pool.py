@@ -47,10 +47,17 @@ class Pool:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.context = _context()
         self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=worker_start)
+        self.warming: list[Future] = []
+        # workers start (the forkserver imports sim first) in a thread: the page opens without waiting for them
+        self._starting = threading.Thread(target=self._start, name="whatif-pool-start", daemon=True)
+        self._starting.start()
+
+    def _start(self) -> None:
         self.warming = [self.executor.submit(warm) for _ in range(self.workers)]   # one per worker: all start now
 
     def wait_warm(self, timeout: float | None = None) -> set[int]:
         """Block until the warm-up runs are done; the workers' process ids."""
+        self._starting.join(timeout)
         done, _ = wait(self.warming, timeout=timeout)
         return {f.result() for f in done}
 
@@ -60,6 +67,7 @@ class Pool:
 
     def close(self) -> None:
         """End the workers now (the page is closed); queued work is cancelled."""
+        self._starting.join()
         stop_pool(self.executor)
 
 
