@@ -221,3 +221,38 @@ def test_a_second_quick_move_cancels_the_first_and_the_page_shows_its_answer(tmp
     assert app.snapshot() is not None
     app.close()                                                   # not its pool: the pool goes on for others
     assert page_pool.ticket().submit(pow, 2, 5).result(timeout=300) == 32
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+def test_the_pages_workers_die_with_its_kernel(tmp_path):
+    """Issue 28: a kernel killed hard (SIGKILL) leaves none of its pool's workers running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "kernel.py"
+    script.write_text("if __name__ == '__main__':\n"
+                      "    import time\n    from sim.explorer.pool import Pool\n"
+                      "    print(*Pool(workers=2).wait_warm(timeout=300), flush=True)\n    time.sleep(600)\n")
+    kernel = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(p) for p in kernel.stdout.readline().split()]
+        assert workers and all(os.path.exists(f"/proc/{p}") for p in workers)
+    finally:
+        kernel.send_signal(signal.SIGKILL)
+        kernel.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers)
+
+
+def _alive(pid: int) -> bool:
+    """A process that is running (a zombie waiting for its reaper is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
