@@ -44,10 +44,17 @@ deps-hash:
 # Two simulated years of the `demo` preset written as a Salesforce export (opportunities, stage history, activity
 # files, loss reasons, competitors, quotas) with a few rows broken on purpose, and the report built on it; the
 # report prints the path of its index.html. Exit status 1 (an analysis skipped or failed) still shows the report.
+# The export is taken as of the run's last day, and the same history's export two weeks earlier is kept before it
+# in a store of its own (runs/demo-history.duckdb, two snapshots), so the report opens with what changed since.
+DEMO_END     := 2027-12-31
+DEMO_EARLIER := 2027-12-17
 demo: install
-	rm -rf runs/demo-export
-	$(BIN)/playbook synth --crm salesforce --scenario demo --seed 7 --broken 12 --out runs/demo-export
-	$(BIN)/playbook report runs/demo-export --crm salesforce --seed 7 -o runs/demo-report --force || [ $$? -eq 1 ]
+	rm -rf runs/demo-export runs/demo-export-earlier runs/demo-history.duckdb
+	$(BIN)/playbook synth --crm salesforce --scenario demo --seed 7 --as-of $(DEMO_EARLIER) --out runs/demo-export-earlier
+	$(BIN)/playbook ingest runs/demo-export-earlier --crm salesforce --as-of $(DEMO_EARLIER) --store runs/demo-history.duckdb
+	$(BIN)/playbook synth --crm salesforce --scenario demo --seed 7 --broken 12 --as-of $(DEMO_END) --out runs/demo-export
+	$(BIN)/playbook report runs/demo-export --crm salesforce --seed 7 -o runs/demo-report --force --store runs/demo-history.duckdb || [ $$? -eq 1 ]
+	$(BIN)/playbook history --store runs/demo-history.duckdb
 
 test: install
 	PLAYBOOK_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval -p no:cacheprovider

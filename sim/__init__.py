@@ -21,12 +21,16 @@ from importlib.metadata import PackageNotFoundError, version
 os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
 from . import crm   # `sim.crm.load(...)` after `import sim`, as the README shows
+from .analysis.changes import changes
 from .core.schema import Col, Table
 from .core.tables import Tables
 from .engine.hooks import ModelView, Policy, PolicyRun, register, unregister
 from .engine.priority import Level, Priority
 from .experiments.backtest import backtest
 from .experiments.calibrate import calibrate
+from .experiments.forecast_backtest import forecast_backtest
+from .experiments.pipeline_forecast import forecast
+from .experiments.plan import Costs, Plan, plan
 from .experiments.replicate import compare, replicate, replicate_each, summarise
 from .experiments.sensitivity import sensitivity
 from .experiments.simulate import SimResult, simulate
@@ -40,5 +44,5 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 __all__ = ["Col", "crm", "Level", "ModelView", "Policy", "PolicyRun", "Priority", "Scenario", "ScenarioError", "SimResult", "Table", "Tables",
-           "Sweep", "backtest", "calibrate", "compare", "register", "replicate", "replicate_each", "sensitivity",
+           "Sweep", "Costs", "Plan", "plan", "backtest", "calibrate", "changes", "compare", "forecast", "forecast_backtest", "register", "replicate", "replicate_each", "sensitivity",
            "simulate", "summarise", "sweep", "unregister", "validate", "__version__"]

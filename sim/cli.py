@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import math
 import os
@@ -33,14 +34,21 @@ from .scenario import MAX_LEADS, Scenario, ScenarioError, run_size
 from .experiments.simulate import simulate
 from .experiments.calibrate import calibrate
 from .experiments.validate import validate
+from .core.amounts import parse_amount, parse_share
 from .core.schema import TableError
 from .core.outputs import OutputError, OutputFolder, check_replaceable, write_text
 from .analysis.sufficiency import WIN_RATES, sufficiency
 from .analysis.sufficiency import open_as_lost as repair
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
+from .crm.as_of import as_of as export_as_of
+from .crm.history_formats import LAYOUTS
+from .crm.store import Store, StoreError, default_store
 from .crm.synth import breakable, write_export
+from .analysis.category_scores import category_scores
+from .analysis.changes import changes as pipeline_changes
 from .explorer import serve as explorer_serve
+from . import cli_forecast
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -72,6 +80,38 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 SEED = whole_number(0)
+
+
+def iso_date(text: str) -> pd.Timestamp:
+    """An argparse type: a calendar date written YYYY-MM-DD."""
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD (e.g. 2026-03-31)") from None
+
+
+def store_args(p: argparse.ArgumentParser) -> None:
+    """--store and --wait, for every command that uses the store of exports."""
+    p.add_argument("--store", type=Path, default=default_store(),
+                   help=f"the store of exports, a DuckDB file (default: $PLAYBOOK_STORE if set, else "
+                        f"runs/history.duckdb; here {default_store()})")
+    p.add_argument("--wait", type=whole_number(0, 3600), default=30, metavar="SECONDS",
+                   help="how long to wait for another playbook using the store before giving up (default 30)")
+
+
+def _typed(parse: Callable[[str], float], name: str) -> Callable[[str], float]:
+    """An argparse type from a parser raising ValueError: its message becomes the flag's error."""
+    def typed(text: str) -> float:
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    typed.__name__ = name
+    return typed
+
+
+AMOUNT = _typed(parse_amount, "amount")
+SHARE = _typed(parse_share, "share")
 
 
 def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
@@ -227,11 +267,12 @@ def _check_args(p: argparse.ArgumentParser) -> None:
     how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
     p.add_argument("--show", type=whole_number(0), default=10, help="how many rejected rows and repaired values to list (default 10)")
     _open_as_lost_arg(p)
+    p.add_argument("--pipeline", metavar="NAME", help="keep the deals of one pipeline (HubSpot exports with several)")
 
 
 @command("check", "load a CRM export, print what was read, loaded and rejected; exit 1 if nothing usable loaded", _check_args)
 def cmd_check(args: argparse.Namespace) -> int:
-    result = load_export(args.export, crm=args.crm, mapping=args.mapping)
+    result = load_export(args.export, crm=args.crm, mapping=args.mapping, pipeline=args.pipeline)
     summary = result.summary()
     print(f"{args.export}: {summary['format']} export")
     for warning in summary["warnings"]:
@@ -284,6 +325,13 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     _large_arg(p)
     p.add_argument("--broken", type=whole_number(0), default=0, metavar="N",
                    help="damage N rows on purpose (listed in broken_rows.json) to exercise data-quality checks")
+    p.add_argument("--as-of", type=iso_date, metavar="DATE",
+                   help="write the export the CRM would have shown at the end of DATE (YYYY-MM-DD) for the same "
+                        "simulated history: later deals absent, stages, amounts and close dates as they stood")
+    p.add_argument("--history", choices=sorted(LAYOUTS),
+                   help="write the stage history in another layout the CRM exports: " + ", ".join(
+                       f"{k} ({v})" for k, v in LAYOUTS.items()) + " (wide: HubSpot's 'Date entered/exited' "
+                       "columns; hs_v2: the same under internal names; field: Salesforce's Opportunity Field History)")
 
 
 @command("synth", "write a simulated pipeline as a CRM would export it (column names, formats, stage labels; "
@@ -293,12 +341,18 @@ def cmd_synth(args: argparse.Namespace) -> int:
     check_replaceable(args.out, "--out", kind="synthetic export", force=None, protect=inputs)
     scenario = Scenario.load(args.scenario)
     check_size([scenario], 1, args.large)
+    if args.history is not None and LAYOUTS[args.history] != args.crm:
+        raise UsageError(f"--history {args.history} is a {LAYOUTS[args.history]} layout; use it with --crm {LAYOUTS[args.history]}")
     with OutputFolder(args.out, "--out", kind="synthetic export", protect=inputs) as tmp:
         tables = simulate(scenario, seed=args.seed).tables
-        written = write_export(tables, args.crm, tmp, seed=args.seed, broken=args.broken, quota=scenario.reps.quota)
+        if args.as_of is not None:
+            tables = export_as_of(tables, args.as_of)
+        written = write_export(tables, args.crm, tmp, seed=args.seed, broken=args.broken, quota=scenario.reps.quota,
+                               history=args.history)
     paths = [args.out / p.name for p in written]
     broken = min(args.broken, breakable(len(tables.opportunities)))
     print(f"wrote a simulated {args.crm} export of {scenario.name!r} (seed {args.seed}, "
+          + (f"as of {args.as_of:%Y-%m-%d}, " if args.as_of is not None else "") +
           f"{len(tables.opportunities)} deals, {broken} broken rows):")
     if broken < args.broken:
         print(f"  note: --broken {args.broken} asked for more than this export can break: "
@@ -325,6 +379,17 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=whole_number(1), help="seconds one notebook cell may run before it counts as failed (default: no limit)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _open_as_lost_arg(p)
+    p.add_argument("--pipeline", metavar="NAME", help="report on the deals of one pipeline (HubSpot exports with several)")
+    store_args(p)
+    p.add_argument("--no-store", action="store_true", help="do not keep the export in the store of exports")
+    _report_plan_args(p)
+
+
+def _report_plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", type=AMOUNT, help="add a Plan section: P(hitting this bookings target), e.g. 12M")
+    p.add_argument("--within", help="with --target: the period (default: the year after the export's last date)")
+    p.add_argument("--confidence", type=SHARE, default=0.8, help="with --target: the chance to plan for (default 0.8)")
+    p.add_argument("--levers", default="reps.count", help="with --target: levers to search, as for playbook plan")
 
 
 @command("report", "run every principle notebook on an export and write a static report (index.html, data quality)", _report_args)
@@ -336,6 +401,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"export: {args.export} does not exist")
     if args.mapping is not None and not args.mapping.is_file():
         raise UsageError(f"--mapping: {args.mapping} is not a file")
+    if args.pipeline is not None and args.export is None:
+        raise UsageError("--pipeline: give the export whose pipeline to report on")
     if args.notebooks is not None and not args.notebooks.is_dir():
         raise UsageError(f"--notebooks: {args.notebooks} is not a folder")
     out = args.out or Path("reports") / (args.export.stem if args.export else "demo")
@@ -355,10 +422,16 @@ def cmd_report(args: argparse.Namespace) -> int:
             report = build_report(export, out, crm=crm, mapping=args.mapping, notebooks=args.notebooks or NOTEBOOKS,
                                   seed=args.seed, reps=args.reps, workers=args.workers, force=args.force,
                                   progress=False if args.no_progress else None, timeout=args.timeout,
-                                  open_as_lost=None if args.open_as_lost is None else (_idle_days(args.open_as_lost) or "auto"))
+                                  open_as_lost=None if args.open_as_lost is None else (_idle_days(args.open_as_lost) or "auto"),
+                                  store=None if args.no_store or args.export is None else args.store,
+                                  store_wait=args.wait, pipeline=args.pipeline,
+                                  plan=None if args.target is None else {"target": args.target, "within": args.within,
+                                                                         "confidence": args.confidence, "levers": args.levers})
     except ReportError as err:
         raise UsageError(str(err)) from None
     t = report.timings
+    if report.stored:
+        print(report.stored)
     print(f"report: {len(report.cards)} notebooks in {t['total']:.1f} s "
           f"(loading {t['loading']:.1f} s, notebooks {t['notebooks']:.1f} s, pages {t['pages']:.1f} s)")
     for card in report.cards:
@@ -479,7 +552,7 @@ def write_json(path: Path, value) -> None:
 # ---- the error boundary --------------------------------------------------------------------------------
 def user_error(err: BaseException) -> str | None:
     """What to tell the user about `err` when it comes from their input or their machine; None for a bug."""
-    if isinstance(err, (UsageError, ScenarioError, TableError, ExportError, OutputError)) or type(err).__name__ == "ReportError":
+    if isinstance(err, (UsageError, ScenarioError, TableError, ExportError, OutputError, StoreError)) or type(err).__name__ == "ReportError":
         return str(err)
     if isinstance(err, OSError):
         return os_message(err)
@@ -591,6 +664,193 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         return explorer_serve.serve(args.port, args.folder)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+# ---- ingest / history / changes (the store of exports) ---------------------------------------------------
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("export", type=Path, help="an export file (CSV/XLSX) or a folder holding the files of one export")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--crm", choices=sorted(PRESETS), help="the CRM it came from (default: recognised from the header)")
+    how.add_argument("--mapping", type=Path, help="a mapping YAML for any other export (see examples/)")
+    p.add_argument("--as-of", type=iso_date, metavar="DATE",
+                   help="the date the export was taken, YYYY-MM-DD (default: the newest date in it)")
+    p.add_argument("--pipeline", metavar="NAME", help="keep the deals of one pipeline (HubSpot exports with several)")
+    store_args(p)
+
+
+@command("ingest", "load a CRM export and keep it in the store of exports as a snapshot (the same export twice "
+                   "is kept once)", _ingest_args)
+def cmd_ingest(args: argparse.Namespace) -> int:
+    return ingest_export(args.export, args.crm, args.mapping, args.as_of, args.store, args.wait, args.pipeline)
+
+
+def ingest_export(export: Path, crm: str | None, mapping: Path | None, as_of: pd.Timestamp | None, store: Path,
+                  wait: float, pipeline: str | None = None) -> int:
+    """Load `export`, say what was read, and store it as a snapshot (or say it already is one)."""
+    result = load_export(export, crm=crm, mapping=mapping, pipeline=pipeline)
+    summary = result.summary()
+    print(f"{export}: {summary['format']} export, {summary['rows_read']:,} rows read, {summary['rows_loaded']:,} "
+          f"loaded, {summary['rows_rejected']:,} rejected (`playbook check` lists them)")
+    for warning in summary["warnings"]:
+        print(f"  WARNING: {warning}")
+    with Store.open(store, wait=wait) as s:
+        added = s.ingest(result.tables, summary, source=str(export), as_of=as_of, format=summary["format"])
+        print(added.message(store))
+    return 0
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    store_args(p)
+    p.add_argument("--json", action="store_true", help="print the snapshots as JSON")
+
+
+@command("history", "list the snapshots in the store of exports (as-of date, deals, open pipeline, source)", _history_args)
+def cmd_history(args: argparse.Namespace) -> int:
+    return list_history(args.store, args.wait, args.json)
+
+
+def list_history(store: Path, wait: float, as_json: bool) -> int:
+    with Store.open(store, read_only=True, wait=wait) as s:
+        snaps, size = s.snapshots(), s.size()
+    if as_json:
+        print(json.dumps([{"id": x.id, "as_of": f"{x.as_of:%Y-%m-%d}", "as_of_given": x.as_of_given,
+                           "source": x.source, "format": x.format, "deals": x.opportunities, "open_deals": x.open_deals,
+                           "open_amount": round(x.open_amount, 2), "ingested_at": f"{x.ingested_at:%Y-%m-%d %H:%M:%S}",
+                           "fingerprint": x.fingerprint} for x in snaps], indent=2))
+        return 0
+    print(f"{store}: {len(snaps)} snapshot(s), {size / 1e6:,.1f} MB")
+    for x in snaps:
+        print(f"  #{x.id:<3} as of {x.as_of:%Y-%m-%d}{'*' if x.as_of_given else ' '} {x.opportunities:>7,} deals, "
+              f"{x.open_deals:>6,} open worth {x.open_amount:>16,.2f}  {x.format or ''}  {x.source}  "
+              f"(ingested {x.ingested_at:%Y-%m-%d %H:%M} UTC)")
+    if any(x.as_of_given for x in snaps):
+        print("  * as-of date given with --as-of (else the newest date in the export)")
+    return 0
+
+
+def _changes_args(p: argparse.ArgumentParser) -> None:
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--since", type=iso_date, metavar="DATE",
+                       help="compare the newest snapshot with the newest one as of DATE or earlier (YYYY-MM-DD)")
+    which.add_argument("--previous", action="store_true",
+                       help="compare the newest snapshot with the one before it (the default)")
+    p.add_argument("--by", choices=("owner", "segment"), help="also break the waterfall down by owner or segment")
+    p.add_argument("--json", action="store_true",
+                   help='print {"from", "to", "open_before", "open_after", "headings", "deals"} as JSON')
+    p.add_argument("--figure", type=Path, metavar="PNG", help="write the waterfall figure to this file")
+    store_args(p)
+
+
+@command("changes", "what changed in the open pipeline between two stored exports: created, won, lost, pushed "
+                    "out, pulled in, amount up or down, stage forward or back, vanished", _changes_args)
+def cmd_changes(args: argparse.Namespace) -> int:
+    return show_changes(args.store, args.wait, args.since, args.by, args.json, args.figure)
+
+
+def pick_snapshots(snaps: list, since: pd.Timestamp | None, store: Path) -> tuple:
+    """The two snapshots to compare: the newest, and the one before it (or the newest as of `since`)."""
+    if len(snaps) < 2:
+        raise UsageError(f"{store}: holds {len(snaps)} snapshot(s); ingest a later export to see what changed")
+    newest = snaps[-1]
+    earlier = snaps[:-1]
+    if since is not None:
+        earlier = [x for x in earlier if x.as_of <= since]
+        if not earlier:
+            raise UsageError(f"--since {since:%Y-%m-%d}: no earlier snapshot is as of that date or before; the "
+                             "snapshots are as of " + ", ".join(f"{x.as_of:%Y-%m-%d}" for x in snaps))
+    return earlier[-1], newest
+
+
+def show_changes(store: Path, wait: float, since: pd.Timestamp | None, by: str | None, as_json: bool,
+                 figure: Path | None) -> int:
+    with Store.open(store, read_only=True, wait=wait) as s:
+        old, new = pick_snapshots(s.snapshots(), since, store)
+        result = pipeline_changes(s.tables(old.id), s.tables(new.id), old.as_of, new.as_of)
+    if figure is not None:
+        output_folder(figure.parent, "--figure")
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        result.figure().savefig(figure, dpi=120)
+    if as_json:
+        print(json.dumps(finite(result.to_json(by)), indent=1))
+        return 0
+    unit = f" {result.currency}" if result.currency else ""
+    print(f"open pipeline {result.open_before:,.2f}{unit} (snapshot {old.label}) -> {result.open_after:,.2f}{unit} "
+          f"(snapshot {new.label})")
+    table = result.headings()
+    for name, row in table.iterrows():
+        print(f"  {name:<14} {int(row['count']):>6,} deals  {row['amount']:>+18,.2f}")
+    print(f"  {'total':<14} {int(table['count'].sum()):>6,} deals  {table['amount'].sum():>+18,.2f}")
+    if by is not None:
+        for key, group in result.by(by).items():
+            moved = ", ".join(f"{h} {v['count']} ({v['amount']:+,.0f})" for h, v in group["headings"].items()
+                              if v["count"] and h != "unchanged")
+            print(f"  {by} {key}: {group['open_before']:,.2f} -> {group['open_after']:,.2f}: {moved or 'no change'}")
+    if figure is not None:
+        print(f"wrote {figure}")
+    return 0
+
+
+def _categories_args(p: argparse.ArgumentParser) -> None:
+    store_args(p)
+
+
+@command("categories", "score the export's own forecast categories (commit, best case, pipeline) in each stored "
+                       "snapshot against what then closed by the end of the quarter", _categories_args)
+def cmd_categories(args: argparse.Namespace) -> int:
+    return show_category_scores(args.store, args.wait)
+
+
+def show_category_scores(store: Path, wait: float) -> int:
+    with Store.open(store, read_only=True, wait=wait) as s:
+        scores = category_scores([(x.as_of, s.tables(x.id)) for x in s.snapshots()])
+    if scores.empty:
+        print(f"{store}: no snapshot with forecast categories whose quarter has ended in a later snapshot yet")
+    for r in scores.itertuples(index=False):
+        print(f"  as of {r.as_of:%Y-%m-%d} for {r.period}: {r.category:<10} {r.deals:>5,} deals {r.amount:>16,.2f}; "
+              f"won by the quarter's end {r.won_deals:>5,} deals {r.won_amount:>16,.2f} "
+              f"({'n/a' if pd.isna(r.won_share) else f'{r.won_share:.0%}'}; judged by the snapshot as of {r.judged_by:%Y-%m-%d})")
+    if scores.attrs.get("pending"):
+        print("  not judged yet (no later snapshot after the quarter's end): "
+              + ", ".join(f"{d:%Y-%m-%d}" for d in scores.attrs["pending"]))
+    return 0
+
+
+# ---- plan -----------------------------------------------------------------------------------------------
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="a preset name or a scenario YAML (e.g. from playbook calibrate)")
+    p.add_argument("--target", type=AMOUNT, required=True, help="bookings to reach, e.g. 12M, 750k")
+    p.add_argument("--within", required=True, help="the period: a year (2027), quarter (2027-Q1) or month (2027-03)")
+    p.add_argument("--confidence", type=SHARE, default=0.8, help="the chance of reaching it to plan for (default 0.8)")
+    p.add_argument("--levers", default="reps.count",
+                   help="one to three comma-separated levers: reps.count, hires, hires@2027-09-01, market.leads_per_month, "
+                        "policies.qualification.threshold, ...; a range as reps.count=8:20 (default reps.count)")
+    p.add_argument("--budget", type=AMOUNT, help="most the options may add in cost (default: no limit)")
+    p.add_argument("--rep-cost", type=AMOUNT, help="a rep's yearly cost (default 150,000, assumed)")
+    p.add_argument("--lead-cost", type=AMOUNT, help="one more lead's cost (default 250, assumed)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
+    p.add_argument("--out", type=Path, help="folder to write options.csv, frontier.csv, coverage.csv, frontier.png, plan.json")
+    p.add_argument("--no-ends", action="store_true",
+                   help="skip P(hit) at the ends of the main assumption's range (attrition rate, or selling hours)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+@command("plan", "what it takes to hit a bookings target: P(hit) now with its 95% CI, the cheapest changes reaching a "
+         "confidence, the pipeline coverage needed", _plan_args)
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .report.plan import plan_command   # the report package loads only when a command needs it
+    return plan_command(args, UsageError)
+
+
+# ---- forecast (the body is in sim/cli_forecast.py) ----------------------------------------------------------
+@command("forecast", "forecast this quarter's bookings from a CRM export's own pipeline (P10/P50/P90, per deal, per "
+         "owner); --backtest scores it and the usual methods on the export's history", cli_forecast.arguments)
+def cmd_forecast(args: argparse.Namespace) -> int:
+    try:
+        return cli_forecast.run(args)
+    except (ValueError, LookupError) as err:   # the export lacks what a forecast needs, or --as-of is outside it
+        if isinstance(err, (TableError, ExportError)):
+            raise
+        raise UsageError(f"{args.export}: cannot forecast: {err}") from None
 
 
 # ---- entry point ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The report (`playbook report`) runs the notebooks with papermill and builds its cards from what these
 helpers display: each output carries metadata ``{"playbook": {"role": ...}}`` with role ``headline``,
-``main-figure``, ``skipped``, ``scenario`` (what a what-if started from: the export's calibrated pipeline or a
+``main-figure``, ``skipped``, ``evidence`` (what a what-if rests on: `evidence`), ``scenario`` (what a what-if started from: the export's calibrated pipeline or a
 preset) or ``download`` (a file to offer, e.g. the calibrated scenario's YAML), so a card's number and
 figure are exactly what the notebook computed.
 """
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .experiments.calibrate import calibrate
+from .experiments.evidence import evidence as compute_evidence, verdict
 from .experiments.simulate import simulate
 from .experiments.validate import validate
 from .scenario import Scenario
@@ -47,7 +48,11 @@ def load_tables(
         tables = load(export, crm=crm, mapping=mapping).tables
     tables = with_every_column(tables)
     show_gate(tables)
+    _LOADED[0] = tables
     return tables
+
+
+_LOADED: list[Tables | None] = [None]   # the export this notebook loaded: what a skip says is missing is read on it
 
 
 def with_every_column(tables: Tables) -> Tables:
@@ -203,8 +208,82 @@ def guarded(analysis: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
     try:
         return fn(*args, **kwargs)
     except MissingColumns as err:
-        tables = next((a for a in (*args, *kwargs.values()) if isinstance(a, Tables)), None)
+        tables = next((a for a in (*args, *kwargs.values()) if isinstance(a, Tables)), _LOADED[0])
         lacks = missing_words(err.missing, tables)
         _show(Markdown(f"*Skipped {analysis}: needs {lacks}, which this data lacks.*"), "skipped",
               analysis=analysis, missing=err.missing, lacks=None if lacks.startswith("column(s)") else lacks)
         return None
+
+
+KINDS = ("emergent", "input", "mixed")
+
+
+def evidence(kind: str, parameters: list[dict] | None = None, holds_when: str = "", detectable: list[dict] | None = None,
+             dose_response: list[dict] | None = None, says: str = "") -> None:
+    """Show what the notebook's what-if rests on; the report puts it on the card and in report.json.
+
+    `kind`: ``emergent`` (from the model's interactions), ``input`` (reads back an effect size put in) or
+    ``mixed``. `parameters`: the values the answer depends on, each a dict with ``path``, ``value``,
+    ``provenance`` (fitted / literature / assumed), ``low``, ``high`` and ``source``. `holds_when`: where the
+    answer holds and reverses across team load, in words computed from runs. `detectable`: the data half's
+    comparisons (`sim.core.stats.Detectable.to_dict()`). `dose_response`: the answer as each input effect runs
+    over its range. `sim.experiments.evidence` computes all of these for each principle.
+    """
+    from IPython.display import Markdown
+
+    if kind not in KINDS:
+        raise ValueError(f"kind: {kind!r} is not allowed, must be one of {', '.join(map(repr, KINDS))}")
+    parameters, detectable, dose_response = list(parameters or []), list(detectable or []), list(dose_response or [])
+    for p in parameters:
+        missing = {"path", "value", "provenance"} - set(p)
+        if missing:
+            raise ValueError(f"parameters: {p!r} lacks {', '.join(sorted(missing))}")
+    words = {"emergent": "emerges from the model's interactions", "input": "reads back an effect size put into the model",
+             "mixed": "mixes effect sizes put into the model with what emerges from them"}[kind]
+    claim = f"The claim: {says[0].upper() + says[1:]}. " if says else ""
+    lines = [f"**What this what-if rests on.** {claim}The answer {words}."]
+    if holds_when:
+        lines.append(f"*Where it holds:* {holds_when}")
+    for p in parameters:
+        span = f" ({p['low']:g} to {p['high']:g})" if p.get("low") is not None and p.get("high") is not None else ""
+        lines.append(f"- `{p['path']}` = {p['value']}: {p['provenance']}{span}" + (f", {p['source']}" if p.get("source") else ""))
+    unit = next((d.get("unit") for d in dose_response if d.get("unit")), None)
+    for path in dict.fromkeys(d["path"] for d in dose_response):
+        rows = [d for d in dose_response if d["path"] == path]
+        said = ", ".join(f"{_amount(r['diff'], r.get('unit', unit))} at {r['value']:g} "
+                         f"({r.get('note') or verdict(r, r.get('better', True))})" for r in rows)
+        lines.append(f"*As `{path}` runs over its range:* {said}.")
+    for d in detectable:
+        lines.append(f"*Your data:* {d.get('sentence', '')}")
+    _show(Markdown("\n\n".join(lines)), "evidence", kind=kind, parameters=parameters, holds_when=holds_when,
+          detectable=detectable, dose_response=dose_response, says=says)
+
+
+def show_evidence(slug: str, start: Scenario, comparisons: tuple[Callable[[float | None], Any], ...] = (),
+                  n: int = 5, seed: int = 0, **kwargs: Any) -> dict:
+    """Compute what principle `slug`'s what-if rests on (`sim.experiments.evidence.evidence`) on `start` and show
+    it with `evidence`. `comparisons`: the data half's group comparisons, each a function of the what-if's effect
+    (in rate units when the claim is a rate, else None) returning a `Detectable` (or None); one the data lacks
+    columns for is left out. `n` paired runs per point; `kwargs` go to `evidence` (loads, dose)."""
+    found = compute_evidence(slug, start, n=n, seed=seed, **kwargs)
+    target = found["answer"]["diff"] if found["unit"] == "points" else None
+    detect = []
+    for compare in comparisons:
+        try:
+            d = compare(target)
+        except MissingColumns:
+            continue
+        if d is not None:
+            detect.append(d.to_dict())
+    found["detectable"] = detect
+    evidence(found["kind"], found["parameters"], found["holds_when"], detect, found["dose_response"], found["says"])
+    return found
+
+
+def _amount(diff: float, unit: str | None) -> str:
+    """A what-if's difference in its unit: points for a rate, days, or thousands of the currency."""
+    if unit == "points":
+        return f"{100 * diff:+.1f} points"
+    if unit == "days":
+        return f"{diff:+.1f} days"
+    return f"{diff / 1e3:+,.0f}k"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+import shapes
 import sim
+from sim.crm import load
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +20,23 @@ def baseline() -> sim.Scenario:
 def short_baseline(baseline) -> sim.Scenario:
     """Four months of the baseline: the same dynamics, a quarter of the run time."""
     return baseline.replace(days=120, name="short")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _store_of_exports_outside_the_repository(tmp_path_factory):
+    """`playbook report` and `ingest` keep exports in runs/history.duckdb by default: in tests, a temporary one."""
+    os.environ["PLAYBOOK_STORE"] = str(tmp_path_factory.mktemp("store") / "history.duckdb")
+
+
+@pytest.fixture(scope="session")
+def funnel(tmp_path_factory):
+    """The tables of a lead funnel whose unconverted leads stay open, with mostly-zero BRL amounts (tests/shapes.py)."""
+    csv, mapping = shapes.lead_funnel(tmp_path_factory.mktemp("funnel"))
+    return load(csv, mapping=mapping).tables
+
+
+@pytest.fixture(scope="session")
+def orders(tmp_path_factory):
+    """The tables of order lines created and closed the same day, with no owner (tests/shapes.py)."""
+    csv, mapping = shapes.order_lines(tmp_path_factory.mktemp("orders"))
+    return load(csv, mapping=mapping).tables

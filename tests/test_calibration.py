@@ -105,7 +105,7 @@ def test_yaml_carries_every_values_evidence_and_loads_back(tmp_path, fitted):
     assert "# fitted:" in line and "n = " in line and "95% CI" in line
     hours = [l for l in text.splitlines() if l.strip().startswith("rep_hours:")]
     assert len(hours) == 4 and all(NOT_IN_EXPORT in l and "to supply them" in l for l in hours)
-    assert "selling_hours_per_week: 30.0  # not in the export, preset value" in text
+    assert "selling_hours_per_week: 30.0  # assumed (not in the export, preset value" in text and "explored 0 to 60" in text
     loaded = sim.Scenario.from_yaml(path)
     assert loaded.to_dict() == sim.Scenario.build(fitted.to_dict()).to_dict()
 

@@ -88,7 +88,7 @@ def test_the_report_card_links_a_notebooks_download(tmp_path):
     executed = tmp_path / "13-assumptions.ipynb"
     nbformat.write(nb, executed)
     card = card_from_run(Run(executed, executed, 1.0))
-    assert card.scenario == {"preset": "baseline", "calibrated": True}
+    assert card.scenario == {"preset": "baseline", "calibrated": True, "passed": None, "verdict": None, "fallback": None}
     save_downloads(card, tmp_path / "downloads")
     (d,) = card.downloads
     assert d.filename == "my_pipeline.yaml" and d.path == "downloads/13-assumptions/my_pipeline.yaml"

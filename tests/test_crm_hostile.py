@@ -188,7 +188,8 @@ def test_rows_on_a_second_sheet_are_loaded_and_other_sheets_named(tmp_path, caps
     assert res.tables.opportunities["opportunity_id"].tolist() == ["A1", "A2"]
     assert set(res.summary()["files"]) == {"deals.xlsx [Q1]", "deals.xlsx [Q2]"}
     assert res.summary()["sheets_not_read"] == ["deals.xlsx [Notes]: 1 row(s), its header (Remember) does not fit "
-                                                "salesforce (needs columns Created Date, Opportunity ID, Stage Name)"]
+                                                "salesforce (needs columns Created Date, Edit Date, Field / Event, New Value, "
+                                                "Opportunity ID, Stage Name)"]
     code, out, _ = check(["check", str(tmp_path / "deals.xlsx"), "--crm", "salesforce"], capsys)
     assert code == 0 and "sheet not read: deals.xlsx [Notes]" in out
 

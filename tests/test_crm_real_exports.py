@@ -321,3 +321,14 @@ def test_an_unreadable_column_of_a_preset_export_does_not_blame_a_mapping(tmp_pa
     path = write(tmp_path / "o.csv", "Opportunity ID,Stage,Amount\nA1,Closed Won,lots\nA2,Closed Lost,some\n")
     (warning,) = load(path, crm="salesforce").warnings
     assert "mapping points" not in warning and "Check that 'Amount' holds amount values" in warning
+
+
+def test_a_padded_title_line_is_skipped_but_a_wide_malformed_row_never_hides_the_header(tmp_path):
+    padded = write(tmp_path / "p.csv", "Pipeline by Stage,,\nFiltered By:,Stage equals Closed Won,\n,,\n"
+                   "Opportunity ID,Stage,Amount\nA1,Closed Won,10\nA2,Closed Won,20\nA3,Closed Won,30\n")
+    assert load(padded, crm="salesforce").tables.opportunities["opportunity_id"].tolist() == ["A1", "A2", "A3"]
+    wide = write(tmp_path / "w.csv", "Opportunity ID,Stage,Amount\nA1,Closed Won,10\nA2,x,y,z,1,2,3,4,5,6\n"
+                 "A3,Closed Won,30\n")
+    res = load(wide, crm="salesforce")
+    assert res.tables.opportunities["opportunity_id"].tolist() == ["A1", "A3"]
+    assert "malformed CSV line 3" in res.rejected["reason"].iloc[0]

@@ -144,7 +144,7 @@ def test_the_address_printed_is_the_port_served(capsys, monkeypatch, tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         calls = []
-        monkeypatch.setattr(serve.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+        monkeypatch.setattr(serve, "run_until_stopped", lambda cmd, **kw: calls.append(cmd) or 0)
         assert serve.serve(port, tmp_path) == 0
     out = capsys.readouterr().out
     (cmd,) = calls

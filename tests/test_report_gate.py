@@ -12,18 +12,6 @@ from sim.report.cards import Card, Skip
 from sim.report.gate import apply_gate, needs
 
 
-@pytest.fixture(scope="module")
-def funnel(tmp_path_factory):
-    csv, mapping = shapes.lead_funnel(tmp_path_factory.mktemp("funnel"))
-    return load(csv, mapping=mapping).tables
-
-
-@pytest.fixture(scope="module")
-def orders(tmp_path_factory):
-    csv, mapping = shapes.order_lines(tmp_path_factory.mktemp("orders"))
-    return load(csv, mapping=mapping).tables
-
-
 def test_a_win_rate_headline_on_a_funnel_that_never_loses_is_replaced_by_the_reason(funnel):
     cards = [Card("01-force-concentration", "Force", 1.0, headline="Organic search wins 100% of its closed deals"),
              Card("12-pareto-fractal", "Pareto", 1.0, headline="The top 20% of accounts bring 60% of won revenue"),
@@ -156,3 +144,13 @@ def test_open_as_lost_in_a_report_lists_every_deal_it_turned_lost(tmp_path):
     assert len(added) == lost > 0 and added["reason"].str.contains("counted as lost").all()
     assert not fixed.gate.has("no_lost") and fixed.gate.notes and fixed.gate.repaired == lost
     assert data.tables.opportunities["outcome"].eq("lost").sum() == 0    # the loaded data is left as it was
+
+
+def test_a_skip_on_a_table_passed_alone_still_names_the_missing_table(funnel, monkeypatch):
+    from sim.analysis import trials
+
+    shown = []
+    monkeypatch.setattr(notebook, "_show", lambda obj, role, **meta: shown.append((role, meta)))
+    monkeypatch.setattr(notebook, "_LOADED", [funnel])
+    assert notebook.guarded("trial conversion", trials.trials, funnel.activities, opportunities=funnel.opportunities) is None
+    assert shown[-1][0] == "skipped" and shown[-1][1]["lacks"].startswith("activities")

@@ -11,18 +11,6 @@ from sim.crm import load
 
 
 @pytest.fixture(scope="module")
-def funnel(tmp_path_factory):
-    csv, mapping = shapes.lead_funnel(tmp_path_factory.mktemp("funnel"))
-    return load(csv, mapping=mapping).tables
-
-
-@pytest.fixture(scope="module")
-def orders(tmp_path_factory):
-    csv, mapping = shapes.order_lines(tmp_path_factory.mktemp("orders"))
-    return load(csv, mapping=mapping).tables
-
-
-@pytest.fixture(scope="module")
 def deals(tmp_path_factory):
     csv, mapping = shapes.one_stage(tmp_path_factory.mktemp("deals"))
     return load(csv, mapping=mapping).tables

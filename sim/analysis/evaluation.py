@@ -82,18 +82,18 @@ def bug_outcomes(activities: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("bugs", ascending=False)
 
 
-def bug_stage(tables, default: str | None = None) -> str:
+def bug_stage(tables, default: str | None = None, kinds: Sequence[str] = ("bug",)) -> str:
     """The stage in which customers met bugs: the stage most deals were in when a ``bug`` activity was logged
     (from the stage history), so a CRM whose evaluation stage has another name needs no setting. Returns
     `default` when the data cannot say (no bug rows, no stage history, no dates); without a default, raises
-    `MissingColumns` naming what is missing."""
+    `MissingColumns` naming what is missing. `kinds`: the activity kinds to place (e.g. trials: trial, pilot)."""
     act, hist = tables.activities, tables.stage_history
     try:
         require(act, ["opportunity_id", "kind", "at"], "stage of the bugs")
         require(hist, ["opportunity_id", "stage", "entered_at"], "stage of the bugs")
-        bugs = act.loc[act["kind"].astype(str).str.lower() == "bug", ["opportunity_id", "at"]].dropna()
+        bugs = act.loc[act["kind"].astype(str).str.lower().isin(kinds), ["opportunity_id", "at"]].dropna()
         if bugs.empty:
-            raise MissingColumns("stage of the bugs", ["activities rows of kind 'bug'"])
+            raise MissingColumns("stage of the bugs", [f"activities rows of kind {' or '.join(map(repr, kinds))}"])
         stays = hist[["opportunity_id", "stage", "entered_at"]].assign(
             exited_at=hist["exited_at"] if "exited_at" in hist else pd.NaT)
         both = bugs.merge(stays, on="opportunity_id")

@@ -118,6 +118,8 @@ def repeat_business(opp: pd.DataFrame) -> pd.Series:
     if "account_id" not in opp or opp["account_id"].isna().all() or "closed_at" not in opp:
         return pd.Series(False, index=opp.index)
     won = opp[(opp["outcome"] == "won") & opp["account_id"].notna() & opp["closed_at"].notna()]
+    if won.empty:   # no account has signed yet (mapping an empty date index would fail)
+        return pd.Series(False, index=opp.index)
     won = won.sort_values(["closed_at", "created_at"], kind="stable")
     first = won.drop_duplicates("account_id").set_index("account_id")
     # the account's first win is new business: a deal closed the day it opened (an order line) is not its own earlier win

@@ -4,6 +4,9 @@
   (from the stage history, or from creation and close dates when there is none), as a `forecasts` table
   that `sim.analysis.forecast.forecast_accuracy` scores like a real one.
 - `slippage(tables)`: how often and how far deals expected in a period closed after it.
+- `pipeline_at(tables, as_of)`: the deals open at a past date, in the stage they were in then, with the amount,
+  close date and forecast category of that date where the history dates them (what the forecast baselines and
+  `sim.forecast` start from).
 """
 
 from __future__ import annotations
@@ -70,19 +73,55 @@ def _median_stage_days(hist: pd.DataFrame, order: list[str]) -> tuple[pd.Series,
     later = days[::-1].cumsum()[::-1].shift(-1, fill_value=0.0)
     return days, later
 
+SNAPSHOT_FIELDS = ("amount", "expected_close_at", "forecast_category")   # deal fields a history can date
+
+
 def pipeline_at(tables, as_of: pd.Timestamp, hist: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The deals open at `as_of`, each with the stage it was in then and since when (from the stage history)."""
+    """The deals open at `as_of`, each with the stage it was in then and since when (from the stage history).
+
+    Snapshot-correct where the history allows: when the stage history carries a deal's `amount`, expected
+    close date (`expected_close_at`) or `forecast_category` on its rows (Salesforce Opportunity History
+    keeps them at each change), each open deal gets the values of its latest row on or before `as_of`, so
+    an amount cut or a close date pushed out later does not leak into the past. Without them the deal's
+    current values stand in; which of the three fields were dated is in ``attrs["dated"]`` and what was
+    assumed in ``attrs["assumed"]`` (one sentence per field). Columns: opportunity_id, stage, entered_at,
+    exited_at, owner, amount, created_at, segment (when the export has it), expected_close_at and
+    forecast_category (when known), days_in_stage, age_days.
+    """
     opp = tables.opportunities
+    as_of = pd.Timestamp(as_of)
     hist = stays(tables) if hist is None else hist
     live = hist[(hist["entered_at"] <= as_of) & (hist["exited_at"].isna() | (hist["exited_at"] > as_of))]
     live = live.sort_values("entered_at").drop_duplicates("opportunity_id", keep="last")
     info = opp.set_index("opportunity_id")
     open_now = info["closed_at"].isna() | (info["closed_at"] > as_of)
     live = live[live["opportunity_id"].map(open_now).fillna(False).astype(bool)]
-    return live.assign(
-        owner=live["opportunity_id"].map(info["owner"]) if "owner" in info else None,
-        amount=live["opportunity_id"].map(info["amount"]) if "amount" in info else np.nan,
+    ids = live["opportunity_id"]
+    out = live[["opportunity_id", "stage", "entered_at", "exited_at"]].assign(
+        owner=ids.map(info["owner"]) if "owner" in info else None,
+        amount=ids.map(info["amount"]) if "amount" in info else np.nan,
+        created_at=ids.map(info["created_at"]) if "created_at" in info else pd.NaT,
     )
+    for column in ("segment", "expected_close_at", "forecast_category"):
+        if column in info:
+            out[column] = ids.map(info[column])
+    dated, assumed = [], []
+    for field in SNAPSHOT_FIELDS:
+        if field in hist.columns and hist[field].notna().any():
+            rows = hist[(hist["entered_at"] <= as_of) & hist[field].notna()]
+            then = rows.sort_values("entered_at", kind="stable").groupby("opportunity_id")[field].last()
+            out[field] = ids.map(then).where(ids.isin(then.index), out.get(field))
+            dated.append(field)
+        elif field in out:
+            assumed.append(f"{field}: the history does not date it, so each deal's current value stands for its "
+                           f"value on {as_of:%Y-%m-%d}")
+    created = out["created_at"].fillna(out["entered_at"])
+    out["age_days"] = ((as_of - created).dt.total_seconds() / 86400).clip(lower=0)
+    out["days_in_stage"] = np.minimum(((as_of - out["entered_at"]).dt.total_seconds() / 86400).clip(lower=0),
+                                      out["age_days"])
+    out.attrs["dated"], out.attrs["assumed"] = dated, assumed
+    return out
+
 
 def rebuild_snapshots(
     tables,

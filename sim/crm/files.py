@@ -241,6 +241,15 @@ def _field_count(line: str) -> int:
     return max(_outside_quotes(line, d) for d in (",", ";", "\t", "|"))
 
 
+def _filled_cells(line: str) -> int:
+    """Non-empty cells of a line, split on its likeliest delimiter."""
+    d = sniff_delimiter(line)
+    try:
+        return sum(1 for cell in next(csv.reader([line], delimiter=d), []) if cell.strip())
+    except csv.Error:
+        return len([c for c in line.split(d) if c.strip()])
+
+
 def _outside_quotes(line: str, d: str) -> int:
     count, quoted = 0, False
     for ch in line:
@@ -254,7 +263,7 @@ def _outside_quotes(line: str, d: str) -> int:
 def _preamble(lines: list[str]) -> tuple[int, str, list[str]]:
     """(lines above the header to skip, the delimiter, what was done), for the wrappers real exports carry:
     Excel's `sep=;` first line (it names the delimiter), and a report's title and "Filtered By" block above the
-    header (lines with few or no delimiters before the first line with about as many as the widest)."""
+    header (lines of one or two filled cells before the first line with as many delimiters as most lines)."""
     notes: list[str] = []
     skip = 0
     forced = None
@@ -262,14 +271,19 @@ def _preamble(lines: list[str]) -> tuple[int, str, list[str]]:
         forced, skip = m.group(1), 1
         notes.append(f"line 1 ({lines[0].strip()!r}) is Excel's delimiter line: read as the delimiter and skipped")
     counts = [_field_count(line) for line in lines[skip:]]
-    widest = max(counts, default=0)
-    if widest >= 2:
-        header = next(i for i, c in enumerate(counts) if c >= max(2, widest / 2))
-        if header and all(c < counts[header] / 2 for c in counts[:header]):
-            shown = [line.strip().strip('",;') for line in lines[skip:skip + header] if line.strip().strip('",;')]
-            notes.append(f"{header} line(s) above the header skipped (a report title or filter block"
-                         + (f": {'; '.join(repr(s[:60]) for s in shown[:3])}" if shown else "") + ")")
-            skip += header
+    filled = [_filled_cells(line) for line in lines[skip:]]
+    usual = pd.Series([c for c in counts if c >= 2]).mode()
+    # the header: the first line with the delimiters most lines have and cells filled; above it only lines of one
+    # or two filled cells (a title, 'Filtered By:' and its conditions, perhaps padded with empty cells)
+    header = 0
+    if len(usual):
+        typical = max(2.0, float(np.median([f for c, f in zip(counts, filled) if c == usual.iloc[0]])))
+        header = next((i for i, (c, f) in enumerate(zip(counts, filled)) if c == usual.iloc[0] and f >= typical), 0)
+    if header and all(f <= 2 for f in filled[:header]):
+        shown = [line.strip().strip('",;') for line in lines[skip:skip + header] if line.strip().strip('",;')]
+        notes.append(f"{header} line(s) above the header skipped (a report title or filter block"
+                     + (f": {'; '.join(repr(s[:60]) for s in shown[:3])}" if shown else "") + ")")
+        skip += header
     first = lines[skip] if skip < len(lines) else (lines[0] if lines else "")
     return skip, forced or sniff_delimiter(first), notes
 

@@ -39,12 +39,16 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from . import field_history
+
 # Canonical columns an export can fill beyond the schema's own, with their meaning (kept as extra columns).
 EXTRA_COLUMNS = {
     "expected_close_at": "the close date an open deal is expected on (CRMs keep it in the close date field)",
     "won_at": "when a deal was won (Pipedrive keeps it apart from the lost time)",
     "lost_at": "when a deal was lost",
     "currency": "currency of the amount",
+    "pipeline": "the pipeline a deal is in (HubSpot; stage labels may repeat across pipelines)",
+    "stage_entered_at": "when the deal entered its current stage (Pipedrive's Deal - Last stage change)",
     "name": "the deal's name",
     "probability": "the CRM's win probability for the stage [%]",
     "champion": "who drove the deal inside the customer (rarely exported; map it when your CRM has it)",
@@ -52,7 +56,7 @@ EXTRA_COLUMNS = {
     "complaints": "complaints (or support cases) the deal's account raised; an account-level number",
     "quota": "the deal owner's yearly quota (one figure per owner; a report can carry it from the owner's user record)",
 }
-DATE_COLUMNS = {"created_at", "closed_at", "expected_close_at", "won_at", "lost_at", "entered_at"}
+DATE_COLUMNS = {"created_at", "closed_at", "expected_close_at", "won_at", "lost_at", "entered_at", "stage_entered_at"}
 NUMBER_COLUMNS = {"amount", "first_estimate", "fit_score", "probability", "complaints", "quota"}
 OUTCOME_WORDS = {"won": "won", "lost": "lost", "open": "open", "closed won": "won", "closed lost": "lost"}
 
@@ -184,6 +188,7 @@ SALESFORCE = Format(
             "entered_at": ("Created Date", "Last Modified", "Last Modified Date", "Edit Date"),
             "amount": ("Amount",),
         }, keys=("opportunity_id", "stage", "entered_at")),
+        FileSpec("field_history", field_history.COLUMNS, keys=field_history.KEYS),   # Opportunity Field History
     ),
     stages={
         "Prospecting": "Prospecting", "Qualification": "Qualification", "Needs Analysis": "Needs Analysis",
@@ -221,6 +226,7 @@ HUBSPOT = Format(
             "product": ("Product", "Product Name"),
             "fit_score": ("Company Fit Score", "Fit Score"),
             "complaints": ("Company Complaints", "Complaints"),
+            "pipeline": ("Pipeline",),
         }, keys=("opportunity_id", "stage")),
     ),
     stages={
@@ -257,6 +263,7 @@ PIPEDRIVE = Format(
             "product": ("Deal - Product name", "Deal - Product"),
             "fit_score": ("Organization - Fit Score", "Deal - Fit Score"),
             "complaints": ("Organization - Complaints",),
+            "stage_entered_at": ("Deal - Last stage change",),
         }, keys=("opportunity_id",)),
     ),
     stages={"Won": "won", "Lost": "lost"},

@@ -32,6 +32,7 @@ from ..core import schema
 from ..core.outputs import MARKER
 from ..core.tables import Tables
 from . import parse
+from . import history_formats
 from .activities import load_activities, split_activity_files
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
@@ -91,9 +92,11 @@ class LoadResult:
 
 
 # ---- entry point -------------------------------------------------------------------------------------
-def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = None) -> LoadResult:
+def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = None,
+         pipeline: str | None = None) -> LoadResult:
     """Load an export file or folder. `crm` names a preset (salesforce, hubspot, pipedrive); `mapping` is a
-    mapping YAML for anything else; with neither, the format is recognised from each file's header."""
+    mapping YAML for anything else; with neither, the format is recognised from each file's header. `pipeline`
+    keeps the deals of one pipeline (HubSpot; see `sim.crm.hubspot_stages`)."""
     if crm is not None and mapping is not None:
         raise ExportError("give either crm= or mapping=, not both")
     fmt = _choose_format(crm, mapping)
@@ -128,6 +131,9 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     opps = builder.opportunities(opp_files)
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
     history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
+    field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
+    opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
+                                                  opps, history, pipeline)   # HubSpot / field history / Pipedrive
     opps = _complete_from_history(opps, history, builder.first_amounts)
     activities = load_activities(activity_raws, opps)   # sim.crm.activities: meetings, calls, call recordings
     tables = Tables(
@@ -135,6 +141,7 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
         stage_history=schema.conform(history, "stage_history"),
         accounts=_accounts(opps),
         activities=activities.table,
+        **({} if edits is None else {"field_edits": schema.conform(edits, "field_edits")}),
     ).validate(source=str(path))
     used = {f.name for _, f, _ in opp_files}
     return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),

@@ -41,7 +41,7 @@ import pandas as pd
 
 from ..core.outputs import atomic_file, write_text
 from ..core.tables import Tables
-from . import activities
+from . import activities, history_formats
 
 OPEN_LABELS = {
     "salesforce": ("Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"),
@@ -69,6 +69,12 @@ def stage_labels(stages: list[str], crm: str) -> dict[str, str]:
     if len(stages) > len(labels):
         return {s: s for s in stages}
     return dict(zip(stages, labels))
+
+
+def export_labels(tables: Tables, crm: str) -> dict[str, str]:
+    """Each simulated stage's label in `crm`'s export, the stages in the order the stage history shows them."""
+    opp = tables.opportunities
+    return stage_labels(list(dict.fromkeys(tables.stage_history["stage"])) or list(opp["stage"].unique()), crm)
 
 
 def us_date(ts: pd.Series) -> pd.Series:
@@ -100,6 +106,8 @@ def _signed_or_estimate(opp: pd.DataFrame) -> pd.Series:
 
 def _expected_close(opp: pd.DataFrame) -> pd.Series:
     expected = (opp["created_at"] + pd.Timedelta(days=EXPECTED_CYCLE_DAYS)).dt.normalize()
+    if "expected_close_at" in opp:   # an export as of an earlier date: the close date as it stood (sim.crm.as_of)
+        expected = opp["expected_close_at"].where(opp["expected_close_at"].notna(), expected)
     return opp["closed_at"].where(opp["outcome"] != "open", expected)
 
 
@@ -159,7 +167,7 @@ def _add_reasons(frame: pd.DataFrame, opp: pd.DataFrame, headers: dict[str, str]
 
 def salesforce(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp, hist = tables.opportunities, tables.stage_history
-    labels = stage_labels(list(dict.fromkeys(hist["stage"])) or list(opp["stage"].unique()), "salesforce")
+    labels = export_labels(tables, "salesforce")
     sf_id = export_ids(opp, "salesforce")
     ids = dict(zip(opp["opportunity_id"], sf_id))
     account = "Account " + opp["account_id"].str.replace(r"\D", "", regex=True)
@@ -213,7 +221,7 @@ def salesforce(tables: Tables, extra: pd.DataFrame, quota: float | None = None) 
 
 def hubspot(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp = tables.opportunities
-    labels = stage_labels(list(dict.fromkeys(tables.stage_history["stage"])) or list(opp["stage"].unique()), "hubspot")
+    labels = export_labels(tables, "hubspot")
     stamp = "%Y-%m-%d %H:%M"
     frame = pd.DataFrame({
         "Record ID": export_ids(opp, "hubspot"),
@@ -236,7 +244,7 @@ def hubspot(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> 
 
 def pipedrive(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -> dict[str, tuple[pd.DataFrame, dict]]:
     opp = tables.opportunities
-    labels = stage_labels(list(dict.fromkeys(tables.stage_history["stage"])) or list(opp["stage"].unique()), "pipedrive")
+    labels = export_labels(tables, "pipedrive")
     stamp = "%Y-%m-%d %H:%M:%S"
     outcome = opp["outcome"]
     frame = pd.DataFrame({
@@ -256,6 +264,8 @@ def pipedrive(tables: Tables, extra: pd.DataFrame, quota: float | None = None) -
         "Deal - Product name": extra["product"],
         "Organization - Fit Score": decimal_comma(extra["fit_score"]),
         "Organization - Complaints": extra["complaints"].astype(str),
+        "Deal - Last stage change": opp["opportunity_id"].map(
+            tables.stage_history.groupby("opportunity_id")["entered_at"].max()).dt.strftime(stamp).fillna(""),
     })
     _add_reasons(frame, opp, {"loss_reason": "Deal - Lost reason", "competitor": "Deal - Competitor"})
     return {"deals.csv": (frame, {"sep": ";"})}
@@ -313,18 +323,23 @@ def _set(frame: pd.DataFrame, r: int, col: str, value: str) -> bool:
 
 
 def write_export(tables: Tables, crm: str, folder: str | Path, seed: int = 0, broken: int = 0,
-                 blank_tail: int = 2, quota: float | None = None) -> list[Path]:
+                 blank_tail: int = 2, quota: float | None = None, history: str | None = None) -> list[Path]:
     """Write `tables` as `crm` exports them into `folder`; with `broken` rows damaged (and listed). Returns the paths.
 
     `quota` is each rep's yearly quota (the scenario's `reps.quota`), written as a per-owner column where the
     CRM's preset reads one (Salesforce). The run's activities go in the CRM's activity files (Salesforce and
-    HubSpot; see `sim.crm.activities.export_files`).
+    HubSpot; see `sim.crm.activities.export_files`). `history` writes the stage history in another layout the
+    CRM exports (`sim.crm.history_formats.LAYOUTS`: HubSpot's wide 'Date entered' columns, Salesforce's field history).
     """
     if crm not in WRITERS:
         raise ValueError(f"crm: {crm!r} is not one of {', '.join(WRITERS)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = WRITERS[crm](tables, derived_fields(tables.opportunities, seed), quota)
+    if history is not None:
+        ids = dict(zip(tables.opportunities["opportunity_id"], export_ids(tables.opportunities, crm)))
+        files = history_formats.synth_layout(files, tables, crm, history, export_labels(tables, crm),
+                                             CLOSED_LABELS.get(crm, ("Won", "Lost")), ids, us_datetime)
     acts = tables.activities
     if crm in ACTIVITY_CRMS and len(acts) and acts["opportunity_id"].notna().any():
         ids = dict(zip(tables.opportunities["opportunity_id"], export_ids(tables.opportunities, crm)))

@@ -10,7 +10,10 @@ deal sizes, lead sources, first estimate vs signed amount, reps and their throug
 — loss chances, times, stalls — and the lead sources' loss factors are set by simulation so that the
 simulated stays look like the export's (`sim.experiments.stage_fit`). What an export cannot show (rep
 hours, selling hours, ramp-up, fit effects, the hidden truth behind deals) keeps the base preset's value,
-and its YAML comment says so. The stage history is also fitted as an absorbing Markov chain
+and its YAML comment says so. The policies the export shows (first meetings by format, recorded calls, bugs met
+in evaluation, trials, losses to named competitors) are switched on with the settings their rows give
+(`sim.experiments.policy_fit`); every value carries its provenance (`fitted`, `literature` or `assumed`,
+`sim.experiments.provenance`) in `calibration.table()` and in the YAML. The stage history is also fitted as an absorbing Markov chain
 (`sim.analysis.markov`): its closed-form win probability and cycle are what `sim.validate` checks the
 simulation against.
 """
@@ -27,11 +30,13 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import PrivateAttr
 
-from ..analysis import markov
+from ..analysis import effects, markov
 from ..analysis.fit import Window
 from ..core.tables import Tables
 from ..scenario import Scenario, ScenarioError
 from .export_fit import NOT_IN_EXPORT, Evidence, ExportFit
+from .policy_fit import PolicyFit
+from .provenance import columns as provenance_columns, note as provenance_note
 from .stage_fit import StageFit, fit_stages
 
 __all__ = ["NOT_IN_EXPORT", "CalibratedScenario", "Calibration", "Evidence", "calibrate"]
@@ -54,12 +59,19 @@ class Calibration:
     closed_form: dict[str, float]   # the chain's win probability and expected cycle (days to a win)
     rounds: int                     # rounds of simulation the stage fit took (0: not simulated)
     reps: int                       # runs per round
+    effects: dict | None = None     # the policy effects the export shows (sim.analysis.effects), by policy
 
     def table(self) -> pd.DataFrame:
-        """Every value the calibration set or kept: value, fitted or not, n, 95% interval, and its basis."""
+        """Every value the calibration set or kept: value, fitted or not, n, 95% interval, its basis, and its
+        provenance (`fitted`, `literature` or `assumed`) with its source and range (the fit's interval, the
+        published range, or the range explored), policies' settings included."""
         rows = [{"path": e.path, "value": e.value, "fitted": e.fitted, "n": e.n, "ci_low": e.low, "ci_high": e.high,
-                 "basis": e.basis} for e in self.evidence.values()]
+                 "basis": e.basis, **provenance_columns(e)} for e in self.evidence.values()]
         return pd.DataFrame(rows).set_index("path")
+
+    def effects_table(self) -> pd.DataFrame:
+        """The policy effects the export shows (`sim.analysis.effects`): value, 95% interval, n and rows."""
+        return effects.table(self.effects or {})
 
     def not_fitted(self) -> list[Evidence]:
         """The values the export could not give: the preset's stand in for them."""
@@ -109,7 +121,7 @@ class CalibratedScenario(Scenario):
     def to_yaml(self, path: str | Path | None = None, commented: bool = True,
                 notes: Mapping[str, str] | None = None) -> str:
         """The scenario as YAML, every fitted value commented with its evidence (n, 95% CI)."""
-        evidence = {} if self._calibration is None else {p: e.note() for p, e in self._calibration.evidence.items()}
+        evidence = {} if self._calibration is None else {p: provenance_note(e) for p, e in self._calibration.evidence.items()}
         return super().to_yaml(path, commented, {**evidence, **(notes or {})})
 
 
@@ -144,7 +156,9 @@ def _calibrate(tables: Tables, base_sc: Scenario, base_name: str, end, calendar:
                seed: int, name: str) -> CalibratedScenario:
     fitter = ExportFit(tables, base_sc, end)
     data = fitter.fit()
-    _policy_stages(data, base_sc, fitter.notes)
+    policy_fit = PolicyFit(fitter.tables)          # the policies the export shows, their settings fitted
+    data = policy_fit.fit(data)
+    _policy_stages(data, base_sc, fitter.notes)    # any stage a policy still names that the export lacks
     _orbits_keep_repeat_business(data, base_sc, fitter)
     offset = fitter.window.start.date() - base_sc.start
     scenario = _build({**_shift_dates(data, offset), "start": fitter.window.start.date(), "days": fitter.window.days})
@@ -167,12 +181,14 @@ def _calibrate(tables: Tables, base_sc: Scenario, base_name: str, end, calendar:
     chain = markov.fit_chain(fitter.tables, None if fitter.one_stage else fitter.stage_names, fitter.window.end)
     fitter.markov_notes(chain)
     order = _yaml_order(out)
+    fitter.evidence.update(policy_fit.evidence)
+    fitter.notes.extend(policy_fit.notes)
     evidence = {p: fitter.evidence[p] for p in sorted(fitter.evidence, key=lambda p: (order.get(p, len(order)), p))}
     out._calibration = Calibration(
         base=base_name, window=fitter.window, deals=len(fitter.opp), evidence=evidence, notes=fitter.notes,
         one_stage=fitter.one_stage, stages=_stage_table(out, fitter, stage_fit), chain=chain,
         closed_form=markov.closed_form(chain), rounds=stage_fit.rounds if stage_fit else 0,
-        reps=stage_fit.reps if stage_fit else 0,
+        reps=stage_fit.reps if stage_fit else 0, effects=policy_fit.effects,
     )
     return out
 

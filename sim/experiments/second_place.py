@@ -91,10 +91,44 @@ def break_even(table: pd.DataFrame) -> dict[str, float]:
             "sure_below": crossing(table["gain_high"].to_numpy(float))}
 
 
+def refine_break_even(scenario: Scenario, table: pd.DataFrame, n: int = 20, seed: int = 0, steps: int = 3,
+                      **kwargs) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The break-even failure rate found by bisection on common random numbers, not read off a coarse grid.
+
+    `table` is a `gains` table over a grid of failure rates run with `n` replications. Each curve that crosses
+    zero between two grid rates (the mean gain, and its 95% CI's low and high bounds) is bisected `steps` times
+    between them, running both arms `n` times at each new rate on the same seeds; every rate run joins the
+    table. Returns the finer table and `break_even` on it: the break-even rate and, around it, the rates from
+    which nurturing pays with confidence (`sure_above`) and below which it costs with confidence (`sure_below`):
+    the failure rates between those two are where the data from these runs cannot tell gain from loss.
+    """
+    out = table.copy()
+    for column in ("gain", "gain_low", "gain_high"):
+        y = out[column].to_numpy(float)
+        x = out.index.to_numpy(float)
+        cross = next((i for i in range(len(x) - 1) if (y[i] < 0) != (y[i + 1] < 0)), None)
+        if cross is None:
+            continue
+        lo, hi, lo_negative = x[cross], x[cross + 1], y[cross] < 0
+        for _ in range(steps):
+            mid = round((lo + hi) / 2, 4)
+            if mid not in out.index:
+                out = pd.concat([out, gains(sweep(scenario, [mid], n=n, seed=seed, **kwargs))]).sort_index()
+            if (out.loc[mid, column] < 0) == lo_negative:
+                lo = mid
+            else:
+                hi = mid
+    return out, break_even(out)
+
+
 def headline(table: pd.DataFrame, even: dict[str, float], currency: str = "USD") -> str:
     """One sentence: the break-even failure rate, and the gain at the highest rate swept with its CI."""
     top = table.iloc[-1]
     at = "not within the rates swept" if np.isnan(even["break_even"]) else f"at about {even['break_even']:.0%}"
+    if not np.isnan(even["break_even"]):
+        low = f"{even['sure_below']:.0%}" if not np.isnan(even["sure_below"]) else "none of the rates swept"
+        high = f"{even['sure_above']:.0%}" if not np.isnan(even["sure_above"]) else "beyond the rates swept"
+        at += f" (between {low} and {high} these runs cannot tell gain from loss)"
     return (f"Nurturing lost deals pays once the winners' first implementations fail often enough: break-even {at}; "
             f"at {table.index[-1]:.0%} failures it adds {top['gain'] / 1e3:,.0f} thousand {currency} of two-year bookings "
             f"(95% CI {top['gain_low'] / 1e3:,.0f} to {top['gain_high'] / 1e3:,.0f}).")

@@ -28,6 +28,7 @@ from . import levers as L
 from . import whatif
 from .pool import Pool, Ticket
 from .serve import FOLDER_VARIABLE
+from .target import TargetPanel
 
 HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
 
@@ -93,6 +94,8 @@ class Explorer:
                            layout=w.Layout(width="58%"))]),
         ])
         self.load()
+        self.target_mode = TargetPanel(self)    # "target" mode: P(hit) of a target and the options (target.py)
+        self.widget.children += (self.target_mode.widget,)
 
     # ---- starting scenario ------------------------------------------------------------------------
     def _choices(self) -> list[tuple[str, str]]:

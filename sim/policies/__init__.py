@@ -12,6 +12,7 @@ The imports below are the registration order: the order policies are listed in a
 from .allocation import AllocationPolicy
 from .open_pipeline import OpenPipeline
 from .qualification import QualificationPolicy, RelaxWhenBehind
+from .attrition import AttritionPolicy
 from .staffing import StaffingPolicy
 from .forecast import ForecastPolicy
 from .first_meeting import FirstMeetingPolicy
@@ -22,6 +23,6 @@ from .nurture import SecondPlace
 from .orbits import OrbitAllocation
 from .trials import TrialPolicy
 
-__all__ = ["AllocationPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",
+__all__ = ["AllocationPolicy", "AttritionPolicy", "AwardRule", "BugPolicy", "FirstMeetingPolicy", "ForecastPolicy", "IncentivePolicy",
            "ListeningPolicy", "OpenPipeline", "OrbitAllocation", "QualificationPolicy", "RelaxWhenBehind", "SecondPlace", "StaffingPolicy",
            "TrialPolicy"]

@@ -33,7 +33,7 @@ shrugs them off.
 
 Each bug is written to `activities` (kind ``bug``, the rep's minutes, outcome ``lost`` / ``stalled`` /
 ``expected`` / ``no effect``); a deal lost to one has ``loss_reason = "bug in evaluation"``. Draws come from
-each deal's own stream (`sim.policies.streams`), so the same deal meets the same bug in every scenario that shares a
+each deal's own stream (`model.streams`, `sim.engine.streams`), so the same deal meets the same bug in every scenario that shares a
 seed: a lower bug chance removes bugs, it never moves them to other deals.
 """
 

@@ -114,13 +114,13 @@ class OrbitModel(Data):
     expansion_orbits: tuple[str, ...] = Field(("Adaptation", "Belief", "Expansion"), description="customers here bring expansion deals")
     referral_orbits: tuple[str, ...] = Field(("Refer", "Zealots"), description="customers here refer new accounts")
 
-    cost_per_lead: float = Field(1500.0, gt=0, le=1e9, description="marketing money that buys one lead in the deal orbit (paid lead generation)")
-    cost_per_account: float = Field(30.0, gt=0, le=1e9, description="marketing money that brings one new account into the outermost orbit")
-    cost_per_touch: float = Field(25.0, gt=0, le=1e9, description="marketing money for one touch on an account in any other orbit")
+    cost_per_lead: float = Field(1500.0, gt=0, le=1e9, description="marketing money that buys one lead in the deal orbit (paid lead generation); assumed: B2B cost-per-lead surveys vary by channel and industry from tens to hundreds of dollars per raw lead and more per sales-ready one, no figure with intervals; explored 0 to 2x")
+    cost_per_account: float = Field(30.0, gt=0, le=1e9, description="marketing money that brings one new account into the outermost orbit (assumed, explored 0 to 2x)")
+    cost_per_touch: float = Field(25.0, gt=0, le=1e9, description="marketing money for one touch on an account in any other orbit (assumed, explored 0 to 2x)")
     hours_per_contact: float = Field(1.5, gt=0, le=100, description="rep hours one contact with an account takes")
 
-    marketing_touch: Effect = Field(Effect(inward=0.15), description="what a marketing touch does")
-    rep_contact: Effect = Field(Effect(inward=0.4), description="what a rep's contact does")
+    marketing_touch: Effect = Field(Effect(inward=0.15), description="what a marketing touch does (the 0.15 chance of moving an account inward is assumed, no published figure; explored 0 to 0.3)")
+    rep_contact: Effect = Field(Effect(inward=0.4), description="what a rep's contact does (the 0.4 chance of moving an account inward is assumed, no published figure; explored 0 to 0.8)")
     forget: Stimulus = Field(Stimulus(per_year=2.0, effect=Effect(outward=1.0)),
                              description="prospects (orbits before the deal orbit) losing interest")
     adopt: Stimulus = Field(Stimulus(per_year=1.0, effect=Effect(inward=1.0)),

@@ -53,12 +53,14 @@ class StaffingPolicy(Policy):
     cut_share: float = Field(0.3, ge=0, lt=1, description="cut: share of the reps let go (the lowest bookings so far)")
     rehire_at: dt.date | None = Field(None, description="cut: day as many new reps are hired back (they ramp up); null = never")
     focus_threshold: float = Field(0.55, ge=0, le=1, description="refocus: leads below this fit score are declined, accounts below it not pursued")
-    prospects_per_week: float = Field(2.0, ge=0, le=20, description="refocus: new accounts each rep researches a week, in spare desk time")
-    prospect_hours: float = Field(3.0, gt=0, le=40, description="refocus: rep hours to research one account")
+    prospects_per_week: float = Field(2.0, ge=0, le=20, description="refocus: new accounts each rep researches a week, in spare desk time (assumed, explored 0 to 4)")
+    prospect_hours: float = Field(3.0, gt=0, le=40, description="refocus: rep hours to research one account (assumed, explored 1.5 to 6)")
     decline_hours: float = Field(0.5, ge=0, le=40, description="refocus: rep hours spent qualifying out a declined lead")
     prospect_demand: Literal["market", "constant"] = Field(
         "market", description="refocus: market = a fitting account is ready to buy as often as the market's lead flow "
-                              "allows today (a shock's lead drop hits hunting too); constant = always (ignores the downturn)")
+                              "allows today (a shock's lead drop hits hunting too); constant = always (ignores the downturn). "
+                              "The prospecting yield (every fitting account researched becomes a lead) is assumed: "
+                              "no published figure, and notebook 04's headline rests on it")
 
     @model_validator(mode="after")
     def _rehire_after_cut(self) -> StaffingPolicy:

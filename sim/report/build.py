@@ -24,13 +24,17 @@ from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
 from .gate import apply_gate
+from .forecast_section import ForecastSection, forecast_section, write_forecast_page
 from .data import ReportData, load_export, simulated
 from .links import SiteLinks
+from .plan import report_plan
 from .pages import fallback_page, notebook_html, render, rows_json
 from .playbook import principle_pages, site_links, write_playbook
 from .run import Run, principle_notebooks, run_notebook
 from .shared import remove as remove_shared
 from .shared import share
+from .since import Since, keep_and_compare
+from .plan import report_plan
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
 
@@ -42,6 +46,7 @@ class Report:
     path: Path
     cards: list[Card]
     timings: dict[str, float] = field(default_factory=dict)
+    stored: str | None = None     # what the store of exports said of this export (None: not stored)
 
     @property
     def index(self) -> Path:
@@ -111,7 +116,8 @@ def _status_line(cards: list[Card]) -> str:
 
 
 def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | None, mapping: str | None,
-                 playbook: Path | None = None) -> float:
+                 playbook: Path | None = None, since: Since | None = None, plan_section: str | None = None,
+                 forecast: ForecastSection | None = None) -> float:
     """index.html, data-quality.html, the figures, the notebooks' downloads, rejected.csv and the playbook (the
     pages in `playbook`), from the data and the cards; returns the seconds the playbook took."""
     figures = {c.slug: save_figure(c, folder / "figures") for c in cards}
@@ -120,8 +126,15 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
     common = dict(data=data, crm=crm, mapping=mapping, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
     skipped = [(c, s) for c in cards for s in c.skipped]
     pages = {p.stem for p in principle_pages(playbook)}
-    render("index.html.j2", folder / "index.html", cards=cards, figures=figures, all_ran=all(c.ran for c in cards),
-           status_line=_status_line(cards), skipped_count=len(skipped), pages=pages, root="", here="report", **common)
+    if since is not None:   # the "Since your last export" card's waterfall
+        (folder / "figures").mkdir(exist_ok=True)
+        since.changes.figure().savefig(folder / "figures" / "since-last-export.png", dpi=110)
+        since.figure = "figures/since-last-export.png"
+    if forecast is not None:
+        write_forecast_page(forecast, folder, **common)
+    render("index.html.j2", folder / "index.html", forecast=forecast, cards=cards, figures=figures,
+           all_ran=all(c.ran for c in cards), since=since, status_line=_status_line(cards), skipped_count=len(skipped),
+           pages=pages, root="", here="report", plan_section=plan_section, **common)
     render("data-quality.html.j2", folder / "data-quality.html", skipped=skipped, failed=[c for c in cards if c.error],
            rejected_json=rows_json(data.rejected), repaired_json=rows_json(data.repaired), root="", here="data-quality", **common)
     write_csv(data.rejected, folder / "rejected.csv")   # formula-like cells neutralised (CSV injection)
@@ -130,15 +143,20 @@ def _write_pages(folder: Path, data: ReportData, cards: list[Card], crm: str | N
     return time.perf_counter() - start
 
 
-def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float]) -> None:
-    """report.json: each card's status, headline, skips and error, and the timings, for scripts and benchmarks."""
+def _write_json(path: Path, data: ReportData, cards: list[Card], timings: dict[str, float],
+                since: Since | None = None) -> None:
+    """report.json: each card's status, headline, skips and error, and the timings, for scripts and benchmarks;
+    with a "since" card, what changed since the last export (`sim.analysis.changes` JSON, without the deals)."""
+    extra = {} if since is None else {"since_last_export": {
+        k: v for k, v in since.changes.to_json().items() if k != "deals"}}
     write_text(path, json.dumps({
         "data": data.label, "complete": all(c.ran for c in cards), "timings_s": timings, "currency": data.currency,
         "gate": [] if data.gate is None else [{"key": f.key, "text": f.text, "off": list(f.off)} for f in data.gate.findings],
         "cards": [{"slug": c.slug, "title": c.title, "status": c.status, "headline": c.headline, "whatif": c.whatif,
                    "gated": c.gated, "scenario": c.scenario,
                    "skipped": [{"analysis": s.analysis, "missing": list(s.missing), "lacks": s.said} for s in c.skipped],
-                   "error": c.error, "seconds": c.seconds} for c in cards],
+                   "error": c.error, "seconds": c.seconds, "evidence": c.evidence} for c in cards],
+        **extra,
     }, indent=2) + "\n")
 
 
@@ -160,6 +178,12 @@ def build_report(
     timeout: int | None = None,
     playbook: str | Path | None = None,
     open_as_lost: int | str | None = None,
+    store: str | Path | None = None,
+    store_wait: float = 30.0,
+    pipeline: str | None = None,
+    plan: dict | None = None,
+    forecast: bool | None = None,
+    target: float | None = None,
 ) -> Report:
     """Run every principle notebook in `notebooks` on `export` (None: simulated data) and write the report to `out`.
 
@@ -172,6 +196,14 @@ def build_report(
     `timeout` bounds each notebook cell, in seconds. `open_as_lost` ("auto" or a number of days) applies the
     gate's open-as-lost rule to the export before anything runs (`sim.analysis.sufficiency.open_as_lost`); the
     deals it turns lost are listed with the repaired values.
+
+    With `store` (a store of exports, `sim.crm.store`) the export is kept there as a snapshot, and the front
+    page says what changed since the snapshot before it. `pipeline` keeps the deals of one pipeline of a
+    HubSpot export (the notebooks get the tables loaded here). `plan`: the arguments of
+    `sim.report.plan.report_plan` (target, within, confidence, levers) for a Plan section on the front page.
+    `forecast`: put the Forecast card first on the front page
+    and write its page (`sim.report.forecast_section`), with the chance of reaching `target` when given; by
+    default on for an export and off for the simulated data (whose quarter nobody has to forecast).
     """
     out = Path(out)
     inputs = [export, mapping, notebooks]
@@ -189,22 +221,24 @@ def build_report(
     try:
         with OutputFolder(out, "out", kind="report", force=force, protect=inputs) as tmp:
             return _build(tmp, out, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
-                          timeout, open_as_lost)
+                          timeout, open_as_lost, store, store_wait, pipeline, plan, forecast, target)
     except OutputError as err:
         raise ReportError(str(err)) from None
 
 
 def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook, seed, reps, workers, progress,
-           timeout, open_as_lost) -> Report:
+           timeout, open_as_lost, store, store_wait, pipeline, plan, forecast, target) -> Report:
     """The report's content, written into `tmp` (moved to `out` by the caller when complete)."""
     timings = {}
     start = time.perf_counter()
     if export is None and seed is None:
         seed = 0
-    data = load_export(export, crm, mapping) if export is not None else simulated(seed)
+    data = load_export(export, crm, mapping, pipeline) if export is not None else simulated(seed)
     if open_as_lost is not None and export is not None:
         data = data.with_open_as_lost(None if open_as_lost == "auto" else int(open_as_lost))
     env = share(data.tables, tmp, export, crm, mapping) if export is not None else {}
+    stored, since = (keep_and_compare(Path(store), data.tables, data.details, str(export), store_wait)
+                     if store is not None and export is not None else (None, None))
     timings["loading"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -218,12 +252,24 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
     timings["notebooks"] = time.perf_counter() - start
     timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
+    section = None
+    if forecast or (forecast is None and export is not None):
+        start = time.perf_counter()
+        section = forecast_section(data.tables, tmp, target=target, seed=seed or 0, progress=progress)
+        timings["forecast"] = time.perf_counter() - start
+    plan_html = None
+    if plan is not None:
+        start = time.perf_counter()
+        plan_html = report_plan(data.tables, seed=seed or 0, progress=progress, **plan)
+        timings["plan"] = time.perf_counter() - start
     start = time.perf_counter()
     cards = [card_from_run(run) for run in runs]
     apply_gate(cards, data.gate)
-    timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook)
+    timings["playbook"] = _write_pages(tmp, data, cards, crm, None if mapping is None else str(mapping), playbook,
+                                       since, plan_html, section)
     timings["pages"] = time.perf_counter() - start
-    timings["total"] = timings["loading"] + timings["notebooks"] + timings["pages"]
-    _write_json(tmp / "report.json", data, cards, timings)
+    timings["total"] = (timings["loading"] + timings["notebooks"] + timings["pages"] + timings.get("forecast", 0.0)
+                         + timings.get("plan", 0.0))
+    _write_json(tmp / "report.json", data, cards, timings, since)
     remove_shared(tmp)   # the notebooks' shared input, not part of the report
-    return Report(out, cards, timings)
+    return Report(out, cards, timings, stored)

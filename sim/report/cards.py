@@ -57,6 +57,7 @@ class Card:
     gate: list[dict] = field(default_factory=list)    # what the export cannot show (role gate: key, text, off)
     gated: str | None = None    # the data headline's inputs fail the gate: said instead of the number
     example_data: str | None = None   # a bundled public data set the notebook showed (not the reader's), by name
+    evidence: dict | None = None           # what the what-if rests on (role evidence): kind, parameters, holds_when, detectable
 
     @property
     def ran(self) -> bool:
@@ -66,6 +67,9 @@ class Card:
     @property
     def status(self) -> str:
         return "failed" if self.error else ("partial" if self.skipped else "ok")
+
+
+EVIDENCE_KEYS = ("kind", "parameters", "holds_when", "detectable", "dose_response", "says")
 
 
 def _title(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -143,6 +147,8 @@ def card_from_run(run: Run) -> Card:
         elif role == "scenario" and card.scenario is None:
             card.scenario = {"preset": str(meta.get("preset", "")), "calibrated": bool(meta.get("calibrated")),
                              "passed": meta.get("passed"), "verdict": meta.get("verdict"), "fallback": meta.get("fallback")}
+        elif role == "evidence" and card.evidence is None:
+            card.evidence = {k: meta.get(k) for k in EVIDENCE_KEYS}
         elif role == "download" and isinstance(meta.get("text"), str):
             name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(meta.get("filename", "download.txt"))).name).lstrip(".") or "download.txt"
             card.downloads.append(Download(name, meta["text"]))

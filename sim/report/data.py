@@ -86,12 +86,14 @@ class ReportData:
         return ReportData(self.label, tables, self.rejected, repaired, self.details, sufficiency(tables, len(repairs)))
 
 
-def load_export(path: str | Path, crm: str | None = None, mapping: str | Path | None = None) -> ReportData:
-    """Load a CRM export with the project's loader (`sim.crm.load`), keeping its summary and rejections."""
+def load_export(path: str | Path, crm: str | None = None, mapping: str | Path | None = None,
+                pipeline: str | None = None) -> ReportData:
+    """Load a CRM export with the project's loader (`sim.crm.load`), keeping its summary and rejections;
+    `pipeline` keeps one pipeline's deals (the notebooks get these tables: `sim.report.shared`)."""
     from ..crm import load
 
     try:
-        res = load(path, crm=crm, mapping=mapping)
+        res = load(path, crm=crm, mapping=mapping, pipeline=pipeline)
     except (ValueError, OSError) as err:   # the loader's errors name the file, row and column
         raise ReportError(f"could not load the export {path}: {err}") from None
     return ReportData(

@@ -33,7 +33,7 @@ class Market(Data):
     shock: Shock | None = Field(None, description="an optional downturn with recovery")
     patience_days: float | None = Field(
         None, gt=0, le=3650,
-        description="buyers' patience: a deal kept waiting w days for its rep passes the stage with chance x exp(-w / patience) (null = buyers wait forever)",
+        description="buyers' patience: a deal kept waiting w days for its rep passes the stage with chance x exp(-w / patience) (null = buyers wait forever); assumed: no published figure measures how long B2B buyers wait for a rep, the remain-aggressive preset's 60 days is explored from 30 to 120",
     )
 
     @model_validator(mode="before")

@@ -29,6 +29,6 @@ class DealValue(Data):
 class FitEffects(Data):
     """How much a lead's fit score matters. 0 = not at all; larger = good fit helps more."""
 
-    on_loss: float = Field(2.0, ge=0.0, le=10.0, description="good fit lowers stage loss chances: x exp(on_loss * (0.5 - fit))")
-    on_size: float = Field(0.5, ge=0.0, le=10.0, description="good fit raises deal size: x exp(on_size * (fit - 0.5))")
-    on_duration: float = Field(0.5, ge=0.0, le=10.0, description="good fit shortens stages: x exp(on_duration * (0.5 - fit))")
+    on_loss: float = Field(2.0, ge=0.0, le=10.0, description="good fit lowers stage loss chances: x exp(on_loss * (0.5 - fit)); assumed (no published figure: 2.0 makes a perfect fit lose about a third as often as an average one at each stage), explored 0 to 4")
+    on_size: float = Field(0.5, ge=0.0, le=10.0, description="good fit raises deal size: x exp(on_size * (fit - 0.5)); assumed (no published figure), explored 0 to 1")
+    on_duration: float = Field(0.5, ge=0.0, le=10.0, description="good fit shortens stages: x exp(on_duration * (0.5 - fit)); assumed (no published figure), explored 0 to 1")

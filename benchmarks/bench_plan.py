@@ -1,0 +1,139 @@
+"""Benchmark: what a plan costs and whether its P(hit) can be trusted (`sim.plan`).
+
+Targets: a one-lever plan in <= 30 s, a three-lever frontier in <= 5 min (2 cores). Also checks the plan
+against brute force and its calibration:
+
+    .venv/bin/python benchmarks/bench_plan.py              # timings on the demo pipeline (one and three levers)
+    .venv/bin/python benchmarks/bench_plan.py --calibration  # plans given P(hit) ~ 0.8: how often do they hit?
+    .venv/bin/python benchmarks/bench_plan.py --bruteforce   # (re)write tests/fixtures/plan_bruteforce.json
+
+The brute force: on a small team (`small_scenario`), every value of reps.count from 1 to 10 with many
+replications on seeds the plan never uses; `tests/test_plan.py` checks the search's answer against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import sim
+from sim.core.stats import wilson_ci
+from sim.experiments.plan import PeriodHit
+from sim.experiments.replicate import replicate_each
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "plan_bruteforce.json"
+SMALL_TARGET = 280_000.0
+SMALL_PERIOD = "2026-Q1"
+FRESH_SEED = 10_007        # the brute force's seeds: never the plan's (its default seed is 0)
+
+
+def small_scenario() -> sim.Scenario:
+    """A quarter of a one-segment team with short stages, where reps are what limits bookings: P(hit) of 280k
+    rises from 0 at one rep to near 1 at eight, and one run takes a few milliseconds."""
+    return sim.Scenario.preset("baseline").replace({
+        "name": "plan-small", "days": 90, "reps.count": 1, "market.leads_per_month": 40, "accounts.repeat_per_year": 0.0,
+        "segments": [{"name": "Mid-market", "share": 1.0, "fit_mean": 0.6, "fit_sd": 0.15, "deal_size": 20000,
+                      "size_spread": 0.3}],
+        "stages.0.median_days": 6, "stages.1.median_days": 10, "stages.2.median_days": 8, "stages.3.median_days": 5})
+
+
+def bruteforce(n: int) -> dict:
+    """P(hit) at every reps.count from 1 to 10, `n` runs each on fresh seeds."""
+    sc = small_scenario()
+    measure = PeriodHit(0.0, 90.0, SMALL_TARGET, True)
+    scenarios = {str(r): sc.replace({"reps.count": r}) for r in range(1, 11)}
+    runs = replicate_each(scenarios, n=n, seed=FRESH_SEED, measure=measure)
+    hits = runs.groupby("scenario")["hit"].agg(["sum", "size"])
+    return {"scenario": sc.to_dict(), "target": SMALL_TARGET, "period": SMALL_PERIOD, "seed": FRESH_SEED,
+            "lever": "reps.count", "values": {r: {"hits": int(hits.at[r, "sum"]), "n": int(hits.at[r, "size"])}
+                                               for r in scenarios}}
+
+
+def calibration(plans: int, fresh: int) -> None:
+    """Plans whose answer is given P(hit) ~ 0.8 (a grid of targets on the small team): the share of fresh
+    simulated quarters at the answer that hit, against the P(hit) the plans stated."""
+    sc = small_scenario()
+    stated, hit_rates = [], []
+    for k, target in enumerate(np.linspace(150_000, 350_000, plans)):
+        p = sim.plan(sc, target=float(target), period=SMALL_PERIOD, confidence=0.8, levers=["reps.count=1:12"],
+                     seed=100 + k, progress=False)
+        best = p.options(1)
+        if best.empty:
+            continue
+        reps = int(best.at[0, "reps.count"])
+        measure = PeriodHit(0.0, 90.0, float(target), True)
+        runs = replicate_each({"x": sc.replace({"reps.count": reps})}, n=fresh, seed=FRESH_SEED + k, measure=measure,
+                              progress=False)
+        stated.append(float(best.at[0, "p_hit"]))
+        hit_rates.append(float(runs["hit"].mean()))
+        print(f"  target {target:>9,.0f}: {reps} reps, stated P(hit) {stated[-1]:.2f}, hit on fresh seeds {hit_rates[-1]:.2f}")
+    total = len(hit_rates) * fresh
+    hits = sum(h * fresh for h in hit_rates)
+    lo, hi = wilson_ci(hits, total)
+    print(f"calibration: stated P(hit) {np.mean(stated):.3f} on average; fresh quarters hit {hits / total:.3f} "
+          f"(95% CI {float(lo):.3f}-{float(hi):.3f}) over {len(hit_rates)} plans x {fresh} runs")
+
+
+def demo_pipeline() -> sim.Scenario:
+    """The calibrated demo pipeline: the demo export (simulated, as `playbook report` makes it without one)
+    calibrated on the baseline, over the base's one-year horizon (`calendar="base"`)."""
+    from sim.report.data import simulated
+    return sim.calibrate(simulated(0).tables, "baseline", calendar="base", name="demo pipeline")
+
+
+def timings(three: bool) -> None:
+    start = time.perf_counter()
+    sc = demo_pipeline()
+    print(f"calibrating the demo export: {time.perf_counter() - start:.1f} s; {sc.reps.count} reps, "
+          f"{sc.market.leads_per_month:.1f} leads a month, {sc.start} + {sc.days} days")
+    year = str(sc.start.year)
+    base = float(sim.replicate(sc, n=40, seed=99, progress=False)["bookings"].mean())
+    # half as many leads again: the 8 reps cannot work them all, so reps (and hires) are what a plan needs
+    busy = sc.replace({"market.leads_per_month": round(1.5 * sc.market.leads_per_month, 1)})
+    target = round(1.25 * base, -5)
+    start = time.perf_counter()
+    p = sim.plan(busy, target=target, period=year, confidence=0.8, levers=["reps.count"])
+    print(f"one-lever plan (demo pipeline with 1.5x leads, {target:,.0f} in {year}, reps.count "
+          f"{p.levers[0].lo:g}-{p.levers[0].hi:g}): {time.perf_counter() - start:.1f} s wall (target <= 30 s); "
+          f"{int(p.tried['n'].sum())} runs in {len(p.tried)} steps; P(hit) now {p.now['p_hit']:.2f}; "
+          f"answer:\n{p.options(1).to_string()}")
+    for when in ("01-01", "09-01"):
+        start = time.perf_counter()
+        p = sim.plan(busy, target=target, period=year, confidence=0.8, levers=[f"hires@{year}-{when}=0:16"])
+        print(f"the same with hires on {year}-{when}: {time.perf_counter() - start:.1f} s; answer:\n{p.options(1).to_string()}")
+    if three:
+        start = time.perf_counter()
+        p = sim.plan(busy, target=target, period=year, confidence=0.8,
+                     levers=["reps.count=8:14", "market.leads_per_month=45:75", "policies.qualification.threshold=0:0.6"],
+                     grid=4, frontier_n=40)
+        print(f"three-lever frontier (4x4x4 cells x 40 runs): {time.perf_counter() - start:.1f} s wall (target <= 5 min); "
+              f"cheapest options:\n{p.options(3).to_string()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bruteforce", action="store_true", help="rewrite the brute-force fixture")
+    parser.add_argument("--n", type=int, default=800, help="brute force: runs per value")
+    parser.add_argument("--calibration", action="store_true", help="check the calibration of P(hit)")
+    parser.add_argument("--plans", type=int, default=12)
+    parser.add_argument("--fresh", type=int, default=400)
+    parser.add_argument("--no-three", action="store_true", help="skip the three-lever frontier")
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    if args.bruteforce:
+        start = time.perf_counter()
+        FIXTURE.write_text(json.dumps(bruteforce(args.n), indent=1, default=str) + "\n")
+        print(f"wrote {FIXTURE} in {time.perf_counter() - start:.0f} s")
+    elif args.calibration:
+        calibration(args.plans, args.fresh)
+    else:
+        timings(not args.no_three)
+
+
+if __name__ == "__main__":
+    main()
