@@ -89,6 +89,19 @@ def test_the_answer_is_sim_compare_for_the_same_scenarios_and_seed():
     assert fig.axes[0].get_title() and "%" in fig.axes[0].get_xlabel()
 
 
+def test_the_explorer_starts_with_ten_paired_runs_and_adds_more_only_when_the_interval_needs_them():
+    """Issue 28: the first round is `whatif.FIRST` (10) runs of each scenario; a loose precision stops there, a
+    tight one goes on; a first round too small for an interval is refused naming the field."""
+    base = sim.Scenario.preset("baseline").replace(days=90)
+    more = L.apply(base, {"reps.count": 3})                       # fewer reps: deals wait, bookings differ run by run
+    loose = whatif.answer(base, more, seed=3, precision=10.0, max_n=40)
+    assert whatif.FIRST == 10 and loose.replications == 10 and loose.precise
+    tight = whatif.answer(base, more, seed=3, precision=0.001, max_n=25)
+    assert tight.replications == 25 and not tight.precise
+    with pytest.raises(ValueError, match="first"):
+        sim.replicate(base, n="auto", first=1, progress=False, executor="serial")
+
+
 def test_save_writes_every_change_with_a_comment_and_loads_back(tmp_path):
     app = Explorer(tmp_path, seed=1, max_n=3)
     assert app.answer is None                                # nothing changed, nothing run
@@ -197,7 +210,7 @@ def test_the_pool_gives_the_same_answer_as_serial(page_pool):
     more = L.apply(base, {"reps.count": 10})
     serial = whatif.answer(base, more, seed=3, max_n=30)
     pooled = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
-    assert pooled.replications == serial.replications >= 20
+    assert pooled.replications == serial.replications >= whatif.FIRST
     assert pooled.table.equals(serial.table) and pooled.sentence() == serial.sentence()
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..experiments.replicate import AUTO_FIRST, replicate_each
+from ..experiments.replicate import replicate_each
 from ..scenario import Scenario, ScenarioError
 from . import levers as L
 from . import whatif
@@ -243,7 +243,7 @@ class Explorer:
 
         def run() -> None:
             try:
-                replicate_each({whatif.START: start}, min(AUTO_FIRST, self.max_n), self.seed, executor=ticket,
+                replicate_each({whatif.START: start}, min(whatif.FIRST, self.max_n), self.seed, executor=ticket,
                                progress=False, known=self.known)
             except CancelledError:
                 pass
