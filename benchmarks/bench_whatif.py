@@ -11,7 +11,11 @@ Then the what-if explorer page's own latency, per bundled preset (issue 28): a f
 pool (`Explorer(executor="pool")`), the preset picked, a lever moved at once — the first answer, pool warm-up
 included — then `--repeat` more moves (qualification switched, reps changed), each timed from the move to
 the answer on the page. Targets: <= 2 s after a move, <= 4 s for the first answer, on 2 cores.
-Run: `.venv/bin/python benchmarks/bench_whatif.py [--fixed 200] [--presets baseline demo] [--explorer-only]`
+`--executor serial` times the same page answering in its kernel, one run after another (`--executor both`: each
+preset both ways, one right after the other, so that both meet the same load).
+Run: `.venv/bin/python benchmarks/bench_whatif.py [--fixed 200] [--presets baseline demo] [--explorer-only]
+[--executor pool|serial|both] [--scenario runs/demo-calibrated.yaml]` (`--scenario`: also these scenario files, e.g.
+what `playbook calibrate` made of the demo export, as a leader's own pipeline would be explored).
 (`--fixed N` also times the same question with a fixed N paired replications, as asked before n="auto").
 """
 
@@ -45,12 +49,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="times to ask the question (median and best reported)")
     parser.add_argument("--presets", nargs="*", default=None, help="explorer presets to time (default: all bundled)")
     parser.add_argument("--explorer-only", action="store_true", help="time only the explorer page")
+    parser.add_argument("--executor", choices=("pool", "serial", "both"), default="pool",
+                        help="the page's way of running replications (both: each preset both ways)")
+    parser.add_argument("--scenario", nargs="*", default=[], help="scenario YAML files to time as well (a calibration)")
     args = parser.parse_args()
     base = sim.Scenario.preset("baseline")
     scenarios = {"8 reps": base, "10 reps": base.replace({"reps.count": 10}, name="10 reps")}
     load = os.getloadavg()[0]
+    ways = ("pool", "serial") if args.executor == "both" else (args.executor,)
+    starts = [f"preset:{p}" for p in (args.presets if args.presets is not None else sim.Scenario.presets())]
+    starts += [str(os.path.abspath(f)) for f in args.scenario]
     if args.explorer_only:
-        explorer(args.presets or sim.Scenario.presets(), args.repeat)
+        explorer(starts, args.repeat, ways)
         return
     sim.simulate(base, seed=0)   # imports and caches warm, as in a session that already ran something
     asked = [ask(scenarios, n="auto", precision=PRECISION) for _ in range(args.repeat)]
@@ -69,43 +79,51 @@ def main() -> None:
     if args.fixed:
         fwall, fcpu, _ = ask(scenarios, n=args.fixed)
         print(f"  the same question with n={args.fixed} fixed: {fwall:.1f} s wall, {fcpu:.1f} s CPU")
-    explorer(args.presets or sim.Scenario.presets(), args.repeat)
+    explorer(starts, args.repeat, ways)
     print(f"  load average after: {os.getloadavg()[0]:.1f}")
 
 
-def explorer(presets: list[str], repeat: int) -> None:
-    """The explorer page's waits, as a leader meets them, per preset: a fresh page (`Explorer(executor="pool")`:
-    its process pool started and warmed when it opens), the preset picked, a lever moved at once (the first
-    answer: pool warm-up and the starting scenario's runs included), then more moves (the start's runs kept)."""
+def explorer(starts: list[str], repeat: int, ways: tuple[str, ...] = ("pool",)) -> None:
+    """The explorer page's waits, as a leader meets them, per starting scenario: a fresh page (`Explorer(executor=
+    "pool")`: its process pool started and warmed when it opens; or "serial": runs in the kernel), the scenario
+    picked, a lever moved at once (the first answer: pool warm-up and the starting scenario's runs included), then
+    more moves (the start's runs kept)."""
+    import shutil
     import tempfile
 
     from sim.explorer.app import Explorer
 
-    print(f"explorer page (process pool on {os.cpu_count()} cores, answers in the background), per preset:")
-    for name in presets:
-        with tempfile.TemporaryDirectory() as folder:
-            opened = time.perf_counter()
-            app = Explorer(folder, executor="pool")
-            app.picker.value = f"preset:{name}"
-            opened = time.perf_counter() - opened
-            start = app.start
-            moves = [("reps.count", start.reps.count + 2), ("policies.qualification", start.policies.qualification is None),
-                     ("reps.count", max(1, start.reps.count - 1)), ("reps.count", start.reps.count + 1)]
-            waits, reps = [], []
-            for path, value in moves[: 1 + repeat]:
-                began = time.perf_counter()
-                app.controls[path].value = value
-                got = app.wait()
-                waits.append(time.perf_counter() - began)
-                reps.append(got.replications)
-            app.close()
-        first, after = waits[0], sorted(waits[1:])
-        mid = after[len(after) // 2]
-        print(f"  {name:<22} page open {opened:4.1f} s; first answer {first:5.1f} s (target <= {FIRST_TARGET:.0f}: "
-              f"{'met' if first <= FIRST_TARGET else 'MISSED'}); after a move {mid:5.1f} s median of {len(after)} "
-              f"({', '.join(f'{w:.1f}' for w in after)}; target <= {EXPLORER_TARGET:.0f}: "
-              f"{'met' if mid <= EXPLORER_TARGET else 'MISSED'}); replications {', '.join(map(str, reps))}; "
-              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"explorer page on {os.cpu_count()} cores, per starting scenario ({' and '.join(ways)}):")
+    for start_at in starts:
+        for way in ways:
+            with tempfile.TemporaryDirectory() as folder:
+                if not start_at.startswith("preset:"):
+                    shutil.copy(start_at, folder)
+                    start_at = str(os.path.join(folder, os.path.basename(start_at)))
+                load = os.getloadavg()[0]
+                opened = time.perf_counter()
+                app = Explorer(folder, executor=way)
+                app.picker.value = start_at
+                opened = time.perf_counter() - opened
+                start = app.start
+                moves = [("reps.count", start.reps.count + 2), ("reps.count", max(1, start.reps.count - 1)),
+                         ("reps.count", start.reps.count + 1), ("reps.count", start.reps.count + 3)]
+                waits, reps = [], []
+                for path, value in moves[: 1 + repeat]:
+                    began = time.perf_counter()
+                    app.controls[path].value = value
+                    got = app.wait()
+                    waits.append(time.perf_counter() - began)
+                    reps.append(got.replications)
+                app.close()
+            first, after = waits[0], sorted(waits[1:])
+            mid = after[len(after) // 2]
+            name = start_at.split(":", 1)[1] if start_at.startswith("preset:") else os.path.basename(start_at)
+            print(f"  {name:<22} {way:<6} page open {opened:4.1f} s; first answer {first:5.1f} s (target <= "
+                  f"{FIRST_TARGET:.0f}: {'met' if first <= FIRST_TARGET else 'MISSED'}); after a move {mid:5.1f} s "
+                  f"median of {len(after)} ({', '.join(f'{w:.1f}' for w in after)}; target <= {EXPLORER_TARGET:.0f}: "
+                  f"{'met' if mid <= EXPLORER_TARGET else 'MISSED'}); replications {', '.join(map(str, reps))}; "
+                  f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after", flush=True)
 
 
 if __name__ == "__main__":
