@@ -257,7 +257,7 @@ def test_the_pages_workers_die_with_its_kernel(tmp_path):
     finally:
         kernel.send_signal(signal.SIGKILL)
         kernel.wait()
-    deadline = time.monotonic() + 60       # at once on Linux; a loaded machine may take a while to schedule them
+    deadline = time.monotonic() + 120      # at once on Linux; a loaded machine may take a while to schedule them
     while time.monotonic() < deadline and any(_alive(p) for p in workers):
         time.sleep(0.2)
     assert not [p for p in workers if _alive(p)], f"workers {workers} still running after their kernel was killed"

@@ -4,8 +4,10 @@ by the moves so that a newer move can cancel what an older one queued.
 A page runs in a Jupyter (or Voilà) kernel, where forking a process that already runs threads, a event loop and
 widgets is not safe: the pool uses a `forkserver` context (its server imports `sim` once, and each worker is
 forked from that clean server) or `spawn` where there is no forkserver. Workers are set up by
-`replicate.worker_start`, so they end when the kernel does (even when it is killed). Each worker runs one tiny
-simulation as soon as it starts (`warm`), so the first move does not pay for the imports.
+`replicate.worker_start` and watch the kernel itself (`watch_owner`), so they end when the kernel does, even when
+it is killed: a forkserver's worker cannot rely on its parent dying, since the forkserver lives as long as its
+workers do. Each worker runs one tiny simulation as soon as it starts (`warm`), so the first move does not pay
+for the imports.
 
 `Pool.ticket()` is one move's view of the pool: a `concurrent.futures.Executor` that `sim.compare` submits its
 chunks to; `Ticket.cancel()` cancels everything it queued (chunks already running finish and are discarded by
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import select
 import threading
+import time
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, wait
 
 from ..experiments.replicate import stop_pool, worker_start
@@ -29,6 +33,41 @@ def warm() -> int:
 
     simulate(Scenario.preset("baseline").replace(days=30), seed=0)
     return os.getpid()
+
+
+def start_worker(owner: int) -> None:
+    """Worker set-up: `replicate.worker_start`, and end this worker when process `owner` (the kernel) ends.
+
+    Its parent is the forkserver, which stays alive as long as any of its workers does (they hold its "alive"
+    pipe), so a worker that only watched its parent would outlive a killed kernel together with the forkserver.
+    """
+    worker_start()
+    threading.Thread(target=watch_owner, args=(owner,), name="owner-watch", daemon=True).start()
+
+
+def watch_owner(owner: int, every: float = 0.5) -> None:
+    """Block until process `owner` has ended (exited, or a zombie waiting for its reaper), then end this process."""
+    opened = getattr(os, "pidfd_open", None)
+    if opened is not None:
+        try:
+            fd = opened(owner)               # readable once the process has ended (Linux >= 5.3)
+        except OSError:
+            os._exit(1)                      # already gone
+        select.select([fd], [], [])
+        os._exit(1)
+    while _running(owner):
+        time.sleep(every)
+    os._exit(1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _context() -> mp.context.BaseContext:
@@ -46,7 +85,8 @@ class Pool:
     def __init__(self, workers: int | None = None):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.context = _context()
-        self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context, initializer=worker_start)
+        self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context,
+                                            initializer=start_worker, initargs=(os.getpid(),))
         self.warming: list[Future] = []
         # workers start (the forkserver imports sim first) in a thread: the page opens without waiting for them
         self._starting = threading.Thread(target=self._start, name="whatif-pool-start", daemon=True)
