@@ -127,3 +127,12 @@ def test_a_deal_is_named_by_the_bits_of_its_arrival_and_first_draw():
     lead = SimpleNamespace(arrived=12.345, stage_noise=[-0.5, 1.0])
     assert deal_keys(SimpleNamespace(lead=lead)) == tuple(np.array([12.345, -0.5]).view(np.uint64).tolist())
     assert deal_keys(SimpleNamespace(lead=SimpleNamespace(arrived=0.0, stage_noise=[]))) == (0, 0)
+
+
+@pytest.mark.parametrize("entropy", [[0], [5, 7], [2**63 - 1, 12, 3], [1, 2, 3, 4, 5, 2**40], [2**64 + 1, 0, 10_007]])
+def test_a_seeded_generator_is_numpys_default_rng(entropy):
+    from sim.engine.streams import seeded
+
+    mine, numpys = seeded(entropy), np.random.default_rng(entropy)
+    assert mine.random(6).tolist() == numpys.random(6).tolist()
+    assert mine.spawn(1)[0].random() == numpys.spawn(1)[0].random()

@@ -66,6 +66,7 @@ class Explorer:
         self._prefetch: tuple[Ticket, threading.Thread] | None = None   # the starting scenario's first round
         self.start: Scenario | None = None
         self.current: Scenario | None = None
+        self.levers: list[L.Lever] = []
         self.answer: whatif.Answer | None = None
         self.controls: dict[str, w.Widget] = {}
         self.picker = w.Dropdown(options=self._choices(), description="Start from", style={"description_width": "initial"},
@@ -114,9 +115,10 @@ class Explorer:
             return
         self.current = self.start
         self.controls = {}
+        self.levers = L.levers(self.start)       # the start's levers, listed once (every move greys some out)
         rows: list[w.Widget] = []
         section = None
-        for lever in L.levers(self.start):
+        for lever in self.levers:
             if lever.section != section:
                 section = lever.section
                 rows.append(w.HTML(f"<h4 style='margin:10px 0 2px 0'>{html.escape(section)}</h4>"))
@@ -150,7 +152,7 @@ class Explorer:
 
     def _enable(self) -> None:
         """Levers under a switch that is off are greyed out."""
-        for lever in L.levers(self.start):
+        for lever in self.levers:
             if lever.needs and lever.path in self.controls:
                 self.controls[lever.path].disabled = not self.controls[lever.needs].value or \
                     (self.controls.get(lever.needs.rsplit(".", 1)[0]) is not None
