@@ -191,6 +191,45 @@ def test_the_incentives_preset_runs_a_programme_from_the_start():
     assert "incentives" in sim.Scenario.presets()
 
 
+def test_a_new_move_cancels_at_once_even_while_the_pool_is_still_starting():
+    """Issue 28: a pool whose workers are still starting blocks `submit`; a new pick or move cancels the older
+    move's ticket without waiting for that (the page froze for as long as the forkserver took to import `sim`),
+    and the blocked submit then ends as cancelled."""
+    import threading
+    from concurrent.futures import CancelledError, Executor, Future
+
+    from sim.explorer.pool import Ticket
+
+    entered, gate = threading.Event(), threading.Event()
+
+    class Starting(Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            entered.set()
+            gate.wait(120)
+            fut = Future()
+            fut.set_result(fn(*args, **kwargs))
+            return fut
+
+    ticket, got = Ticket(Starting(), 2), []
+
+    def submit() -> None:
+        try:
+            got.append(ticket.submit(pow, 2, 3))
+        except CancelledError as err:
+            got.append(err)
+
+    thread = threading.Thread(target=submit)
+    thread.start()
+    assert entered.wait(120)
+    ticket.cancel()                                   # returns although the submit above is still blocked
+    assert ticket.cancelled and thread.is_alive() and not got
+    gate.set()
+    thread.join(120)
+    assert len(got) == 1 and isinstance(got[0], CancelledError)
+    with pytest.raises(CancelledError):
+        ticket.submit(pow, 2, 3)
+
+
 @pytest.fixture(scope="module")
 def page_pool():
     """The page's process pool (forkserver or spawn, warmed), shared by the tests below to spare start-ups."""

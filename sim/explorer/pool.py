@@ -126,9 +126,20 @@ class Ticket(Executor):
         with self._lock:
             if self.cancelled:
                 raise CancelledError("a newer move replaced this one")
+        # not under the lock: a pool still starting its workers blocks `submit` for as long as the forkserver takes
+        # to import `sim`, and `cancel` (called by the page's thread on a new pick or move) must not wait for that
+        try:
             fut = self.executor.submit(fn, *args, **kwargs)
+        except RuntimeError:                     # the pool was shut down meanwhile (the page closed)
+            if self.cancelled:
+                raise CancelledError("the page was closed") from None
+            raise
+        with self._lock:
             self._futures.append(fut)
-            return fut
+            if self.cancelled:
+                fut.cancel()
+                raise CancelledError("a newer move replaced this one")
+        return fut
 
     def cancel(self) -> None:
         with self._lock:
