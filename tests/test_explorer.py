@@ -237,6 +237,8 @@ def page_pool():
 
     pool = Pool(workers=2)
     assert len(pool.wait_warm(timeout=300)) >= 1          # the warm-up ran a simulation in the workers
+    pool._starting.join(300)
+    assert pool.ready.is_set()
     yield pool
     pool.close()
     assert not any(p.is_alive() for p in (pool.executor._processes or {}).values())
@@ -251,6 +253,25 @@ def test_the_pool_gives_the_same_answer_as_serial(page_pool):
     pooled = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
     assert pooled.replications == serial.replications >= whatif.FIRST
     assert pooled.table.equals(serial.table) and pooled.sentence() == serial.sentence()
+
+
+def test_until_its_workers_are_warm_the_pool_answers_in_the_kernel_with_the_same_numbers(page_pool, monkeypatch):
+    """Issue 28: a move made while the pool's workers still start is answered in the page's own process (the
+    forkserver takes seconds to import `sim`), from then on by the workers; the numbers are the same."""
+    import os
+    import threading
+
+    base = sim.Scenario.preset("baseline").replace(days=120)
+    more = L.apply(base, {"reps.count": 10})
+    warm = page_pool.ready
+    assert warm.is_set()                                              # the fixture waited for the warm-up
+    assert page_pool.submit(os.getpid).result(timeout=300) != os.getpid()
+    monkeypatch.setattr(page_pool, "ready", threading.Event())         # as if the workers were still starting
+    assert page_pool.submit(os.getpid).result() == os.getpid()
+    early = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
+    monkeypatch.setattr(page_pool, "ready", warm)
+    late = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
+    assert early.table.equals(late.table) and early.replications == late.replications
 
 
 def test_a_second_quick_move_cancels_the_first_and_the_page_shows_its_answer(tmp_path, page_pool):

@@ -53,7 +53,7 @@ class Explorer:
         self.pool: Pool | None = None
         if executor == "pool":
             self.pool = Pool()
-            self.executor: Executor | str = self.pool.executor
+            self.executor: Executor | str = self.pool      # runs in the kernel until its workers are warm
         elif isinstance(executor, Executor) or executor == "serial":
             self.executor = executor
         else:

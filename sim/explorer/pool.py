@@ -79,21 +79,31 @@ def _context() -> mp.context.BaseContext:
     return mp.get_context("spawn")
 
 
-class Pool:
-    """A process pool for one page, on `workers` processes (all cores by default), warming as it starts."""
+class Pool(Executor):
+    """A process pool for one page, on `workers` processes (all cores by default), warming as it starts.
+
+    Until every worker has run its warm-up (`ready`), what is submitted runs here, in the submitting thread (the
+    page's background thread): starting a forkserver means importing `sim` anew, seconds on a quiet machine and
+    far more on a loaded one, and meanwhile the kernel's own core answers the first move. From then on work goes
+    to the workers. A pool whose warm-up failed keeps answering here. The numbers are the same either way.
+    """
 
     def __init__(self, workers: int | None = None):
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = self._max_workers = max(1, workers or os.cpu_count() or 1)
         self.context = _context()
         self.executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context,
                                             initializer=start_worker, initargs=(os.getpid(),))
         self.warming: list[Future] = []
+        self.ready = threading.Event()            # set once every worker ran its warm-up
         # workers start (the forkserver imports sim first) in a thread: the page opens without waiting for them
         self._starting = threading.Thread(target=self._start, name="whatif-pool-start", daemon=True)
         self._starting.start()
 
     def _start(self) -> None:
         self.warming = [self.executor.submit(warm) for _ in range(self.workers)]   # one per worker: all start now
+        done, _ = wait(self.warming)
+        if all(f.exception() is None for f in done):
+            self.ready.set()
 
     def wait_warm(self, timeout: float | None = None) -> set[int]:
         """Block until the warm-up runs are done; the workers' process ids."""
@@ -101,9 +111,23 @@ class Pool:
         done, _ = wait(self.warming, timeout=timeout)
         return {f.result() for f in done}
 
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        """To the workers once they are warm; before that, run here and now (a finished future)."""
+        if self.ready.is_set():
+            return self.executor.submit(fn, *args, **kwargs)
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as err:          # noqa: BLE001 - handed to the caller through the future, as a pool does
+            fut.set_exception(err)
+        return fut
+
     def ticket(self) -> Ticket:
         """A fresh executor view for one move: what it submits can be cancelled together."""
-        return Ticket(self.executor, self.workers)
+        return Ticket(self, self.workers)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.close()
 
     def close(self) -> None:
         """End the workers now (the page is closed); queued work is cancelled."""
