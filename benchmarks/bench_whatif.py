@@ -97,13 +97,14 @@ def explorer(starts: list[str], repeat: int, ways: tuple[str, ...] = ("pool",)) 
     for start_at in starts:
         for way in ways:
             with tempfile.TemporaryDirectory() as folder:
-                if not start_at.startswith("preset:"):
+                picked = start_at
+                if not start_at.startswith("preset:"):     # a scenario file: the page lists those of its folder
                     shutil.copy(start_at, folder)
-                    start_at = str(os.path.join(folder, os.path.basename(start_at)))
+                    picked = str(os.path.join(folder, os.path.basename(start_at)))
                 load = os.getloadavg()[0]
                 opened = time.perf_counter()
                 app = Explorer(folder, executor=way)
-                app.picker.value = start_at
+                app.picker.value = picked
                 opened = time.perf_counter() - opened
                 start = app.start
                 moves = [("reps.count", start.reps.count + 2), ("reps.count", max(1, start.reps.count - 1)),
