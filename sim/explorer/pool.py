@@ -24,13 +24,12 @@ import time
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, wait
 
 from ..experiments.replicate import stop_pool, worker_start
+from ..experiments.simulate import simulate
+from ..scenario import Scenario
 
 
 def warm() -> int:
-    """Worker: import the simulator and run one short simulation, so the first real run meets warm caches."""
-    from ..experiments.simulate import simulate
-    from ..scenario import Scenario
-
+    """Worker: run one short simulation, so the first real run meets warm caches."""
     simulate(Scenario.preset("baseline").replace(days=30), seed=0)
     return os.getpid()
 
