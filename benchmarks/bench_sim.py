@@ -3,7 +3,8 @@
 Prints each figure beside its target (issue 15, README "Benchmarks"):
 - one baseline replication (one simulated year), as `replicate` runs it (metrics only): <= 50 ms;
   also with the canonical tables built, as `simulate(...).tables` does;
-- throughput in deals per second >= 0.5x a bare SimPy model of the same shape, measured in the same run;
+- throughput in deals per second >= 0.6x a bare SimPy model of the same shape, measured in the same run
+  (>= 0.4x with the canonical tables built; issue 28);
 - `replicate(baseline, n=200)` on 2 cores >= 1.7x faster than serial, with identical results.
 
 Other engineers share this machine, so every timing is given in CPU time (the work this process did, which
@@ -27,7 +28,7 @@ import simpy
 import sim
 from sim.engine.conditions import Conditions
 
-TARGET_MS, TARGET_RATIO, TARGET_SPEEDUP = 50.0, 0.5, 1.7
+TARGET_MS, TARGET_RATIO, TARGET_TABLES_RATIO, TARGET_SPEEDUP = 50.0, 0.6, 0.4, 1.7   # ratios: issue 28
 
 
 def bare_model(scenario: sim.Scenario, seed: int) -> tuple[int, int]:
@@ -125,7 +126,8 @@ def main() -> None:
         tables = deals["tables"] / med["tables"][clock]
         print(f"  -> throughput ({clock}): ours {ours:,.0f} deals/s ({tables:,.0f} with tables), bare {bare:,.0f} deals/s; "
               f"ratio {ours / bare:.2f} ({tables / bare:.2f} with tables); target >= {TARGET_RATIO}: "
-              f"{verdict(ours / bare >= TARGET_RATIO)}")
+              f"{verdict(ours / bare >= TARGET_RATIO)} (with tables >= {TARGET_TABLES_RATIO}: "
+              f"{verdict(tables / bare >= TARGET_TABLES_RATIO)})")
 
     n = args.replications
     wall_s, cpu_s, serial = clocked(lambda: sim.replicate(base, n=n, seed=1, executor="serial", progress=False))

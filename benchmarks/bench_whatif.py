@@ -7,12 +7,16 @@ as `compare` picks by itself), started from a fresh call (pool start-up included
 
 Prints wall and CPU time (all processes), the replications it took, the answer, and the load average.
 
-Then the what-if explorer's own latency (`sim.explorer.whatif.answer`, as the page calls it: serial in the
-page's kernel, the starting scenario's runs kept from the page's first answer): the time from moving a
-control to the answer, for two moves a leader makes (reps 8 -> 10, qualification on at threshold 0.4).
-Target: <= 2 s on 2 cores for the baseline.
-Run: `.venv/bin/python benchmarks/bench_whatif.py [--fixed 200]` (`--fixed N` also times the same question
-with a fixed N paired replications, the way it was asked before n="auto").
+Then the what-if explorer page's own latency, per bundled preset (issue 28): a fresh page with its process
+pool (`Explorer(executor="pool")`), the preset picked, a lever moved at once — the first answer, pool warm-up
+included — then `--repeat` more moves (qualification switched, reps changed), each timed from the move to
+the answer on the page. Targets: <= 2 s after a move, <= 4 s for the first answer, on 2 cores.
+`--executor serial` times the same page answering in its kernel, one run after another (`--executor both`: each
+preset both ways, one right after the other, so that both meet the same load).
+Run: `.venv/bin/python benchmarks/bench_whatif.py [--fixed 200] [--presets baseline demo] [--explorer-only]
+[--executor pool|serial|both] [--scenario runs/demo-calibrated.yaml]` (`--scenario`: also these scenario files, e.g.
+what `playbook calibrate` made of the demo export, as a leader's own pipeline would be explored).
+(`--fixed N` also times the same question with a fixed N paired replications, as asked before n="auto").
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import time
 import sim
 
 TARGET_SECONDS, PRECISION = 5.0, 0.05
-EXPLORER_TARGET = 2.0
+EXPLORER_TARGET, FIRST_TARGET = 2.0, 4.0
 
 
 def cpu_all() -> float:
@@ -43,10 +47,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixed", type=int, default=0, help="also time a compare with this many fixed replications")
     parser.add_argument("--repeat", type=int, default=3, help="times to ask the question (median and best reported)")
+    parser.add_argument("--presets", nargs="*", default=None, help="explorer presets to time (default: all bundled)")
+    parser.add_argument("--explorer-only", action="store_true", help="time only the explorer page")
+    parser.add_argument("--executor", choices=("pool", "serial", "both"), default="pool",
+                        help="the page's way of running replications (both: each preset both ways)")
+    parser.add_argument("--scenario", nargs="*", default=[], help="scenario YAML files to time as well (a calibration)")
     args = parser.parse_args()
     base = sim.Scenario.preset("baseline")
     scenarios = {"8 reps": base, "10 reps": base.replace({"reps.count": 10}, name="10 reps")}
     load = os.getloadavg()[0]
+    ways = ("pool", "serial") if args.executor == "both" else (args.executor,)
+    starts = [f"preset:{p}" for p in (args.presets if args.presets is not None else sim.Scenario.presets())]
+    starts += [str(os.path.abspath(f)) for f in args.scenario]
+    if args.explorer_only:
+        explorer(starts, args.repeat, ways)
+        return
     sim.simulate(base, seed=0)   # imports and caches warm, as in a session that already ran something
     asked = [ask(scenarios, n="auto", precision=PRECISION) for _ in range(args.repeat)]
     walls = sorted(a[0] for a in asked)
@@ -64,32 +79,52 @@ def main() -> None:
     if args.fixed:
         fwall, fcpu, _ = ask(scenarios, n=args.fixed)
         print(f"  the same question with n={args.fixed} fixed: {fwall:.1f} s wall, {fcpu:.1f} s CPU")
-    explorer(base, args.repeat)
+    explorer(starts, args.repeat, ways)
     print(f"  load average after: {os.getloadavg()[0]:.1f}")
 
 
-def explorer(base: sim.Scenario, repeat: int) -> None:
-    """The explorer page's wait after a move: `whatif.answer` with the session's kept runs (`known`)."""
-    from sim.explorer import levers, whatif
+def explorer(starts: list[str], repeat: int, ways: tuple[str, ...] = ("pool",)) -> None:
+    """The explorer page's waits, as a leader meets them, per starting scenario: a fresh page (`Explorer(executor=
+    "pool")`: its process pool started and warmed when it opens; or "serial": runs in the kernel), the scenario
+    picked, a lever moved at once (the first answer: pool warm-up and the starting scenario's runs included), then
+    more moves (the start's runs kept)."""
+    import shutil
+    import tempfile
 
-    known: dict = {}
-    first = time.perf_counter()
-    whatif.answer(base, levers.apply(base, {"reps.count": 9}), known=known)   # the page's first answer
-    first = time.perf_counter() - first
-    print(f"explorer (serial in the page's kernel): first answer of a session {first:.1f} s (both scenarios simulated)")
-    moves = {"reps 8 -> 10": {"reps.count": 10},
-             "qualification on, threshold 0.4": {"policies.qualification": True, "policies.qualification.threshold": 0.4}}
-    start = base.model_dump_json()
-    for label, settings in moves.items():
-        times = []
-        for _ in range(repeat):
-            kept = {k: v for k, v in known.items() if k[0] == start}   # only the start's runs kept
-            began = time.perf_counter()
-            got = whatif.answer(base, levers.apply(base, settings), known=kept)
-            times.append(time.perf_counter() - began)
-        wall = sorted(times)[len(times) // 2]
-        print(f"  {label}: {wall:.1f} s (median of {repeat}; best {min(times):.1f} s), {got.replications} paired "
-              f"replications; target <= {EXPLORER_TARGET:.0f} s: {'met' if wall <= EXPLORER_TARGET else 'MISSED'}")
+    from sim.explorer.app import Explorer
+
+    print(f"explorer page on {os.cpu_count()} cores, per starting scenario ({' and '.join(ways)}):")
+    for start_at in starts:
+        for way in ways:
+            with tempfile.TemporaryDirectory() as folder:
+                picked = start_at
+                if not start_at.startswith("preset:"):     # a scenario file: the page lists those of its folder
+                    shutil.copy(start_at, folder)
+                    picked = str(os.path.join(folder, os.path.basename(start_at)))
+                load = os.getloadavg()[0]
+                opened = time.perf_counter()
+                app = Explorer(folder, executor=way)
+                app.picker.value = picked
+                opened = time.perf_counter() - opened
+                start = app.start
+                moves = [("reps.count", start.reps.count + 2), ("reps.count", max(1, start.reps.count - 1)),
+                         ("reps.count", start.reps.count + 1), ("reps.count", start.reps.count + 3)]
+                waits, reps = [], []
+                for path, value in moves[: 1 + repeat]:
+                    began = time.perf_counter()
+                    app.controls[path].value = value
+                    got = app.wait()
+                    waits.append(time.perf_counter() - began)
+                    reps.append(got.replications)
+                app.close()
+            first, after = waits[0], sorted(waits[1:])
+            mid = after[len(after) // 2]
+            name = start_at.split(":", 1)[1] if start_at.startswith("preset:") else os.path.basename(start_at)
+            print(f"  {name:<22} {way:<6} page open {opened:4.1f} s; first answer {first:5.1f} s (target <= "
+                  f"{FIRST_TARGET:.0f}: {'met' if first <= FIRST_TARGET else 'MISSED'}); after a move {mid:5.1f} s "
+                  f"median of {len(after)} ({', '.join(f'{w:.1f}' for w in after)}; target <= {EXPLORER_TARGET:.0f}: "
+                  f"{'met' if mid <= EXPLORER_TARGET else 'MISSED'}); replications {', '.join(map(str, reps))}; "
+                  f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after", flush=True)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,19 @@ def test_the_answer_is_sim_compare_for_the_same_scenarios_and_seed():
     assert fig.axes[0].get_title() and "%" in fig.axes[0].get_xlabel()
 
 
+def test_the_explorer_starts_with_ten_paired_runs_and_adds_more_only_when_the_interval_needs_them():
+    """Issue 28: the first round is `whatif.FIRST` (10) runs of each scenario; a loose precision stops there, a
+    tight one goes on; a first round too small for an interval is refused naming the field."""
+    base = sim.Scenario.preset("baseline").replace(days=90)
+    more = L.apply(base, {"reps.count": 3})                       # fewer reps: deals wait, bookings differ run by run
+    loose = whatif.answer(base, more, seed=3, precision=10.0, max_n=40)
+    assert whatif.FIRST == 10 and loose.replications == 10 and loose.precise
+    tight = whatif.answer(base, more, seed=3, precision=0.001, max_n=25)
+    assert tight.replications == 25 and not tight.precise
+    with pytest.raises(ValueError, match="first"):
+        sim.replicate(base, n="auto", first=1, progress=False, executor="serial")
+
+
 def test_save_writes_every_change_with_a_comment_and_loads_back(tmp_path):
     app = Explorer(tmp_path, seed=1, max_n=3)
     assert app.answer is None                                # nothing changed, nothing run
@@ -176,3 +189,144 @@ def test_the_incentives_preset_runs_a_programme_from_the_start():
     sc = sim.Scenario.preset("incentives")
     assert sc.reps.quota and len(sc.policies.incentives.rules) == 2
     assert "incentives" in sim.Scenario.presets()
+
+
+def test_a_new_move_cancels_at_once_even_while_the_pool_is_still_starting():
+    """Issue 28: a pool whose workers are still starting blocks `submit`; a new pick or move cancels the older
+    move's ticket without waiting for that (the page froze for as long as the forkserver took to import `sim`),
+    and the blocked submit then ends as cancelled."""
+    import threading
+    from concurrent.futures import CancelledError, Executor, Future
+
+    from sim.explorer.pool import Ticket
+
+    entered, gate = threading.Event(), threading.Event()
+
+    class Starting(Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            entered.set()
+            gate.wait(120)
+            fut = Future()
+            fut.set_result(fn(*args, **kwargs))
+            return fut
+
+    ticket, got = Ticket(Starting(), 2), []
+
+    def submit() -> None:
+        try:
+            got.append(ticket.submit(pow, 2, 3))
+        except CancelledError as err:
+            got.append(err)
+
+    thread = threading.Thread(target=submit)
+    thread.start()
+    assert entered.wait(120)
+    ticket.cancel()                                   # returns although the submit above is still blocked
+    assert ticket.cancelled and thread.is_alive() and not got
+    gate.set()
+    thread.join(120)
+    assert len(got) == 1 and isinstance(got[0], CancelledError)
+    with pytest.raises(CancelledError):
+        ticket.submit(pow, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def page_pool():
+    """The page's process pool (forkserver or spawn, warmed), shared by the tests below to spare start-ups."""
+    from sim.explorer.pool import Pool
+
+    pool = Pool(workers=2)
+    assert len(pool.wait_warm(timeout=300)) >= 1          # the warm-up ran a simulation in the workers
+    pool._starting.join(300)
+    assert pool.ready.is_set()
+    yield pool
+    pool.close()
+    assert not any(p.is_alive() for p in (pool.executor._processes or {}).values())
+
+
+def test_the_pool_gives_the_same_answer_as_serial(page_pool):
+    """Issue 28: the page's replications run on its pool with common random numbers: identical numbers."""
+    assert page_pool.context.get_start_method() in ("forkserver", "spawn")   # never fork in a kernel
+    base = sim.Scenario.preset("baseline").replace(days=120)
+    more = L.apply(base, {"reps.count": 10})
+    serial = whatif.answer(base, more, seed=3, max_n=30)
+    pooled = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
+    assert pooled.replications == serial.replications >= whatif.FIRST
+    assert pooled.table.equals(serial.table) and pooled.sentence() == serial.sentence()
+
+
+def test_until_its_workers_are_warm_the_pool_answers_in_the_kernel_with_the_same_numbers(page_pool, monkeypatch):
+    """Issue 28: a move made while the pool's workers still start is answered in the page's own process (the
+    forkserver takes seconds to import `sim`), from then on by the workers; the numbers are the same."""
+    import os
+    import threading
+
+    base = sim.Scenario.preset("baseline").replace(days=120)
+    more = L.apply(base, {"reps.count": 10})
+    warm = page_pool.ready
+    assert warm.is_set()                                              # the fixture waited for the warm-up
+    assert page_pool.submit(os.getpid).result(timeout=300) != os.getpid()
+    monkeypatch.setattr(page_pool, "ready", threading.Event())         # as if the workers were still starting
+    assert page_pool.submit(os.getpid).result() == os.getpid()
+    early = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
+    monkeypatch.setattr(page_pool, "ready", warm)
+    late = whatif.answer(base, more, seed=3, max_n=30, executor=page_pool.ticket())
+    assert early.table.equals(late.table) and early.replications == late.replications
+
+
+def test_a_second_quick_move_cancels_the_first_and_the_page_shows_its_answer(tmp_path, page_pool):
+    """Issue 28: two levers moved one right after the other: the page says "Running…", the first move's queued
+    runs are cancelled, and the answer shown (and kept for a snapshot) is the second move's, the same numbers
+    as a serial answer to the second move."""
+    app = Explorer(tmp_path, seed=5, max_n=40, executor=page_pool.executor)
+    app.controls["reps.count"].value = app.start.reps.count + 2
+    first = app._ticket
+    assert "Running…" in app.result.value and app.answer is None
+    app.controls["policies.qualification"].value = True          # the second move, at once
+    assert first.cancelled and app._ticket is not first and "Running…" in app.result.value
+    got = app.wait(timeout=600)
+    assert got is not None and app.current.reps.count == app.start.reps.count + 2
+    assert app.current.policies.qualification is not None
+    want = whatif.answer(app.start, app.current, seed=5, max_n=40)     # serial, the second move's scenario
+    assert got.table.equals(want.table)
+    assert got.sentence() in app.result.value and "Running…" not in app.result.value
+    assert app.chart.outputs and "image/png" in app.chart.outputs[0]["data"]
+    assert app.snapshot() is not None
+    app.close()                                                   # not its pool: the pool goes on for others
+    assert page_pool.ticket().submit(pow, 2, 5).result(timeout=300) == 32
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+def test_the_pages_workers_die_with_its_kernel(tmp_path):
+    """Issue 28: a kernel killed hard (SIGKILL) leaves none of its pool's workers running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "kernel.py"
+    script.write_text("if __name__ == '__main__':\n"
+                      "    import time\n    from sim.explorer.pool import Pool\n"
+                      "    print(*Pool(workers=2).wait_warm(timeout=300), flush=True)\n    time.sleep(600)\n")
+    kernel = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = kernel.stdout.readline()
+        workers = [int(p) for p in line.split()]
+        assert workers and all(os.path.exists(f"/proc/{p}") for p in workers), f"the kernel printed {line!r}"
+    finally:
+        kernel.send_signal(signal.SIGKILL)
+        kernel.wait()
+    deadline = time.monotonic() + 120      # at once on Linux; a loaded machine may take a while to schedule them
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _alive(p)], f"workers {workers} still running after their kernel was killed"
+
+
+def _alive(pid: int) -> bool:
+    """A process that is running (a zombie waiting for its reaper is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

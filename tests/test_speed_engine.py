@@ -100,3 +100,39 @@ def test_a_result_pickles_with_its_tables(short_baseline):
     back = pickle.loads(pickle.dumps(res))
     assert back.metrics == res.metrics
     assert back.tables.opportunities.equals(res.tables.opportunities)
+
+
+# ---- deal and purpose streams ---------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 7, 2**64 + 3, np.random.SeedSequence(5).spawn(3)[2]])
+def test_each_purpose_stream_is_numpys_seed_sequence(seed):
+    """`Streams.stream` mixes the words its streams share once; each stream is still numpy's own."""
+    from sim.engine.streams import Streams
+
+    rng = make_rng(seed).spawn(3)[1]                    # the policies' generator, as the model makes it
+    streams, seq = Streams(rng), rng.bit_generator.seed_seq
+    for purpose in ("listening.meeting", "trials", "x"):
+        salt = __import__("zlib").crc32(purpose.encode())
+        for keys in [(0, 0), (1, 2**32), (4636737291354636288, 13830554455654793216), (2**64 - 1,), (3,), ()]:
+            numpys = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, salt, *keys)))
+            mine = streams.stream(purpose, *keys)
+            assert mine.random(4).tolist() == numpys.random(4).tolist()
+            assert mine.standard_normal() == numpys.standard_normal()
+
+
+def test_a_deal_is_named_by_the_bits_of_its_arrival_and_first_draw():
+    from types import SimpleNamespace
+
+    from sim.engine.streams import deal_keys
+
+    lead = SimpleNamespace(arrived=12.345, stage_noise=[-0.5, 1.0])
+    assert deal_keys(SimpleNamespace(lead=lead)) == tuple(np.array([12.345, -0.5]).view(np.uint64).tolist())
+    assert deal_keys(SimpleNamespace(lead=SimpleNamespace(arrived=0.0, stage_noise=[]))) == (0, 0)
+
+
+@pytest.mark.parametrize("entropy", [[0], [5, 7], [2**63 - 1, 12, 3], [1, 2, 3, 4, 5, 2**40], [2**64 + 1, 0, 10_007]])
+def test_a_seeded_generator_is_numpys_default_rng(entropy):
+    from sim.engine.streams import seeded
+
+    mine, numpys = seeded(entropy), np.random.default_rng(entropy)
+    assert mine.random(6).tolist() == numpys.random(6).tolist()
+    assert mine.spawn(1)[0].random() == numpys.spawn(1)[0].random()

@@ -106,18 +106,22 @@ def seed_states(key_words: list[int], numbers: np.ndarray) -> np.ndarray:
 
 
 class _Seeded(ISpawnableSeedSequence):
-    """A seed sequence whose state is already known (the one `np.random.SeedSequence(entropy)` would give)."""
+    """A seed sequence whose state is already known (the one `np.random.SeedSequence(entropy, spawn_key=spawn_key)`
+    would give); anything else asked of it is numpy's own sequence's answer."""
 
-    def __init__(self, state: np.ndarray, entropy: list[int]):
-        self._state, self.entropy = state, entropy
+    def __init__(self, state: np.ndarray, entropy, spawn_key: tuple[int, ...] = ()):
+        self._state, self.entropy, self.spawn_key = state, entropy, spawn_key
+
+    def _numpys(self) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.entropy, spawn_key=self.spawn_key)
 
     def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
         if n_words == POOL_SIZE and np.dtype(dtype) == np.uint64:
             return self._state.copy()
-        return np.random.SeedSequence(self.entropy).generate_state(n_words, dtype)
+        return self._numpys().generate_state(n_words, dtype)
 
     def spawn(self, n_children: int) -> list[np.random.SeedSequence]:
-        return np.random.SeedSequence(self.entropy).spawn(n_children)
+        return self._numpys().spawn(n_children)
 
 
 def customer_life(env: simpy.Environment, account: Account, settings: AccountSettings, factory: LeadFactory,

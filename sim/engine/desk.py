@@ -27,10 +27,11 @@ from __future__ import annotations
 import bisect
 import math
 from heapq import heappop, heappush
+from types import MethodType
 
 import simpy
-from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, PENDING, Event, EventPriority
+from simpy.core import BoundClass, EmptySchedule, StopSimulation
+from simpy.events import NORMAL, PENDING, URGENT, Event, EventPriority
 from simpy.resources.resource import PriorityRequest
 
 
@@ -105,6 +106,47 @@ class Clock(simpy.Environment):
     def __init__(self, initial_time: float = 0):
         super().__init__(initial_time)
         self.turn: tuple | None = None
+        # SimPy binds `timeout`, `process`, ... to the environment once (`BoundClass.bind_early`), but only those
+        # of the instance's own class: a subclass would make a bound method at every `env.timeout`. Bound here.
+        for name, attr in vars(simpy.Environment).items():
+            if type(attr) is BoundClass:
+                setattr(self, name, MethodType(attr.cls, self))
+
+    def run(self, until: float | Event | None = None):
+        """SimPy's `run` until a time, with `step` written into its loop (no call per event); other `until`s: SimPy's."""
+        if until is None or isinstance(until, Event):
+            return super().run(until)
+        at = until if isinstance(until, int) else float(until)
+        if at <= self._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        stop = Event(self)
+        stop._ok, stop._value = True, None
+        self.schedule(stop, URGENT, at - self._now)
+        stop.callbacks.append(StopSimulation.callback)
+        queue = self._queue
+        try:
+            while True:                                   # `step`, as below
+                try:
+                    self.turn = entry = heappop(queue)
+                except IndexError:
+                    raise EmptySchedule from None
+                self._now, event = entry[0], entry[3]
+                callbacks, event.callbacks = event.callbacks, None
+                try:
+                    for callback in callbacks:
+                        callback(event)
+                except StopSimulation:
+                    event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+                    self.schedule(event, EventPriority(-1))
+                    raise
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {stop}') from None
 
     def step(self) -> None:
         try:

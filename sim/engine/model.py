@@ -230,9 +230,12 @@ class SalesModel:
     def desk_time(self, rep: Rep, hours: float, priority: Priority, effort: float | None = None) -> Generator:
         """Process step: wait for `rep`'s desk at `priority`, then the rep works `hours` on it (at the
         policies' effort when the work starts, unless `effort` is given)."""
+        env = self.env
         with rep.desk.request(priority=priority) as turn:
             yield turn
-            yield from rep.work(self.env, hours, self.rules.effort(rep) if effort is None else effort)
+            days = rep.days_for(hours, env.now, self.rules.effort(rep) if effort is None else effort)   # `rep.work`
+            yield env.timeout(days)
+            rep.busy_days += days
 
     def timestamps(self, days: np.ndarray | list) -> pd.DatetimeIndex:
         """Simulated days since the start -> real timestamps (to the second), NaT where missing."""

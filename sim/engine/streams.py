@@ -15,27 +15,44 @@ order deals were created in.
 from __future__ import annotations
 
 import math
+import struct
 import zlib
 
 import numpy as np
 
+from .accounts import (_INIT_A, _INIT_B, _MASK, _MIX_L, _MIX_R, _MULT_A, _MULT_B, POOL_SIZE, _Seeded,
+                       _uint32_words)
 from .entities import Deal
 
 BLOCK = 32           # uniform numbers drawn ahead per meeting for its attendees (more are drawn if needed)
 
 
 class Streams:
-    """The run's named random streams, made from its policy seed (`model.streams`)."""
+    """The run's named random streams, made from its policy seed (`model.streams`).
+
+    A stream is exactly `np.random.default_rng(SeedSequence(entropy, spawn_key=(*spawn_key, salt, *keys)))` of
+    the run's policy seed. Making that `SeedSequence` costs tens of microseconds, and a run with meetings and
+    trials makes thousands (a fifth of the `demo` preset's time), though every stream of a purpose shares all
+    but its last entropy words. So the mixing of the shared words is done once per purpose (`_Prefix`), and
+    each stream mixes only its keys (numpy's own SeedSequence algorithm, `sim.engine.accounts`; a test checks
+    the streams equal numpy's).
+    """
 
     def __init__(self, rng: np.random.Generator):
         self._seq = rng.bit_generator.seed_seq
+        self._prefixes: dict[str, _Prefix | None] = {}
 
     def stream(self, purpose: str, *keys: int) -> np.random.Generator:
         """A random stream for one purpose and key (a deal's identity, a rep's number): the same in every
         scenario run with that seed, whatever else drew before."""
-        seq = self._seq
-        salt = zlib.crc32(purpose.encode())
-        return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, salt, *keys)))
+        prefix = self._prefixes.get(purpose, False)
+        if prefix is False:
+            prefix = self._prefixes[purpose] = _Prefix.of(self._seq, zlib.crc32(purpose.encode()))
+        if prefix is None:        # an unusual seed (not an int, another pool size): numpy's own way
+            seq = self._seq
+            salt = zlib.crc32(purpose.encode())
+            return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, salt, *keys)))
+        return prefix.generator(keys)
 
     def of(self, deal: Deal, purpose: str) -> np.random.Generator:
         """`deal`'s own stream for `purpose`."""
@@ -51,12 +68,140 @@ class Streams:
         return np.concatenate([block, more])
 
 
+_TWO_DOUBLES = struct.Struct("<2d")
+_TWO_WORDS = struct.Struct("<2Q")
+
+
 def deal_keys(deal: Deal) -> tuple[int, int]:
     """Keys that name a deal across scenarios: the bits of its lead's arrival time and first stage draw."""
     lead = deal.lead
-    marks = np.array([lead.arrived, lead.stage_noise[0] if lead.stage_noise else 0.0], dtype=np.float64)
-    first, second = marks.view(np.uint64).tolist()
-    return first, second
+    return _TWO_WORDS.unpack(_TWO_DOUBLES.pack(lead.arrived, lead.stage_noise[0] if lead.stage_noise else 0.0))
+
+
+class _Prefix:
+    """numpy's `SeedSequence` mixing, stopped after the entropy words every stream of one purpose shares (the run's
+    entropy and spawn key, the purpose's salt): `generator(keys)` mixes in the keys' words and starts the stream.
+
+    The hash constants numpy steps through do not depend on the data, so the ones the keys' words meet are
+    listed once (`_consts`) and the mixing of a stream is plain integer arithmetic with no call per word.
+    """
+
+    KEY_WORDS = 8        # key words mixed this way (two 64-bit keys need 4); more go to numpy's own way
+
+    def __init__(self, entropy, spawn_key: tuple[int, ...], pool: list[int], const: int):
+        self.entropy, self.spawn_key, self.pool = entropy, spawn_key, tuple(pool)
+        self._consts = []                     # (xor, multiply) of each hash of a key word, in numpy's order
+        for _ in range(POOL_SIZE * self.KEY_WORDS):
+            after = (const * _MULT_A) & _MASK
+            self._consts.append((const, after))
+            const = after
+
+    @classmethod
+    def of(cls, seq: np.random.SeedSequence, salt: int) -> _Prefix | None:
+        """The mixing of `SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, salt, ...))` up to the keys; None
+        where the seed is not the usual kind (a pool of 4 words, an int entropy), which numpy then makes itself."""
+        entropy = seq.entropy
+        if getattr(seq, "pool_size", None) != POOL_SIZE or not isinstance(entropy, int) or entropy < 0:
+            return None
+        run = _uint32_words(entropy)
+        run += [0] * (POOL_SIZE - len(run))                  # padded, as numpy does when there is a spawn key
+        spawn = [w for k in (*seq.spawn_key, salt) for w in _uint32_words(int(k))]
+        pool, const = _mix_start(run[:POOL_SIZE])
+        pool, const = _mix_more(pool, const, run[POOL_SIZE:] + spawn)
+        return cls(entropy, (*seq.spawn_key, salt), pool, const)
+
+    def generator(self, keys: tuple[int, ...]) -> np.random.Generator:
+        """The stream of these keys (non-negative ints), exactly as numpy would make it."""
+        if any(k < 0 for k in keys):                 # numpy says what is wrong with them
+            return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, *keys)))
+        words = [w for k in keys for w in _uint32_words(k)]
+        if len(words) > self.KEY_WORDS:
+            pool, _ = _mix_more(list(self.pool), self._consts[0][0], words)
+        else:
+            mask, left, right = _MASK, _MIX_L, _MIX_R
+            p = list(self.pool)
+            consts = self._consts
+            j = 0
+            for w in words:
+                for dst in range(POOL_SIZE):            # _mix(pool[dst], _hashmix(w)), written out
+                    x, m = consts[j]
+                    j += 1
+                    v = ((w ^ x) * m) & mask
+                    v ^= v >> 16
+                    r = (p[dst] * left - v * right) & mask
+                    p[dst] = r ^ (r >> 16)
+            pool = p
+        state = np.array(_generate_state(pool), dtype=np.uint64)
+        return np.random.Generator(np.random.PCG64(_Seeded(state, self.entropy, (*self.spawn_key, *keys))))
+
+
+def seeded(entropy: list[int]) -> np.random.Generator:
+    """Exactly `np.random.default_rng(entropy)` for a list of non-negative ints, made in a third of the time
+    (numpy's SeedSequence mixing as plain integer arithmetic): for a policy that seeds a generator per event."""
+    if any(int(k) < 0 for k in entropy):
+        return np.random.default_rng(entropy)       # numpy says what is wrong with it
+    words = [w for k in entropy for w in _uint32_words(int(k))]
+    first = words[:POOL_SIZE] + [0] * (POOL_SIZE - len(words))   # numpy hashes a 0 for each missing word
+    pool, const = _mix_start(first)
+    pool, _ = _mix_more(pool, const, words[POOL_SIZE:])
+    state = np.array(_generate_state(pool), dtype=np.uint64)
+    return np.random.Generator(np.random.PCG64(_Seeded(state, list(entropy))))
+
+
+def _hashmix(value: int, const: int) -> tuple[int, int]:
+    value ^= const
+    const = (const * _MULT_A) & _MASK
+    value = (value * const) & _MASK
+    return value ^ (value >> 16), const
+
+
+def _mix(x: int, y: int) -> int:
+    r = (x * _MIX_L - y * _MIX_R) & _MASK
+    return r ^ (r >> 16)
+
+
+def _mix_start(first: list[int]) -> tuple[list[int], int]:
+    """numpy's `mix_entropy` on the first 4 entropy words: each hashed into the pool, then every word into every other."""
+    const, pool = _INIT_A, []
+    for w in first:
+        value, const = _hashmix(w, const)
+        pool.append(value)
+    for src in range(POOL_SIZE):
+        for dst in range(POOL_SIZE):
+            if src != dst:
+                value, const = _hashmix(pool[src], const)
+                pool[dst] = _mix(pool[dst], value)
+    return pool, const
+
+
+def _mix_more(pool: list[int], const: int, words: list[int]) -> tuple[list[int], int]:
+    """numpy's `mix_entropy` on entropy words beyond the pool's size: each word into every pool word, in order."""
+    for w in words:
+        for dst in range(POOL_SIZE):
+            value, const = _hashmix(w, const)
+            pool[dst] = _mix(pool[dst], value)
+    return pool, const
+
+
+def _state_consts() -> list[tuple[int, int]]:
+    const, out = _INIT_B, []
+    for _ in range(2 * POOL_SIZE):
+        after = (const * _MULT_B) & _MASK
+        out.append((const, after))
+        const = after
+    return out
+
+
+_STATE_CONSTS = _state_consts()
+
+
+def _generate_state(pool) -> list[int]:
+    """numpy's `generate_state(4, np.uint64)` from a mixed pool."""
+    words = []
+    for i, (x, m) in enumerate(_STATE_CONSTS):
+        value = ((pool[i % POOL_SIZE] ^ x) * m) & _MASK
+        words.append(value ^ (value >> 16))
+    return [words[2 * j] | (words[2 * j + 1] << 32) for j in range(POOL_SIZE)]
 
 
 def poisson_from_uniform(u: float, mean: float) -> int:

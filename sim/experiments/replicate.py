@@ -136,6 +136,7 @@ def replicate_each(
     max_n: int = AUTO_MAX,
     confidence: float = 0.95,
     known: Known | None = None,
+    first: int = AUTO_FIRST,
 ) -> pd.DataFrame:
     """Run every scenario `n` times on common seeds; one row per (scenario, replication).
 
@@ -148,7 +149,8 @@ def replicate_each(
     `n="auto"` or `precision=...`: replicate until the `confidence` interval of `metric` (one scenario: its
     mean; several: each paired difference to the first) has a half-width of at most `precision` x |mean of
     the first scenario| (default 0.05), with at most `max_n` replications (or `n`, when `n` is a number).
-    How it ended is in `runs.attrs["precision"]` (a `Precision`, as a dict).
+    How it ended is in `runs.attrs["precision"]` (a `Precision`, as a dict). `first`: replications of the first
+    round (20 by default; the explorer, which must answer in a second or two, starts with 10).
 
     `known`: a dict the caller keeps between calls (the what-if explorer does): runs found in it are not made
     again, and the runs made are added to it. A run is the same run when its scenario (every field), measure,
@@ -168,13 +170,16 @@ def replicate_each(
             raise ValueError(f"precision: {precision!r} is not allowed, must be a number > 0 (0.05 = within 5% of the mean)")
         if not 0 < confidence < 1:
             raise ValueError(f"confidence: {confidence!r} is not allowed, must be between 0 and 1")
+        _check_count("first", first)
+        if first < 2:
+            raise ValueError(f"first: {first!r} is not allowed, must be >= 2 (an interval needs two replications)")
     else:
         _check_count("n", n)
     names = list(scenarios)
     if progress is None:
         progress = os.environ.get("PLAYBOOK_PROGRESS", "1") != "0"
 
-    first = min(AUTO_FIRST, cap) if auto else n
+    first = min(first, cap) if auto else n
     pool = _choose_executor(executor, first * len(names), auto)
     results: dict[str, dict[int, dict]] = {name: {} for name in names}
     bar = tqdm(total=first * len(names), desc="simulating", unit="run", disable=not progress, leave=False)

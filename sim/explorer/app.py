@@ -8,20 +8,26 @@ their own; this module only lays out controls and reacts to them.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
+import io
 import os
 import re
+import threading
+import time
+from concurrent.futures import CancelledError, Executor
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import display
 
 from ..core.outputs import write_text
+from ..experiments.replicate import replicate_each
 from ..scenario import Scenario, ScenarioError
 from . import levers as L
 from . import whatif
+from .pool import Pool, Ticket
 from .serve import FOLDER_VARIABLE
 from .target import TargetPanel
 
@@ -29,15 +35,39 @@ HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
 
 
 class Explorer:
-    """One explorer page: pick a starting scenario, change levers, read the answer, save or share it."""
+    """One explorer page: pick a starting scenario, change levers, read the answer, save or share it.
+
+    `executor="serial"` answers each move in the kernel before the page reacts again (simple, for tests and
+    scripts). `executor="pool"` (the page, `notebooks/whatif.ipynb`) starts a process pool on all cores when
+    the page opens (`sim.explorer.pool`: forkserver or spawn, warm before the first move, its workers end with
+    the kernel) and answers in a background thread: the page stays responsive and says "Running…", and a
+    newer move cancels the older one's queued runs, so the page only ever shows the answer to the last move.
+    The starting scenario's first round of runs starts as soon as it is picked. Any `concurrent.futures`
+    executor can be given instead of "pool". The numbers are the same in every mode (common random numbers:
+    replication i runs on seed i wherever it runs). `wait()` blocks until the page shows its latest answer.
+    """
 
     def __init__(self, folder: str | Path | None = None, seed: int = 7, precision: float = whatif.PRECISION,
-                 max_n: int = whatif.MAX_N, executor: Any = "serial"):
+                 max_n: int = whatif.MAX_N, executor: Executor | str = "serial"):
         self.folder = Path(folder if folder is not None else os.environ.get(FOLDER_VARIABLE, "."))
-        self.seed, self.precision, self.max_n, self.executor = seed, precision, max_n, executor
+        self.seed, self.precision, self.max_n = seed, precision, max_n
+        self.pool: Pool | None = None
+        if executor == "pool":
+            self.pool = Pool()
+            self.executor: Executor | str = self.pool      # runs in the kernel until its workers are warm
+        elif isinstance(executor, Executor) or executor == "serial":
+            self.executor = executor
+        else:
+            raise ValueError(f"executor: {executor!r} is not allowed, must be 'serial', 'pool' or a concurrent.futures.Executor")
         self.known: dict = {}   # runs already made this session: the starting scenario is simulated once
+        self._lock = threading.Lock()
+        self._move = 0                                   # moves so far: a thread's answer is shown only if still the last
+        self._ticket: Ticket | None = None               # the last move's share of the pool
+        self._thread: threading.Thread | None = None     # the last move's thread
+        self._prefetch: tuple[Ticket, threading.Thread] | None = None   # the starting scenario's first round
         self.start: Scenario | None = None
         self.current: Scenario | None = None
+        self.levers: list[L.Lever] = []
         self.answer: whatif.Answer | None = None
         self.controls: dict[str, w.Widget] = {}
         self.picker = w.Dropdown(options=self._choices(), description="Start from", style={"description_width": "initial"},
@@ -86,9 +116,10 @@ class Explorer:
             return
         self.current = self.start
         self.controls = {}
+        self.levers = L.levers(self.start)       # the start's levers, listed once (every move greys some out)
         rows: list[w.Widget] = []
         section = None
-        for lever in L.levers(self.start):
+        for lever in self.levers:
             if lever.section != section:
                 section = lever.section
                 rows.append(w.HTML(f"<h4 style='margin:10px 0 2px 0'>{html.escape(section)}</h4>"))
@@ -99,6 +130,7 @@ class Explorer:
         self.levers_box.children = rows
         self._enable()
         self.status.value = status_html(self.start)
+        self._start_prefetch()
         self.rerun()
 
     def _control(self, lever: L.Lever) -> w.Widget:
@@ -121,7 +153,7 @@ class Explorer:
 
     def _enable(self) -> None:
         """Levers under a switch that is off are greyed out."""
-        for lever in L.levers(self.start):
+        for lever in self.levers:
             if lever.needs and lever.path in self.controls:
                 self.controls[lever.path].disabled = not self.controls[lever.needs].value or \
                     (self.controls.get(lever.needs.rsplit(".", 1)[0]) is not None
@@ -135,6 +167,12 @@ class Explorer:
     def rerun(self) -> None:
         """Apply the levers and compare with the start (or say which value is not allowed)."""
         self._enable()
+        with self._lock:
+            self._move += 1                        # whatever an older move was computing is no longer wanted
+            move = self._move
+            if self._ticket is not None:
+                self._ticket.cancel()
+                self._ticket = None
         try:
             self.current = L.apply(self.start, self.settings())
         except ScenarioError as err:
@@ -144,19 +182,102 @@ class Explorer:
         if not changes:
             self.changed.value = "<p>Nothing yet.</p>"
             self.result.value = "<p class='answer'>Change a lever on the left: the answer appears here.</p>"
-            self.chart.clear_output()
+            self.chart.outputs = ()
             self.answer = None
             return
         self.changed.value = "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in changes) + "</ul>"
         self.result.value = "<p><em>Running…</em></p>"
-        self.answer = whatif.answer(self.start, self.current, seed=self.seed, precision=self.precision, max_n=self.max_n,
-                                    executor=self.executor, known=self.known)
-        self.result.value = (f"<p class='answer'><strong>{html.escape(self.answer.sentence())}</strong></p>"
-                             + whatif.table_html(self.answer)
-                             + f"<p style='{HELP_STYLE}'>Answered in {self.answer.seconds:.1f} s.</p>")
-        self.chart.clear_output(wait=True)
-        with self.chart:
-            display(whatif.figure(self.answer))
+        self.answer = None                         # the older answer is not this move's (a snapshot waits for it)
+        if self.executor == "serial":
+            self._show(move, whatif.answer(self.start, self.current, seed=self.seed, precision=self.precision,
+                                           max_n=self.max_n, executor="serial", known=self.known))
+            return
+        ticket = Ticket(self.executor)
+        with self._lock:
+            self._ticket = ticket
+        thread = threading.Thread(target=self._answer_in_background, name=f"whatif-move-{move}",
+                                  args=(move, ticket, self.start, self.current, time.perf_counter()), daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def _answer_in_background(self, move: int, ticket: Ticket, start: Scenario, changed: Scenario,
+                              began: float) -> None:
+        """One move's answer, off the kernel's main thread; shown only if no newer move came meanwhile."""
+        try:
+            self._wait_prefetch(start)
+            got = whatif.answer(start, changed, seed=self.seed, precision=self.precision, max_n=self.max_n,
+                                executor=ticket, known=self.known)
+            got.seconds = time.perf_counter() - began   # what the leader waited, from the move
+        except CancelledError:
+            return                                        # a newer move replaced this one
+        except Exception as err:                          # noqa: BLE001 - shown on the page, not lost in a thread
+            with self._lock:
+                if move == self._move:
+                    self.result.value = (f"<p style='color:#a00'>The answer failed: "
+                                         f"{html.escape(type(err).__name__)}: {html.escape(str(err))}</p>")
+            return
+        self._show(move, got)
+
+    def _show(self, move: int, got: whatif.Answer) -> None:
+        """Put an answer on the page, unless a newer move came while it was computed."""
+        fig = whatif.figure(got)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        shown = ({"output_type": "display_data", "metadata": {},
+                  "data": {"image/png": base64.b64encode(buf.getvalue()).decode(),
+                           "text/plain": "What your changes do: each metric's change in percent with its 95% CI"}},)
+        with self._lock:
+            if move != self._move:
+                return
+            self.answer = got
+            self.result.value = (f"<p class='answer'><strong>{html.escape(got.sentence())}</strong></p>"
+                                 + whatif.table_html(got)
+                                 + f"<p style='{HELP_STYLE}'>Answered in {got.seconds:.1f} s.</p>")
+            self.chart.outputs = shown
+
+    def _start_prefetch(self) -> None:
+        """With a pool: run the starting scenario's first round now, before any move asks for it."""
+        if self._prefetch is not None:
+            self._prefetch[0].cancel()
+            self._prefetch = None
+        if self.executor == "serial":
+            return
+        ticket, start = Ticket(self.executor), self.start
+
+        def run() -> None:
+            try:
+                replicate_each({whatif.START: start}, min(whatif.FIRST, self.max_n), self.seed, executor=ticket,
+                               progress=False, known=self.known)
+            except CancelledError:
+                pass
+
+        thread = threading.Thread(target=run, name="whatif-start", daemon=True)
+        self._prefetch = (ticket, thread)
+        thread.start()
+
+    def _wait_prefetch(self, start: Scenario) -> None:
+        """A move on the same start needs the first round of the start's runs: wait for it rather than run it twice."""
+        prefetch = self._prefetch
+        if prefetch is not None and start is self.start:
+            prefetch[1].join()
+
+    def wait(self, timeout: float | None = None) -> whatif.Answer | None:
+        """Block until the last move's answer is on the page (at once in serial mode); that answer."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.answer
+
+    def close(self) -> None:
+        """Cancel what is queued and, for the page's own pool, end its workers."""
+        with self._lock:
+            self._move += 1
+            if self._ticket is not None:
+                self._ticket.cancel()
+        if self._prefetch is not None:
+            self._prefetch[0].cancel()
+        if self.pool is not None:
+            self.pool.close()
 
     # ---- save and share -------------------------------------------------------------------------------
     def _target(self, suffix: str) -> Path:

@@ -9,7 +9,9 @@ A policy narrows what it shows with ``levers`` (field names); by default every s
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -216,6 +218,13 @@ PROGRAMME_PRESET = "incentives"   # the preset whose incentive rules the explore
 
 def programme_rules(preset: str = PROGRAMME_PRESET) -> tuple[list[dict[str, Any]], float]:
     """The incentive rules of the `incentives` preset, and its quota (awards are scaled to a team's quota)."""
+    rules, quota = _programme(preset)
+    return copy.deepcopy(rules), quota
+
+
+@functools.lru_cache(maxsize=4)
+def _programme(preset: str) -> tuple[list[dict[str, Any]], float]:
+    """The preset read once (its YAML takes a tenth of a second, and every page asks for it several times)."""
     sc = Scenario.preset(preset)
     return [r.model_dump(mode="json") for r in sc.policies.incentives.rules], float(sc.reps.quota)
 

@@ -48,6 +48,7 @@ from ..core.data import Data, require_unique
 from ..engine.entities import Account, Deal
 from ..engine.costs import COSTS, CostLedger
 from ..engine.hooks import ModelView, Policy, PolicyRun, register
+from ..engine import streams
 from ..engine.priority import NORMAL, SPARE
 from ..world import World
 
@@ -153,7 +154,7 @@ class NurtureRun(PolicyRun):
 
     def draws(self, account: Account, n_losses: int) -> np.ndarray:
         """The uniforms of this account's n-th loss: the same whatever the policy does with them."""
-        return np.random.default_rng([self.key, account.number, n_losses]).random(DRAWS)
+        return streams.seeded([self.key, account.number, n_losses]).random(DRAWS)   # = default_rng(...)
 
     def lost(self, model: ModelView, deal: Deal) -> None:
         if deal.loss_reason is not None:
@@ -198,7 +199,7 @@ class NurtureRun(PolicyRun):
         chance *= 0.5 ** ((fails_at - lost_at) / MONTH_DAYS / p.tenure_halflife_months)
         if chance_draw < chance and not any(d.closed is None for d in account.deals):
             self.counter["winback_deals"] += 1
-            rng = np.random.default_rng([self.key, account.number, 10_000 + len(account.deals)])
+            rng = streams.seeded([self.key, account.number, 10_000 + len(account.deals)])   # = default_rng(...)
             model.receive(model.leads.lead_for(env.now, account, p.winback_source, rng))
 
     def keep_in_touch(self, model: ModelView, deal: Deal, state: dict):
