@@ -1,0 +1,16 @@
+"""Run the `playbook` command inside a test as a shell would see it."""
+
+from __future__ import annotations
+
+from sim.cli import main
+
+
+def run(argv, capsys):
+    """main(argv) as a shell would see it: (exit status, stdout, stderr); argparse's exits included."""
+    capsys.readouterr()
+    try:
+        code = main(argv)
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err
