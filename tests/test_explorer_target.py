@@ -11,7 +11,7 @@ import pandas as pd
 import sim
 from sim.explorer.app import Explorer
 from sim.explorer.target import control_values
-from sim.experiments.plan import Costs, make_lever
+from sim.experiments.plan import make_lever
 
 SMALL = sim.Scenario.build(json.loads((Path(__file__).parent / "fixtures" / "plan_bruteforce.json").read_text())["scenario"])
 
@@ -43,11 +43,11 @@ def test_a_bad_target_is_said_on_the_page(tmp_path):
 
 
 def test_options_map_to_the_page_s_levers_or_say_they_cannot():
-    hires = make_lever("hires@2026-02-01", SMALL, Costs(), SMALL.end)
+    hires = make_lever("hires@2026-02-01", SMALL, SMALL.end)
     assert control_values(pd.Series({"hires@2026-02-01": 3}), [hires], SMALL.start) == {"hire.count": 3, "hire.at": hires.hire_at}
-    q = make_lever("policies.qualification.threshold", SMALL, Costs(), SMALL.end)
+    q = make_lever("policies.qualification.threshold", SMALL, SMALL.end)
     assert control_values(pd.Series({q.path: 0.4}), [q], SMALL.start) == {"policies.qualification": True, q.path: 0.4}
-    mid_month = make_lever("hires@2026-02-15", SMALL, Costs(), SMALL.end)
+    mid_month = make_lever("hires@2026-02-15", SMALL, SMALL.end)
     assert control_values(pd.Series({mid_month.path: 2}), [mid_month], SMALL.start) is None
-    leads = make_lever("market.leads_per_month", SMALL, Costs(), SMALL.end)
+    leads = make_lever("market.leads_per_month", SMALL, SMALL.end)
     assert control_values(pd.Series({leads.path: 50.0}), [leads], SMALL.start) is None
