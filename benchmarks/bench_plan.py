@@ -16,7 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,40 +83,69 @@ def calibration(plans: int, fresh: int) -> None:
           f"(95% CI {float(lo):.3f}-{float(hi):.3f}) over {len(hit_rates)} plans x {fresh} runs")
 
 
-def demo_pipeline() -> sim.Scenario:
+def demo_pipeline(cache: Path | None = None) -> sim.Scenario:
     """The calibrated demo pipeline: the demo export (simulated, as `playbook report` makes it without one)
-    calibrated on the baseline, over the base's one-year horizon (`calendar="base"`)."""
+    calibrated on the baseline, over the base's one-year horizon (`calendar="base"`). `cache`: a YAML written
+    the first time and read after (the calibration is not what is timed)."""
+    if cache is not None and cache.exists():
+        return sim.Scenario.from_yaml(cache)
     from sim.report.data import simulated
-    return sim.calibrate(simulated(0).tables, "baseline", calendar="base", name="demo pipeline")
+    sc = sim.calibrate(simulated(0).tables, "baseline", calendar="base", name="demo pipeline")
+    if cache is not None:
+        sc.to_yaml(cache)
+    return sc
 
 
-def timings(three: bool) -> None:
-    start = time.perf_counter()
-    sc = demo_pipeline()
-    print(f"calibrating the demo export: {time.perf_counter() - start:.1f} s; {sc.reps.count} reps, "
-          f"{sc.market.leads_per_month:.1f} leads a month, {sc.start} + {sc.days} days")
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the process pool's workers once shut down)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@contextmanager
+def timed(what: str, target: float | None = None):
+    """Print wall and CPU seconds of the block, with the load average before and after: on a shared machine the
+    wall time is not the machine's; CPU / cores is what two idle cores would take."""
+    load, wall, cpu = os.getloadavg()[0], time.perf_counter(), _cpu()
+    yield
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    cores = os.cpu_count() or 1
+    aim = f" (target <= {target:g} s)" if target else ""
+    print(f"{what}: {wall:.1f} s wall{aim}; {cpu:.1f} CPU s, / {cores} cores = {cpu / cores:.1f} s on idle cores; "
+          f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+
+
+def timings(three: bool, hires: bool, cache: Path | None) -> None:
+    sc = demo_pipeline(cache)
+    print(f"demo pipeline: {sc.reps.count} reps, {sc.market.leads_per_month:.1f} leads a month, {sc.start} + {sc.days} days")
     year = str(sc.start.year)
     base = float(sim.replicate(sc, n=40, seed=99, progress=False)["bookings"].mean())
     # half as many leads again: the 8 reps cannot work them all, so reps (and hires) are what a plan needs
     busy = sc.replace({"market.leads_per_month": round(1.5 * sc.market.leads_per_month, 1)})
     target = round(1.25 * base, -5)
-    start = time.perf_counter()
-    p = sim.plan(busy, target=target, period=year, confidence=0.8, levers=["reps.count"])
-    print(f"one-lever plan (demo pipeline with 1.5x leads, {target:,.0f} in {year}, reps.count "
-          f"{p.levers[0].lo:g}-{p.levers[0].hi:g}): {time.perf_counter() - start:.1f} s wall (target <= 30 s); "
-          f"{int(p.tried['n'].sum())} runs in {len(p.tried)} steps; P(hit) now {p.now['p_hit']:.2f}; "
-          f"answer:\n{p.options(1).to_string()}")
-    for when in ("01-01", "09-01"):
-        start = time.perf_counter()
-        p = sim.plan(busy, target=target, period=year, confidence=0.8, levers=[f"hires@{year}-{when}=0:16"])
-        print(f"the same with hires on {year}-{when}: {time.perf_counter() - start:.1f} s; answer:\n{p.options(1).to_string()}")
+    with timed(f"one-lever plan (demo pipeline with 1.5x leads, {target:,.0f} in {year}, reps.count)", 30):
+        p = sim.plan(busy, target=target, period=year, confidence=0.8, levers=["reps.count"], progress=False)
+    print(f"  {int(p.tried['n'].sum())} runs in {len(p.tried)} values; P(hit) now {p.now['p_hit']:.2f}; tried:\n"
+          f"{p.tried.drop(columns='mean_bookings').to_string(index=False)}\n  {p.summary().splitlines()[2]}")
+    if hires:
+        for when in ("01-01", "09-01"):
+            with timed(f"the same with hires on {year}-{when}"):
+                p = sim.plan(busy, target=target, period=year, confidence=0.8, levers=[f"hires@{year}-{when}=0:16"],
+                             progress=False)
+            print(f"  {p.summary().splitlines()[2]}")
     if three:
-        start = time.perf_counter()
-        p = sim.plan(busy, target=target, period=year, confidence=0.8,
-                     levers=["reps.count=8:14", "market.leads_per_month=45:75", "policies.qualification.threshold=0:0.6"],
-                     grid=4, frontier_n=40)
-        print(f"three-lever frontier (4x4x4 cells x 40 runs): {time.perf_counter() - start:.1f} s wall (target <= 5 min); "
-              f"cheapest options:\n{p.options(3).to_string()}")
+        folder = Path(tempfile.mkdtemp(prefix="plan-frontier-"))
+        levers = ["reps.count=8:14", "market.leads_per_month=45:75", "policies.qualification.threshold=0:0.6"]
+        try:
+            with timed("three-lever frontier (4x4x4 cells x 40 runs, then the cheapest cell measured again)", 300):
+                p = sim.plan(busy, target=target, period=year, confidence=0.8, levers=levers, grid=4, frontier_n=40,
+                             path=folder, progress=False)
+            print(f"  {p.summary().splitlines()[2]}\n{p.options(3).to_string(index=False)}")
+            with timed("the same frontier again on its folder (resumed: the grid's runs are read, not made)"):
+                sim.plan(busy, target=target, period=year, confidence=0.8, levers=levers, grid=4, frontier_n=40,
+                         path=folder, progress=False)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -123,6 +156,8 @@ def main() -> None:
     parser.add_argument("--plans", type=int, default=12)
     parser.add_argument("--fresh", type=int, default=400)
     parser.add_argument("--no-three", action="store_true", help="skip the three-lever frontier")
+    parser.add_argument("--no-hires", action="store_true", help="skip the two hire-date plans")
+    parser.add_argument("--cache", type=Path, help="a YAML to keep the calibrated demo pipeline in between runs")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     if args.bruteforce:
@@ -132,7 +167,7 @@ def main() -> None:
     elif args.calibration:
         calibration(args.plans, args.fresh)
     else:
-        timings(not args.no_three)
+        timings(not args.no_three, not args.no_hires, args.cache)
 
 
 if __name__ == "__main__":

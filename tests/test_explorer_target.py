@@ -27,6 +27,10 @@ def test_target_mode_shows_p_hit_and_an_option_one_click_from_the_page(tmp_path)
     p = panel.find()
     assert p is not None and "P(hit) with today" in panel.answer.value
     assert panel.options.children, "an option reaching 80% is listed"
+    # the honest limit: P(hit) again at the ends of the assumption it rests on (selling hours: no export shows them)
+    limits = panel.limits.value
+    assert "reps.selling_hours_per_week" in limits and limits.count("<tr><td>") == 4
+    assert "today" in limits and "cheapest option" in limits
     best = p.options(1).iloc[0]
     use = panel.options.children[0].children[0]
     use.click()                                      # one click: the option is the page's scenario
