@@ -5,6 +5,7 @@ against brute force and its calibration:
 
     .venv/bin/python benchmarks/bench_plan.py              # timings on the demo pipeline (one and three levers)
     .venv/bin/python benchmarks/bench_plan.py --calibration  # plans given P(hit) ~ 0.8: how often do they hit?
+    .venv/bin/python benchmarks/bench_plan.py --calibration --grid   # the same for two-lever (grid) plans
     .venv/bin/python benchmarks/bench_plan.py --bruteforce   # (re)write tests/fixtures/plan_bruteforce.json
 
 The brute force: on a small team (`small_scenario`), every value of reps.count from 1 to 10 with many
@@ -58,28 +59,36 @@ def bruteforce(n: int) -> dict:
                                                for r in scenarios}}
 
 
-def calibration(plans: int, fresh: int) -> None:
+def calibration(plans: int, fresh: int, grid: bool = False) -> None:
     """Plans whose answer is given P(hit) ~ 0.8 (a grid of targets on the small team): the share of fresh
-    simulated quarters at the answer that hit, against the P(hit) the plans stated."""
+    simulated quarters at the answer that hit, against the P(hit) the plans stated. `grid`: two-lever plans
+    (reps 1-10 x leads 30-50 a month, 4 x 3 cells of 40 runs, the cheapest measured again), else one lever."""
     sc = small_scenario()
-    stated, hit_rates = [], []
+    levers = ["reps.count=1:10", "market.leads_per_month=30:50"] if grid else ["reps.count=1:12"]
+    stated, hit_rates, searched = [], [], []
     for k, target in enumerate(np.linspace(150_000, 350_000, plans)):
-        p = sim.plan(sc, target=float(target), period=SMALL_PERIOD, confidence=0.8, levers=["reps.count=1:12"],
-                     seed=100 + k, progress=False)
+        extra = {"grid": 4, "frontier_n": 40} if grid else {}
+        p = sim.plan(sc, target=float(target), period=SMALL_PERIOD, confidence=0.8, levers=levers, seed=100 + k,
+                     progress=False, **extra)
         best = p.options(1)
         if best.empty:
             continue
-        reps = int(best.at[0, "reps.count"])
+        answer = sc
+        for lv in p.levers:
+            answer = lv.apply(answer, best.at[0, lv.path])
         measure = PeriodHit(0.0, 90.0, float(target), True)
-        runs = replicate_each({"x": sc.replace({"reps.count": reps})}, n=fresh, seed=FRESH_SEED + k, measure=measure,
-                              progress=False)
+        runs = replicate_each({"x": answer}, n=fresh, seed=FRESH_SEED + k, measure=measure, progress=False)
         stated.append(float(best.at[0, "p_hit"]))
+        searched.append(float(best.at[0, "p_search"]))
         hit_rates.append(float(runs["hit"].mean()))
-        print(f"  target {target:>9,.0f}: {reps} reps, stated P(hit) {stated[-1]:.2f}, hit on fresh seeds {hit_rates[-1]:.2f}")
+        said = ", ".join(f"{lv.path}={best.at[0, lv.path]:g}" for lv in p.levers)
+        print(f"  target {target:>9,.0f}: {said}, stated P(hit) {stated[-1]:.2f} (search's estimate "
+              f"{searched[-1]:.2f}), hit on fresh seeds {hit_rates[-1]:.2f}")
     total = len(hit_rates) * fresh
     hits = sum(h * fresh for h in hit_rates)
     lo, hi = wilson_ci(hits, total)
-    print(f"calibration: stated P(hit) {np.mean(stated):.3f} on average; fresh quarters hit {hits / total:.3f} "
+    print(f"calibration ({'two-lever grid' if grid else 'one lever'}): stated P(hit) {np.mean(stated):.3f} on average "
+          f"(the search's own estimates {np.nanmean(searched):.3f}); fresh quarters hit {hits / total:.3f} "
           f"(95% CI {float(lo):.3f}-{float(hi):.3f}) over {len(hit_rates)} plans x {fresh} runs")
 
 
@@ -153,6 +162,7 @@ def main() -> None:
     parser.add_argument("--bruteforce", action="store_true", help="rewrite the brute-force fixture")
     parser.add_argument("--n", type=int, default=800, help="brute force: runs per value")
     parser.add_argument("--calibration", action="store_true", help="check the calibration of P(hit)")
+    parser.add_argument("--grid", action="store_true", help="calibration of two-lever (grid) plans")
     parser.add_argument("--plans", type=int, default=12)
     parser.add_argument("--fresh", type=int, default=400)
     parser.add_argument("--no-three", action="store_true", help="skip the three-lever frontier")
@@ -165,7 +175,7 @@ def main() -> None:
         FIXTURE.write_text(json.dumps(bruteforce(args.n), indent=1, default=str) + "\n")
         print(f"wrote {FIXTURE} in {time.perf_counter() - start:.0f} s")
     elif args.calibration:
-        calibration(args.plans, args.fresh)
+        calibration(args.plans, args.fresh, args.grid)
     else:
         timings(not args.no_three, not args.no_hires, args.cache)
 

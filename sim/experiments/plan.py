@@ -10,10 +10,11 @@ A run "hits" when the won amount closed inside the period reaches the target; P(
 that do, with its Wilson interval. Every value tried runs the same replication seeds (common random
 numbers), so two values of a lever see the same market and their P(hit) differ by what the lever does.
 
-One lever: a monotone search. P(hit) rises with more reps, more hires, more leads; the search bisects the
-lever's range for the smallest value whose P(hit) reaches the confidence, estimating P(hit) at each step
-with replications added round by round (n="auto", as `replicate` does: runs already made are reused) until
-its interval is narrower than `precision` or clearly on one side of the confidence. The value found is then
+One lever: a monotone search. P(hit) rises with more reps, more hires, more leads; the search gallops up from
+the low end (1, 2, 4, ... steps) until a value reaches the confidence, then bisects the last jump for the
+smallest value whose P(hit) reaches it, estimating P(hit) at each step with replications added round by
+round (n="auto", as `replicate` does: runs already made are reused) until its interval is clearly on one
+side of the confidence or narrower than `search_precision` (a step only picks a direction). The value found is then
 measured again on fresh seeds to the full precision (the estimate that picked it flatters it), and the next
 value up is taken if that misses the confidence: the P(hit) reported is that measurement, beside the search's
 estimate (`p_search`). Two or three levers: a grid over their ranges run with `sim.sweep` (resumable), each
@@ -493,13 +494,20 @@ def _bisect(lever: Lever, scenario: Scenario, estimate: _Estimator, now: dict, c
             bar.update(1)
         return rows[i]
 
-    steps = 2 + math.ceil(math.log2(max(2, len(values))))
+    steps = 2 + 2 * math.ceil(math.log2(max(2, len(values))))
     with tqdm(total=steps, desc=f"searching {lever.path}", unit="step", disable=not progress) as bar:
         lo, hi = 0, len(values) - 1
         reachable = True
         if at(lo)["p_hit"] >= confidence:
             hi = lo
-        elif at(hi)["p_hit"] < confidence:
+        else:
+            # gallop up from the low end (1, 2, 4, ... steps): the answer is usually a few steps from today's
+            # value, so the far end of the range, often well past it, is simulated only when it must be
+            jump, top = 1, hi
+            while lo + jump < top and at(lo + jump)["p_hit"] < confidence:
+                lo, jump = lo + jump, 2 * jump
+            hi = min(lo + jump, top)
+        if at(hi)["p_hit"] < confidence:
             # the far end misses too: the lever may not be monotone over its whole range (more leads than the
             # team can work book less); scan the range coarsely for a value that reaches, then bisect below it
             coarse = sorted({round(i * (len(values) - 1) / (SCAN - 1)) for i in range(SCAN)})
