@@ -208,6 +208,7 @@ def test_the_command_prints_and_writes_the_plan(tmp_path, capsys):
     (["--target", "12M", "--within", "2026", "--confidence", "80"], "--confidence"),
     (["--target", "12M", "--within", "1999"], "--within"),
     (["--target", "12M", "--within", "2026", "--levers", "reps.cnt"], "--levers"),
+    (["--target", "12M", "--within", "2026", "--lead-cost", "5M"], "--lead-cost: costs.lead: 5000000.0 is not allowed"),
 ])
 def test_the_command_answers_bad_flags_with_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) if message in ("--target", "--confidence") else _no_exit():
