@@ -106,6 +106,20 @@ def test_two_levers_make_a_frontier_with_sweep(tmp_path):
         assert g.sort_values("reps.count")["p_hit"].iloc[-1] >= g["p_hit"].iloc[0]
 
 
+def test_a_grid_over_a_policy_the_scenario_does_not_run_is_a_resumable_sweep(tmp_path):
+    """The qualification policy is off in the small team: the grid switches it on and sweeps its threshold, so the
+    frontier is written as a sweep and a second plan on the same folder reads the runs instead of making them."""
+    args = dict(target=TARGET, period=PERIOD, confidence=0.8, levers=["reps.count=5:6", "policies.qualification.threshold=0:0.4"],
+                grid=2, frontier_n=10, seed=4, precision=0.2, path=tmp_path / "sweep", executor="serial", progress=False)
+    first = sim.plan(SMALL, **args)
+    files = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "sweep").rglob("*.parquet")}
+    assert (tmp_path / "sweep" / "sweep.json").exists() and files
+    again = sim.plan(SMALL, **args)
+    assert {f.name: f.stat().st_mtime_ns for f in (tmp_path / "sweep").rglob("*.parquet")} == files   # read, not rerun
+    pd.testing.assert_frame_equal(first.tried, again.tried)
+    assert set(first.tried["policies.qualification.threshold"]) == {0.0, 0.4}
+
+
 def test_a_later_hire_costs_less_and_books_less():
     """Hiring dates count: with a 60-day ramp, reps hired mid-February add far less of the quarter's bookings
     than the same reps hired on its first day (same seeds); the plan's costs are their days on the payroll."""

@@ -583,14 +583,19 @@ def _recheck(levers: list[Lever], scenario: Scenario, tried: pd.DataFrame, estim
 
 def _grid(levers: list[Lever], scenario: Scenario, measure: PeriodHit, seed: int, grid: int, n: int, pool,
           path, progress: bool) -> pd.DataFrame:
-    """Two or three levers: every combination of `grid` values each, `n` runs per cell with `sim.sweep`."""
+    """Two or three levers: every combination of `grid` values each, `n` runs per cell with `sim.sweep` (resumable
+    from `path`); a grid with a hire lever, which no field path sets, runs with `replicate_each` instead."""
     axes = {}
     for lv in levers:
         raw = np.linspace(lv.lo, lv.hi, grid)
         axes[lv.path] = sorted({lv.value(x) for x in raw})
-    if not all(lv.field_path for lv in levers):   # hires, a policy to switch on: scenarios built here, one per cell
+    if any(lv.hire_at is not None for lv in levers):   # a hire is not a field path: scenarios built here, per cell
         return _grid_of_scenarios(levers, axes, scenario, measure, seed, n, pool, progress)
-    sw = sweep(scenario, axes, n=n, seed=seed, path=path, executor=pool, measure=measure, progress=progress)
+    base = scenario
+    for lv in levers:          # a policy the scenario does not run is switched on; the sweep sets the field per cell
+        if lv.policy_off:
+            base = lv.apply(base, axes[lv.path][0])
+    sw = sweep(base, axes, n=n, seed=seed, path=path, executor=pool, measure=measure, progress=progress)
     runs = sw.read([*axes, "hit", "period_bookings"])
     return _cells(runs, list(axes))
 
