@@ -290,12 +290,13 @@ class Plan:
         return pipeline_coverage(history, self.target, start, end, open_now=open_now)
 
     def assumption_ends(self, path: str | None = None, low: float | None = None, high: float | None = None,
-                        executor: Executor | str | None = None) -> pd.DataFrame:
+                        executor: Executor | str | None = None, precision: float = PRECISION) -> pd.DataFrame:
         """P(hit) again at the ends of an assumption's range, for today's plan and the cheapest option.
 
         Default: the voluntary attrition rate from 20% to 35% a year when the scenario runs attrition, else the
         reps' selling hours a week from 80% to 120% of the scenario's (an export cannot show them; the
-        calibration keeps the preset's value). Same seeds and stopping rule as the plan."""
+        calibration keeps the preset's value). Same seeds and stopping rule as the plan: each value's interval
+        clearly on one side of the confidence, or `precision` wide."""
         if path is None:
             if self.scenario.policies.attrition is not None:
                 path, low, high = "policies.attrition.rate", 0.20, 0.35
@@ -314,7 +315,7 @@ class Plan:
         measure = PeriodHit(*self._window(), self.target, self._whole_run())
         pool, owned = _pool(executor)
         try:
-            estimate = _Estimator(measure, self.seed, self.confidence, PRECISION, pool, MAX_N)
+            estimate = _Estimator(measure, self.seed, self.confidence, precision, pool, MAX_N)
             rows = [{"plan": name, "assumption": path, "value": v, **estimate(sc.replace({path: v}))}
                     for name, sc in plans.items() for v in (low, high)]
         finally:

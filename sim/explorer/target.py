@@ -19,7 +19,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..core.amounts import parse_amount, parse_share
-from ..experiments.plan import Plan, plan
+from ..experiments.plan import SEARCH_PRECISION, Plan, plan
 from ..scenario import ScenarioError
 
 HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
@@ -48,7 +48,7 @@ def control_values(option: pd.Series, levers: list[Any], scenario_start: dt.date
 def limits_html(p: Plan, executor: Any = None) -> str:
     """P(hit) of today's plan and of the cheapest option at the low and high ends of the assumption the answer
     rests on (`Plan.assumption_ends`), as a small table: how far the answer moves if that assumption is off."""
-    ends = p.assumption_ends(executor=executor)
+    ends = p.assumption_ends(executor=executor, precision=SEARCH_PRECISION)   # how far it moves: a coarser interval
     path = html.escape(str(ends.at[0, "assumption"]))
     rows = "".join(f"<tr><td>{html.escape(r.plan)}</td><td>{r.value:g}</td><td>{r.p_hit:.0%}</td>"
                    f"<td>{r.p_low:.0%} to {r.p_high:.0%}</td></tr>" for r in ends.itertuples())
