@@ -30,13 +30,14 @@ from .experiments.backtest import backtest
 from .experiments.calibrate import calibrate
 from .experiments.forecast_backtest import forecast_backtest
 from .experiments.pipeline_forecast import forecast
-from .experiments.plan import Costs, Plan, plan
+from .experiments.plan import Plan, plan
 from .experiments.replicate import compare, replicate, replicate_each, summarise
 from .experiments.sensitivity import sensitivity
 from .experiments.simulate import SimResult, simulate
 from .experiments.sweep import Sweep, sweep
 from .experiments.validate import validate
 from .scenario import Scenario, ScenarioError
+from .world.costs import Costs
 
 try:
     __version__ = version("sales-playbook-lab")

@@ -830,8 +830,10 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="one to three comma-separated levers: reps.count, hires, hires@2027-09-01, market.leads_per_month, "
                         "policies.qualification.threshold, ...; a range as reps.count=8:20 (default reps.count)")
     p.add_argument("--budget", type=AMOUNT, help="most the options may add in cost (default: no limit)")
-    p.add_argument("--rep-cost", type=AMOUNT, help="a rep's yearly cost (default 150,000, assumed)")
-    p.add_argument("--lead-cost", type=AMOUNT, help="one more lead's cost (default 250, assumed)")
+    p.add_argument("--rep-cost", type=AMOUNT, help="a rep's yearly cost: sets the scenario's costs.rep_per_year "
+                   "(else the scenario's; 150,000 assumed when it does not set it)")
+    p.add_argument("--lead-cost", type=AMOUNT, help="one more lead's cost: sets the scenario's costs.lead "
+                   "(else the scenario's; 250 assumed when it does not set it)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed, a whole number >= 0 (default 0)")
     p.add_argument("--out", type=Path, help="folder to write options.csv, frontier.csv, coverage.csv, frontier.png, plan.json")
     p.add_argument("--no-ends", action="store_true",

@@ -32,7 +32,7 @@ from pydantic_core import InitErrorDetails
 
 from . import policies as _builtin  # noqa: F401 - importing the package registers the built-in policies
 from .engine.hooks import REGISTRY, Policy, registered
-from .world import World
+from .world import Costs, World
 from .core.outputs import write_text
 
 
@@ -146,6 +146,8 @@ class Scenario(World):
     name: str = Field("custom", min_length=1, max_length=200, description="short name shown in tables and figures")
     description: str = Field("", max_length=10_000, description="what this scenario is about")
     policies: Policies = Field(default_factory=Policies, description="policies the model consults")
+    costs: Costs = Field(default_factory=Costs, description="what a plan's levers cost (sim.plan); the simulation does "
+                         "not read them")
 
     @model_validator(mode="after")
     def _numbers_in_bounds(self) -> Scenario:
@@ -256,7 +258,8 @@ class Scenario(World):
         ``"policies.qualification"``): at the end of a value's line, or above a group or list. They say where a
         value came from (`sim.calibrate`) or what it was before (the what-if explorer).
         """
-        text = "\n".join(_yaml_lines(self, 0, commented, notes or {}, "")) + "\n"
+        notes = {**self.costs.notes(), **(notes or {})}     # each cost says whether it is assumed, and its range
+        text = "\n".join(_yaml_lines(self, 0, commented, notes, "")) + "\n"
         if commented:
             text = f"# Scenario {self.name!r}: edit the values, keep the structure. Load with Scenario.from_yaml.\n" + text
         if path is not None:

@@ -17,7 +17,7 @@ import sim
 from sim.analysis.coverage import coverage
 from sim.cli import main
 from sim.core.stats import wilson_ci
-from sim.experiments.plan import Costs, make_lever
+from sim.experiments.plan import PeriodHit, make_lever, seed_for_check
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "plan_bruteforce.json").read_text())
 SMALL = sim.Scenario.build(FIXTURE["scenario"])
@@ -68,13 +68,13 @@ def test_p_now_is_the_brute_force_at_today_s_team(one_lever):
 
 def test_options_reach_the_confidence_cheapest_first_and_the_frontier_rises(one_lever):
     opts = one_lever.options()
-    assert list(opts.columns) == ["reps.count", "p_hit", "p_low", "p_high", "cost"]
+    assert list(opts.columns) == ["reps.count", "p_hit", "p_low", "p_high", "cost", "p_search"]
     assert (opts["p_hit"] >= 0.8).all() and opts["cost"].is_monotonic_increasing
     front = one_lever.frontier()
     assert front["cost"].is_monotonic_increasing and front["p_hit"].is_monotonic_increasing
     # cost: extra reps times a rep's yearly cost times the quarter (in years)
     row = opts.iloc[0]
-    assert row["cost"] == pytest.approx((row["reps.count"] - 1) * Costs().rep_per_year * 90 / 365.25)
+    assert row["cost"] == pytest.approx((row["reps.count"] - 1) * SMALL.costs.rep_per_year * 90 / 365.25)
     fig = one_lever.figure()
     ax = fig.axes[0]
     assert ax.get_title() and "cost" in ax.get_xlabel() and "P(" in ax.get_ylabel()
@@ -84,12 +84,40 @@ def test_two_levers_make_a_frontier_with_sweep(tmp_path):
     p = sim.plan(SMALL, target=TARGET, period=PERIOD, confidence=0.8,
                  levers=["reps.count=2:8", "market.leads_per_month=30:50"], grid=3, frontier_n=30, seed=1,
                  path=tmp_path / "sweep", progress=False)
-    assert len(p.tried) == 9 and (p.tried["n"] == 30).all()
+    assert len(p.tried) == 9
     assert list(p.options().columns[:2]) == ["reps.count", "market.leads_per_month"]
     assert (tmp_path / "sweep" / "sweep.json").exists()       # a sweep: resumable
+    # the cheapest cell reaching the confidence is measured again on fresh seeds to the full precision, its grid
+    # estimate kept beside it; the cells not measured again keep the grid's 30 runs
+    again = p.tried[p.tried["p_search"].notna()]
+    assert len(again) >= 1 and (p.tried.loc[p.tried["p_search"].isna(), "n"] == 30).all()
+    best = p.options(1).iloc[0]
+    assert pd.notna(best["p_search"]) and best["p_search"] >= 0.8 and best["p_low"] <= best["p_hit"] <= best["p_high"]
+    cell = again.set_index(["reps.count", "market.leads_per_month"]).loc[(best["reps.count"], best["market.leads_per_month"])]
+    assert cell["n"] > 30 and (cell["p_high"] - cell["p_low"]) / 2 <= 0.05 + 1e-9
+    fresh = sim.replicate(SMALL.replace({"reps.count": int(best["reps.count"]),
+                                         "market.leads_per_month": float(best["market.leads_per_month"])}),
+                          n=int(cell["n"]), seed=seed_for_check(1), measure=PeriodHit(0.0, 90.0, TARGET, True),
+                          executor="serial", progress=False)
+    assert fresh["hit"].mean() == pytest.approx(best["p_hit"])     # that measurement: the fresh seeds' runs
+    assert "measured again on fresh seeds" in p.summary()
     # more reps never hurt here: at each lead volume P(hit) is highest with the most reps
     for _, g in p.tried.groupby("market.leads_per_month"):
         assert g.sort_values("reps.count")["p_hit"].iloc[-1] >= g["p_hit"].iloc[0]
+
+
+def test_a_grid_over_a_policy_the_scenario_does_not_run_is_a_resumable_sweep(tmp_path):
+    """The qualification policy is off in the small team: the grid switches it on and sweeps its threshold, so the
+    frontier is written as a sweep and a second plan on the same folder reads the runs instead of making them."""
+    args = dict(target=TARGET, period=PERIOD, confidence=0.8, levers=["reps.count=5:6", "policies.qualification.threshold=0:0.4"],
+                grid=2, frontier_n=10, seed=4, precision=0.2, path=tmp_path / "sweep", executor="serial", progress=False)
+    first = sim.plan(SMALL, **args)
+    files = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "sweep").rglob("*.parquet")}
+    assert (tmp_path / "sweep" / "sweep.json").exists() and files
+    again = sim.plan(SMALL, **args)
+    assert {f.name: f.stat().st_mtime_ns for f in (tmp_path / "sweep").rglob("*.parquet")} == files   # read, not rerun
+    pd.testing.assert_frame_equal(first.tried, again.tried)
+    assert set(first.tried["policies.qualification.threshold"]) == {0.0, 0.4}
 
 
 def test_a_later_hire_costs_less_and_books_less():
@@ -154,11 +182,22 @@ def test_bad_input_says_what_is_wrong(kwargs, message):
         sim.plan(SMALL, progress=False, **args)
 
 
-def test_costs_are_stated_and_editable():
-    lever = make_lever("market.leads_per_month", SMALL, Costs(lead=100.0), SMALL.end)
+def test_costs_are_scenario_fields_stated_with_their_provenance_and_editable(tmp_path):
+    """A lead's price and a rep's cost are the scenario's `costs`: validated like any field, written in its YAML
+    with where they come from (assumed, with the sources' range), read back when edited, and used by the plan."""
+    lever = make_lever("market.leads_per_month", SMALL.replace({"costs.lead": 100.0}), SMALL.end)
     assert lever.cost(lever.now + 10) == pytest.approx(10 * 12 * 100.0 * 90 / 365.25)
-    with pytest.raises(ValueError, match="costs.rep_per_year"):
-        Costs(rep_per_year=-1)
+    with pytest.raises(sim.ScenarioError, match=r"costs\.rep_per_year: -1 is not allowed, must be a number >= 0"):
+        SMALL.replace({"costs.rep_per_year": -1})
+    with pytest.raises(sim.ScenarioError, match=r"costs\.lead: 20000000\.0 is not allowed, must be a number <= 1e\+06"):
+        SMALL.replace({"costs.lead": 2e7})
+    text = SMALL.to_yaml()
+    line = next(x for x in text.splitlines() if x.strip().startswith("rep_per_year:"))
+    assert "150000" in line and "assumed" in line and "range 100,000 to 300,000" in line
+    edited = sim.Scenario.from_yaml_text(text.replace("rep_per_year: 150000.0", "rep_per_year: 90000"))
+    assert edited.costs.rep_per_year == 90_000
+    assert "set in this scenario" in next(x for x in edited.to_yaml().splitlines() if "rep_per_year:" in x)
+    assert sim.Costs is type(SMALL.costs)                       # one home: sim.Costs is the scenario's model
 
 
 def test_the_command_prints_and_writes_the_plan(tmp_path, capsys):
@@ -173,7 +212,9 @@ def test_the_command_prints_and_writes_the_plan(tmp_path, capsys):
     assert "no coverage: coverage: a simulated run" in text          # one rep wins nothing: said, not a crash
     assert {"options.csv", "frontier.csv", "frontier.png", "plan.json"} <= {f.name for f in out.iterdir()}
     written = json.loads((out / "plan.json").read_text())
-    assert written["costs"]["rep_per_year"] == 120_000 and written["options"][0]["reps.count"] in (5, 6, 7)
+    assert written["costs"]["rep_per_year"]["value"] == 120_000 and written["options"][0]["reps.count"] in (5, 6, 7)
+    assert "set in this scenario" in written["costs"]["rep_per_year"]["provenance"]
+    assert "assumed" in written["costs"]["lead"]["provenance"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -181,6 +222,7 @@ def test_the_command_prints_and_writes_the_plan(tmp_path, capsys):
     (["--target", "12M", "--within", "2026", "--confidence", "80"], "--confidence"),
     (["--target", "12M", "--within", "1999"], "--within"),
     (["--target", "12M", "--within", "2026", "--levers", "reps.cnt"], "--levers"),
+    (["--target", "12M", "--within", "2026", "--lead-cost", "5M"], "--lead-cost: costs.lead: 5000000.0 is not allowed"),
 ])
 def test_the_command_answers_bad_flags_with_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) if message in ("--target", "--confidence") else _no_exit():
@@ -218,12 +260,12 @@ def test_the_report_gets_a_plan_section_when_a_target_is_given(tmp_path, monkeyp
 
 
 def test_a_lever_of_a_policy_the_scenario_does_not_run_switches_it_on():
-    lever = make_lever("policies.qualification.threshold=0:0.6", SMALL, Costs(), SMALL.end)
+    lever = make_lever("policies.qualification.threshold=0:0.6", SMALL, SMALL.end)
     assert lever.policy_off and not lever.field_path and lever.unit_cost == 0
     on = lever.apply(SMALL, 0.3)
     assert on.policies.qualification.threshold == 0.3 and SMALL.policies.qualification is None
     with pytest.raises(ValueError, match="not a field of a known policy"):
-        make_lever("policies.qualification.nope", SMALL, Costs(), SMALL.end)
+        make_lever("policies.qualification.nope", SMALL, SMALL.end)
 
 
 def test_p_hit_again_at_the_ends_of_an_assumption(one_lever):

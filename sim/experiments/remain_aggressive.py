@@ -25,6 +25,7 @@ from ..analysis.plots import interval_rows, new_figure
 from ..core.periods import labels
 from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
+from ..world.costs import ASSUMED
 from .replicate import replicate_each
 from .simulate import SimResult
 
@@ -34,9 +35,10 @@ PREFIX = "bookings "
 
 @dataclass(frozen=True)
 class Costs:
-    """What the team costs: a rep's fully loaded year, hiring one rep, and severance for one let go."""
+    """What the team costs: a rep's fully loaded year (the same assumed default as a scenario's
+    `costs.rep_per_year`, `sim.world.costs`), hiring one rep, and severance for one let go."""
 
-    rep_per_year: float = 150_000.0
+    rep_per_year: float = ASSUMED["rep_per_year"].value
     hire: float = 30_000.0
     severance_months: float = 3.0
 

@@ -4,7 +4,9 @@
 shows now (the starting scenario with the levers as set), on the explorer's seed, serially in the kernel.
 Each option comes with a button that sets the page's levers to it, so one click makes it the page's
 scenario (and the explorer compares it with the start, as after any move of a lever). An option whose lever
-is not one of the page's levers (`market.leads_per_month`) says so instead.
+is not one of the page's levers (`market.leads_per_month`) says so instead. Below the options, the honest
+limit: P(hit) again at the ends of the range of the assumption the answer rests on most that no export shows
+(`Plan.assumption_ends`: the attrition rate when the scenario runs attrition, else the reps' selling hours).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..core.amounts import parse_amount, parse_share
-from ..experiments.plan import Plan, plan
+from ..experiments.plan import SEARCH_PRECISION, Plan, plan
 from ..scenario import ScenarioError
 
 HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
@@ -43,6 +45,18 @@ def control_values(option: pd.Series, levers: list[Any], scenario_start: dt.date
     return out
 
 
+def limits_html(p: Plan, executor: Any = None) -> str:
+    """P(hit) of today's plan and of the cheapest option at the low and high ends of the assumption the answer
+    rests on (`Plan.assumption_ends`), as a small table: how far the answer moves if that assumption is off."""
+    ends = p.assumption_ends(executor=executor, precision=SEARCH_PRECISION)   # how far it moves: a coarser interval
+    path = html.escape(str(ends.at[0, "assumption"]))
+    rows = "".join(f"<tr><td>{html.escape(r.plan)}</td><td>{r.value:g}</td><td>{r.p_hit:.0%}</td>"
+                   f"<td>{r.p_low:.0%} to {r.p_high:.0%}</td></tr>" for r in ends.itertuples())
+    return (f"<div class='target-limits'><p>P(hit) is the model's. It rests on <code>{path}</code>, which no export "
+            f"shows (assumed); at the ends of its range:</p><table><thead><tr><th>plan</th><th>{path}</th>"
+            f"<th>P(hit)</th><th>95% CI</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+
 class TargetPanel:
     """Target, period, confidence and levers in; P(hit) now and the cheapest options out, one click from use."""
 
@@ -60,14 +74,15 @@ class TargetPanel:
         self.button = w.Button(description="What does it take?", icon="bullseye", layout=w.Layout(width="14rem"))
         self.answer = w.HTML()
         self.options = w.VBox()
+        self.limits = w.HTML()
         self.button.on_click(lambda _: self.find())
         self.widget = w.VBox([
             w.HTML("<h3>Target</h3><p>How likely is the page's scenario to book a target, and what is the cheapest "
                    "change that makes it likely enough?</p>"),
             w.HBox([self.target, self.period]), w.HBox([self.confidence, self.levers]), self.button,
-            w.HTML(f"<div style='{HELP_STYLE}'>Costs are assumed (a rep's yearly cost, a lead's price): see "
-                   "<code>sim.plan</code> to set your own.</div>"),
-            self.answer, self.options])
+            w.HTML(f"<div style='{HELP_STYLE}'>Costs are the scenario's <code>costs.rep_per_year</code> and "
+                   "<code>costs.lead</code>: assumed unless your scenario YAML sets them (the answer says which).</div>"),
+            self.answer, self.options, self.limits])
 
     def find(self) -> Plan | None:
         """Plan from the page's current scenario; show P(hit) now and the options (or what is wrong)."""
@@ -80,6 +95,7 @@ class TargetPanel:
         ex = self.explorer
         self.answer.value = "<p><em>Running…</em></p>"
         self.options.children = []
+        self.limits.value = ""
         try:
             self.plan = plan(ex.current, target=target, period=self.period.value.strip(), confidence=confidence,
                              levers=[x.strip() for x in self.levers.value.split(",") if x.strip()], seed=ex.seed,
@@ -101,6 +117,8 @@ class TargetPanel:
             use.on_click(lambda _, s=settings: self.use(s))
             rows.append(w.HBox([use, w.HTML(html.escape(text))]))
         self.options.children = rows
+        self.limits.value = "<p><em>P(hit) at the ends of the main assumption…</em></p>"
+        self.limits.value = limits_html(p, ex.executor)
         return p
 
     def use(self, settings: dict[str, Any] | None) -> None:

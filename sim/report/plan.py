@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..core.outputs import write_csv, write_text
 from ..experiments.calibrate import calibrate
-from ..experiments.plan import Costs, Plan, plan
-from ..scenario import Scenario
+from ..experiments.plan import Plan, plan
+from ..scenario import Scenario, ScenarioError
 from .errors import ReportError
 
 def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
@@ -25,17 +25,18 @@ def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
     if args.seed < 0:
         raise usage_error(f"--seed: {args.seed} is not allowed, must be a whole number >= 0")
     scenario = Scenario.load(args.scenario)
-    defaults = Costs()
-    try:
-        costs = Costs(rep_per_year=args.rep_cost or defaults.rep_per_year, lead=args.lead_cost or defaults.lead)
-    except ValueError as err:
-        raise usage_error(str(err)) from None
+    for flag, field, value in (("--rep-cost", "costs.rep_per_year", args.rep_cost), ("--lead-cost", "costs.lead", args.lead_cost)):
+        if value is not None:
+            try:
+                scenario = scenario.replace({field: value})
+            except ScenarioError as err:
+                raise usage_error(f"{flag}: {'; '.join(err.problems)}") from None
     levers = [x.strip() for x in args.levers.split(",") if x.strip()]
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise usage_error(f"--out: {args.out} is a file, not a folder")
     try:
         p = plan(scenario, target=args.target, period=args.within, confidence=args.confidence, levers=levers,
-                 budget=args.budget, costs=costs, seed=args.seed, progress=False if args.no_progress else None)
+                 budget=args.budget, seed=args.seed, progress=False if args.no_progress else None)
     except ValueError as err:    # a period, lever or range the scenario cannot take (ScenarioError is one too)
         flag = "--within" if "period" in str(err) else ("--levers" if "lever" in str(err) else "input")
         raise usage_error(f"{flag}: {err}") from None
@@ -74,7 +75,8 @@ def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
         write_text(args.out / "plan.json", json.dumps({
             "scenario": scenario.name, "target": p.target, "period": p.period, "confidence": p.confidence,
             "levers": [lv.path for lv in p.levers], "now": p.now, "options": p.options(5).to_dict("records"), "budget": p.budget, "seed": p.seed,
-            "costs": {"rep_per_year": p.costs.rep_per_year, "lead": p.costs.lead, "assumed": True}}, indent=2) + "\n")
+            "costs": {name: {"value": getattr(p.costs, name), "provenance": p.costs.provenance(name)}
+                      for name in ("rep_per_year", "lead")}}, indent=2) + "\n")
         print(f"\nwrote {args.out}/options.csv, frontier.csv, tried.csv, coverage.csv, frontier.png, plan.json")
     return 0
 
@@ -82,6 +84,7 @@ def plan_command(args: argparse.Namespace, usage_error: type[Exception]) -> int:
 def plan_section(p: Plan) -> str:
     """The report's Plan section: P(hit) now, the cheapest option, the coverage gap (HTML, escaped)."""
     cur = html.escape(p.scenario.currency)
+    costs = p.costs.said(p.scenario.currency)
     now = p.now
     opts = p.options(1)
     if now["p_hit"] >= p.confidence:
@@ -91,7 +94,9 @@ def plan_section(p: Plan) -> str:
     else:
         o = opts.iloc[0]
         said = ", ".join(f"{html.escape(lv.path)} = {o[lv.path]:g}" for lv in p.levers)
-        option = (f"Cheapest option: {said}: P(hit) {o['p_hit']:.0%} ({o['p_low']:.0%} to {o['p_high']:.0%}), "
+        again = (f"; measured again on fresh seeds, the search's estimate was {o['p_search']:.0%}"
+                 if pd.notna(o["p_search"]) else "")
+        option = (f"Cheapest option: {said}: P(hit) {o['p_hit']:.0%} ({o['p_low']:.0%} to {o['p_high']:.0%}{again}), "
                   f"added cost {o['cost']:,.0f} {cur}.")
     try:
         first = p.coverage().groupby("segment").first().reset_index()
@@ -108,8 +113,8 @@ def plan_section(p: Plan) -> str:
             f"<table><thead><tr><th>segment</th><th>pipeline needed at the start</th><th>pipeline now</th><th>gap</th>"
             f"<th>coverage</th></tr></thead><tbody>{rows}</tbody></table>"
             + (f"<p>No coverage: {missing}</p>" if missing else "") +
-            f"<p class=\"note\">P(hit) is the model's: it rests on the calibrated win rates and cycles and on assumed costs "
-            f"(a rep {p.costs.rep_per_year:,.0f} {cur} a year, a lead {p.costs.lead:,.0f} {cur}).</p></section>")
+            f"<p class=\"note\">P(hit) is the model's: it rests on the calibrated win rates and cycles. "
+            f"{html.escape(costs[0].upper() + costs[1:])}.</p></section>")
 
 
 def report_plan(tables, target: float, within: str | None = None, confidence: float = 0.8,
