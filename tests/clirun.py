@@ -14,3 +14,12 @@ def run(argv, capsys):
         code = exit.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def check(argv, capsys):
+    """main(argv)'s (exit status, stdout, stderr), asserting no traceback reached the user."""
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err

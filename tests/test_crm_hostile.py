@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook
 
 import sim
-from sim.cli import main
+from clirun import check
 from sim.crm import ExportError, load, neutralise, write_csv
 from sim.crm.synth import write_export
 
@@ -21,14 +21,6 @@ HEADER = "Opportunity ID,Stage,Amount,Created Date,Close Date\n"
 @pytest.fixture(scope="module")
 def simulated():
     return sim.simulate(sim.Scenario.preset("baseline"), seed=3).tables
-
-
-def check(argv, capsys):
-    capsys.readouterr()
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 def counts_add_up(result):

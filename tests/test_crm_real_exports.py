@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from clirun import check
 from sim.cli import main
 from sim.crm import ExportError, load
 
@@ -16,14 +17,6 @@ from sim.crm import ExportError, load
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_text(text, encoding=encoding)
     return path
-
-
-def check(argv, capsys):
-    capsys.readouterr()
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 def repaired(res, column: str) -> pd.DataFrame:
