@@ -35,6 +35,15 @@ def test_a_healthy_export_keeps_its_headlines(tmp_path):
     assert cards[0].gated is None
 
 
+def test_win_backs_on_order_lines_are_not_read_as_a_pipeline_won_back(orders):
+    """A cancelled order followed by a delivered one is not a lost deal won back: on order lines (created and
+    closed the same day) card 09 gives that reason instead of "15 of 15 won back (100%)"."""
+    cards = [Card("09-second-place", "Second place", 1.0, headline="Of 15 accounts whose first closed deal was lost, "
+                  "15 were won back so far (100%, 95% CI 80%-100%).")]
+    apply_gate(cards, gate.sufficiency(orders))
+    assert cards[0].gated and "order lines, not a pipeline" in cards[0].gated and "100%" not in cards[0].gated
+
+
 def test_a_skip_names_the_missing_table_not_columns_the_export_has(funnel, orders):
     assert gate.missing_words(["opportunity_id", "stage", "entered_at"], funnel).startswith("stage history")
     assert gate.missing_words(["opportunity_id", "kind"], funnel).startswith("activities")

@@ -9,7 +9,7 @@ computed once on the export the report loaded. A notebook not listed has a headl
 
 from __future__ import annotations
 
-from ..analysis.sufficiency import AMOUNTS, CALIBRATION, COMPARISONS, PER_REP, STAGES, WIN_RATES, Sufficiency, describe
+from ..analysis.sufficiency import AMOUNTS, CALIBRATION, COMPARISONS, CYCLE, PER_REP, STAGES, WIN_RATES, Sufficiency, describe
 from .cards import Card
 
 HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
@@ -21,7 +21,7 @@ HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
     "06": (WIN_RATES, STAGES, COMPARISONS),     # win rate of deals that met a bug at a stage
     "07": (PER_REP, AMOUNTS),      # attainment per owner
     "08": (WIN_RATES, COMPARISONS),            # win rate by first-meeting attendees
-    "09": (WIN_RATES,),            # accounts won back after a loss
+    "09": (WIN_RATES, CYCLE),      # accounts won back after a loss, and how long after (order lines have no loss to win back)
     "11": (WIN_RATES, AMOUNTS, COMPARISONS),    # win rate and deal size by group
     "12": (AMOUNTS,),              # revenue concentration
     "13": (CALIBRATION,),          # how well the calibration matches
