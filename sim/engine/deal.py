@@ -32,16 +32,16 @@ from .team import Rep
 from .truth import calibrate
 
 
-def pass_chances(world: World, fit: float, loss_factor: float) -> list[float]:
+def pass_chances(world: World, fit: float, loss_factor: float) -> tuple[float, ...]:
     """Per stage, the chance a deal of this fit and loss factor moves on, in normal market conditions."""
     return _pass_chances([s.loss_chance for s in world.stages], world.fit_effects.on_loss, fit, loss_factor)
 
 
-def _pass_chances(loss_chances: Sequence[float], on_loss: float, fit: float, loss_factor: float) -> list[float]:
+def _pass_chances(loss_chances: Sequence[float], on_loss: float, fit: float, loss_factor: float) -> tuple[float, ...]:
     """The formula: each stage's loss chance times the fit factor exp(on_loss x (0.5 - fit)) times the loss
-    factor, capped at 0.99; the pass chance is what is left."""
+    factor, capped at 0.99; the pass chance is what is left (a tuple: a deal keeps it, untracked by the collector)."""
     fit_factor = math.exp(on_loss * (0.5 - fit)) * loss_factor
-    return [1.0 - min(loss * fit_factor, 0.99) for loss in loss_chances]
+    return tuple([1.0 - min(loss * fit_factor, 0.99) for loss in loss_chances])
 
 
 class DealRules:

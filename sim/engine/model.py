@@ -190,7 +190,7 @@ class SalesModel:
     def close(self, deal: Deal, won: bool) -> None:
         """Record a deal's outcome; a win books its signed amount and makes the account a customer."""
         now = self.env.now
-        deal.history[-1][2] = now
+        deal.leave(now)
         deal.closed, deal.won = now, won
         deal.owner.open_deals -= 1
         if won:
