@@ -75,7 +75,8 @@ class SimResult:
     @property
     def tables(self) -> Tables:
         if self._tables is None:
-            self._tables = self._model.tables()
+            with _collector_paused():    # the tables' thousands of new objects would re-scan the live model
+                self._tables = self._model.tables()
             self._model = None
         return self._tables
 
