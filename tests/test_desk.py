@@ -117,3 +117,20 @@ def test_a_clocks_timeout_is_simpys_timeout_on_the_same_place_in_the_schedule():
     assert clock.run(until=clock.timeout(3, value="done")) == "done"
     with pytest.raises(ValueError, match="Negative delay -1"):
         clock.timeout(-1)
+
+
+def test_a_clock_runs_its_own_loop_which_leaves_a_release_nobody_waits_for_off_the_schedule():
+    assert {"run", "step"} <= set(vars(desk_module.Clock))     # not SimPy's (which would never set `turn`)
+    env = desk_module.Clock()
+    desk = desk_module.Desk(env)
+    scheduled = []
+
+    def work():
+        with desk.request() as turn:
+            yield turn
+            yield env.timeout(1)
+        scheduled.append(len(env._queue))      # the release left nothing behind on the schedule
+
+    env.process(work())
+    env.run(until=5)
+    assert scheduled == [1]                    # only the run's stop event is still to come
