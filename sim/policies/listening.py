@@ -45,6 +45,7 @@ from ..engine.entities import Deal
 from ..engine import streams
 from ..engine.activities import ACTIVITIES, Touch
 from ..engine.hooks import ModelView, Policy, PolicyRun, register
+from ..engine.rounding import rounded
 from ..engine.team import Rep
 
 
@@ -164,10 +165,10 @@ class Listening(PolicyRun):
         chance = p.discovery_chance(customer, questions)
         if self.need.get(deal) is None:
             self.need[deal] = i if u[2] < chance else None
-        touch.customer_talk_share = round(customer, 4)
+        touch.customer_talk_share = rounded(customer, 4)
         touch.questions = float(questions)
         touch.attendees_spoke = float(spoke)
-        touch.truth["truth_discovery_chance"] = round(chance, 4)
+        touch.truth["truth_discovery_chance"] = rounded(chance, 4)
         touch.truth["truth_need_found"] = float(self.need[deal] is not None)
         return touch
 
