@@ -193,6 +193,7 @@ class SalesModel:
         now = self.env.now
         deal.leave(now)
         deal.closed, deal.won = now, won
+        deal.process = None          # done with: its process, generator and frame are freed when it ends, not by the collector
         deal.owner.open_deals -= 1
         if won:
             deal.amount = self.rules.signed_amount(deal)
