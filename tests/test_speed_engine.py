@@ -153,3 +153,21 @@ def test_the_written_out_mixing_equals_numpys_seed_sequence_over_many_keys():
     for key in keys:
         numpys = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, salt, *key)))
         assert streams.stream("first_meeting", *key).random(3).tolist() == numpys.random(3).tolist(), key
+
+
+def test_uniforms_take_the_block_first_then_the_deals_own_stream():
+    """`Streams.uniforms` gives Python floats: the pre-drawn block's (an array or a list), then, past its end,
+    the numbers of the deal's own stream for the purpose (as numpy's arrays gave them before)."""
+    from types import SimpleNamespace
+
+    from sim.engine.streams import Streams
+
+    streams = Streams(make_rng(3).spawn(3)[1])
+    deal = SimpleNamespace(lead=SimpleNamespace(arrived=4.25, stage_noise=(0.5,)))
+    block = np.random.default_rng(9).random(4)
+    for given in (block, block.tolist()):
+        assert streams.uniforms(given, 3, deal, "x") == block[:3].tolist()
+        assert streams.uniforms(given, -1, deal, "x") == []
+        want = np.concatenate([block, streams.of(deal, "x").random(3)]).tolist()
+        got = streams.uniforms(given, 7, deal, "x")
+        assert got == want and all(type(v) is float for v in got)

@@ -58,14 +58,15 @@ class Streams:
         """`deal`'s own stream for `purpose`."""
         return self.stream(purpose, *deal_keys(deal))
 
-    def uniforms(self, block: np.ndarray, n: int, deal: Deal, purpose: str) -> np.ndarray:
-        """`n` uniform numbers for a deal: the first from its pre-drawn `block`, any beyond it (more people than
-        `BLOCK`, rare) from a stream of the deal's own for `purpose`."""
+    def uniforms(self, block: np.ndarray | list[float], n: int, deal: Deal, purpose: str) -> list[float]:
+        """`n` uniform numbers for a deal, as Python floats: the first from its pre-drawn `block`, any beyond it
+        (more people than `BLOCK`, rare) from a stream of the deal's own for `purpose`."""
         n = max(n, 0)
+        first = block[:n]
+        first = first.tolist() if isinstance(first, np.ndarray) else list(first)
         if n <= len(block):
-            return block[:n]
-        more = self.of(deal, purpose).random(n - len(block))
-        return np.concatenate([block, more])
+            return first
+        return first + self.of(deal, purpose).random(n - len(block)).tolist()
 
 
 _TWO_DOUBLES = struct.Struct("<2d")

@@ -186,7 +186,7 @@ class FirstMeetings(PolicyRun):
         """Process: book the meeting until the customer shows (or the tries run out), then hold it."""
         policy, log = self.policy, self.activities
         tries = policy.tries
-        u = self.streams.of(deal, "first_meeting").random(tries + 2 + streams.BLOCK)
+        u = self.streams.of(deal, "first_meeting").random(tries + 2 + streams.BLOCK).tolist()   # compared only: floats
         fmt = policy.formats[policy.format_for(u[-1])]
         state = FirstMeeting()
         self.meetings[deal] = state
