@@ -171,3 +171,15 @@ def test_uniforms_take_the_block_first_then_the_deals_own_stream():
         want = np.concatenate([block, streams.of(deal, "x").random(3)]).tolist()
         got = streams.uniforms(given, 7, deal, "x")
         assert got == want and all(type(v) is float for v in got)
+
+
+def test_seeded_generators_equal_numpys_over_many_entropies():
+    """`seeded` (numpy's SeedSequence mixing written out) against `np.random.default_rng` on 300 random entropies:
+    one to six numbers of 8 to 64 bits (fewer words than the pool, as many, more)."""
+    from sim.engine.streams import seeded
+
+    draw = np.random.default_rng(5)
+    for _ in range(300):
+        bits = int(draw.choice([8, 32, 33, 63]))
+        entropy = [int(k) for k in draw.integers(0, 2**bits, size=int(draw.integers(1, 7)), dtype=np.uint64)]
+        assert seeded(entropy).random(2).tolist() == np.random.default_rng(entropy).random(2).tolist(), entropy

@@ -150,8 +150,9 @@ def seeded(entropy: list[int]) -> np.random.Generator:
     words = [w for k in entropy for w in _uint32_words(int(k))]
     first = words[:POOL_SIZE] + [0] * (POOL_SIZE - len(words))   # numpy hashes a 0 for each missing word
     pool, const = _mix_start(first)
-    pool, _ = _mix_more(pool, const, words[POOL_SIZE:])
-    state = np.array(_generate_state(pool), dtype=np.uint64)
+    if len(words) > POOL_SIZE:
+        pool, _ = _mix_more(pool, const, words[POOL_SIZE:])
+    state = np.array(_state_of(*pool), dtype=np.uint64)
     return np.random.Generator(np.random.PCG64(_Seeded(state, list(entropy))))
 
 
@@ -168,17 +169,36 @@ def _mix(x: int, y: int) -> int:
 
 
 def _mix_start(first: list[int]) -> tuple[list[int], int]:
-    """numpy's `mix_entropy` on the first 4 entropy words: each hashed into the pool, then every word into every other."""
-    const, pool = _INIT_A, []
-    for w in first:
-        value, const = _hashmix(w, const)
-        pool.append(value)
+    """numpy's `mix_entropy` on the first 4 entropy words: each hashed into the pool, then every word into every other
+    (`_hashmix` and `_mix` written out, with the hash constants listed once: `_START_CONSTS`)."""
+    mask, left, right, consts = _MASK, _MIX_L, _MIX_R, _START_CONSTS
+    pool = []
+    for w, (x, m) in zip(first, consts):
+        v = ((w ^ x) * m) & mask
+        pool.append(v ^ (v >> 16))
+    j = POOL_SIZE
     for src in range(POOL_SIZE):
         for dst in range(POOL_SIZE):
             if src != dst:
-                value, const = _hashmix(pool[src], const)
-                pool[dst] = _mix(pool[dst], value)
-    return pool, const
+                x, m = consts[j]
+                j += 1
+                v = ((pool[src] ^ x) * m) & mask
+                r = (pool[dst] * left - (v ^ (v >> 16)) * right) & mask
+                pool[dst] = r ^ (r >> 16)
+    return pool, consts[j - 1][1]
+
+
+def _start_consts() -> list[tuple[int, int]]:
+    """(xor, multiply) of the 16 hashes `_mix_start` makes, in numpy's order (they do not depend on the data)."""
+    const, out = _INIT_A, []
+    for _ in range(POOL_SIZE * POOL_SIZE):
+        after = (const * _MULT_A) & _MASK
+        out.append((const, after))
+        const = after
+    return out
+
+
+_START_CONSTS = _start_consts()
 
 
 def _mix_more(pool: list[int], const: int, words: list[int]) -> tuple[list[int], int]:
