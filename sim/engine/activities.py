@@ -38,7 +38,7 @@ class _Desks(Protocol):
     def timestamps(self, days: Any) -> pd.DatetimeIndex: ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Touch:
     """One activity with a customer, as the `activities` table records it (numbers NaN when unknown)."""
 
