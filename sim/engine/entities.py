@@ -73,7 +73,7 @@ class Deal:
     amount: float | None = None
     loss_reason: str | None = None                            # why it was lost, if a policy knows
     competitor: str | None = None                             # who won instead, if a policy knows
-    process: simpy.Process | None = None                      # the deal's SimPy process
+    process: simpy.Process | None = None                      # the deal's SimPy process (None once it closed)
     waiting: bool = False                                     # queued for its owner's time right now
     knows: Knowledge = field(init=False)                      # what the rep has learned of the hidden truth
 

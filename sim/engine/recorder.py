@@ -52,7 +52,8 @@ def _frame(table: str, columns: dict[str, np.ndarray | pd.Series]) -> pd.DataFra
     the declared columns first, in the schema's order, then the others in theirs, as `schema.conform` orders them
     (a test checks the tables equal `conform`'s), without building a first frame for `conform` to rebuild."""
     declared = [c.name for c in schema.TABLES[table].cols if c.name in columns]
-    order = declared + [c for c in columns if c not in set(declared)]
+    known = set(declared)
+    order = declared + [c for c in columns if c not in known]
     return pd.DataFrame({c: columns[c] for c in order}, copy=False)
 
 
