@@ -17,6 +17,7 @@ with the load average before and after. Run: `.venv/bin/python benchmarks/bench_
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import resource
@@ -88,6 +89,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="runs per round")
     parser.add_argument("--replications", type=int, default=200, help="replications for the serial/parallel figure")
     parser.add_argument("--presets", nargs="*", default=[], help="also time one run of these presets (e.g. demo)")
+    parser.add_argument("--collect", action="store_true",
+                        help="end each timed round with gc.collect(1), so that each way pays for collecting its own "
+                             "garbage (a finished run's model is cyclic garbage; without this, collections of one "
+                             "way's runs may fall in another's rounds)")
     args = parser.parse_args()
     base = sim.Scenario.preset("baseline")
     seeds = range(args.runs)
@@ -103,7 +108,7 @@ def main() -> None:
     deals = {}
     for _ in range(args.rounds):
         for name, fn in ways.items():   # interleaved, so a burst of other load hits all three alike
-            wall, cpu, out = clocked(fn)
+            wall, cpu, out = clocked((lambda f=fn: (f(), gc.collect(1))[0]) if args.collect else fn)
             per_run[name]["wall"].append(wall / args.runs)
             per_run[name]["cpu"].append(cpu / args.runs)
             deals[name] = float(np.mean(out))
@@ -111,7 +116,8 @@ def main() -> None:
     best = {k: {c: min(v[c]) for c in v} for k, v in per_run.items()}
     bare_events = np.mean([bare_model(base, s)[1] for s in seeds])
 
-    print(f"baseline, one simulated year; {args.rounds} rounds of seeds 0-{args.runs - 1}; "
+    print(f"baseline, one simulated year; {args.rounds} rounds of seeds 0-{args.runs - 1}"
+          f"{' (each round ends with gc.collect(1), in its time)' if args.collect else ''}; "
           f"load average {load_before[0]:.1f} before on {os.cpu_count()} cores")
     print(f"  deals per run: ours {deals['metrics']:.0f} (new-logo and repeat), bare SimPy model {deals['bare']:.0f}; "
           f"bare model {bare_events:,.0f} SimPy events per run")
