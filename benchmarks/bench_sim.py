@@ -5,16 +5,19 @@ Prints each figure beside its target (issue 15, README "Benchmarks"):
   also with the canonical tables built, as `simulate(...).tables` does;
 - throughput in deals per second >= 0.6x a bare SimPy model of the same shape, measured in the same run
   (>= 0.4x with the canonical tables built; issue 28);
-- `replicate(baseline, n=200)` on 2 cores >= 1.7x faster than serial, with identical results.
+- `replicate(baseline, n=200)` on 2 cores >= 1.7x faster than serial, with identical results;
+- with `--presets demo customer-orbits`: one run of each of those presets (metrics only, and with tables), whose
+  time the what-if explorer's answer on them is made of; issue 28 aims at half the `demo` run's 0.40 s CPU.
 
 Other engineers share this machine, so every timing is given in CPU time (the work this process did, which
 other load changes least) and in wall time, as the median (and best) of several rounds of the same seeds,
-with the load average before and after. Run: `.venv/bin/python benchmarks/bench_sim.py [--rounds 7]`.
+with the load average before and after. Run: `.venv/bin/python benchmarks/bench_sim.py [--rounds 7] [--presets demo customer-orbits]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import resource
@@ -85,6 +88,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the same seeds (median and best reported)")
     parser.add_argument("--runs", type=int, default=10, help="runs per round")
     parser.add_argument("--replications", type=int, default=200, help="replications for the serial/parallel figure")
+    parser.add_argument("--presets", nargs="*", default=[], help="also time one run of these presets (e.g. demo)")
+    parser.add_argument("--collect", action="store_true",
+                        help="end each timed round with gc.collect(1), so that each way pays for collecting its own "
+                             "garbage (a finished run's model is cyclic garbage; without this, collections of one "
+                             "way's runs may fall in another's rounds)")
     args = parser.parse_args()
     base = sim.Scenario.preset("baseline")
     seeds = range(args.runs)
@@ -100,7 +108,7 @@ def main() -> None:
     deals = {}
     for _ in range(args.rounds):
         for name, fn in ways.items():   # interleaved, so a burst of other load hits all three alike
-            wall, cpu, out = clocked(fn)
+            wall, cpu, out = clocked((lambda f=fn: (f(), gc.collect(1))[0]) if args.collect else fn)
             per_run[name]["wall"].append(wall / args.runs)
             per_run[name]["cpu"].append(cpu / args.runs)
             deals[name] = float(np.mean(out))
@@ -108,7 +116,8 @@ def main() -> None:
     best = {k: {c: min(v[c]) for c in v} for k, v in per_run.items()}
     bare_events = np.mean([bare_model(base, s)[1] for s in seeds])
 
-    print(f"baseline, one simulated year; {args.rounds} rounds of seeds 0-{args.runs - 1}; "
+    print(f"baseline, one simulated year; {args.rounds} rounds of seeds 0-{args.runs - 1}"
+          f"{' (each round ends with gc.collect(1), in its time)' if args.collect else ''}; "
           f"load average {load_before[0]:.1f} before on {os.cpu_count()} cores")
     print(f"  deals per run: ours {deals['metrics']:.0f} (new-logo and repeat), bare SimPy model {deals['bare']:.0f}; "
           f"bare model {bare_events:,.0f} SimPy events per run")
@@ -143,6 +152,35 @@ def main() -> None:
     load_after = os.getloadavg()
     print(f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (1-minute; {os.cpu_count()} cores): "
           "wall times above CPU times mean other work shared the machine")
+    for name in args.presets:
+        preset_runs(name, args.rounds)
+
+
+DEMO_TARGET_S = 0.20   # half the demo preset's run on the quiet machine before issue 28 (0.37-0.42 s CPU)
+
+
+def preset_runs(name: str, rounds: int) -> None:
+    """One run of preset `name`, metrics only and with every table built: CPU median (best) over `rounds` seeds."""
+    scenario = sim.Scenario.preset(name)
+    sim.simulate(scenario, seed=0).tables   # warm
+    load = os.getloadavg()[0]
+    cpu = {"metrics": [], "tables": []}
+    for s in range(1, rounds + 1):
+        for kind in cpu:
+            _, seconds, _ = clocked(lambda: _touch(sim.simulate(scenario, seed=s), kind))
+            cpu[kind].append(seconds)
+    line = ", ".join(f"{k} {statistics.median(v):.3f} s (best {min(v):.3f})" for k, v in cpu.items())
+    target = (f"; target <= {DEMO_TARGET_S:.2f} s: {verdict(statistics.median(cpu['metrics']) <= DEMO_TARGET_S)}"
+              if name == "demo" else "")
+    print(f"preset {name}, one run's CPU over {rounds} seeds: {line}{target}; load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after on {os.cpu_count()} cores")
+
+
+def _touch(result: sim.SimResult, kind: str) -> None:
+    if kind == "tables":
+        result.tables.items()     # every table built
+    else:
+        result.metrics
 
 
 def _parallel(base: sim.Scenario, n: int, cores: int):

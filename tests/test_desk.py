@@ -101,3 +101,36 @@ def test_simpy_is_bounded_below_the_next_major_release_the_desk_was_not_checked_
     assert any(s.operator in ("<", "<=", "~=", "==") for s in simpy_req.specifier), f"{simpy_req} has no upper bound"
     assert not simpy_req.specifier.contains("5.0"), f"{simpy_req} lets SimPy 5 in"
     assert simpy_req.specifier.contains(version("simpy")), f"installed SimPy {version('simpy')} is outside {simpy_req}"
+
+
+def test_a_clocks_timeout_is_simpys_timeout_on_the_same_place_in_the_schedule():
+    clock, plain = desk_module.Clock(), simpy.Environment()
+    for env in (clock, plain):
+        env.timeout(0)
+        env.timeout(2.5, value="late")
+        env.timeout(1)
+    assert [(t, p, i) for t, p, i, _ in clock._queue] == [(t, p, i) for t, p, i, _ in plain._queue]
+    for (*_, mine), (*_, simpys) in zip(clock._queue, plain._queue):
+        assert type(mine) is simpy.events.Timeout and mine.env is clock
+        assert (mine._delay, mine._value, mine._ok, mine.callbacks, mine._desc()) == \
+               (simpys._delay, simpys._value, simpys._ok, simpys.callbacks, simpys._desc())
+    assert clock.run(until=clock.timeout(3, value="done")) == "done"
+    with pytest.raises(ValueError, match="Negative delay -1"):
+        clock.timeout(-1)
+
+
+def test_a_clock_runs_its_own_loop_which_leaves_a_release_nobody_waits_for_off_the_schedule():
+    assert {"run", "step"} <= set(vars(desk_module.Clock))     # not SimPy's (which would never set `turn`)
+    env = desk_module.Clock()
+    desk = desk_module.Desk(env)
+    scheduled = []
+
+    def work():
+        with desk.request() as turn:
+            yield turn
+            yield env.timeout(1)
+        scheduled.append(len(env._queue))      # the release left nothing behind on the schedule
+
+    env.process(work())
+    env.run(until=5)
+    assert scheduled == [1]                    # only the run's stop event is still to come

@@ -136,3 +136,50 @@ def test_a_seeded_generator_is_numpys_default_rng(entropy):
     mine, numpys = seeded(entropy), np.random.default_rng(entropy)
     assert mine.random(6).tolist() == numpys.random(6).tolist()
     assert mine.spawn(1)[0].random() == numpys.spawn(1)[0].random()
+
+
+def test_the_written_out_mixing_equals_numpys_seed_sequence_over_many_keys():
+    """`_Prefix.generator` mixes a deal's key words written out: checked against numpy on 400 random keys of
+    every width (one, two or three 32-bit words per key, one to four words in all), and the nearest bounds."""
+    from sim.engine.streams import Streams
+
+    rng = make_rng(11).spawn(3)[1]
+    streams, seq = Streams(rng), rng.bit_generator.seed_seq
+    salt = __import__("zlib").crc32(b"first_meeting")
+    draw = np.random.default_rng(2)
+    keys = [tuple(int(k) for k in draw.integers(0, 2 ** int(draw.choice([8, 32, 33, 63])), size=int(draw.integers(1, 3)),
+                                             dtype=np.uint64)) for _ in range(400)]
+    keys += [(2**32 - 1, 2**32), (2**64 - 1, 2**64 - 1), (0,), (2**32,)]
+    for key in keys:
+        numpys = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, salt, *key)))
+        assert streams.stream("first_meeting", *key).random(3).tolist() == numpys.random(3).tolist(), key
+
+
+def test_uniforms_take_the_block_first_then_the_deals_own_stream():
+    """`Streams.uniforms` gives Python floats: the pre-drawn block's (an array or a list), then, past its end,
+    the numbers of the deal's own stream for the purpose (as numpy's arrays gave them before)."""
+    from types import SimpleNamespace
+
+    from sim.engine.streams import Streams
+
+    streams = Streams(make_rng(3).spawn(3)[1])
+    deal = SimpleNamespace(lead=SimpleNamespace(arrived=4.25, stage_noise=(0.5,)))
+    block = np.random.default_rng(9).random(4)
+    for given in (block, block.tolist()):
+        assert streams.uniforms(given, 3, deal, "x") == block[:3].tolist()
+        assert streams.uniforms(given, -1, deal, "x") == []
+        want = np.concatenate([block, streams.of(deal, "x").random(3)]).tolist()
+        got = streams.uniforms(given, 7, deal, "x")
+        assert got == want and all(type(v) is float for v in got)
+
+
+def test_seeded_generators_equal_numpys_over_many_entropies():
+    """`seeded` (numpy's SeedSequence mixing written out) against `np.random.default_rng` on 300 random entropies:
+    one to six numbers of 8 to 64 bits (fewer words than the pool, as many, more)."""
+    from sim.engine.streams import seeded
+
+    draw = np.random.default_rng(5)
+    for _ in range(300):
+        bits = int(draw.choice([8, 32, 33, 63]))
+        entropy = [int(k) for k in draw.integers(0, 2**bits, size=int(draw.integers(1, 7)), dtype=np.uint64)]
+        assert seeded(entropy).random(2).tolist() == np.random.default_rng(entropy).random(2).tolist(), entropy

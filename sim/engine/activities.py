@@ -23,6 +23,7 @@ import pandas as pd
 from ..core import schema
 from .entities import Deal
 from .priority import NORMAL, Priority
+from .rounding import rounded
 from .team import Rep
 
 ACTIVITIES = schema.ACTIVITIES   # what a policy that writes touches lists in its `writes`
@@ -37,7 +38,7 @@ class _Desks(Protocol):
     def timestamps(self, days: Any) -> pd.DatetimeIndex: ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Touch:
     """One activity with a customer, as the `activities` table records it (numbers NaN when unknown)."""
 
@@ -96,7 +97,7 @@ class Activities:
         """Process step: `who` works `hours` with the customer of `deal` (waiting for their desk at `priority`),
         then the touch is written down, dated when the work was done. Returns the touch."""
         yield from self.model.desk_time(who, hours, priority, effort)
-        return self.record(deal, kind, duration_minutes=round(hours * 60.0, 1), **fields)
+        return self.record(deal, kind, duration_minutes=rounded(hours * 60.0, 1), **fields)
 
     def table(self) -> pd.DataFrame:
         """Every touch logged in the run, as the canonical `activities` table plus its `truth_*` columns."""

@@ -32,16 +32,16 @@ from .team import Rep
 from .truth import calibrate
 
 
-def pass_chances(world: World, fit: float, loss_factor: float) -> list[float]:
+def pass_chances(world: World, fit: float, loss_factor: float) -> tuple[float, ...]:
     """Per stage, the chance a deal of this fit and loss factor moves on, in normal market conditions."""
     return _pass_chances([s.loss_chance for s in world.stages], world.fit_effects.on_loss, fit, loss_factor)
 
 
-def _pass_chances(loss_chances: Sequence[float], on_loss: float, fit: float, loss_factor: float) -> list[float]:
+def _pass_chances(loss_chances: Sequence[float], on_loss: float, fit: float, loss_factor: float) -> tuple[float, ...]:
     """The formula: each stage's loss chance times the fit factor exp(on_loss x (0.5 - fit)) times the loss
-    factor, capped at 0.99; the pass chance is what is left."""
+    factor, capped at 0.99; the pass chance is what is left (a tuple: a deal keeps it, untracked by the collector)."""
     fit_factor = math.exp(on_loss * (0.5 - fit)) * loss_factor
-    return [1.0 - min(loss * fit_factor, 0.99) for loss in loss_chances]
+    return tuple([1.0 - min(loss * fit_factor, 0.99) for loss in loss_chances])
 
 
 class DealRules:
@@ -167,50 +167,47 @@ def _noise_beyond(z: float, elapsed: float, typical: float, spread: float) -> fl
     return float(ndtri(min(floor + ndtr(z) * (1.0 - floor), 1.0 - 1e-12)))
 
 
-def rep_time(env: simpy.Environment, rules: DealRules, deal: Deal, hours: float):
-    """Process step: the deal waits for its owner's desk, then the owner works `hours` on it.
-
-    A deal handed to another rep while it waits (its owner left) queues again at the new owner.
-    Returns the days the deal waited before the work started.
-    """
-    asked = env.now
-    while True:
-        rep = deal.owner
-        with rep.desk.request(priority=rules.priority(deal)) as turn:
-            deal.waiting = True
-            try:
-                yield turn
-            except simpy.Interrupt:      # handed over while waiting: queue at the new owner
-                continue
-            finally:
-                deal.waiting = False
-            now = env.now
-            days = rep.days_for(hours, now, rules.effort(rep))   # `rep.work`, written out (a generator fewer per stage)
-            yield env.timeout(days)
-            rep.busy_days += days
-            return now - asked
-
-
 def work_the_deal(env: simpy.Environment, world: World, rules: DealRules, deal: Deal,
                   close: Callable[[Deal, bool], None], first_stage: int = 0, entered: float | None = None):
     """Process: the deal walks the stages, holding its rep's desk while the rep works each one.
 
     A deal that was already open when the run began starts in `first_stage`, which it `entered` on that
     (earlier) day: its rep's work there is done, and the customer takes what remains of the stage.
+    In a stage with rep hours the deal waits for its owner's desk, then the owner works those hours on it; a
+    deal handed to another rep while it waits (its owner left) queues again at the new owner. This is written
+    out in the loop rather than in a sub-generator: a generator fewer per stage.
     """
-    for i in range(first_stage, len(world.stages)):
-        stage = world.stages[i]
+    stages = world.stages
+    timeout = env.timeout
+    for i in range(first_stage, len(stages)):
+        hours = stages[i].rep_hours
         resumed = i == first_stage and entered is not None
         deal.enter(i, entered if resumed else env.now)
         waited = 0.0
         if not resumed:
             if rules.has_enterers:
                 yield from rules.entering(deal, i)
-            if stage.rep_hours > 0:
-                waited = yield from rep_time(env, rules, deal, stage.rep_hours)
+            if hours > 0:
+                asked = env.now
+                while True:
+                    rep = deal.owner
+                    with rep.desk.request(priority=rules.priority(deal)) as turn:
+                        deal.waiting = True
+                        try:
+                            yield turn
+                        except simpy.Interrupt:      # handed over while waiting: queue at the new owner
+                            continue
+                        finally:
+                            deal.waiting = False
+                        now = env.now
+                        days = rep.days_for(hours, now, rules.effort(rep))   # `rep.work`, written out
+                        yield timeout(days)
+                        rep.busy_days += days
+                        waited = now - asked
+                        break
                 deal.knows.contact(env.now)
 
-        yield env.timeout(rules.stage_days(deal, i, env.now, env.now - entered if resumed else 0.0))
+        yield timeout(rules.stage_days(deal, i, env.now, env.now - entered if resumed else 0.0))
 
         if deal.lead.loss_draws[i] >= rules.pass_chance(deal, i, env.now, waited):
             close(deal, False)

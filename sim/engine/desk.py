@@ -31,7 +31,7 @@ from types import MethodType
 
 import simpy
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
-from simpy.events import NORMAL, PENDING, URGENT, Event, EventPriority
+from simpy.events import NORMAL, PENDING, URGENT, Event, EventPriority, Timeout
 from simpy.resources.resource import PriorityRequest
 
 
@@ -96,6 +96,23 @@ class DeskRelease(Event):
             self.env.schedule(self)
 
 
+def _timeouts(env: simpy.Environment):
+    """`env.timeout`: SimPy's `Timeout(env, delay, value)` made without its two calls (`__init__`, `schedule`),
+    the same event on the schedule at the same place (a run makes about a hundred thousand; `tests/test_desk.py`
+    checks them against SimPy's)."""
+    queue, eid, new = env._queue, env._eid, Timeout.__new__
+
+    def timeout(delay: float, value=None) -> Timeout:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        event = new(Timeout)
+        event.env, event.callbacks, event._value, event._delay, event._ok = env, [], value, delay, True
+        heappush(queue, (env._now + delay, NORMAL, next(eid), event))
+        return event
+
+    return timeout
+
+
 class Clock(simpy.Environment):
     """SimPy's environment, remembering the schedule entry (time, priority, id) of the event it is processing.
 
@@ -111,6 +128,7 @@ class Clock(simpy.Environment):
         for name, attr in vars(simpy.Environment).items():
             if type(attr) is BoundClass:
                 setattr(self, name, MethodType(attr.cls, self))
+        self.timeout = _timeouts(self)
 
     def run(self, until: float | Event | None = None):
         """SimPy's `run` until a time, with `step` written into its loop (no call per event); other `until`s: SimPy's."""

@@ -50,10 +50,10 @@ class Lead:
     source: str
     first_estimate: float
     realisation: float          # signed amount / first estimate, if won
-    loss_draws: list[float]     # one uniform per stage: lost at that stage if at or above its pass chance
-    stage_noise: list[float]    # one standard normal per stage: how long the stage takes
-    stall_draws: list[float]    # one uniform per stage: stalls if below its stall chance
-    stall_noise: list[float]    # one standard normal per stage: how long a stall lasts
+    loss_draws: tuple[float, ...]    # one uniform per stage: lost at that stage if at or above its pass chance
+    stage_noise: tuple[float, ...]   # one standard normal per stage: how long the stage takes
+    stall_draws: tuple[float, ...]   # one uniform per stage: stalls if below its stall chance
+    stall_noise: tuple[float, ...]   # one standard normal per stage: how long a stall lasts
     truth: HiddenTruth          # budget, champion, competitor: what really decides the deal
 
 
@@ -64,16 +64,16 @@ class Deal:
     id: str
     lead: Lead
     owner: Rep                                                # the rep who owns it now
-    pass_chances: list[float]                                 # per stage, in normal market conditions
+    pass_chances: tuple[float, ...]                           # per stage, in normal market conditions
     stage_index: int = -1
-    history: list[list[Any]] = field(default_factory=list)   # [stage index, entered, exited]
+    history: list[tuple[Any, ...]] = field(default_factory=list)   # (stage index, entered, exited or None)
     stalls: int = 0
     closed: float | None = None
     won: bool | None = None
     amount: float | None = None
     loss_reason: str | None = None                            # why it was lost, if a policy knows
     competitor: str | None = None                             # who won instead, if a policy knows
-    process: simpy.Process | None = None                      # the deal's SimPy process
+    process: simpy.Process | None = None                      # the deal's SimPy process (None once it closed)
     waiting: bool = False                                     # queued for its owner's time right now
     knows: Knowledge = field(init=False)                      # what the rep has learned of the hidden truth
 
@@ -86,7 +86,17 @@ class Deal:
 
     def enter(self, stage_index: int, now: float) -> None:
         """Move into a stage, closing the stay in the previous one."""
-        if self.history:
-            self.history[-1][2] = now
+        history = self.history
+        if history:
+            stage, entered, _ = history[-1]
+            history[-1] = (stage, entered, now)
         self.stage_index = stage_index
-        self.history.append([stage_index, now, None])
+        history.append((stage_index, now, None))
+
+    def leave(self, now: float) -> None:
+        """Close the stay in the current stage (the deal closed at `now`).
+
+        Stays are tuples of numbers, not lists: the garbage collector stops tracking them, and a finished run's
+        thousands of stays cost it nothing to free (`sim.engine.model._collector_paused`)."""
+        stage, entered, _ = self.history[-1]
+        self.history[-1] = (stage, entered, now)

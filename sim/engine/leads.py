@@ -44,8 +44,8 @@ class LeadFactory:
     def draw(self, now: float) -> Lead | None:
         """The next new-logo lead; None when its segment's market has no account left to sell to."""
         n_stages = self._stages
-        u = self.rng.random(2 + 2 * n_stages).tolist()
-        z = self.rng.standard_normal(2 + 2 * n_stages).tolist()
+        u = tuple(self.rng.random(2 + 2 * n_stages).tolist())
+        z = tuple(self.rng.standard_normal(2 + 2 * n_stages).tolist())
         seg_i = bisect.bisect_right(self.segment_cum, u[0])
         if self.accounts_left[seg_i] <= 0:
             self.market_exhausted += 1
@@ -66,11 +66,11 @@ class LeadFactory:
     def lead_for(self, now: float, account: Account, source: str, rng: np.random.Generator) -> Lead:
         """A lead from a known account (prospected, referred, coming back), its chance draws taken from `rng`."""
         n_stages = self._stages
-        u = rng.random(2 * n_stages).tolist()
-        z = rng.standard_normal(2 + 2 * n_stages).tolist()
+        u = tuple(rng.random(2 * n_stages).tolist())   # tuples of floats: not tracked by the garbage collector
+        z = tuple(rng.standard_normal(2 + 2 * n_stages).tolist())
         return self._lead(now, account, source, u, z, rng)
 
-    def _lead(self, now: float, account: Account, source: str, u: list[float], z: list[float],
+    def _lead(self, now: float, account: Account, source: str, u: tuple[float, ...], z: tuple[float, ...],
               rng: np.random.Generator, first: int = 0) -> Lead:
         """A lead for `account`: its size and fate set by the normals `z` and the per-stage uniforms `u[first:]` (loss
         draws, then stall draws), its hidden truth by `rng`."""

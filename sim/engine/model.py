@@ -75,7 +75,8 @@ class SimResult:
     @property
     def tables(self) -> Tables:
         if self._tables is None:
-            self._tables = self._model.tables()
+            with _collector_paused():    # the tables' thousands of new objects would re-scan the live model
+                self._tables = self._model.tables()
             self._model = None
         return self._tables
 
@@ -190,8 +191,9 @@ class SalesModel:
     def close(self, deal: Deal, won: bool) -> None:
         """Record a deal's outcome; a win books its signed amount and makes the account a customer."""
         now = self.env.now
-        deal.history[-1][2] = now
+        deal.leave(now)
         deal.closed, deal.won = now, won
+        deal.process = None          # done with: its process, generator and frame are freed when it ends, not by the collector
         deal.owner.open_deals -= 1
         if won:
             deal.amount = self.rules.signed_amount(deal)

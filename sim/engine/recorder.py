@@ -19,11 +19,16 @@ from .team import Rep
 
 def timestamps(world: World, days: np.ndarray | list) -> pd.DatetimeIndex:
     """Simulated days since the start -> real timestamps (to the second), NaT where missing."""
+    return pd.DatetimeIndex(_stamps(world, days))
+
+
+def _stamps(world: World, days: np.ndarray | list) -> np.ndarray:
+    """`timestamps` as a datetime64[ns] array (what a table's column is made from)."""
     secs = np.round(np.asarray(days, dtype=float) * 86400.0)
     out = np.full(secs.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
     known = ~np.isnan(secs)
     out[known] = np.datetime64(world.start, "ns") + secs[known].astype(np.int64).astype("timedelta64[s]")
-    return pd.DatetimeIndex(out)
+    return out
 
 
 def text(values) -> pd.Series:
@@ -35,36 +40,60 @@ def text(values) -> pd.Series:
     return pd.Series(list(values), dtype="object")
 
 
+def _text(values: list) -> pd.Series:
+    """`text` made from an `object` array without copying it (pandas would infer its `str` dtype from the array)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return pd.Series(out, dtype="object", copy=False)
+
+
+def _frame(table: str, columns: dict[str, np.ndarray | pd.Series]) -> pd.DataFrame:
+    """The canonical table from columns already in their canonical dtypes (object text, datetime64[ns], float64):
+    the declared columns first, in the schema's order, then the others in theirs, as `schema.conform` orders them
+    (a test checks the tables equal `conform`'s), without building a first frame for `conform` to rebuild."""
+    declared = [c.name for c in schema.TABLES[table].cols if c.name in columns]
+    known = set(declared)
+    order = declared + [c for c in columns if c not in known]
+    return pd.DataFrame({c: columns[c] for c in order}, copy=False)
+
+
 def opportunities(world: World, deals: list[Deal]) -> pd.DataFrame:
     """One row per deal, as a CRM's opportunity report would show it, plus the hidden truth."""
     stages = world.stage_names
-    outcome = ["open" if d.won is None else ("won" if d.won else "lost") for d in deals]
-    table = pd.DataFrame({
-        "opportunity_id": text([d.id for d in deals]),
-        "account_id": text([d.lead.account.id for d in deals]),
-        "owner": text([d.owner.name for d in deals]),
-        "created_at": timestamps(world, [d.lead.arrived for d in deals]),
-        "closed_at": timestamps(world, [np.nan if d.closed is None else d.closed for d in deals]),
-        "stage": text([stages[d.stage_index] for d in deals]),
-        "outcome": text(outcome),
-        "amount": [d.amount if d.amount is not None else d.lead.first_estimate for d in deals],
-        "first_estimate": [d.lead.first_estimate for d in deals],
-        "lead_source": text([d.lead.source for d in deals]),
-        "segment": text([d.lead.segment for d in deals]),
-        "fit_score": [round(d.lead.fit, 4) for d in deals],
-        "truth_win_chance": [round(math.prod(d.pass_chances), 4) for d in deals],
-        "truth_budget": [d.lead.truth.budget for d in deals],
-        "truth_champion_power": [round(d.lead.truth.champion_power, 4) for d in deals],
-        "truth_competitor_ahead": [d.lead.truth.competitor_ahead for d in deals],
-        "truth_budget_cut_at": timestamps(world, [_cut_while_open(d, world.days) for d in deals]),
-        "truth_amount": [round(d.lead.first_estimate * d.lead.realisation, 2) for d in deals],
-        "truth_stalls": [d.stalls for d in deals],
-    })
+    end = world.days
+    leads = [d.lead for d in deals]
+    truths = [lead.truth for lead in leads]
+    closed = [np.nan if d.closed is None else d.closed for d in deals]
+    columns = {
+        "opportunity_id": _text([d.id for d in deals]),
+        "account_id": _text([lead.account.id for lead in leads]),
+        "owner": _text([d.owner.name for d in deals]),
+        "created_at": _stamps(world, [lead.arrived for lead in leads]),
+        "closed_at": _stamps(world, closed),
+        "stage": _text([stages[d.stage_index] for d in deals]),
+        "outcome": _text(["open" if d.won is None else ("won" if d.won else "lost") for d in deals]),
+        "amount": np.array([d.amount if d.amount is not None else d.lead.first_estimate for d in deals], dtype=float),
+        "first_estimate": np.array([lead.first_estimate for lead in leads], dtype=float),
+        "lead_source": _text([lead.source for lead in leads]),
+        "segment": _text([lead.segment for lead in leads]),
+        "fit_score": np.array([round(lead.fit, 4) for lead in leads], dtype=float),
+    }
     for column in ("competitor", "loss_reason"):   # only when a policy recorded them
         values = [getattr(d, column) for d in deals]
         if any(v is not None for v in values):
-            table.insert(table.columns.get_loc("fit_score") + 1, column, text(values))
-    return schema.conform(table, "opportunities")
+            columns[column] = _text(values)
+    columns.update({
+        "truth_win_chance": np.array([round(math.prod(d.pass_chances), 4) for d in deals], dtype=float),
+        "truth_budget": np.array([t.budget for t in truths], dtype=bool),
+        "truth_champion_power": np.array([round(t.champion_power, 4) for t in truths], dtype=float),
+        "truth_competitor_ahead": np.array([t.competitor_ahead for t in truths], dtype=bool),
+        "truth_budget_cut_at": _stamps(world, [_cut_while_open(d, end) for d in deals]),
+        "truth_amount": np.array([round(lead.first_estimate * lead.realisation, 2) for lead in leads], dtype=float),
+        "truth_stalls": np.array([d.stalls for d in deals], dtype=np.int64),
+    })
+    if not deals:   # as pandas types empty lists: numbers as float64
+        columns.update({c: v.astype(float) for c, v in columns.items() if isinstance(v, np.ndarray) and v.dtype.kind in "bi"})
+    return _frame("opportunities", columns)
 
 
 def deal_metrics(world: World, deals: list[Deal]) -> dict[str, float]:
@@ -86,24 +115,26 @@ def deal_metrics(world: World, deals: list[Deal]) -> dict[str, float]:
 def stage_history(world: World, deals: list[Deal]) -> pd.DataFrame:
     """One row per stay of a deal in a stage."""
     stages = world.stage_names
-    stays = [(d.id, stages[s], entered, exited) for d in deals for s, entered, exited in d.history]
-    ids, names, entered, exited = zip(*stays) if stays else ((), (), (), ())
-    return schema.conform(pd.DataFrame({
-        "opportunity_id": text(ids),
-        "stage": text(names),
-        "entered_at": timestamps(world, entered),
-        "exited_at": timestamps(world, [np.nan if x is None else x for x in exited]),
-    }), "stage_history")
+    ids = [d.id for d in deals for _ in d.history]
+    stays = [stay for d in deals for stay in d.history]
+    index, entered, exited = zip(*stays) if stays else ((), (), ())
+    return _frame("stage_history", {
+        "opportunity_id": _text(ids),
+        "stage": _text([stages[s] for s in index]),
+        "entered_at": _stamps(world, entered),
+        "exited_at": _stamps(world, [np.nan if x is None else x for x in exited]),
+    })
 
 
 def accounts(world: World, met: list[Account]) -> pd.DataFrame:
     """One row per account the run met: its segment, what it bought, its real fit."""
-    return schema.conform(pd.DataFrame({
-        "account_id": text([a.id for a in met]),
-        "segment": text([world.segments[a.segment].name for a in met]),
-        "revenue": [round(a.revenue, 2) for a in met],
-        "truth_fit": [round(a.fit, 4) for a in met],
-    }), "accounts")
+    names = [s.name for s in world.segments]
+    return _frame("accounts", {
+        "account_id": _text([a.id for a in met]),
+        "segment": _text([names[a.segment] for a in met]),
+        "revenue": np.array([round(a.revenue, 2) for a in met], dtype=float),
+        "truth_fit": np.array([round(a.fit, 4) for a in met], dtype=float),
+    })
 
 
 def won_deals(world: World, deals: list[Deal]) -> pd.DataFrame:

@@ -58,14 +58,15 @@ class Streams:
         """`deal`'s own stream for `purpose`."""
         return self.stream(purpose, *deal_keys(deal))
 
-    def uniforms(self, block: np.ndarray, n: int, deal: Deal, purpose: str) -> np.ndarray:
-        """`n` uniform numbers for a deal: the first from its pre-drawn `block`, any beyond it (more people than
-        `BLOCK`, rare) from a stream of the deal's own for `purpose`."""
+    def uniforms(self, block: np.ndarray | list[float], n: int, deal: Deal, purpose: str) -> list[float]:
+        """`n` uniform numbers for a deal, as Python floats: the first from its pre-drawn `block`, any beyond it
+        (more people than `BLOCK`, rare) from a stream of the deal's own for `purpose`."""
         n = max(n, 0)
+        first = block[:n]
+        first = first.tolist() if isinstance(first, np.ndarray) else list(first)
         if n <= len(block):
-            return block[:n]
-        more = self.of(deal, purpose).random(n - len(block))
-        return np.concatenate([block, more])
+            return first
+        return first + self.of(deal, purpose).random(n - len(block)).tolist()
 
 
 _TWO_DOUBLES = struct.Struct("<2d")
@@ -95,6 +96,8 @@ class _Prefix:
             after = (const * _MULT_A) & _MASK
             self._consts.append((const, after))
             const = after
+        # the same, the four of each key word together, for `generator`'s written-out mixing
+        self._word_consts = [sum(self._consts[POOL_SIZE * k : POOL_SIZE * (k + 1)], ()) for k in range(self.KEY_WORDS)]
 
     @classmethod
     def of(cls, seq: np.random.SeedSequence, salt: int) -> _Prefix | None:
@@ -117,22 +120,26 @@ class _Prefix:
         words = [w for k in keys for w in _uint32_words(k)]
         if len(words) > self.KEY_WORDS:
             pool, _ = _mix_more(list(self.pool), self._consts[0][0], words)
-        else:
+            state = _generate_state(pool)
+        else:   # `_mix_more` on the key words, written out (about half the time; a test checks it against numpy)
             mask, left, right = _MASK, _MIX_L, _MIX_R
-            p = list(self.pool)
-            consts = self._consts
-            j = 0
-            for w in words:
-                for dst in range(POOL_SIZE):            # _mix(pool[dst], _hashmix(w)), written out
-                    x, m = consts[j]
-                    j += 1
-                    v = ((w ^ x) * m) & mask
-                    v ^= v >> 16
-                    r = (p[dst] * left - v * right) & mask
-                    p[dst] = r ^ (r >> 16)
-            pool = p
-        state = np.array(_generate_state(pool), dtype=np.uint64)
-        return np.random.Generator(np.random.PCG64(_Seeded(state, self.entropy, (*self.spawn_key, *keys))))
+            p0, p1, p2, p3 = self.pool
+            for w, (x0, m0, x1, m1, x2, m2, x3, m3) in zip(words, self._word_consts):
+                v = ((w ^ x0) * m0) & mask
+                r = (p0 * left - (v ^ (v >> 16)) * right) & mask
+                p0 = r ^ (r >> 16)
+                v = ((w ^ x1) * m1) & mask
+                r = (p1 * left - (v ^ (v >> 16)) * right) & mask
+                p1 = r ^ (r >> 16)
+                v = ((w ^ x2) * m2) & mask
+                r = (p2 * left - (v ^ (v >> 16)) * right) & mask
+                p2 = r ^ (r >> 16)
+                v = ((w ^ x3) * m3) & mask
+                r = (p3 * left - (v ^ (v >> 16)) * right) & mask
+                p3 = r ^ (r >> 16)
+            state = _state_of(p0, p1, p2, p3)
+        return np.random.Generator(np.random.PCG64(_Seeded(np.array(state, dtype=np.uint64), self.entropy,
+                                                            (*self.spawn_key, *keys))))
 
 
 def seeded(entropy: list[int]) -> np.random.Generator:
@@ -143,8 +150,9 @@ def seeded(entropy: list[int]) -> np.random.Generator:
     words = [w for k in entropy for w in _uint32_words(int(k))]
     first = words[:POOL_SIZE] + [0] * (POOL_SIZE - len(words))   # numpy hashes a 0 for each missing word
     pool, const = _mix_start(first)
-    pool, _ = _mix_more(pool, const, words[POOL_SIZE:])
-    state = np.array(_generate_state(pool), dtype=np.uint64)
+    if len(words) > POOL_SIZE:
+        pool, _ = _mix_more(pool, const, words[POOL_SIZE:])
+    state = np.array(_state_of(*pool), dtype=np.uint64)
     return np.random.Generator(np.random.PCG64(_Seeded(state, list(entropy))))
 
 
@@ -161,17 +169,36 @@ def _mix(x: int, y: int) -> int:
 
 
 def _mix_start(first: list[int]) -> tuple[list[int], int]:
-    """numpy's `mix_entropy` on the first 4 entropy words: each hashed into the pool, then every word into every other."""
-    const, pool = _INIT_A, []
-    for w in first:
-        value, const = _hashmix(w, const)
-        pool.append(value)
+    """numpy's `mix_entropy` on the first 4 entropy words: each hashed into the pool, then every word into every other
+    (`_hashmix` and `_mix` written out, with the hash constants listed once: `_START_CONSTS`)."""
+    mask, left, right, consts = _MASK, _MIX_L, _MIX_R, _START_CONSTS
+    pool = []
+    for w, (x, m) in zip(first, consts):
+        v = ((w ^ x) * m) & mask
+        pool.append(v ^ (v >> 16))
+    j = POOL_SIZE
     for src in range(POOL_SIZE):
         for dst in range(POOL_SIZE):
             if src != dst:
-                value, const = _hashmix(pool[src], const)
-                pool[dst] = _mix(pool[dst], value)
-    return pool, const
+                x, m = consts[j]
+                j += 1
+                v = ((pool[src] ^ x) * m) & mask
+                r = (pool[dst] * left - (v ^ (v >> 16)) * right) & mask
+                pool[dst] = r ^ (r >> 16)
+    return pool, consts[j - 1][1]
+
+
+def _start_consts() -> list[tuple[int, int]]:
+    """(xor, multiply) of the 16 hashes `_mix_start` makes, in numpy's order (they do not depend on the data)."""
+    const, out = _INIT_A, []
+    for _ in range(POOL_SIZE * POOL_SIZE):
+        after = (const * _MULT_A) & _MASK
+        out.append((const, after))
+        const = after
+    return out
+
+
+_START_CONSTS = _start_consts()
 
 
 def _mix_more(pool: list[int], const: int, words: list[int]) -> tuple[list[int], int]:
@@ -202,6 +229,22 @@ def _generate_state(pool) -> list[int]:
         value = ((pool[i % POOL_SIZE] ^ x) * m) & _MASK
         words.append(value ^ (value >> 16))
     return [words[2 * j] | (words[2 * j + 1] << 32) for j in range(POOL_SIZE)]
+
+
+def _state_of(p0: int, p1: int, p2: int, p3: int,
+              c=tuple(v for pair in _STATE_CONSTS for v in pair)) -> list[int]:
+    """`_generate_state` of the pool (p0, p1, p2, p3), written out."""
+    mask = _MASK
+    a = ((p0 ^ c[0]) * c[1]) & mask
+    b = ((p1 ^ c[2]) * c[3]) & mask
+    d = ((p2 ^ c[4]) * c[5]) & mask
+    e = ((p3 ^ c[6]) * c[7]) & mask
+    f = ((p0 ^ c[8]) * c[9]) & mask
+    g = ((p1 ^ c[10]) * c[11]) & mask
+    h = ((p2 ^ c[12]) * c[13]) & mask
+    k = ((p3 ^ c[14]) * c[15]) & mask
+    return [(a ^ (a >> 16)) | ((b ^ (b >> 16)) << 32), (d ^ (d >> 16)) | ((e ^ (e >> 16)) << 32),
+            (f ^ (f >> 16)) | ((g ^ (g >> 16)) << 32), (h ^ (h >> 16)) | ((k ^ (k >> 16)) << 32)]
 
 
 def poisson_from_uniform(u: float, mean: float) -> int:

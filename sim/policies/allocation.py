@@ -46,4 +46,7 @@ class AllocationPolicy(Policy):
             return Priority(level, -deal.lead.first_estimate)
         if self.rule == "best_fit_first":
             return Priority(level, -deal.lead.fit)
-        return Priority(level, 0.0)
+        return _IN_TURN[level]   # the same priority for every deal of a level: made once
+
+
+_IN_TURN = {level: Priority(level, 0.0) for level in Level}   # first come, first served within a level

@@ -38,6 +38,7 @@ from ..engine.entities import Deal
 from ..engine import streams
 from ..engine.activities import ACTIVITIES, Touch
 from ..engine.hooks import ModelView, Policy, PolicyRun, register
+from ..engine.rounding import rounded
 
 
 class MeetingFormat(Data):
@@ -185,7 +186,7 @@ class FirstMeetings(PolicyRun):
         """Process: book the meeting until the customer shows (or the tries run out), then hold it."""
         policy, log = self.policy, self.activities
         tries = policy.tries
-        u = self.streams.of(deal, "first_meeting").random(tries + 2 + streams.BLOCK)
+        u = self.streams.of(deal, "first_meeting").random(tries + 2 + streams.BLOCK).tolist()   # compared only: floats
         fmt = policy.formats[policy.format_for(u[-1])]
         state = FirstMeeting()
         self.meetings[deal] = state
@@ -218,5 +219,5 @@ class FirstMeetings(PolicyRun):
             state.champion = bool(any(x < p for x, p in zip(u, chances)))
             state.drawn = True
             touch.truth["truth_champion"] = float(state.champion)
-            touch.truth["truth_champion_chance"] = round(policy.champion_chance_of(touch), 4)
+            touch.truth["truth_champion_chance"] = rounded(policy.champion_chance_of(touch), 4)
         return state.champion

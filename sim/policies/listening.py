@@ -38,13 +38,13 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from ..engine.entities import Deal
 from ..engine import streams
 from ..engine.activities import ACTIVITIES, Touch
 from ..engine.hooks import ModelView, Policy, PolicyRun, register
+from ..engine.rounding import rounded
 from ..engine.team import Rep
 
 
@@ -103,7 +103,7 @@ class Listening(PolicyRun):
         self.activities, self.streams = model.activities, model.streams
         self.habits: dict[Rep, tuple[float, float]] = {}                # rep -> (usual talk share, questions)
         self.need: dict[Deal, int | None] = {}                          # stage at whose meeting the need came out
-        self.drawn: dict[Deal, tuple[np.ndarray, np.ndarray]] = {}      # the deal's numbers for its meetings
+        self.drawn: dict[Deal, tuple[list[list[float]], list[float]]] = {}   # the deal's numbers for its meetings
 
     # ---- hooks ---------------------------------------------------------------------------------
     def enter_stage(self, model: ModelView, deal: Deal, i: int) -> None:
@@ -160,23 +160,25 @@ class Listening(PolicyRun):
             touch = self.activities.record(deal, "meeting", duration_minutes=p.minutes, attendees=float(attendees),
                                            outcome="held")
         others = self.streams.uniforms(u[3:], int(touch.attendees) - 1, deal, f"listening.speak.{i}")
-        spoke = 1 + int((others < p.speak_chance(customer, questions)).sum())
+        speaks = p.speak_chance(customer, questions)
+        spoke = 1 + sum(x < speaks for x in others)
         chance = p.discovery_chance(customer, questions)
         if self.need.get(deal) is None:
             self.need[deal] = i if u[2] < chance else None
-        touch.customer_talk_share = round(customer, 4)
+        touch.customer_talk_share = rounded(customer, 4)
         touch.questions = float(questions)
         touch.attendees_spoke = float(spoke)
-        touch.truth["truth_discovery_chance"] = round(chance, 4)
+        touch.truth["truth_discovery_chance"] = rounded(chance, 4)
         touch.truth["truth_need_found"] = float(self.need[deal] is not None)
         return touch
 
-    def numbers(self, model: ModelView, deal: Deal, i: int) -> tuple[np.ndarray, float]:
+    def numbers(self, model: ModelView, deal: Deal, i: int) -> tuple[list[float], float]:
         """Stage `i`'s uniforms (questions, attendees, discovery, then one per attendee who may speak) and
-        normal (talk share) for this deal, drawn for every stage at its first meeting from its own stream."""
+        normal (talk share) for this deal, drawn for every stage at its first meeting from its own stream
+        (kept as Python floats: they are only compared, and numpy scalars are slow to compare one by one)."""
         drawn = self.drawn.get(deal)
         if drawn is None:
             rng = self.streams.of(deal, "listening.meeting")
             stages = len(model.world.stages)
-            drawn = self.drawn[deal] = (rng.random((stages, 3 + streams.BLOCK)), rng.standard_normal(stages))
-        return drawn[0][i], float(drawn[1][i])
+            drawn = self.drawn[deal] = (rng.random((stages, 3 + streams.BLOCK)).tolist(), rng.standard_normal(stages).tolist())
+        return drawn[0][i], drawn[1][i]

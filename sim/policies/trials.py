@@ -54,6 +54,7 @@ from pydantic import Field
 from ..engine.entities import Deal
 from ..engine.activities import ACTIVITIES, Touch
 from ..engine.hooks import ModelView, Policy, PolicyRun, register
+from ..engine.rounding import rounded
 from ..engine.priority import NORMAL
 from ..engine.desk import Desk
 from ..engine.team import Rep
@@ -169,10 +170,10 @@ class Trials(PolicyRun):
             self.declined += 1
             return None
         engagement = p.buyer_engagement(z, paid)
-        fee = round(p.pilot_fee * deal.lead.first_estimate, 2) if paid else 0.0
+        fee = rounded(p.pilot_fee * deal.lead.first_estimate, 2) if paid else 0.0
         self.fees += fee
         kind = KINDS[p.offer]
-        row = self.activities.record(deal, kind, duration_minutes=round(engagement * p.full_use_hours * 60.0, 1),
+        row = self.activities.record(deal, kind, duration_minutes=rounded(engagement * p.full_use_hours * 60.0, 1),
                                      outcome=None)
         trial = Trial(kind, model.now, model.now + p.trial_days, engagement, float(u_success), fee, row)
         self.trials[deal] = trial
