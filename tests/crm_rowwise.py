@@ -400,8 +400,9 @@ def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[st
     return alive
 
 
-def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:
-    """Fill what only the history knows: the first estimate, and the last stage of a closed deal."""
+def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series, known=None) -> pd.DataFrame:
+    """Fill what only the history knows: the first estimate, and the last stage of a closed deal (`known`, the positions
+    the vectorised loader passes, is not used here)."""
     if history.empty:
         return opps
     opps = opps.copy()

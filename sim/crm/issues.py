@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import parse
 from .parse import RawTable
@@ -87,14 +89,34 @@ def repeated_header(frame: pd.DataFrame) -> pd.Series:
     if frame.shape[1] == 0 or len(frame) == 0:
         return out
     names = [str(c).strip().lower() for c in frame.columns]
-    first = frame.iloc[:, 0].astype(str).str.strip().str.lower()
-    candidates = first.isin(set(names))
+    candidates = pd.Series(_is_a_name(frame.iloc[:, 0], set(names)), index=frame.index)
     if not candidates.any():
         return out
     rows = frame[candidates].astype(str).apply(lambda col: col.str.strip().str.lower())
     same = rows.eq(pd.Series(names, index=frame.columns), axis=1)
     filled = rows.ne("")
     out[candidates] = (same | ~filled).all(axis=1) & (same.sum(axis=1) >= min(2, frame.shape[1]))
+    return out
+
+
+def _is_a_name(first: pd.Series, names: set[str]) -> np.ndarray:
+    """Which cells, trimmed and lower-cased as Python's `str.strip().lower()` does, are among `names`. Cells of printable
+    ASCII (nearly all) are trimmed of spaces and lower-cased by Arrow over the whole column (for them that is what
+    Python does); the others, and a column Arrow cannot hold, go through Python's string methods."""
+    try:
+        arr = first.array
+        cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
+                 else pa.array(first.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+        if cells.null_count:
+            raise TypeError("missing cells")
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return first.astype(str).str.strip().str.lower().isin(names).to_numpy(dtype=bool)
+    plain = pc.match_substring_regex(cells, r"^[ -~]*$").to_numpy(zero_copy_only=False)
+    hit = pc.is_in(pc.ascii_lower(pc.utf8_trim(cells, " ")), value_set=pa.array(sorted(names), type=cells.type))
+    out = hit.to_numpy(zero_copy_only=False) & plain
+    other = np.flatnonzero(~plain)
+    if len(other):
+        out[other] = first.iloc[other].astype(str).str.strip().str.lower().isin(names).to_numpy(dtype=bool)
     return out
 
 

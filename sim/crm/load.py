@@ -136,7 +136,7 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
-    opps = _complete_from_history(opps, history, builder.first_amounts)
+    opps = _complete_from_history(opps, history, builder.first_amounts, builder.positions)
     # sim.crm.activities: meetings, calls, call recordings (the deals are indexed for them only when there are some)
     activities = load_activities(activity_raws, opps if activity_raws else None)
     tables = Tables(
@@ -243,6 +243,7 @@ class _Builder(IssueLog):
         self.warnings: list[str] = []
         self.stage_report: dict[str, dict] = {}
         self.first_amounts = pd.Series(dtype="float64")
+        self.positions: _Positions | None = None
 
     # -- columns
     def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
@@ -560,33 +561,50 @@ class _Builder(IssueLog):
         """Stage stays from history files: one row per stay, consecutive rows in one stage merged.
 
         Each history row finds its deal once (its position among the loaded deals); the lifetime checks, the
-        sort and the stays work on those positions, not by looking the ids up again.
+        sort and the stays work on those positions, not by looking the ids up again. The positions of the stays'
+        deals and each deal's first amount are kept (`self.positions`) for `_complete_from_history`.
         """
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
         rows = pd.concat([self._history_file(raw, fmt, spec, deals, index) for raw, fmt, spec in files], ignore_index=True)
-        rows = rows.iloc[_order_by_id_and_time(rows["opportunity_id"], rows["entered_at"])]
-        pos = rows.pop("_pos")
-        with_amount = rows["amount"].notna()
-        firsts = rows[with_amount & pos.ne(pos[with_amount].shift()).where(with_amount, False)]
-        self.first_amounts = pd.Series(firsts["amount"].to_numpy(), index=pd.Index(firsts["opportunity_id"].to_numpy(),
+        order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
+        if order is not None:
+            rows = rows.iloc[order]
+        pos = rows.pop("_pos").to_numpy()
+        amount = rows["amount"].to_numpy(dtype="float64")
+        with_amount = np.flatnonzero(~np.isnan(amount))
+        first = with_amount[np.r_[True, pos[with_amount][1:] != pos[with_amount][:-1]]] if len(with_amount) else with_amount
+        self.first_amounts = pd.Series(amount[first], index=pd.Index(rows["opportunity_id"].to_numpy()[first],
                                        name="opportunity_id"), name="amount", dtype="float64")
-        # a new stay starts where the stage differs from the previous row of the same deal
-        new_deal = pos.ne(pos.shift())
-        new_stay = new_deal | rows["stage"].ne(rows["stage"].shift())
-        stays = rows[new_stay].copy()
-        stay_pos = pos[new_stay]
-        nxt_same = stay_pos.eq(stay_pos.shift(-1))
-        stays["exited_at"] = stays["entered_at"].shift(-1).where(nxt_same)
+        first_by_pos = np.full(len(deals), np.nan)
+        first_by_pos[pos[first]] = amount[first]
+        # a new stay starts where the stage differs from the previous row of the same deal (numpy on the sorted rows)
+        stage = rows["stage"].to_numpy(dtype=object)
+        n = len(rows)
+        new_stay = np.ones(n, dtype=bool)
+        if n > 1:
+            missing = pd.isna(stage)      # as pandas compares: a missing stage differs from every other
+            new_stay[1:] = (pos[1:] != pos[:-1]) | (stage[1:] != stage[:-1]) | missing[1:] | missing[:-1]
+        at = np.flatnonzero(new_stay)
+        stay_pos = pos[at]
+        entered = rows["entered_at"].to_numpy(dtype="datetime64[ns]")[at]
+        nxt_same = np.zeros(len(at), dtype=bool)
+        nxt_same[:-1] = stay_pos[1:] == stay_pos[:-1]
+        exited = np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]")
+        exited[:-1] = np.where(nxt_same[:-1], entered[1:], np.datetime64("NaT"))
         if "closed_at" in deals and deals["closed_at"].notna().any():   # the last stay of a closed deal ends at its close
             last = ~nxt_same
-            stays.loc[last, "exited_at"] = deals["closed_at"].to_numpy()[stay_pos[last].to_numpy()]
-        stays = stays[~stays["stage"].isin(TERMINAL)]
+            exited[last] = deals["closed_at"].to_numpy(dtype="datetime64[ns]")[stay_pos[last]]
+        keep = ~pd.Series(stage[at], dtype=object).isin(TERMINAL).to_numpy()
         # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
-        early = stays["exited_at"] < stays["entered_at"]
-        stays.loc[early, "exited_at"] = stays.loc[early, "entered_at"]
-        return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
-
+        early = exited < entered
+        exited[early] = entered[early]
+        at, keep_pos = at[keep], stay_pos[keep]
+        stays = pd.DataFrame({"opportunity_id": pd.Series(rows["opportunity_id"].to_numpy(dtype=object)[at], dtype=object),
+                              "stage": pd.Series(stage[at], dtype=object),
+                              "entered_at": entered[keep], "exited_at": exited[keep]})
+        self.positions = _Positions(deals, stays, keep_pos, first_by_pos)
+        return stays
 
     def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
         """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
@@ -657,14 +675,27 @@ def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format) -> pd.Series:
     return pd.Series(table[codes], index=labels.index, dtype="object")
 
 
-def _order_by_id_and_time(ids: pd.Series, when: pd.Series) -> np.ndarray:
+def _order_by_id_and_time(ids: pd.Series, when: pd.Series, pos: np.ndarray | None = None,
+                          index: pd.Index | None = None) -> np.ndarray | None:
     """Positions that sort rows by opportunity id, then time, stably (Arrow's sort: UTF-8 byte order is the code
-    point order Python sorts text by)."""
+    point order Python sorts text by); None when the rows are in that order already.
+
+    When the deals' ids (`index`) are sorted, as exports usually list them, each row's deal position `pos` among
+    them orders the rows as its id does: the rows are then checked in one pass (a history exported sorted by deal
+    and date needs no sort) or sorted on the positions, integers, instead of the ids' text.
+    """
+    at = when.to_numpy(dtype="datetime64[ns]")
+    if pos is not None and index is not None and len(pos) and not np.isnat(at).any() and index.is_monotonic_increasing:
+        t = at.view("int64")
+        if bool(np.all((pos[1:] > pos[:-1]) | ((pos[1:] == pos[:-1]) & (t[1:] >= t[:-1])))):
+            return None
+        keys = pa.table({"pos": pa.array(pos), "at": pa.array(at)})
+        return pc.sort_indices(keys, sort_keys=[("pos", "ascending"), ("at", "ascending")]).to_numpy()
     try:
         keys = pa.table({"id": pa.array(ids.to_numpy(dtype=object), type=pa.string(), from_pandas=True),
-                         "at": pa.array(when.to_numpy(dtype="datetime64[ns]"))})
+                         "at": pa.array(at)})
     except (pa.ArrowException, UnicodeError):
-        return np.lexsort((when.to_numpy(dtype="datetime64[ns]"), pd.factorize(ids, sort=True)[0]))
+        return np.lexsort((at, pd.factorize(ids, sort=True)[0]))
     return pc.sort_indices(keys, sort_keys=[("id", "ascending"), ("at", "ascending")]).to_numpy()
 
 
@@ -672,21 +703,38 @@ def _listed(fmt: Format, label: str) -> bool:
     return fmt.known_stage(label) is not None
 
 
-def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:
-    """Fill what only the history knows: the first estimate, and the last stage of a closed deal."""
+@dataclass
+class _Positions:
+    """What `_Builder.history` found by position: the stays' deals (`stay_pos`, positions among `deals`) and each
+    deal's first amount in the history (`first_by_pos`, NaN where none), valid while `deals` and `stays` are the
+    tables `load` goes on with (no other history format replaced them)."""
+
+    deals: pd.DataFrame
+    stays: pd.DataFrame
+    stay_pos: np.ndarray
+    first_by_pos: np.ndarray
+
+
+def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series,
+                           known: _Positions | None = None) -> pd.DataFrame:
+    """Fill what only the history knows: the first estimate, and the last stage of a closed deal. `known` (the
+    positions `_Builder.history` found for these very tables) spares looking each id up again."""
     if history.empty:
         return opps
+    if known is not None and (known.deals is not opps or known.stays is not history):
+        known = None
     opps = opps.copy()
     if len(first_amounts) and ("first_estimate" not in opps or opps["first_estimate"].isna().all()):
-        opps["first_estimate"] = opps["opportunity_id"].map(first_amounts).astype("float64")
+        opps["first_estimate"] = (pd.Series(known.first_by_pos, index=opps.index, dtype="float64") if known is not None
+                                  else opps["opportunity_id"].map(first_amounts).astype("float64"))
     fill = opps["stage"].isna()
     index = pd.Index(opps["opportunity_id"])
-    if not index.is_unique:
+    if known is None and not index.is_unique:
         last_stage = history.groupby("opportunity_id", sort=False)["stage"].last()
         opps.loc[fill, "stage"] = opps.loc[fill, "opportunity_id"].map(last_stage)
         return opps
     # each deal's last stage in the history: the last row with a stage, found by position, not by a group-by on ids
-    pos = index.get_indexer(history["opportunity_id"])
+    pos = known.stay_pos if known is not None else index.get_indexer(history["opportunity_id"])
     stage = history["stage"].to_numpy(dtype=object)
     rows = np.flatnonzero((pos >= 0) & pd.notna(stage))[::-1]
     deals, first = np.unique(pos[rows], return_index=True)
