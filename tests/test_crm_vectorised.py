@@ -67,15 +67,32 @@ def test_dates_read_as_the_row_wise_parser_read_them(column, dtype, options):
     same_dates(rowwise.parse_dates(text, **options), parse.parse_dates(text, **options))
 
 
-@settings(max_examples=50, **SETTINGS)
-@given(cells(AMOUNT_PIECES, AMOUNT_CELLS), st.sampled_from(["object", "str"]))
-def test_amounts_and_currencies_read_as_the_row_wise_parser_read_them(column, dtype):
-    text = pd.Series(column, dtype=dtype)
+def same_amounts(text):
     a, b = rowwise.parse_amount(text), parse.parse_amount(text)
     for f in ("values", "invalid", "fallback", "why"):
         assert_series_equal(getattr(a, f), getattr(b, f), obj=f)
     assert (a.style, a.ambiguous) == (b.style, b.ambiguous)
     assert_series_equal(rowwise.amount_currency(text), parse.amount_currency(text))
+
+
+@settings(max_examples=50, **SETTINGS)
+@given(cells(AMOUNT_PIECES, AMOUNT_CELLS), st.sampled_from(["object", "str"]))
+def test_amounts_and_currencies_read_as_the_row_wise_parser_read_them(column, dtype):
+    same_amounts(pd.Series(column, dtype=dtype))
+
+
+# cells at the edge of the plain amounts read by one pattern match (digits grouped by threes or not, two decimals,
+# a leading $): one group too long or short, three decimals, a separator doubled or last, 16 digits, a sign
+PLAIN_PIECES = ["1", "12", "250", "000", "0", "99999", ",", ".", "$", "-", " ", "%"]
+PLAIN_CELLS = ["$1,250.00", "1250", "1,250", "1.250", "$12.5", "1.234,56", "12,50", "$1,234,567.89", "1234567890123456",
+               "999,999,999,999,999.99", "$0.05", "0012", "$,5", "1,2345.6"]
+
+
+@settings(max_examples=80, **SETTINGS)
+@given(st.sampled_from(["$1,234.56", "1.234,56", "12.50", "1.250"]), cells(PLAIN_PIECES, PLAIN_CELLS),
+       st.sampled_from(["object", "str"]))
+def test_plain_amounts_read_as_the_row_wise_parser_read_them(convention, column, dtype):
+    same_amounts(pd.Series([convention] * 3 + column, dtype=dtype))   # the column's convention shown, then the cells
 
 
 # ---- whole loads ---------------------------------------------------------------------------------------
