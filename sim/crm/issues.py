@@ -99,10 +99,14 @@ def repeated_header(frame: pd.DataFrame) -> pd.Series:
     return out
 
 
+_ASCII_SPACE = "".join(ch for ch in map(chr, range(128)) if ch.isspace())
+
+
 def _is_a_name(first: pd.Series, names: set[str]) -> np.ndarray:
-    """Which cells, trimmed and lower-cased as Python's `str.strip().lower()` does, are among `names`. Cells of printable
-    ASCII (nearly all) are trimmed of spaces and lower-cased by Arrow over the whole column (for them that is what
-    Python does); the others, and a column Arrow cannot hold, go through Python's string methods."""
+    """Which cells, trimmed and lower-cased as Python's `str.strip().lower()` does, are among `names`. ASCII cells
+    (nearly all) are trimmed of the ASCII characters Python calls whitespace and lower-cased by Arrow over the whole
+    column (for them that is what Python does); the others, and a column Arrow cannot hold, go through Python's
+    string methods."""
     try:
         arr = first.array
         cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
@@ -111,8 +115,8 @@ def _is_a_name(first: pd.Series, names: set[str]) -> np.ndarray:
             raise TypeError("missing cells")
     except (pa.ArrowException, UnicodeError, TypeError):
         return first.astype(str).str.strip().str.lower().isin(names).to_numpy(dtype=bool)
-    plain = pc.match_substring_regex(cells, r"^[ -~]*$").to_numpy(zero_copy_only=False)
-    hit = pc.is_in(pc.ascii_lower(pc.utf8_trim(cells, " ")), value_set=pa.array(sorted(names), type=cells.type))
+    plain = pc.string_is_ascii(cells).to_numpy(zero_copy_only=False)
+    hit = pc.is_in(pc.ascii_lower(pc.utf8_trim(cells, _ASCII_SPACE)), value_set=pa.array(sorted(names), type=cells.type))
     out = hit.to_numpy(zero_copy_only=False) & plain
     other = np.flatnonzero(~plain)
     if len(other):
