@@ -75,6 +75,26 @@ def same_amounts(text):
     assert_series_equal(rowwise.amount_currency(text), parse.amount_currency(text))
 
 
+# cells at the edge of the plain date layouts read by Arrow's strptime over the whole column (numbers in range, a
+# year 1900-2199, one space or a T before the time): a day past the month's end, a 13th month, hour 0 or 13 with
+# AM/PM, a lower-case pm, two spaces, day-only and month-only cells that decide the column's order
+PLAIN_DATE_PIECES = ["1", "5", "12", "13", "29", "30", "31", "02", "2024", "2023", "1899", "2200", "/", "-", ".", " ", "T",
+                     ":", "00", "9:05", "0:05", "13:05", "AM", "PM", "pm"]
+PLAIN_DATE_CELLS = ["1/5/2024 9:05 AM", "13/5/2024 1:00 PM", "5/13/2024 1:00 PM", "2/30/2024 1:00 PM", "12/31/2024 12:00 AM",
+                    "1/5/2024 0:05 AM", "1/5/2024  9:05 AM", "1/5/2024 9:05 pm", "2/29/2023", "2/29/2024", "01/05/2024",
+                    "2024-01-05 10:00:00", "2024-2-30", "2024-02-29T23:59:59", "2024-01-05T10:00", "15.01.2026",
+                    "26-02-2018 19:58", "1/5/2199 11:59 PM", "1/5/1899", "31/12/2024 23:59:59", "4/31/2024", ""]
+
+
+@settings(max_examples=80, **SETTINGS)
+@given(st.sampled_from(["1/5/2024 9:05 AM", "13/5/2024", "5/13/2024 1:00 PM", "2024-01-05 10:00:00", "5.1.2024", "3/4/2024"]),
+       cells(PLAIN_DATE_PIECES, PLAIN_DATE_CELLS), st.sampled_from(["object", "str"]),
+       st.sampled_from([{}, {"order": "month"}, {"order": "day"}, {"fmt": "day-first"}]))
+def test_plain_date_layouts_read_as_the_row_wise_parser_read_them(layout, column, dtype, options):
+    text = pd.Series([layout] * 3 + column, dtype=dtype)     # the column's layout shown, then the cells
+    same_dates(rowwise.parse_dates(text, **options), parse.parse_dates(text, **options))
+
+
 @settings(max_examples=50, **SETTINGS)
 @given(cells(AMOUNT_PIECES, AMOUNT_CELLS), st.sampled_from(["object", "str"]))
 def test_amounts_and_currencies_read_as_the_row_wise_parser_read_them(column, dtype):
