@@ -36,6 +36,7 @@ from ..core.tables import Tables
 from . import parse
 from . import history_formats
 from .activities import load_activities, split_activity_files
+from .dates import EMPTY_TOKENS
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
@@ -612,12 +613,19 @@ class _Builder(IssueLog):
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
         alive = self.readable_rows(raw)
-        out = self.columns(raw, cols, fmt, alive)
+        found = _deal_positions(frame[cols["opportunity_id"]], index)
+        if found is None:
+            out = self.columns(raw, cols, fmt, alive)
+            missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
+        else:    # the ids looked up in Arrow: no Python string made for each row's id
+            out = self.columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt, alive)
+            missing = {"opportunity_id": pd.Series(found[0], index=frame.index),
+                       **{c: out[c].isna() for c in ("stage", "entered_at")}}
         for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
-            bad = alive & out[c].isna()
+            bad = alive & missing[c]
             self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
             alive &= ~bad
-        pos = index.get_indexer(out["opportunity_id"])
+        pos = index.get_indexer(out["opportunity_id"]) if found is None else found[1]
         orphan = alive & (pos < 0)
         self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
                   "opportunity not among the loaded opportunities")
@@ -657,6 +665,30 @@ class _Builder(IssueLog):
                       + "); read as entered when it was created")
             out["entered_at"] = entered.where(~early, created)
         return alive
+
+
+def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
+    row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
+    Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
+    None for other columns (text held as Python objects, ids that repeat): the ids are then read as text."""
+    arr = text.array
+    if not hasattr(arr, "_pa_array") or len(text) == 0:
+        return None
+    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
+    if sample.nunique() < len(sample) // 2:    # parse_text reads such a column once per distinct value, differently
+        return None
+    try:
+        deal_ids = pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    trimmed = pc.utf8_trim_whitespace(arr._pa_array)
+    empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
+    if pa.types.is_large_string(trimmed.type):
+        deal_ids = deal_ids.cast(pa.large_string())
+    pos = pc.index_in(trimmed, value_set=deal_ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    pos[empty] = -1
+    return empty, pos
 
 
 def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
