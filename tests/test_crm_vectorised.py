@@ -174,6 +174,25 @@ def test_simulated_exports_load_as_the_row_wise_loader_loaded_them(tmp_path, mon
     assert len(new[0]["opportunities"]) > 100 and (broken == 0 or len(new[1]) > 0)
 
 
+@pytest.mark.parametrize("shuffled", ["history", "both"])
+def test_shuffled_exports_load_as_the_row_wise_loader_loaded_them(tmp_path, monkeypatch, simulated, shuffled):
+    """The loader's shortcuts for a history already in deal and date order, and for deals listed by id, are not taken
+    when the rows come in another order: the same tables either way."""
+    write_export(simulated, "salesforce", tmp_path, seed=1, broken=25)
+    sorted_load = answers(tmp_path, crm="salesforce")
+    names = ["opportunity_history.csv"] + (["opportunities.csv"] if shuffled == "both" else [])
+    for name in names:
+        lines = (tmp_path / name).read_text().splitlines(keepends=True)
+        body = pd.Series(lines[1:]).sample(frac=1, random_state=5).tolist()
+        (tmp_path / name).write_text("".join([lines[0]] + body))
+    new = same_load(tmp_path, monkeypatch, crm="salesforce")
+    by_id = ["opportunity_id", "entered_at"]
+    assert new[0]["stage_history"][by_id].equals(new[0]["stage_history"][by_id].sort_values(by_id))
+    if shuffled == "history":   # (shuffled deals keep another copy of a duplicated id: compared with the row-wise load only)
+        assert_frame_equal(new[0]["stage_history"], sorted_load[0]["stage_history"])   # stays come out in id order
+        assert_frame_equal(new[0]["opportunities"], sorted_load[0]["opportunities"])
+
+
 @pytest.mark.parametrize("shape", ["lead_funnel", "order_lines", "one_stage"])
 def test_export_shapes_load_as_the_row_wise_loader_loaded_them(tmp_path, monkeypatch, shape):
     csv, mapping = getattr(shapes, shape)(tmp_path)
