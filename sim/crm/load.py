@@ -43,6 +43,10 @@ from .mapping import read_mapping
 from .parse import ExportError, RawTable, Skipped
 
 TERMINAL = ("won", "lost")
+# what a history row may date besides the stage (Salesforce's Opportunity History keeps both at every change): each
+# stay carries the values of the row that began it, so a pipeline as of a past date (`sim.analysis.snapshots`) reads
+# the amount and expected close then in force, not today's; a change within one stay is not dated
+DATED = ("amount", "expected_close_at")
 MAX_AMOUNT = 1e15          # larger amounts are a misplaced digit or an id in the wrong column
 
 
@@ -559,7 +563,8 @@ class _Builder(IssueLog):
         return outcome, stage, alive
 
     def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
-        """Stage stays from history files: one row per stay, consecutive rows in one stage merged.
+        """Stage stays from history files: one row per stay, consecutive rows in one stage merged; with the amount
+        and expected close of the row that began each stay where the files date them (`DATED`).
 
         Each history row finds its deal once (its position among the loaded deals); the lifetime checks, the
         sort and the stays work on those positions, not by looking the ids up again. The positions of the stays'
@@ -604,6 +609,9 @@ class _Builder(IssueLog):
         stays = pd.DataFrame({"opportunity_id": pd.Series(rows["opportunity_id"].to_numpy(dtype=object)[at], dtype=object),
                               "stage": pd.Series(stage[at], dtype=object),
                               "entered_at": entered[keep], "exited_at": exited[keep]})
+        for column in DATED:    # the deal's amount and expected close as they stood when the stay began
+            if column in rows and rows[column].notna().any():
+                stays[column] = rows[column].to_numpy()[at]
         self.positions = _Positions(deals, stays, keep_pos, first_by_pos)
         return stays
 
@@ -639,10 +647,14 @@ class _Builder(IssueLog):
         self.reports.append(FileReport(raw.name, "history", len(frame), int(keep.sum()), raw.encoding,
                                        raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
         # object columns stay object (pandas would copy the text into Arrow strings, and the schema back into objects)
-        return pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
+        rows = pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
                              "stage": pd.Series(stages.to_numpy()[keep], dtype=object),
                              "entered_at": out["entered_at"].to_numpy(dtype="datetime64[ns]")[keep],
-                             "amount": amount, "_pos": pos[keep]})
+                             "amount": amount})
+        if "expected_close_at" in out:   # Salesforce's Opportunity History: the close date expected at each change
+            rows["expected_close_at"] = out["expected_close_at"].to_numpy(dtype="datetime64[ns]")[keep]
+        rows["_pos"] = pos[keep]
+        return rows
 
     def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
                              deals: pd.DataFrame, alive: pd.Series, pos: np.ndarray) -> pd.Series:
