@@ -29,6 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_text import arrow_cells
+
 EMPTY_TOKENS = ("", "-", "N/A", "n/a", "NA", "null", "NULL", "None", "#N/A")
 EARLIEST = pd.Timestamp("1900-01-01")
 LATEST = pd.Timestamp("2200-01-01")            # exclusive: dates from here on are placeholders or typos
@@ -139,13 +141,10 @@ _WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
 def _stripped(uniques) -> pd.Series:
     """The distinct cells with their surrounding whitespace removed as `str.strip` removes it (Arrow's trim with the
     same characters, on the whole array), as Python strings."""
-    try:
-        arr = uniques._pa_array.combine_chunks() if hasattr(uniques, "_pa_array") else \
-            pa.array(np.asarray(uniques, dtype=object), type=pa.string(), from_pandas=True)
-        trimmed = pc.utf8_trim(arr, characters=_WHITESPACE).to_numpy(zero_copy_only=False)
-    except (pa.ArrowException, UnicodeError):     # text UTF-8 cannot hold: Python strips it
+    arr = arrow_cells(uniques)
+    if arr is None:     # text UTF-8 cannot hold: Python strips it
         return pd.Series(np.asarray(uniques, dtype=object), dtype="object").str.strip()
-    return pd.Series(trimmed, dtype="object")
+    return pd.Series(pc.utf8_trim(arr, characters=_WHITESPACE).to_numpy(zero_copy_only=False), dtype="object")
 
 
 def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: bool,
@@ -309,17 +308,10 @@ class _Plain:
 def _with_plain_layout(text: pd.Series, order: str | None, forced: bool) -> DateColumn | None:
     """The column read with its plain layout (see `_LAYOUTS`) where its cells follow it, the others the general way;
     None when no layout fits, or when the column repeats its cells (reading its distinct cells is cheaper)."""
-    try:
-        arr = text.array
-        cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
-                 else pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
-    except (pa.ArrowException, UnicodeError, AttributeError):
+    cells = arrow_cells(text)
+    if cells is None or len(cells) == 0:
         return None
-    if pa.types.is_large_string(cells.type):
-        cells = cells.cast(pa.string())
     n = len(cells)
-    if n == 0:
-        return None
     sample = cells.take(pa.array(np.arange(0, n, max(1, n // 2000))[:2000]))
     if len(sample) >= 100 and pc.count_distinct(sample).as_py() < 0.8 * len(sample):
         return None

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import parse
+from .arrow_text import arrow_cells
 from .parse import RawTable
 
 ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]
@@ -107,13 +108,8 @@ def _is_a_name(first: pd.Series, names: set[str]) -> np.ndarray:
     (nearly all) are trimmed of the ASCII characters Python calls whitespace and lower-cased by Arrow over the whole
     column (for them that is what Python does); the others, and a column Arrow cannot hold, go through Python's
     string methods."""
-    try:
-        arr = first.array
-        cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
-                 else pa.array(first.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
-        if cells.null_count:
-            raise TypeError("missing cells")
-    except (pa.ArrowException, UnicodeError, TypeError):
+    cells = arrow_cells(first)
+    if cells is None or cells.null_count:
         return first.astype(str).str.strip().str.lower().isin(names).to_numpy(dtype=bool)
     plain = pc.string_is_ascii(cells).to_numpy(zero_copy_only=False)
     hit = pc.is_in(pc.ascii_lower(pc.utf8_trim(cells, _ASCII_SPACE)), value_set=pa.array(sorted(names), type=cells.type))

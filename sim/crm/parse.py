@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_text import arrow_cells
 from .dates import EMPTY_TOKENS, DateColumn, parse_dates
 from .files import (EXCEL_SUFFIXES, TEXT_SUFFIXES, ExportError, RawTable, Skipped, read_table, read_tables,
                     sniff_delimiter, sniff_encoding)
@@ -129,11 +130,8 @@ _PLAIN_COMMA = r"^\$?(?:[0-9]{1,3}(?:\.[0-9]{3}){1,4}|[0-9]{1,15})(?:,[0-9]{1,2}
 def _plain_amounts(text: pd.Series, dollar: bool, european: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Which cells are plain amounts (see `_PLAIN_POINT`) and their numbers; (None, None) when the column cannot be
     held by Arrow (then every cell takes the general path)."""
-    try:
-        arr = text.array
-        cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
-                 else pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
-    except (pa.ArrowException, UnicodeError, AttributeError):
+    cells = arrow_cells(text)
+    if cells is None:
         return None, None
     pattern = _PLAIN_COMMA if european else _PLAIN_POINT
     if not dollar:
@@ -191,15 +189,11 @@ class _ColumnText:
 
     def __init__(self, text: pd.Series):
         self.n = len(text)
-        try:
-            arr = text.array
-            cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
-                     else pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
-            if pa.types.is_large_string(cells.type):
-                cells = cells.cast(pa.string())
+        cells = arrow_cells(text)
+        if cells is None:   # text UTF-8 cannot hold: numpy for every cell
+            self.plain = np.zeros(self.n, dtype=bool)
+        else:
             self.plain = pc.match_substring_regex(cells, r"^[ -~]*$").fill_null(False).to_numpy(zero_copy_only=False)
-        except (pa.ArrowException, UnicodeError, AttributeError):   # text UTF-8 cannot hold: numpy for every cell
-            cells, self.plain = None, np.zeros(self.n, dtype=bool)
         self.fast = pc.filter(cells, pa.array(self.plain)) if cells is not None and self.plain.any() else None
         self.other = np.flatnonzero(~self.plain)
         self.slow = (np.asarray(text.to_numpy(dtype=object)[self.other], dtype=_STRINGS) if len(self.other)
@@ -337,16 +331,12 @@ def amount_currency(text: pd.Series) -> pd.Series:
         return pd.Series(None, index=text.index, dtype="object")
     out = np.full(len(text), np.nan, dtype=object)    # missing as NaN, as `Series.map` leaves it
     todo = np.arange(len(text))
-    try:   # digits and separators, perhaps after a $: the $ is the first currency the pattern would find, else none
-        arr = text.array
-        cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
-                 else pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    cells = arrow_cells(text)
+    if cells is not None:   # digits and separators, perhaps after a $: the $ is the first currency the pattern finds
         plain = pc.match_substring_regex(cells, r"^\$?[0-9][0-9,.]*$").fill_null(False).to_numpy(zero_copy_only=False)
         dollar = pc.starts_with(cells, "$").fill_null(False).to_numpy(zero_copy_only=False)
         out[plain & dollar] = "USD"
         todo = np.flatnonzero(~plain)
-    except (pa.ArrowException, UnicodeError, AttributeError):
-        pass
     if len(todo):
         out[todo] = _currencies(text.iloc[todo])
     found_any = pd.notna(out).any()
