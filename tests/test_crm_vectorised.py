@@ -197,3 +197,20 @@ def test_shuffled_exports_load_as_the_row_wise_loader_loaded_them(tmp_path, monk
 def test_export_shapes_load_as_the_row_wise_loader_loaded_them(tmp_path, monkeypatch, shape):
     csv, mapping = getattr(shapes, shape)(tmp_path)
     same_load(csv, monkeypatch, mapping=mapping)
+
+
+# ---- the repeated-header check ---------------------------------------------------------------------------
+NAME_PIECES = [" ", "\t", "\n", "\x1c", "\u00a0", "O", "o", "pportunity", " ID", "id", "Stage", "STAGE", "0", "x", "a b",
+               "İ", "ﬀ", "é", "K", "\u212a"]
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(st.lists(st.lists(st.sampled_from(NAME_PIECES), max_size=4).map("".join), min_size=1, max_size=12),
+       st.sampled_from([{"opportunity id", "stage", "a b"}, {"", "stage"}, {"ﬀ", "k"}, {"é", "a"}]),
+       st.sampled_from(["object", "str"]))
+def test_header_names_found_as_python_trims_and_lowers_them(column, names, dtype):
+    """The first cells that are a header name (the candidates of a repeated header row), found from the cells' bytes
+    and by Arrow, are those Python's `str.strip().lower()` makes a name."""
+    from sim.crm.issues import _is_a_name
+    text = pd.Series(column, dtype=dtype)
+    assert (_is_a_name(text, names) == text.astype(str).str.strip().str.lower().isin(names).to_numpy()).all()

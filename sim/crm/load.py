@@ -601,7 +601,9 @@ class _Builder(IssueLog):
         if "closed_at" in deals and deals["closed_at"].notna().any():   # the last stay of a closed deal ends at its close
             last = ~nxt_same
             exited[last] = deals["closed_at"].to_numpy(dtype="datetime64[ns]")[stay_pos[last]]
-        keep = ~pd.Series(stage[at], dtype=object).isin(TERMINAL).to_numpy()
+        keep = np.ones(len(at), dtype=bool)
+        for end in TERMINAL:      # compared as objects (pandas' isin would first copy the stages into Arrow text)
+            keep &= stage[at] != end
         # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
         early = exited < entered
         exited[early] = entered[early]
