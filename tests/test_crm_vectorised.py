@@ -26,7 +26,7 @@ import crm_rowwise as rowwise
 import shapes
 import sim
 import test_hostile_inputs as hostile
-from sim.crm import files, load, parse
+from sim.crm import dates, files, load, parse
 from sim.crm.synth import write_export
 
 load_module = importlib.import_module("sim.crm.load")   # the module (sim.crm.load is also the function)
@@ -62,7 +62,8 @@ def same_dates(a, b):
 @settings(max_examples=50, **SETTINGS)
 @given(cells(DATE_PIECES, DATE_CELLS), st.sampled_from(["object", "str"]),
        st.sampled_from([{}, {"order": "month"}, {"fmt": "day-first"}, {"fmt": "%d/%m/%Y"}]))
-def test_dates_read_as_the_row_wise_parser_read_them(column, dtype, options):
+def test_dates_read_as_the_row_wise_parser_read_them(monkeypatch, column, dtype, options):
+    monkeypatch.setattr(dates, "PLAIN_MIN_CELLS", 0)    # the plain layouts' reading too, on these short columns
     text = pd.Series(column, dtype=dtype)
     same_dates(rowwise.parse_dates(text, **options), parse.parse_dates(text, **options))
 
@@ -86,11 +87,12 @@ PLAIN_DATE_CELLS = ["1/5/2024 9:05 AM", "13/5/2024 1:00 PM", "5/13/2024 1:00 PM"
                     "26-02-2018 19:58", "1/5/2199 11:59 PM", "1/5/1899", "31/12/2024 23:59:59", "4/31/2024", ""]
 
 
-@settings(max_examples=80, **SETTINGS)
+@settings(max_examples=40, **SETTINGS)
 @given(st.sampled_from(["1/5/2024 9:05 AM", "13/5/2024", "5/13/2024 1:00 PM", "2024-01-05 10:00:00", "5.1.2024", "3/4/2024"]),
        cells(PLAIN_DATE_PIECES, PLAIN_DATE_CELLS), st.sampled_from(["object", "str"]),
        st.sampled_from([{}, {"order": "month"}, {"order": "day"}, {"fmt": "day-first"}]))
-def test_plain_date_layouts_read_as_the_row_wise_parser_read_them(layout, column, dtype, options):
+def test_plain_date_layouts_read_as_the_row_wise_parser_read_them(monkeypatch, layout, column, dtype, options):
+    monkeypatch.setattr(dates, "PLAIN_MIN_CELLS", 0)
     text = pd.Series([layout] * 3 + column, dtype=dtype)     # the column's layout shown, then the cells
     same_dates(rowwise.parse_dates(text, **options), parse.parse_dates(text, **options))
 

@@ -239,6 +239,7 @@ def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: 
 # extra spaces) are read by Arrow's strptime over the whole column, checked against their own day and month; only
 # the other cells go through the layouts above, and the column's decisions (its layout, order and style) count
 # every cell as before (`_Plain`), or the whole column is read the general way.
+PLAIN_MIN_CELLS = 10_000    # below this the general reading of the distinct cells costs less than looking for a layout
 _DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _YEAR = r"(?:19|20|21)[0-9]{2}"
@@ -308,6 +309,8 @@ class _Plain:
 def _with_plain_layout(text: pd.Series, order: str | None, forced: bool) -> DateColumn | None:
     """The column read with its plain layout (see `_LAYOUTS`) where its cells follow it, the others the general way;
     None when no layout fits, or when the column repeats its cells (reading its distinct cells is cheaper)."""
+    if len(text) < PLAIN_MIN_CELLS:
+        return None
     cells = arrow_cells(text)
     if cells is None or len(cells) == 0:
         return None
