@@ -121,14 +121,15 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     files, not_read = _files(Path(path))
     for file in files:
         try:
-            tables, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+            found, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
         except ExportError as err:
             if not folder:
                 raise
             not_read.append((file.name, str(err).removeprefix(f"{file}: ")))   # said, not fatal, in a folder
             continue
-        raws += tables
+        raws += found
         skipped += sheets_not_read
+        del found
     raws, activity_raws = split_activity_files(raws)   # activity exports next to the opportunities
     kinds, unfit = _classify(raws, fmt, lenient=folder)
     skipped += [u for u in unfit if u.sheet]
@@ -150,8 +151,12 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
     opps = _complete_from_history(opps, history, builder.first_amounts, builder.positions)
+    builder.positions = None
     # sim.crm.activities: meetings, calls, call recordings (the deals are indexed for them only when there are some)
     activities = load_activities(activity_raws, opps if activity_raws else None)
+    used = {f.name for _, f, _ in opp_files}
+    # the files' text is read and accounted for: freed before the tables are built and checked (the peak of a load)
+    del raws, activity_raws, kinds, opp_files, hist_files, field_files
     tables = Tables(
         opportunities=schema.conform(_text_as_objects(opps, "opportunities"), "opportunities"),
         stage_history=schema.conform(_text_as_objects(history, "stage_history"), "stage_history"),
@@ -159,7 +164,6 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
         activities=activities.table,
         **({} if edits is None else {"field_edits": schema.conform(edits, "field_edits")}),
     ).validate(source=str(path))
-    used = {f.name for _, f, _ in opp_files}
     return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
