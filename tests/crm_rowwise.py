@@ -354,7 +354,8 @@ def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
         alive = self._history_in_lifetime(raw, cols, out, labels.map(meaning), opps, alive)
         part = pd.DataFrame({"opportunity_id": out["opportunity_id"], "stage": labels.map(meaning),
                              "entered_at": out["entered_at"],
-                             "amount": out.get("amount", pd.Series(np.nan, index=frame.index))})[alive]
+                             "amount": out.get("amount", pd.Series(np.nan, index=frame.index)),
+                             **({"expected_close_at": out["expected_close_at"]} if "expected_close_at" in out else {})})[alive]
         parts.append(part)
         self.reports.append(FileReport(raw.name, "history", len(frame), int(alive.sum()), raw.encoding,
                                        raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
@@ -374,7 +375,9 @@ def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
     # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
     early = stays["exited_at"] < stays["entered_at"]
     stays.loc[early, "exited_at"] = stays.loc[early, "entered_at"]
-    return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
+    # (added with the loader's carrying of them: the amount and expected close of the row that began each stay)
+    dated = [c for c in ("amount", "expected_close_at") if c in stays and rows[c].notna().any()]
+    return stays[["opportunity_id", "stage", "entered_at", "exited_at"] + dated].reset_index(drop=True)
 
 
 def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
@@ -400,8 +403,9 @@ def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[st
     return alive
 
 
-def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:
-    """Fill what only the history knows: the first estimate, and the last stage of a closed deal."""
+def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series, known=None) -> pd.DataFrame:
+    """Fill what only the history knows: the first estimate, and the last stage of a closed deal (`known`, the positions
+    the vectorised loader passes, is not used here)."""
     if history.empty:
         return opps
     opps = opps.copy()

@@ -206,6 +206,24 @@ def test_a_file_cut_in_its_last_row_rejects_that_row(tmp_path):
     assert load(whole, crm="salesforce").rejected.empty
 
 
+def test_line_breaks_and_the_end_of_a_file_read_a_block_at_a_time(tmp_path, monkeypatch):
+    """The fast reader's checks count line breaks and read the end of the file in blocks, not the whole file: the
+    same answers as on the whole bytes, across block edges and past NUL padding at the end."""
+    from sim.crm import files
+    monkeypatch.setattr(files._FileBytes, "BLOCK", 3)
+    for data in (b"a,b\r\n1,2\r\n3,4", b"a,b\n1,2\n" + b"\x00" * 5, b"\n\n\r", b"x", b"a,b\n1,2\n3" + b"\x00" * 70_000):
+        path = tmp_path / "f.csv"
+        path.write_bytes(data)
+        some = files._FileBytes(path)
+        assert [some.count(b) for b in (b"\n", b"\r", b"\x00")] == [data.count(b) for b in (b"\n", b"\r", b"\x00")]
+        assert some.tail(4) == data[-4:] and some.tail(1 << 20) == data
+    padded = tmp_path / "padded.csv"   # a cut last row behind 70,000 NUL bytes is still found
+    rows = "".join(f"A{i},Closed Won,10\n" for i in range(600)).encode()
+    padded.write_bytes(b"Opportunity ID,Stage,Amount\n" + rows + b"B,Closed" + b"\x00" * 70_000)
+    res = load(padded, crm="salesforce")
+    assert len(res.tables.opportunities) == 600 and "the file ends in the middle" in res.rejected["reason"].iloc[-1]
+
+
 def test_formula_cells_without_a_saved_value_are_listed(tmp_path):
     from openpyxl import Workbook
     book = Workbook()

@@ -26,7 +26,7 @@ import crm_rowwise as rowwise
 import shapes
 import sim
 import test_hostile_inputs as hostile
-from sim.crm import files, load, parse
+from sim.crm import dates, files, load, parse
 from sim.crm.synth import write_export
 
 load_module = importlib.import_module("sim.crm.load")   # the module (sim.crm.load is also the function)
@@ -62,20 +62,59 @@ def same_dates(a, b):
 @settings(max_examples=50, **SETTINGS)
 @given(cells(DATE_PIECES, DATE_CELLS), st.sampled_from(["object", "str"]),
        st.sampled_from([{}, {"order": "month"}, {"fmt": "day-first"}, {"fmt": "%d/%m/%Y"}]))
-def test_dates_read_as_the_row_wise_parser_read_them(column, dtype, options):
+def test_dates_read_as_the_row_wise_parser_read_them(monkeypatch, column, dtype, options):
+    monkeypatch.setattr(dates, "PLAIN_MIN_CELLS", 0)    # the plain layouts' reading too, on these short columns
     text = pd.Series(column, dtype=dtype)
+    same_dates(rowwise.parse_dates(text, **options), parse.parse_dates(text, **options))
+
+
+def same_amounts(text):
+    a, b = rowwise.parse_amount(text), parse.parse_amount(text)
+    for f in ("values", "invalid", "fallback", "why"):
+        assert_series_equal(getattr(a, f), getattr(b, f), obj=f)
+    assert (a.style, a.ambiguous) == (b.style, b.ambiguous)
+    assert_series_equal(rowwise.amount_currency(text), parse.amount_currency(text))
+
+
+# cells at the edge of the plain date layouts read by Arrow's strptime over the whole column (numbers in range, a
+# year 1900-2199, one space or a T before the time): a day past the month's end, a 13th month, hour 0 or 13 with
+# AM/PM, a lower-case pm, two spaces, day-only and month-only cells that decide the column's order
+PLAIN_DATE_PIECES = ["1", "5", "12", "13", "29", "30", "31", "02", "2024", "2023", "1899", "2200", "/", "-", ".", " ", "T",
+                     ":", "00", "9:05", "0:05", "13:05", "AM", "PM", "pm"]
+PLAIN_DATE_CELLS = ["1/5/2024 9:05 AM", "13/5/2024 1:00 PM", "5/13/2024 1:00 PM", "2/30/2024 1:00 PM", "12/31/2024 12:00 AM",
+                    "1/5/2024 0:05 AM", "1/5/2024  9:05 AM", "1/5/2024 9:05 pm", "2/29/2023", "2/29/2024", "01/05/2024",
+                    "2024-01-05 10:00:00", "2024-2-30", "2024-02-29T23:59:59", "2024-01-05T10:00", "15.01.2026",
+                    "26-02-2018 19:58", "1/5/2199 11:59 PM", "1/5/1899", "31/12/2024 23:59:59", "4/31/2024", ""]
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(st.sampled_from(["1/5/2024 9:05 AM", "13/5/2024", "5/13/2024 1:00 PM", "2024-01-05 10:00:00", "5.1.2024", "3/4/2024"]),
+       cells(PLAIN_DATE_PIECES, PLAIN_DATE_CELLS), st.sampled_from(["object", "str"]),
+       st.sampled_from([{}, {"order": "month"}, {"order": "day"}, {"fmt": "day-first"}]))
+def test_plain_date_layouts_read_as_the_row_wise_parser_read_them(monkeypatch, layout, column, dtype, options):
+    monkeypatch.setattr(dates, "PLAIN_MIN_CELLS", 0)
+    text = pd.Series([layout] * 3 + column, dtype=dtype)     # the column's layout shown, then the cells
     same_dates(rowwise.parse_dates(text, **options), parse.parse_dates(text, **options))
 
 
 @settings(max_examples=50, **SETTINGS)
 @given(cells(AMOUNT_PIECES, AMOUNT_CELLS), st.sampled_from(["object", "str"]))
 def test_amounts_and_currencies_read_as_the_row_wise_parser_read_them(column, dtype):
-    text = pd.Series(column, dtype=dtype)
-    a, b = rowwise.parse_amount(text), parse.parse_amount(text)
-    for f in ("values", "invalid", "fallback", "why"):
-        assert_series_equal(getattr(a, f), getattr(b, f), obj=f)
-    assert (a.style, a.ambiguous) == (b.style, b.ambiguous)
-    assert_series_equal(rowwise.amount_currency(text), parse.amount_currency(text))
+    same_amounts(pd.Series(column, dtype=dtype))
+
+
+# cells at the edge of the plain amounts read by one pattern match (digits grouped by threes or not, two decimals,
+# a leading $): one group too long or short, three decimals, a separator doubled or last, 16 digits, a sign
+PLAIN_PIECES = ["1", "12", "250", "000", "0", "99999", ",", ".", "$", "-", " ", "%"]
+PLAIN_CELLS = ["$1,250.00", "1250", "1,250", "1.250", "$12.5", "1.234,56", "12,50", "$1,234,567.89", "1234567890123456",
+               "999,999,999,999,999.99", "$0.05", "0012", "$,5", "1,2345.6"]
+
+
+@settings(max_examples=80, **SETTINGS)
+@given(st.sampled_from(["$1,234.56", "1.234,56", "12.50", "1.250"]), cells(PLAIN_PIECES, PLAIN_CELLS),
+       st.sampled_from(["object", "str"]))
+def test_plain_amounts_read_as_the_row_wise_parser_read_them(convention, column, dtype):
+    same_amounts(pd.Series([convention] * 3 + column, dtype=dtype))   # the column's convention shown, then the cells
 
 
 # ---- whole loads ---------------------------------------------------------------------------------------
@@ -137,7 +176,43 @@ def test_simulated_exports_load_as_the_row_wise_loader_loaded_them(tmp_path, mon
     assert len(new[0]["opportunities"]) > 100 and (broken == 0 or len(new[1]) > 0)
 
 
+@pytest.mark.parametrize("shuffled", ["history", "both"])
+def test_shuffled_exports_load_as_the_row_wise_loader_loaded_them(tmp_path, monkeypatch, simulated, shuffled):
+    """The loader's shortcuts for a history already in deal and date order, and for deals listed by id, are not taken
+    when the rows come in another order: the same tables either way."""
+    write_export(simulated, "salesforce", tmp_path, seed=1, broken=25)
+    sorted_load = answers(tmp_path, crm="salesforce")
+    names = ["opportunity_history.csv"] + (["opportunities.csv"] if shuffled == "both" else [])
+    for name in names:
+        lines = (tmp_path / name).read_text().splitlines(keepends=True)
+        body = pd.Series(lines[1:]).sample(frac=1, random_state=5).tolist()
+        (tmp_path / name).write_text("".join([lines[0]] + body))
+    new = same_load(tmp_path, monkeypatch, crm="salesforce")
+    by_id = ["opportunity_id", "entered_at"]
+    assert new[0]["stage_history"][by_id].equals(new[0]["stage_history"][by_id].sort_values(by_id))
+    if shuffled == "history":   # (shuffled deals keep another copy of a duplicated id: compared with the row-wise load only)
+        assert_frame_equal(new[0]["stage_history"], sorted_load[0]["stage_history"])   # stays come out in id order
+        assert_frame_equal(new[0]["opportunities"], sorted_load[0]["opportunities"])
+
+
 @pytest.mark.parametrize("shape", ["lead_funnel", "order_lines", "one_stage"])
 def test_export_shapes_load_as_the_row_wise_loader_loaded_them(tmp_path, monkeypatch, shape):
     csv, mapping = getattr(shapes, shape)(tmp_path)
     same_load(csv, monkeypatch, mapping=mapping)
+
+
+# ---- the repeated-header check ---------------------------------------------------------------------------
+NAME_PIECES = [" ", "\t", "\n", "\x1c", "\u00a0", "O", "o", "pportunity", " ID", "id", "Stage", "STAGE", "0", "x", "a b",
+               "İ", "ﬀ", "é", "K", "\u212a"]
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(st.lists(st.lists(st.sampled_from(NAME_PIECES), max_size=4).map("".join), min_size=1, max_size=12),
+       st.sampled_from([{"opportunity id", "stage", "a b"}, {"", "stage"}, {"ﬀ", "k"}, {"é", "a"}]),
+       st.sampled_from(["object", "str"]))
+def test_header_names_found_as_python_trims_and_lowers_them(column, names, dtype):
+    """The first cells that are a header name (the candidates of a repeated header row), found from the cells' bytes
+    and by Arrow, are those Python's `str.strip().lower()` makes a name."""
+    from sim.crm.issues import _is_a_name
+    text = pd.Series(column, dtype=dtype)
+    assert (_is_a_name(text, names) == text.astype(str).str.strip().str.lower().isin(names).to_numpy()).all()

@@ -29,6 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_text import arrow_cells
+
 EMPTY_TOKENS = ("", "-", "N/A", "n/a", "NA", "null", "NULL", "None", "#N/A")
 EARLIEST = pd.Timestamp("1900-01-01")
 LATEST = pd.Timestamp("2200-01-01")            # exclusive: dates from here on are placeholders or typos
@@ -111,6 +113,13 @@ def parse_dates(text: pd.Series, fmt: str | None = None, order: str | None = Non
         order, fmt, forced = KEYWORDS[fmt.strip().lower()], None, True
     else:
         forced = False
+    if fmt is None:
+        try:
+            done = _with_plain_layout(text, order, forced)
+        except _NotDecided:
+            done = None
+        if done is not None:
+            return done
     codes, uniques = pd.factorize(text.fillna("").astype(str))
     col = _parse_distinct(_stripped(uniques), fmt, order, forced)
 
@@ -132,16 +141,16 @@ _WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
 def _stripped(uniques) -> pd.Series:
     """The distinct cells with their surrounding whitespace removed as `str.strip` removes it (Arrow's trim with the
     same characters, on the whole array), as Python strings."""
-    try:
-        arr = uniques._pa_array.combine_chunks() if hasattr(uniques, "_pa_array") else \
-            pa.array(np.asarray(uniques, dtype=object), type=pa.string(), from_pandas=True)
-        trimmed = pc.utf8_trim(arr, characters=_WHITESPACE).to_numpy(zero_copy_only=False)
-    except (pa.ArrowException, UnicodeError):     # text UTF-8 cannot hold: Python strips it
+    arr = arrow_cells(uniques)
+    if arr is None:     # text UTF-8 cannot hold: Python strips it
         return pd.Series(np.asarray(uniques, dtype=object), dtype="object").str.strip()
-    return pd.Series(trimmed, dtype="object")
+    return pd.Series(pc.utf8_trim(arr, characters=_WHITESPACE).to_numpy(zero_copy_only=False), dtype="object")
 
 
-def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: bool) -> DateColumn:
+def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: bool,
+                    plain: _Plain | None = None) -> DateColumn:
+    """The distinct cells `raw` read; with `plain`, the column's other cells, read already in a plain layout, count in
+    the column's decisions (its layout, day/month order and style) as the cells they are (`_Plain`)."""
     cells = raw
     empty = raw.isin(EMPTY_TOKENS)
     values = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
@@ -163,25 +172,33 @@ def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: 
     shapes = families["family"]
     present = shapes[todo & (shapes != "none")]
     main = present.value_counts().idxmax() if len(present) else None
+    if plain is not None:
+        main = plain.main(present)
     if fmt is None:
         style_family = main
     else:
         style_family = None
     # day/month order for the two-numbers-first cells, decided once for the column
     dm = todo & (shapes == "dm")
+    plain_dm = plain is not None and plain.family == "dm"
     ambiguous = False
-    if dm.any():
+    if dm.any() or plain_dm:
         a, b = families["a"][dm], families["b"][dm]
         day_only = int(((a > 12) & (b <= 12)).sum())
         month_only = int(((b > 12) & (a <= 12)).sum())
+        if plain_dm:
+            day_only, month_only = plain.orders(day_only, month_only)
         if not forced and (day_only or month_only):
             order = "day" if day_only >= month_only else "month"
         elif order is None:
-            seps = families["sep"][dm].value_counts()
-            order = "month" if seps.idxmax() == "/" else "day"
+            sep = plain.sep if plain_dm else families["sep"][dm].value_counts().idxmax()
+            order = "month" if sep == "/" else "day"
             ambiguous = True
     parsed = _by_family(raw, families, order)
-    style = fmt if fmt is not None else (_style(style_family, families, order, ~empty) if main else "no dates")
+    if plain is not None and main is not None:
+        style = _style(main, plain.parts, order, pd.Series(True, index=plain.parts.index))
+    else:
+        style = fmt if fmt is not None else (_style(style_family, families, order, ~empty) if main else "no dates")
     for family in ("ymd", "dm", "zoned", "serial", "compact", "named"):
         mask = todo & (shapes == family)
         if not mask.any():
@@ -213,7 +230,235 @@ def _parse_distinct(raw: pd.Series, fmt: str | None, order: str | None, forced: 
     invalid = ~empty & values.isna()
     why[invalid & why.isna()] = "not a date in any layout the loader reads; left empty"
     return DateColumn(values, invalid, fallback & ~invalid, why.where(invalid | fallback, None), style,
-                      order if dm.any() else None, ambiguous, tuple(notes))
+                      order if dm.any() or plain_dm else None, ambiguous, tuple(notes))
+
+
+# ---- plain layouts ---------------------------------------------------------------------------------------
+# A timestamp column of a big export holds nearly as many distinct cells as rows, nearly all written one way
+# ('1/15/2026 9:05 AM'). Cells written exactly in one of these layouts (a real year 1900-2199, numbers in range, no
+# extra spaces) are read by Arrow's strptime over the whole column, checked against their own day and month; only
+# the other cells go through the layouts above, and the column's decisions (its layout, order and style) count
+# every cell as before (`_Plain`), or the whole column is read the general way.
+PLAIN_MIN_CELLS = 10_000    # below this the general reading of the distinct cells costs less than looking for a layout
+_DAY = r"(?:0?[1-9]|[12][0-9]|3[01])"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_YEAR = r"(?:19|20|21)[0-9]{2}"
+_TIMES = (("", ""), (r" (?:0?[1-9]|1[0-2]):[0-5][0-9] (?:AM|PM)", " %I:%M %p"),
+          (r" (?:0?[1-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] (?:AM|PM)", " %I:%M:%S %p"),
+          (r" (?:[01]?[0-9]|2[0-3]):[0-5][0-9]", " %H:%M"), (r" (?:[01]?[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]", " %H:%M:%S"),
+          (r"T(?:[01]?[0-9]|2[0-3]):[0-5][0-9]", "T%H:%M"), (r"T(?:[01]?[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]", "T%H:%M:%S"))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    family: str          # 'dm' (day or month first) or 'ymd'
+    sep: str
+    pattern: str         # RE2, the whole cell
+    time: str            # the time's strptime format ('' for none)
+
+
+_LAYOUTS = tuple([_Layout("dm", sep, f"^{_DAY}{re.escape(sep)}{_DAY}{re.escape(sep)}{_YEAR}{t}$", f)
+                  for sep in "/.-" for t, f in _TIMES]
+                 + [_Layout("ymd", sep, f"^{_YEAR}{re.escape(sep)}{_MONTH}{re.escape(sep)}{_DAY}{t}$", f)
+                    for sep in "-/." for t, f in _TIMES if "AM" not in t])
+
+
+class _NotDecided(Exception):
+    """The plain cells alone cannot settle the column's decisions as the general reading would: read it that way."""
+
+
+@dataclass
+class _Plain:
+    """The cells read in a plain layout, as they count in the column's decisions: their family, separator and
+    style (`parts`: one of them as `_families` reads it), and which could be read only day first or only month
+    first. Decisions they cannot settle exactly raise `_NotDecided`."""
+
+    family: str
+    sep: str
+    parts: pd.DataFrame
+    any_day_only: bool
+    any_month_only: bool
+    distinct: int            # at least this many distinct cells (distinct dates read)
+
+    def main(self, present: pd.Series) -> str:
+        """The column's layout family: the plain one, when its distinct cells outnumber the other cells of its
+        family (so they settle its style) and, with them, every other family's."""
+        counts = present.value_counts()
+        mine = int(counts.get(self.family, 0))
+        others = int(counts.drop(self.family, errors="ignore").max()) if len(counts.drop(self.family, errors="ignore")) else 0
+        if not (self.distinct > mine and self.distinct + mine > others):
+            raise _NotDecided
+        return self.family
+
+    def orders(self, day_only: int, month_only: int) -> tuple[int, int]:
+        """The column's counts of distinct cells readable only day first / only month first, as far as they decide
+        the order: the plain cells' own count matters only when the other cells show the other order."""
+        if self.any_day_only and self.any_month_only:
+            raise _NotDecided
+        if self.any_day_only:
+            if month_only:
+                raise _NotDecided
+            return max(day_only, 1), 0
+        if self.any_month_only:
+            if day_only:
+                raise _NotDecided
+            return 0, max(month_only, 1)
+        return day_only, month_only
+
+
+def _with_plain_layout(text: pd.Series, order: str | None, forced: bool) -> DateColumn | None:
+    """The column read with its plain layout (see `_LAYOUTS`) where its cells follow it, the others the general way;
+    None when no layout fits, or when the column repeats its cells (reading its distinct cells is cheaper)."""
+    if len(text) < PLAIN_MIN_CELLS:
+        return None
+    cells = arrow_cells(text)
+    if cells is None or len(cells) == 0:
+        return None
+    n = len(cells)
+    sample = cells.take(pa.array(np.arange(0, n, max(1, n // 2000))[:2000]))
+    if len(sample) >= 100 and pc.count_distinct(sample).as_py() < 0.8 * len(sample):
+        return None
+    hits = [pc.sum(pc.match_substring_regex(sample, lay.pattern).fill_null(False)).as_py() or 0 for lay in _LAYOUTS]
+    if max(hits) == 0:
+        return None
+    layout = _LAYOUTS[int(np.argmax(hits))]
+    plain = pc.match_substring_regex(cells, layout.pattern).fill_null(False)
+    where = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
+    if not len(where):
+        return None
+    got = pc.filter(cells, plain)
+    reading = _Readings(got, layout, order)
+    read = reading.read
+    if not read.any():
+        return None
+    plain_info = _Plain(layout.family, layout.sep, _families(pd.Series([got[int(np.argmax(read))].as_py()], dtype="object")),
+                        reading.any_only("day"), reading.any_only("month"), 1)
+    rest = np.ones(n, dtype=bool)
+    rest[where[read]] = False
+    rest_at = np.flatnonzero(rest)
+    codes, uniques = pd.factorize(text.iloc[rest_at].fillna("").astype(str))
+    distinct_rest = _stripped(uniques)
+    try:
+        col = _parse_distinct(distinct_rest, None, order, forced, plain_info)
+    except _NotDecided:     # a closer count of the plain cells' distinct dates, then decide again
+        plain_info.distinct = reading.distinct_dates()
+        col = _parse_distinct(distinct_rest, None, order, forced, plain_info)
+    values = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    invalid = np.zeros(n, dtype=bool)
+    fallback = np.zeros(n, dtype=bool)
+    why = np.full(n, None, dtype=object)
+    if len(rest_at):
+        ok = codes >= 0
+        values[rest_at] = np.where(ok, col.values.to_numpy(dtype="datetime64[ns]")[codes], np.datetime64("NaT"))
+        invalid[rest_at] = np.where(ok, col.invalid.to_numpy(dtype=bool)[codes], False)
+        fallback[rest_at] = np.where(ok, col.fallback.to_numpy(dtype=bool)[codes], False)
+        why[rest_at] = np.where(ok, col.why.to_numpy(dtype=object)[codes], None)
+    mine, swapped = reading.by(col.order if layout.family == "dm" else "month")
+    at = ~np.isnat(mine)
+    values[where[at]] = mine[at]
+    turned = ~at & ~np.isnat(swapped)
+    if turned.any():    # only the other order reads them: read so, and said, as the general reading does
+        cells_at = where[turned]
+        values[cells_at] = swapped[turned]
+        fallback[cells_at] = True
+        why[cells_at] = (f"day and month cannot be read {col.order} first like the rest of the column; read "
+                         f"{'month' if col.order == 'day' else 'day'} first as "
+                         ) + pd.Series(swapped[turned]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    index = text.index
+    return DateColumn(pd.Series(values, index=index), pd.Series(invalid, index=index), pd.Series(fallback, index=index),
+                      _reasons(why, index), col.style, col.order, col.ambiguous, col.notes)
+
+
+def _reasons(why: np.ndarray, index: pd.Index) -> pd.Series:
+    """The reasons as the distinct cells' reasons are spread (a Series built from the objects: missing as NaN once
+    any cell has a reason, None when none has)."""
+    given = pd.notna(why)
+    if not given.any():
+        return pd.Series(why, index=index, dtype="object")
+    out = np.full(len(why), np.nan, dtype=object)
+    out[given] = why[given]
+    return pd.Series(out, index=index, dtype="object")
+
+
+class _Readings:
+    """The plain cells read month first and day first (or year first), each reading done where it is needed: the
+    likelier order on every cell, the other where that one fails (and on every cell only when the column turns out
+    to be in the other order)."""
+
+    def __init__(self, cells: pa.Array, layout: _Layout, order: str | None):
+        self.cells, self.layout = cells, layout
+        self.a, self.b = _two_numbers(cells, layout)
+        self.primary = "month" if layout.family == "ymd" else (order or ("month" if layout.sep == "/" else "day"))
+        self.secondary = "day" if self.primary == "month" else "month"
+        self.first = self._read(self.primary)
+        self.first_ok = ~np.isnat(self.first)
+        self.retry = np.flatnonzero(~self.first_ok)
+        self.second_part = (self._read(self.secondary, self.retry) if layout.family == "dm"
+                            else np.full(len(self.retry), np.datetime64("NaT"), dtype="datetime64[ns]"))
+        self.read = self.first_ok.copy()
+        self.read[self.retry[~np.isnat(self.second_part)]] = True
+
+    def _read(self, order: str, at: np.ndarray | None = None) -> np.ndarray:
+        sep, time = self.layout.sep, self.layout.time
+        cells = self.cells if at is None else self.cells.take(pa.array(at))
+        a, b = (self.a, self.b) if at is None else (self.a[at], self.b[at])
+        if self.layout.family == "ymd":
+            return _strptime(cells, f"%Y{sep}%m{sep}%d{time}", a, b)
+        if order == "month":
+            return _strptime(cells, f"%m{sep}%d{sep}%Y{time}", a, b)
+        return _strptime(cells, f"%d{sep}%m{sep}%Y{time}", b, a)
+
+    def any_only(self, order: str) -> bool:
+        """Whether some cell reads only `order` first (a dd/mm layout; both numbers 12 or less read both ways)."""
+        if self.layout.family != "dm":
+            return False
+        if order == self.primary:    # read so, and its other number (the day the other order would take as month) > 12
+            other = self.b if self.primary == "month" else self.a
+            return bool((self.first_ok & (other > 12)).any())
+        return bool((~np.isnat(self.second_part)).any())
+
+    def distinct_dates(self) -> int:
+        both = self.first.copy()
+        both[self.retry] = self.second_part
+        return len(np.unique(both[~np.isnat(both)].view("int64")))
+
+    def by(self, order: str) -> tuple[np.ndarray, np.ndarray]:
+        """(each cell read in `order`, NaT where it cannot be; read in the other order, where it can be only so)."""
+        if order == self.primary or self.layout.family == "ymd":
+            swapped = np.full(len(self.first), np.datetime64("NaT"), dtype="datetime64[ns]")
+            swapped[self.retry] = self.second_part
+            return self.first, swapped
+        mine = self._read(self.secondary)
+        return mine, np.where(np.isnat(mine), self.first, np.datetime64("NaT"))
+
+
+def _two_numbers(cells: pa.Array, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """The first two numbers of a dd/mm cell (the month and day of a year-first one), read from the cells' bytes:
+    each is one digit, or two when a digit follows the first (the cells fit the layout's pattern)."""
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + len(cells) + 1].astype(np.int64)
+    data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)
+    end = offsets[1:]
+    at = offsets[:-1] + (5 if layout.family == "ymd" else 0)
+
+    def number(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        after = data[np.minimum(at + 1, len(data) - 1)]
+        two = (at + 1 < end) & (after >= 48) & (after <= 57)
+        first = data[at].astype(np.int64) - 48
+        return np.where(two, first * 10 + after.astype(np.int64) - 48, first), at + np.where(two, 3, 2)
+
+    a, at = number(at)
+    b, _ = number(at)
+    return a, b
+
+
+def _strptime(cells: pa.Array, fmt: str, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The cells read by `fmt` (NaT where they do not fit it, or where the date does not exist: strptime would carry
+    a 30 February into March, so the month and day read must be the cell's own)."""
+    got = pc.strptime(cells, format=fmt, unit="ns", error_is_null=True)
+    same = pc.and_(pc.equal(pc.month(got), pa.array(month)), pc.equal(pc.day(got), pa.array(day)))
+    out = got.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+    out[~same.fill_null(False).to_numpy(zero_copy_only=False)] = np.datetime64("NaT")
+    return out
 
 
 def _in_range(got: pd.Series, hit: pd.Series, values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -203,12 +203,12 @@ def _read_text(path: Path, head: bytes) -> RawTable:
     if len(head) == SAMPLE and len(lines) > 1:
         lines.pop()      # the sample may end inside a line
     skip, delimiter, notes = _preamble(lines[:60])
-    data = path.read_bytes()
+    data = _FileBytes(path)
     text = None
     try:
         frame = _fast_csv(path, encoding, delimiter, skip)
     except UnicodeDecodeError:   # the sample was UTF-8 but a later byte is not
-        text, encoding, note = _decode(data, encoding)
+        text, encoding, note = _decode(data.all, encoding)
         notes.append(note)
         try:
             frame = _fast_csv(io.StringIO(text), None, delimiter, skip)
@@ -222,7 +222,7 @@ def _read_text(path: Path, head: bytes) -> RawTable:
         return RawTable(path, frame, encoding, delimiter, notes, rows=rows,
                         malformed=_cut_last_row(data, encoding, delimiter, frame))
     if text is None:
-        text, encoding, note = _decode(data, encoding)
+        text, encoding, note = _decode(data.all, encoding)
         notes += [note] if note else []
     frame, malformed = _careful_csv(path, text, delimiter, skip)
     rows = np.arange(len(frame)) + 2 + skip if skip else None
@@ -288,12 +288,15 @@ def _preamble(lines: list[str]) -> tuple[int, str, list[str]]:
     return skip, forced or sniff_delimiter(first), notes
 
 
-def _cut_last_row(data: bytes, encoding: str, delimiter: str, frame: pd.DataFrame) -> dict[int, tuple[str, str]]:
+def _cut_last_row(data: _FileBytes, encoding: str, delimiter: str, frame: pd.DataFrame) -> dict[int, tuple[str, str]]:
     """The last row, when the file stops in the middle of it: no line break at the end and fewer fields than the
     header (a download or copy cut off). Its cells would load as a deal with nothing else; it is rejected."""
-    if len(frame) == 0 or data.rstrip(b"\x00").endswith((b"\n", b"\r")):
+    if len(frame) == 0:
         return {}
-    tail = data[-(1 << 16):]
+    tail = data.tail(1 << 16)
+    end = tail.rstrip(b"\x00") or data.all.rstrip(b"\x00")     # (a tail of NULs only: the whole file's end)
+    if end.endswith((b"\n", b"\r")):
+        return {}
     if encoding.startswith("utf-16") and len(tail) % 2:
         tail = tail[1:]
     text = tail.decode(encoding.replace("-sig", ""), errors="replace")
@@ -352,14 +355,50 @@ def _arrow_csv(path: Path, delimiter: str) -> pd.DataFrame | None:
     return pd.DataFrame({n: table.column(k).to_pandas() for k, n in enumerate(names)})
 
 
-def _spans_lines(frame: pd.DataFrame, data: bytes, encoding: str, skip: int = 0) -> bool:
+def _spans_lines(frame: pd.DataFrame, data: _FileBytes, encoding: str, skip: int = 0) -> bool:
     """Whether some record took more than one line: a quoted multi-line cell, or an open quote that ran on
     (pandas then reads on to the next quote without a word). Checked by counting line breaks."""
     if encoding.startswith("utf-16"):
         return any(frame[c].str.contains("[\r\n]", regex=True).any() for c in frame.columns)
     breaks = data.count(b"\n") or data.count(b"\r")
-    lines = breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
+    lines = breaks + (0 if data.tail(1).endswith((b"\n", b"\r")) else 1)
     return len(frame) != lines - 1 - skip
+
+
+class _FileBytes:
+    """A text file's bytes as the checks of the fast reader need them: its line breaks counted and its tail read a
+    block at a time, without holding the whole file; the whole file (`all`) only for the careful reader."""
+
+    BLOCK = 1 << 22
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._all: bytes | None = None
+
+    @property
+    def all(self) -> bytes:
+        if self._all is None:
+            self._all = self.path.read_bytes()
+        return self._all
+
+    def count(self, byte: bytes) -> int:
+        """How many times the one byte `byte` occurs in the file."""
+        if self._all is not None:
+            return self._all.count(byte)
+        n, buf, code = 0, bytearray(self.BLOCK), byte[0]
+        with open(self.path, "rb", buffering=0) as fh:
+            while got := fh.readinto(buf):
+                n += int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8, count=got) == code))
+        return n
+
+    def tail(self, size: int) -> bytes:
+        """The file's last `size` bytes (all of it when shorter)."""
+        if self._all is not None:
+            return self._all[-size:]
+        with open(self.path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - size))
+            return fh.read()
 
 
 def _decode(data: bytes, encoding: str) -> tuple[str, str, str]:

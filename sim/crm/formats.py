@@ -187,6 +187,7 @@ SALESFORCE = Format(
             "stage": ("Stage Name", "To Stage", "Stage"),
             "entered_at": ("Created Date", "Last Modified", "Last Modified Date", "Edit Date"),
             "amount": ("Amount",),
+            "expected_close_at": ("Close Date",),    # the close date the deal was expected on at that change
         }, keys=("opportunity_id", "stage", "entered_at")),
         FileSpec("field_history", field_history.COLUMNS, keys=field_history.KEYS),   # Opportunity Field History
     ),

@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import parse
+from .arrow_text import arrow_cells
 from .parse import RawTable
 
 ISSUE_COLUMNS = ["file", "row", "column", "value", "reason"]
@@ -87,14 +90,50 @@ def repeated_header(frame: pd.DataFrame) -> pd.Series:
     if frame.shape[1] == 0 or len(frame) == 0:
         return out
     names = [str(c).strip().lower() for c in frame.columns]
-    first = frame.iloc[:, 0].astype(str).str.strip().str.lower()
-    candidates = first.isin(set(names))
+    candidates = pd.Series(_is_a_name(frame.iloc[:, 0], set(names)), index=frame.index)
     if not candidates.any():
         return out
     rows = frame[candidates].astype(str).apply(lambda col: col.str.strip().str.lower())
     same = rows.eq(pd.Series(names, index=frame.columns), axis=1)
     filled = rows.ne("")
     out[candidates] = (same | ~filled).all(axis=1) & (same.sum(axis=1) >= min(2, frame.shape[1]))
+    return out
+
+
+_ASCII_SPACE = "".join(ch for ch in map(chr, range(128)) if ch.isspace())
+
+
+def _is_a_name(first: pd.Series, names: set[str]) -> np.ndarray:
+    """Which cells, trimmed and lower-cased as Python's `str.strip().lower()` does, are among `names`.
+
+    Only cells whose first byte could begin a name (a name's first letter in either case, whitespace, or a byte of a
+    non-ASCII character; an empty cell when a name is empty) can be one: an id column has none, found from the cells'
+    bytes at once. Those are then compared: ASCII cells trimmed of the ASCII characters Python calls whitespace and
+    lower-cased by Arrow (for them that is what Python does), the others by Python's string methods.
+    """
+    cells = arrow_cells(first)
+    if cells is None or cells.null_count:
+        return first.astype(str).str.strip().str.lower().isin(names).to_numpy(dtype=bool)
+    out = np.zeros(len(cells), dtype=bool)
+    if not len(cells):
+        return out
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + len(cells) + 1]
+    data = cells.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, dtype=np.uint8)
+    empty = offsets[1:] == offsets[:-1]
+    lead = data[np.minimum(offsets[:-1], len(data) - 1)]
+    firsts = {n[0] for n in names if n}
+    starts = [x for x in range(128) if chr(x).lower() in firsts or chr(x) in _ASCII_SPACE]
+    maybe = np.flatnonzero(np.where(empty, "" in names, np.isin(lead, starts) | (lead >= 128)))
+    if not len(maybe):
+        return out
+    some = cells.take(pa.array(maybe))
+    plain = pc.string_is_ascii(some).to_numpy(zero_copy_only=False)
+    hit = pc.is_in(pc.ascii_lower(pc.utf8_trim(some, _ASCII_SPACE)), value_set=pa.array(sorted(names), type=some.type))
+    out[maybe] = hit.to_numpy(zero_copy_only=False) & plain
+    other = maybe[~plain]
+    if len(other):
+        out[other] = first.iloc[other].astype(str).str.strip().str.lower().isin(names).to_numpy(dtype=bool)
     return out
 
 

@@ -36,12 +36,17 @@ from ..core.tables import Tables
 from . import parse
 from . import history_formats
 from .activities import load_activities, split_activity_files
+from .dates import EMPTY_TOKENS
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
 from .parse import ExportError, RawTable, Skipped
 
 TERMINAL = ("won", "lost")
+# what a history row may date besides the stage (Salesforce's Opportunity History keeps both at every change): each
+# stay carries the values of the row that began it, so a pipeline as of a past date (`sim.analysis.snapshots`) reads
+# the amount and expected close then in force, not today's; a change within one stay is not dated
+DATED = ("amount", "expected_close_at")
 MAX_AMOUNT = 1e15          # larger amounts are a misplaced digit or an id in the wrong column
 
 
@@ -66,6 +71,7 @@ class LoadResult:
         date_cols = [opp[c] for c in ("created_at", "closed_at") if c in opp]
         dates = pd.concat(date_cols).dropna() if date_cols else pd.Series(dtype="datetime64[ns]")
         owners = sorted(opp["owner"].dropna().unique().tolist()) if "owner" in opp else []
+        outcomes = opp["outcome"].value_counts()
         return {
             "format": self.format,
             "files": {
@@ -79,11 +85,11 @@ class LoadResult:
             "rows_rejected": sum(f.rows_rejected for f in self.files),
             "values_repaired": len(self.repaired),
             "opportunities": len(opp),
-            "outcomes": {k: int((opp["outcome"] == k).sum()) for k in schema.OUTCOMES},
+            "outcomes": {k: int(outcomes.get(k, 0)) for k in schema.OUTCOMES},
             "date_range": [dates.min().date().isoformat(), dates.max().date().isoformat()] if len(dates) else None,
             "owners": owners,
             "stages": self.stages,
-            "missing_columns": schema.missing_columns(opp, [c for c in schema.OPPORTUNITIES.columns]),
+            "missing_columns": _missing_columns(opp, list(schema.OPPORTUNITIES.columns)),
             "stage_history_rows": len(self.tables.stage_history),
             "activity_rows": len(self.tables.activities),
             "warnings": self.warnings,
@@ -91,6 +97,13 @@ class LoadResult:
             "files_not_read": [f"{name}: {why}" for name, why in self.not_read],
             "notes": self.notes,
         }
+
+
+def _missing_columns(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """`schema.missing_columns`, answered from a column's first cells when one of them is filled (nearly always)
+    instead of a pass over a million cells, else from the whole column."""
+    filled = [c for c in columns if c in df.columns and df[c].iloc[:100].notna().any()]
+    return schema.missing_columns(df, [c for c in columns if c not in filled])
 
 
 # ---- entry point -------------------------------------------------------------------------------------
@@ -108,14 +121,15 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     files, not_read = _files(Path(path))
     for file in files:
         try:
-            tables, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+            found, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
         except ExportError as err:
             if not folder:
                 raise
             not_read.append((file.name, str(err).removeprefix(f"{file}: ")))   # said, not fatal, in a folder
             continue
-        raws += tables
+        raws += found
         skipped += sheets_not_read
+        del found
     raws, activity_raws = split_activity_files(raws)   # activity exports next to the opportunities
     kinds, unfit = _classify(raws, fmt, lenient=folder)
     skipped += [u for u in unfit if u.sheet]
@@ -136,9 +150,13 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
-    opps = _complete_from_history(opps, history, builder.first_amounts)
+    opps = _complete_from_history(opps, history, builder.first_amounts, builder.positions)
+    builder.positions = None
     # sim.crm.activities: meetings, calls, call recordings (the deals are indexed for them only when there are some)
     activities = load_activities(activity_raws, opps if activity_raws else None)
+    used = {f.name for _, f, _ in opp_files}
+    # the files' text is read and accounted for: freed before the tables are built and checked (the peak of a load)
+    del raws, activity_raws, kinds, opp_files, hist_files, field_files
     tables = Tables(
         opportunities=schema.conform(_text_as_objects(opps, "opportunities"), "opportunities"),
         stage_history=schema.conform(_text_as_objects(history, "stage_history"), "stage_history"),
@@ -146,7 +164,6 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
         activities=activities.table,
         **({} if edits is None else {"field_edits": schema.conform(edits, "field_edits")}),
     ).validate(source=str(path))
-    used = {f.name for _, f, _ in opp_files}
     return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
@@ -243,6 +260,7 @@ class _Builder(IssueLog):
         self.warnings: list[str] = []
         self.stage_report: dict[str, dict] = {}
         self.first_amounts = pd.Series(dtype="float64")
+        self.positions: _Positions | None = None
 
     # -- columns
     def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
@@ -557,36 +575,59 @@ class _Builder(IssueLog):
         return outcome, stage, alive
 
     def history(self, files, opps: pd.DataFrame) -> pd.DataFrame:
-        """Stage stays from history files: one row per stay, consecutive rows in one stage merged.
+        """Stage stays from history files: one row per stay, consecutive rows in one stage merged; with the amount
+        and expected close of the row that began each stay where the files date them (`DATED`).
 
         Each history row finds its deal once (its position among the loaded deals); the lifetime checks, the
-        sort and the stays work on those positions, not by looking the ids up again.
+        sort and the stays work on those positions, not by looking the ids up again. The positions of the stays'
+        deals and each deal's first amount are kept (`self.positions`) for `_complete_from_history`.
         """
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
         rows = pd.concat([self._history_file(raw, fmt, spec, deals, index) for raw, fmt, spec in files], ignore_index=True)
-        rows = rows.iloc[_order_by_id_and_time(rows["opportunity_id"], rows["entered_at"])]
-        pos = rows.pop("_pos")
-        with_amount = rows["amount"].notna()
-        firsts = rows[with_amount & pos.ne(pos[with_amount].shift()).where(with_amount, False)]
-        self.first_amounts = pd.Series(firsts["amount"].to_numpy(), index=pd.Index(firsts["opportunity_id"].to_numpy(),
+        order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
+        if order is not None:
+            rows = rows.iloc[order]
+        pos = rows.pop("_pos").to_numpy()
+        amount = rows["amount"].to_numpy(dtype="float64")
+        with_amount = np.flatnonzero(~np.isnan(amount))
+        first = with_amount[np.r_[True, pos[with_amount][1:] != pos[with_amount][:-1]]] if len(with_amount) else with_amount
+        self.first_amounts = pd.Series(amount[first], index=pd.Index(rows["opportunity_id"].to_numpy()[first],
                                        name="opportunity_id"), name="amount", dtype="float64")
-        # a new stay starts where the stage differs from the previous row of the same deal
-        new_deal = pos.ne(pos.shift())
-        new_stay = new_deal | rows["stage"].ne(rows["stage"].shift())
-        stays = rows[new_stay].copy()
-        stay_pos = pos[new_stay]
-        nxt_same = stay_pos.eq(stay_pos.shift(-1))
-        stays["exited_at"] = stays["entered_at"].shift(-1).where(nxt_same)
+        first_by_pos = np.full(len(deals), np.nan)
+        first_by_pos[pos[first]] = amount[first]
+        # a new stay starts where the stage differs from the previous row of the same deal (numpy on the sorted rows)
+        stage = rows["stage"].to_numpy(dtype=object)
+        n = len(rows)
+        new_stay = np.ones(n, dtype=bool)
+        if n > 1:
+            missing = pd.isna(stage)      # as pandas compares: a missing stage differs from every other
+            new_stay[1:] = (pos[1:] != pos[:-1]) | (stage[1:] != stage[:-1]) | missing[1:] | missing[:-1]
+        at = np.flatnonzero(new_stay)
+        stay_pos = pos[at]
+        entered = rows["entered_at"].to_numpy(dtype="datetime64[ns]")[at]
+        nxt_same = np.zeros(len(at), dtype=bool)
+        nxt_same[:-1] = stay_pos[1:] == stay_pos[:-1]
+        exited = np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]")
+        exited[:-1] = np.where(nxt_same[:-1], entered[1:], np.datetime64("NaT"))
         if "closed_at" in deals and deals["closed_at"].notna().any():   # the last stay of a closed deal ends at its close
             last = ~nxt_same
-            stays.loc[last, "exited_at"] = deals["closed_at"].to_numpy()[stay_pos[last].to_numpy()]
-        stays = stays[~stays["stage"].isin(TERMINAL)]
+            exited[last] = deals["closed_at"].to_numpy(dtype="datetime64[ns]")[stay_pos[last]]
+        keep = np.ones(len(at), dtype=bool)
+        for end in TERMINAL:      # compared as objects (pandas' isin would first copy the stages into Arrow text)
+            keep &= stage[at] != end
         # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
-        early = stays["exited_at"] < stays["entered_at"]
-        stays.loc[early, "exited_at"] = stays.loc[early, "entered_at"]
-        return stays[["opportunity_id", "stage", "entered_at", "exited_at"]].reset_index(drop=True)
-
+        early = exited < entered
+        exited[early] = entered[early]
+        at, keep_pos = at[keep], stay_pos[keep]
+        stays = pd.DataFrame({"opportunity_id": pd.Series(rows["opportunity_id"].to_numpy(dtype=object)[at], dtype=object),
+                              "stage": pd.Series(stage[at], dtype=object),
+                              "entered_at": entered[keep], "exited_at": exited[keep]})
+        for column in DATED:    # the deal's amount and expected close as they stood when the stay began
+            if column in rows and rows[column].notna().any():
+                stays[column] = rows[column].to_numpy()[at]
+        self.positions = _Positions(deals, stays, keep_pos, first_by_pos)
+        return stays
 
     def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
         """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
@@ -594,12 +635,19 @@ class _Builder(IssueLog):
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
         alive = self.readable_rows(raw)
-        out = self.columns(raw, cols, fmt, alive)
+        found = _deal_positions(frame[cols["opportunity_id"]], index)
+        if found is None:
+            out = self.columns(raw, cols, fmt, alive)
+            missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
+        else:    # the ids looked up in Arrow: no Python string made for each row's id
+            out = self.columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt, alive)
+            missing = {"opportunity_id": pd.Series(found[0], index=frame.index),
+                       **{c: out[c].isna() for c in ("stage", "entered_at")}}
         for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
-            bad = alive & out[c].isna()
+            bad = alive & missing[c]
             self.flag("rejected", raw, bad, cols[c], frame[cols[c]], reason)
             alive &= ~bad
-        pos = index.get_indexer(out["opportunity_id"])
+        pos = index.get_indexer(out["opportunity_id"]) if found is None else found[1]
         orphan = alive & (pos < 0)
         self.flag("rejected", raw, orphan, cols["opportunity_id"], frame[cols["opportunity_id"]],
                   "opportunity not among the loaded opportunities")
@@ -613,10 +661,14 @@ class _Builder(IssueLog):
         self.reports.append(FileReport(raw.name, "history", len(frame), int(keep.sum()), raw.encoding,
                                        raw.delimiter, cols, [c for c in frame.columns if c not in cols.values()], raw.notes))
         # object columns stay object (pandas would copy the text into Arrow strings, and the schema back into objects)
-        return pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
+        rows = pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
                              "stage": pd.Series(stages.to_numpy()[keep], dtype=object),
                              "entered_at": out["entered_at"].to_numpy(dtype="datetime64[ns]")[keep],
-                             "amount": amount, "_pos": pos[keep]})
+                             "amount": amount})
+        if "expected_close_at" in out:   # Salesforce's Opportunity History: the close date expected at each change
+            rows["expected_close_at"] = out["expected_close_at"].to_numpy(dtype="datetime64[ns]")[keep]
+        rows["_pos"] = pos[keep]
+        return rows
 
     def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
                              deals: pd.DataFrame, alive: pd.Series, pos: np.ndarray) -> pd.Series:
@@ -641,6 +693,30 @@ class _Builder(IssueLog):
         return alive
 
 
+def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
+    row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
+    Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
+    None for other columns (text held as Python objects, ids that repeat): the ids are then read as text."""
+    arr = text.array
+    if not hasattr(arr, "_pa_array") or len(text) == 0:
+        return None
+    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
+    if sample.nunique() < len(sample) // 2:    # parse_text reads such a column once per distinct value, differently
+        return None
+    try:
+        deal_ids = pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    trimmed = pc.utf8_trim_whitespace(arr._pa_array)
+    empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
+    if pa.types.is_large_string(trimmed.type):
+        deal_ids = deal_ids.cast(pa.large_string())
+    pos = pc.index_in(trimmed, value_set=deal_ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    pos[empty] = -1
+    return empty, pos
+
+
 def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
     """The deals' dates at positions `pos` (NaT where -1), as datetime64[ns]."""
     values = dates.to_numpy(dtype="datetime64[ns]")
@@ -657,14 +733,27 @@ def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format) -> pd.Series:
     return pd.Series(table[codes], index=labels.index, dtype="object")
 
 
-def _order_by_id_and_time(ids: pd.Series, when: pd.Series) -> np.ndarray:
+def _order_by_id_and_time(ids: pd.Series, when: pd.Series, pos: np.ndarray | None = None,
+                          index: pd.Index | None = None) -> np.ndarray | None:
     """Positions that sort rows by opportunity id, then time, stably (Arrow's sort: UTF-8 byte order is the code
-    point order Python sorts text by)."""
+    point order Python sorts text by); None when the rows are in that order already.
+
+    When the deals' ids (`index`) are sorted, as exports usually list them, each row's deal position `pos` among
+    them orders the rows as its id does: the rows are then checked in one pass (a history exported sorted by deal
+    and date needs no sort) or sorted on the positions, integers, instead of the ids' text.
+    """
+    at = when.to_numpy(dtype="datetime64[ns]")
+    if pos is not None and index is not None and len(pos) and not np.isnat(at).any() and index.is_monotonic_increasing:
+        t = at.view("int64")
+        if bool(np.all((pos[1:] > pos[:-1]) | ((pos[1:] == pos[:-1]) & (t[1:] >= t[:-1])))):
+            return None
+        keys = pa.table({"pos": pa.array(pos), "at": pa.array(at)})
+        return pc.sort_indices(keys, sort_keys=[("pos", "ascending"), ("at", "ascending")]).to_numpy()
     try:
         keys = pa.table({"id": pa.array(ids.to_numpy(dtype=object), type=pa.string(), from_pandas=True),
-                         "at": pa.array(when.to_numpy(dtype="datetime64[ns]"))})
+                         "at": pa.array(at)})
     except (pa.ArrowException, UnicodeError):
-        return np.lexsort((when.to_numpy(dtype="datetime64[ns]"), pd.factorize(ids, sort=True)[0]))
+        return np.lexsort((at, pd.factorize(ids, sort=True)[0]))
     return pc.sort_indices(keys, sort_keys=[("id", "ascending"), ("at", "ascending")]).to_numpy()
 
 
@@ -672,21 +761,38 @@ def _listed(fmt: Format, label: str) -> bool:
     return fmt.known_stage(label) is not None
 
 
-def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series) -> pd.DataFrame:
-    """Fill what only the history knows: the first estimate, and the last stage of a closed deal."""
+@dataclass
+class _Positions:
+    """What `_Builder.history` found by position: the stays' deals (`stay_pos`, positions among `deals`) and each
+    deal's first amount in the history (`first_by_pos`, NaN where none), valid while `deals` and `stays` are the
+    tables `load` goes on with (no other history format replaced them)."""
+
+    deals: pd.DataFrame
+    stays: pd.DataFrame
+    stay_pos: np.ndarray
+    first_by_pos: np.ndarray
+
+
+def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amounts: pd.Series,
+                           known: _Positions | None = None) -> pd.DataFrame:
+    """Fill what only the history knows: the first estimate, and the last stage of a closed deal. `known` (the
+    positions `_Builder.history` found for these very tables) spares looking each id up again."""
     if history.empty:
         return opps
+    if known is not None and (known.deals is not opps or known.stays is not history):
+        known = None
     opps = opps.copy()
     if len(first_amounts) and ("first_estimate" not in opps or opps["first_estimate"].isna().all()):
-        opps["first_estimate"] = opps["opportunity_id"].map(first_amounts).astype("float64")
+        opps["first_estimate"] = (pd.Series(known.first_by_pos, index=opps.index, dtype="float64") if known is not None
+                                  else opps["opportunity_id"].map(first_amounts).astype("float64"))
     fill = opps["stage"].isna()
     index = pd.Index(opps["opportunity_id"])
-    if not index.is_unique:
+    if known is None and not index.is_unique:
         last_stage = history.groupby("opportunity_id", sort=False)["stage"].last()
         opps.loc[fill, "stage"] = opps.loc[fill, "opportunity_id"].map(last_stage)
         return opps
     # each deal's last stage in the history: the last row with a stage, found by position, not by a group-by on ids
-    pos = index.get_indexer(history["opportunity_id"])
+    pos = known.stay_pos if known is not None else index.get_indexer(history["opportunity_id"])
     stage = history["stage"].to_numpy(dtype=object)
     rows = np.flatnonzero((pos >= 0) & pd.notna(stage))[::-1]
     deals, first = np.unique(pos[rows], return_index=True)

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_text import arrow_cells
 from .dates import EMPTY_TOKENS, DateColumn, parse_dates
 from .files import (EXCEL_SUFFIXES, TEXT_SUFFIXES, ExportError, RawTable, Skipped, read_table, read_tables,
                     sniff_delimiter, sniff_encoding)
@@ -85,14 +86,70 @@ def parse_amount(text: pd.Series) -> Parsed:
     """
     text = text.fillna("").astype(str)
     empty = text.isin(EMPTY_TOKENS)
-    present = text[~empty]
-    sample = [v for v in present.iloc[:: max(1, len(present) // 2000)].iloc[:2000].tolist() if len(v) <= MAX_NUMBER_TEXT]
+    present = np.flatnonzero(~empty.to_numpy())
+    picked = present[:: max(1, len(present) // 2000)][:2000]
+    sample = [v for v in text.iloc[picked].tolist() if len(v) <= MAX_NUMBER_TEXT]
     stripped = [_strip_symbols(v) for v in sample]
     european = _decimal_comma(stripped)
     by_groups = not european and _thousands_dot(stripped)   # '1.250 €', '12.500 €': dots that group thousands
     european = european or by_groups
     symbols = [t for t in _SYMBOLS if any(t in v for v in sample)]
     parens = any(v.lstrip().startswith("(") for v in sample)
+    style = "decimal comma (1.234,56)" if european else "decimal point (1,234.56)"
+    if by_groups:
+        style = "thousands dot (1.250 = 1250: every dot is followed by three digits, and no value shows decimals)"
+    plain, plain_values = _plain_amounts(text, "$" in symbols, european)
+    if plain is None:
+        return _read_amounts(text, empty, european, by_groups, symbols, parens, style)
+    values = np.full(len(text), np.nan)
+    values[plain] = plain_values
+    invalid = np.zeros(len(text), dtype=bool)
+    fallback = np.zeros(len(text), dtype=bool)
+    why = np.full(len(text), None, dtype=object)
+    rest = np.flatnonzero(~plain)
+    if len(rest):    # every other cell as before: the rules are per cell once the column's convention is settled
+        p = _read_amounts(text.iloc[rest], empty.iloc[rest], european, by_groups, symbols, parens, style)
+        values[rest] = p.values.to_numpy()
+        invalid[rest] = p.invalid.to_numpy()
+        fallback[rest] = p.fallback.to_numpy()
+        why[rest] = p.why.to_numpy()
+    index = text.index
+    return Parsed(pd.Series(values, index=index), pd.Series(invalid, index=index), pd.Series(fallback, index=index),
+                  style, ambiguous=by_groups, why=pd.Series(why, index=index, dtype="object"))
+
+
+# Amounts written the plain way of a column's convention: digits, grouped by threes or not, at most two decimals, a
+# leading $ when the column uses it; at most 15 digits before the decimals (no overflow, nothing near MAX_AMOUNT's
+# 1e15 read differently). For such a cell the rules of `_read_amounts` have nothing to say (it shows no other
+# convention, no lone group of three after a dot, no symbol but the $): its number is the text without its $ and
+# grouping marks, read by the same Arrow cast.
+_PLAIN_POINT = r"^\$?(?:[0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,15})(?:\.[0-9]{1,2})?$"
+_PLAIN_COMMA = r"^\$?(?:[0-9]{1,3}(?:\.[0-9]{3}){1,4}|[0-9]{1,15})(?:,[0-9]{1,2})?$"
+
+
+def _plain_amounts(text: pd.Series, dollar: bool, european: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Which cells are plain amounts (see `_PLAIN_POINT`) and their numbers; (None, None) when the column cannot be
+    held by Arrow (then every cell takes the general path)."""
+    cells = arrow_cells(text)
+    if cells is None:
+        return None, None
+    pattern = _PLAIN_COMMA if european else _PLAIN_POINT
+    if not dollar:
+        pattern = pattern.replace("^\\$?", "^")
+    plain = pc.match_substring_regex(cells, pattern).fill_null(False)
+    digits = pc.filter(cells, plain)
+    if dollar:
+        digits = pc.replace_substring(digits, "$", "")
+    digits = pc.replace_substring(digits, "." if european else ",", "")
+    if european:
+        digits = pc.replace_substring(digits, ",", ".")
+    return plain.to_numpy(zero_copy_only=False), pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _read_amounts(text: pd.Series, empty: pd.Series, european: bool, by_groups: bool, symbols: list[str], parens: bool,
+                  style: str) -> Parsed:
+    """The cells of a column read by its convention (decided from the whole column: `european`, `by_groups`, the
+    `symbols` and `parens` it uses), each by the rules of `parse_amount`."""
     columns = _ColumnText(text)
     numbers, other, group3 = columns.settle(symbols, european, parens)
     mismatch = pd.Series(other, index=text.index) & ~empty
@@ -102,9 +159,6 @@ def parse_amount(text: pd.Series) -> Parsed:
     if slow.any():
         values[slow] = _strict_numbers(text[slow], european)
         empty = empty | (slow & is_empty(text.where(slow, "")))
-    style = "decimal comma (1.234,56)" if european else "decimal point (1,234.56)"
-    if by_groups:
-        style = "thousands dot (1.250 = 1250: every dot is followed by three digits, and no value shows decimals)"
     why = pd.Series(None, index=text.index, dtype="object")
     grouped = _false(text)
     if not european:    # '1.250' in a decimal-point column: 1.25 by the column's rule, but 1250 was perhaps meant
@@ -135,15 +189,11 @@ class _ColumnText:
 
     def __init__(self, text: pd.Series):
         self.n = len(text)
-        try:
-            arr = text.array
-            cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
-                     else pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
-            if pa.types.is_large_string(cells.type):
-                cells = cells.cast(pa.string())
+        cells = arrow_cells(text)
+        if cells is None:   # text UTF-8 cannot hold: numpy for every cell
+            self.plain = np.zeros(self.n, dtype=bool)
+        else:
             self.plain = pc.match_substring_regex(cells, r"^[ -~]*$").fill_null(False).to_numpy(zero_copy_only=False)
-        except (pa.ArrowException, UnicodeError, AttributeError):   # text UTF-8 cannot hold: numpy for every cell
-            cells, self.plain = None, np.zeros(self.n, dtype=bool)
         self.fast = pc.filter(cells, pa.array(self.plain)) if cells is not None and self.plain.any() else None
         self.other = np.flatnonzero(~self.plain)
         self.slow = (np.asarray(text.to_numpy(dtype=object)[self.other], dtype=_STRINGS) if len(self.other)
@@ -270,14 +320,35 @@ def currency_code(text: str) -> str | None:
 def amount_currency(text: pd.Series) -> pd.Series:
     """The currency each amount cell names ('USD 1,200', '1.200 €', '¥150000'), as an ISO code; None where none.
 
-    Arrow's RE2 finds the first currency in every printable-ASCII cell of the column at once; the other cells
-    (where RE2's word boundaries would differ from Python's) go through `re` one distinct value at a time.
+    Plain amounts (digits and separators, perhaps after a $: nearly every cell of an export) are settled by one
+    pattern match over the column; for the rest Arrow's RE2 finds the first currency in every printable-ASCII cell
+    at once, and the other cells (where RE2's word boundaries would differ from Python's) go through `re` one
+    distinct value at a time.
     """
     text = text.fillna("").astype(str)
     sample = text.iloc[:: max(1, len(text) // 2000)].iloc[:2000]
     if not sample.str.contains(r"[^\d.,\s()+\-'%]").any():   # plain numbers: no currency named in the cells
         return pd.Series(None, index=text.index, dtype="object")
     out = np.full(len(text), np.nan, dtype=object)    # missing as NaN, as `Series.map` leaves it
+    todo = np.arange(len(text))
+    cells = arrow_cells(text)
+    if cells is not None:   # digits and separators, perhaps after a $: the $ is the first currency the pattern finds
+        plain = pc.match_substring_regex(cells, r"^\$?[0-9][0-9,.]*$").fill_null(False).to_numpy(zero_copy_only=False)
+        dollar = pc.starts_with(cells, "$").fill_null(False).to_numpy(zero_copy_only=False)
+        out[plain & dollar] = "USD"
+        todo = np.flatnonzero(~plain)
+    if len(todo):
+        out[todo] = _currencies(text.iloc[todo])
+    found_any = pd.notna(out).any()
+    if not found_any:     # as the distinct values' `map` gave it: None when no cell names a currency, else NaN
+        out[:] = None
+    return pd.Series(out, index=text.index, dtype="object")
+
+
+def _currencies(text: pd.Series) -> np.ndarray:
+    """The currency each cell names (NaN where none), by the pattern: Arrow's RE2 on printable-ASCII cells, `re` on
+    the others one distinct value at a time."""
+    out = np.full(len(text), np.nan, dtype=object)
     columns = _ColumnText(text)
     if columns.fast is not None:
         found = pc.struct_field(pc.extract_regex(columns.fast, _CURRENCY_RE2), "c").dictionary_encode()
@@ -290,10 +361,7 @@ def amount_currency(text: pd.Series) -> pd.Series:
         got = pd.Series(uniq, dtype="object").str.extract(_CURRENCY_IN_CELL, expand=False)
         table = np.array([currency_code(c) if isinstance(c, str) else np.nan for c in got] + [np.nan], dtype=object)
         out[columns.other] = table[codes]
-    found_any = pd.notna(out).any()
-    if not found_any:     # as the distinct values' `map` gave it: None when no cell names a currency, else NaN
-        out[:] = None
-    return pd.Series(out, index=text.index, dtype="object")
+    return out
 
 
 def _other_convention(cells: np.ndarray, european: bool) -> np.ndarray:
