@@ -100,6 +100,8 @@ STAGE_HISTORY = Table(
         Col("stage", "str", required=True, nullable=False),
         Col("entered_at", "datetime", required=True, nullable=False),
         Col("exited_at", "datetime", doc="empty while the deal is still in the stage"),
+        Col("amount", "float", lo=0, doc="the deal's amount when the stay began, where the history dates it"),
+        Col("expected_close_at", "datetime", doc="the expected close when the stay began, where the history dates it"),
     ),
     doc="one row per stay of a deal in a stage",
     row_checks=(("exited_at is on or after entered_at", _exited_after_entered),),
