@@ -43,11 +43,14 @@ def test_a_run_asked_for_again_is_served_with_the_same_numbers(cache, short):
 
 
 def test_equal_scenarios_under_two_names_run_once(cache, short):
-    runs = sim.replicate_each({"a": short, "the same": short.replace({"reps.count": short.reps.count})}, n=2, seed=1,
+    runs = sim.replicate_each({"a": short, "the same": short.replace({"name": "spread"})}, n=2, seed=1,
                               executor="serial", progress=False)
     assert cache.made == 2
     a, b = (runs[runs["scenario"] == s].drop(columns="scenario").reset_index(drop=True) for s in ("a", "the same"))
     pd.testing.assert_frame_equal(a, b)
+    R.remember_runs(False)           # a name changes nothing in a run: the same numbers made apart
+    apart = sim.replicate_each({"spread": short.replace({"name": "spread"})}, n=2, seed=1, executor="serial", progress=False)
+    pd.testing.assert_frame_equal(a, apart.drop(columns="scenario"))
 
 
 def test_a_measure_that_cannot_be_named_is_never_served_from_the_cache(cache, short):

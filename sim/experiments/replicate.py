@@ -76,8 +76,10 @@ def measure_key(measure: Measure) -> str | None:
 
 
 def scenario_key(scenario: Scenario) -> str:
-    """A digest of every field of `scenario`: equal for equal scenarios."""
-    return hashlib.sha1(scenario.model_dump_json().encode()).hexdigest()
+    """A digest of every field of `scenario` but its name: equal for scenarios that run the same. The name only
+    labels a scenario (no engine, policy or table reads it), and a what-if names the same starting team "spread"
+    where its evidence calls it by the preset's name."""
+    return hashlib.sha1(scenario.model_dump_json(exclude={"name"}).encode()).hexdigest()
 
 
 class RunCache:
