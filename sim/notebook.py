@@ -10,6 +10,7 @@ figure are exactly what the notebook computed.
 from __future__ import annotations
 
 import hashlib
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .experiments.calibrate import calibrate
+from .experiments.replicate import remember_runs
 from .experiments.evidence import evidence as compute_evidence, in_unit as _amount, verdict
 from .experiments.simulate import simulate
 from .experiments.validate import validate
@@ -28,6 +30,9 @@ from .core.schema import MissingColumns
 from .core.tables import Tables
 
 T = TypeVar("T")
+
+if "ipykernel" in sys.modules:    # in a notebook's kernel: a what-if, its sweeps and its evidence share their runs
+    remember_runs()
 
 
 def load_tables(

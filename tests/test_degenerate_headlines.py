@@ -115,11 +115,12 @@ def test_largest_first_on_a_team_with_time_for_every_deal_says_the_order_changes
     moved = zero.copy()
     moved.loc[(5, "bookings"), ["diff", "diff_low", "diff_high"]] = [1.4e6, 1.21e6, 1.58e6]
     text = pareto_fractal.gain_headline(moved, 5, 12, "USD")
-    assert text.startswith("A 5-rep team that works the largest deals first books +1.40 million USD (95% CI +1.21 to +1.58)")
+    assert text.startswith("A 5-rep team that works the largest deals first books +1.40 million USD "
+                           "(95% CI +1.21 million to +1.58 million)")
     assert text.endswith("with 12 reps (time for every deal) the order changes nothing: the same bookings in every run.")
     moved.loc[(12, "bookings"), ["diff", "diff_low", "diff_high"]] = [6e4, 0.0, 1.1e5]     # the stored notebook's case
     assert pareto_fractal.gain_headline(moved, 5, 12, "USD").endswith(
-        "with 12 reps the bookings gain is +0.06 million (95% CI +0.00 to +0.11).")
+        "with 12 reps the bookings gain is +60 thousand (95% CI +0 to +110 thousand).")   # in words, not "+0.06 million"
 
 
 def test_a_nurture_gain_of_small_orders_is_said_in_units_not_as_0_thousand():

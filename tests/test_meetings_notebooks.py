@@ -33,7 +33,7 @@ def test_notebook_runs_on_an_export_with_activities_and_skips_nothing(tmp_path, 
     import papermill
 
     out = tmp_path / f"{notebook}.ipynb"
-    parameters = {"export": str(export), "crm": "salesforce", "reps": 2}
+    parameters = {"export": str(export), "crm": "salesforce", "reps": 2, "side_reps": 2}
     if notebook.startswith("03"):
         parameters["pooled_years"] = 2
     papermill.execute_notebook(ROOT / "notebooks" / f"{notebook}.ipynb", out, cwd=ROOT / "notebooks",

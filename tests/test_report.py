@@ -380,6 +380,29 @@ def test_within_a_report_a_value_several_notebooks_need_is_computed_once(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["once-baseline-abc.pickle", "once-sweet-spot-abc.pickle"]
 
 
+def test_a_notebook_needing_a_value_another_is_computing_waits_for_it(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from sim.report import shared
+
+    monkeypatch.setenv(shared.ENV, json.dumps({"tables": str(tmp_path / "tables.pickle")}))
+    made, got = [], []
+
+    def slow():
+        made.append(1)
+        time.sleep(0.3)
+        return {"calibrated": len(made)}
+
+    first = threading.Thread(target=lambda: got.append(shared.once("baseline-abc", slow)))
+    first.start()
+    time.sleep(0.05)                       # the second asks while the first computes
+    got.append(shared.once("baseline-abc", slow))
+    first.join()
+    assert made == [1] and got == [{"calibrated": 1}, {"calibrated": 1}]
+    assert [p.name for p in tmp_path.iterdir()] == ["once-baseline-abc.pickle"]
+
+
 def test_the_same_data_has_the_same_fingerprint_and_other_data_another():
     from sim.notebook import tables_fingerprint
 

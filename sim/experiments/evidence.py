@@ -74,16 +74,6 @@ def _pair(a: Scenario, b: Scenario, days: int | None) -> dict[str, Scenario]:
     return {"claim": a, "reference": b}
 
 
-@dataclass(frozen=True)
-class WithLoad:
-    """A measure that also keeps the reps' utilisation (what `holds_when` reads the load from)."""
-
-    measure: Callable
-
-    def __call__(self, result) -> dict[str, float]:
-        return {**self.measure(result), "rep_utilisation": float(result.metrics.get("rep_utilisation", math.nan))}
-
-
 def answer(claim: Claim, start: Scenario, n: int = 8, seed: int = 0, changes: Mapping[str, Any] | None = None,
            reps_factor: float = 1.0) -> dict[str, float]:
     """The claim's paired difference (claim - reference) on `n` common seeds, 95% CI, and the reps' utilisation.
@@ -96,8 +86,8 @@ def answer(claim: Claim, start: Scenario, n: int = 8, seed: int = 0, changes: Ma
     if reps_factor != 1.0:
         count = max(1, int(round(b.reps.count * reps_factor)))
         a, b = a.replace({"reps.count": max(1, int(round(a.reps.count * reps_factor)))}), b.replace({"reps.count": count})
-    runs = replicate_each(_pair(a, b, claim.days), n, seed, measure=WithLoad(claim.measure), executor="serial",
-                          progress=False)
+    runs = replicate_each(_pair(a, b, claim.days), n, seed, measure=claim.measure, executor="serial",
+                          progress=False, with_metrics=("rep_utilisation",))   # the load `holds_when` reads
     x, y = (runs[runs["scenario"] == s].sort_values("replication")[claim.metric].to_numpy(float) for s in ("claim", "reference"))
     d, lo, hi = paired_diff_ci(x, y)
     util = runs.loc[runs["scenario"] == "reference", "rep_utilisation"].mean() if "rep_utilisation" in runs else math.nan

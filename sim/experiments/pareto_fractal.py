@@ -77,13 +77,13 @@ def gain_headline(gains: pd.DataFrame, scarce: int, roomy: int, currency: str = 
                 f"a team with more deals than hours (fewer reps, or more leads).")
 
     def m(row, key: str) -> str:
-        return f"{row[key] / 1e6:+.2f}"
+        return in_words(row[key], "+")
 
     roomy_part = (f"with {roomy} reps (time for every deal) the order changes nothing: the same bookings in every run"
                   if spare["diff"] == spare["diff_low"] == spare["diff_high"] == 0 else
-                  f"with {roomy} reps the bookings gain is {m(spare, 'diff')} million (95% CI {m(spare, 'diff_low')} to "
+                  f"with {roomy} reps the bookings gain is {m(spare, 'diff')} (95% CI {m(spare, 'diff_low')} to "
                   f"{m(spare, 'diff_high')})")
-    return (f"A {scarce}-rep team that works the largest deals first books {m(money, 'diff')} million {currency} "
+    return (f"A {scarce}-rep team that works the largest deals first books {m(money, 'diff')} {currency} "
             f"(95% CI {m(money, 'diff_low')} to {m(money, 'diff_high')}) against taking deals as they come, and wins "
             f"{abs(small['diff']):.1f} {'fewer' if small['diff'] < 0 else 'more'} of the smaller deals in the year "
             f"(95% CI {small['diff_low']:+.1f} to {small['diff_high']:+.1f}); {roomy_part}.")

@@ -13,17 +13,25 @@ narrow as asked: for one scenario, the interval of the mean of `metric`; for sev
 scenario's paired difference to the first. The target half-width is `precision` x |mean of the first
 scenario| (0.05 = within 5% of the mean). Every round's size follows from the results so far only, so the
 same seed gives the same runs and the same answer on any executor.
+
+`remember_runs()` switches on the process's run cache (`RUNS`): a run is made once per process however many
+cells, sweeps or evidence points ask for it again (same scenario, seed, replication and measure), and a run
+whose headline metrics are kept answers any later request for those metrics. The notebooks switch it on in
+their kernels (`sim.notebook`), where a what-if, its sweep and its evidence share runs.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
+import hashlib
 import math
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
@@ -48,6 +56,92 @@ AUTO_PRECISION = 0.05
 def default_measure(result: SimResult) -> Mapping[str, float]:
     """The run's headline metrics (what `replicate` records unless told otherwise)."""
     return result.metrics
+
+
+def measure_key(measure: Measure) -> str | None:
+    """What identifies a measure across calls: its module and name (with a `functools.partial`'s arguments), or
+    None for one that cannot be told apart from another of the same name (a lambda, a function defined inside
+    another, an object without a name): its runs are not remembered."""
+    if measure is default_measure:
+        return "metrics"
+    if isinstance(measure, functools.partial):
+        inner = measure_key(measure.func)
+        if inner is None:
+            return None
+        return f"{inner}(*{measure.args!r}, **{sorted(measure.keywords.items())!r})"
+    name = getattr(measure, "__qualname__", None)
+    if not isinstance(name, str) or "<" in name:
+        return None
+    return f"{measure.__module__}.{name}"
+
+
+def scenario_key(scenario: Scenario) -> str:
+    """A digest of every field of `scenario` but its name: equal for scenarios that run the same. The name only
+    labels a scenario (no engine, policy or table reads it), and a what-if names the same starting team "spread"
+    where its evidence calls it by the preset's name."""
+    return hashlib.sha1(scenario.model_dump_json(exclude={"name"}).encode()).hexdigest()
+
+
+class RunCache:
+    """The runs made in this process, by (scenario digest, seed, replication): each run's headline metrics and
+    what each measure made of it. Off until `remember_runs()`; at most `limit` runs are kept (the oldest
+    asked for go first)."""
+
+    def __init__(self, limit: int = 20_000):
+        self.limit = limit
+        self.on = False
+        self.hits = 0      # measured numbers served without a run
+        self.made = 0      # runs made while on
+        self._runs: OrderedDict[tuple[str, int, int], dict[str, dict]] = OrderedDict()
+
+    def get(self, key: tuple[str, int, int], measure: str | None, metrics: Sequence[str] = ()) -> dict | None:
+        """The numbers `measure` gave on run `key` (with the run's `metrics` added), or None if not known."""
+        if not self.on or measure is None or key not in self._runs:
+            return None
+        run = self._runs[key]
+        got = run.get(measure)
+        if got is None:
+            return None
+        if any(m not in got and m not in run["metrics"] for m in metrics):
+            return None
+        self._runs.move_to_end(key)
+        self.hits += 1
+        return _with_metrics(got, run["metrics"], metrics)
+
+    def put(self, key: tuple[str, int, int], measure: str | None, measured: dict, metrics: dict) -> None:
+        if not self.on:
+            return
+        self.made += 1
+        run = self._runs.setdefault(key, {"metrics": metrics})
+        if measure is not None:
+            run[measure] = measured
+        self._runs.move_to_end(key)
+        while len(self._runs) > self.limit:
+            self._runs.popitem(last=False)
+
+    def clear(self) -> None:
+        self._runs.clear()
+        self.hits = self.made = 0
+
+
+RUNS = RunCache()
+
+
+def remember_runs(on: bool = True) -> RunCache:
+    """Switch the process's run cache on (or off, which also empties it); returns it (`hits`, `made`)."""
+    RUNS.on = on
+    if not on:
+        RUNS.clear()
+    return RUNS
+
+
+def _with_metrics(measured: Mapping[str, float], metrics: Mapping[str, float], keep: Sequence[str]) -> dict:
+    """`measured` with each of `keep` taken from the run's headline `metrics` where the measure did not give it."""
+    out = dict(measured)
+    for m in keep:
+        if m not in out:
+            out[m] = float(metrics.get(m, math.nan))
+    return out
 
 
 def seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
@@ -123,6 +217,15 @@ def _run_chunk(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]
     return [(i, dict(measure(simulate(scenario, seed=s)))) for i, s in jobs]
 
 
+def _run_chunk_with_metrics(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]], measure: Measure):
+    """Worker: as `_run_chunk`, with each run's headline metrics beside the measured numbers (for `RUNS`)."""
+    out = []
+    for i, s in jobs:
+        result = simulate(scenario, seed=s)
+        out.append((i, dict(measure(result)), dict(result.metrics)))
+    return out
+
+
 def replicate_each(
     scenarios: Mapping[str, Scenario],
     n: int | str = 100,
@@ -137,6 +240,7 @@ def replicate_each(
     confidence: float = 0.95,
     known: Known | None = None,
     first: int = AUTO_FIRST,
+    with_metrics: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Run every scenario `n` times on common seeds; one row per (scenario, replication).
 
@@ -155,6 +259,9 @@ def replicate_each(
     `known`: a dict the caller keeps between calls (the what-if explorer does): runs found in it are not made
     again, and the runs made are added to it. A run is the same run when its scenario (every field), measure,
     seed and replication are, so a starting scenario compared again and again is simulated once.
+
+    `with_metrics`: headline metrics of each run (e.g. ``("rep_utilisation",)``) kept beside what `measure`
+    gives, where it does not give them itself.
     """
     if not scenarios:
         raise ValueError("replicate_each needs at least one scenario")
@@ -186,7 +293,7 @@ def replicate_each(
     owned = executor is None and pool is not None
     try:
         with bar:
-            _run_range(scenarios, seed, 0, first, measure, pool, results, bar, known)
+            _run_range(scenarios, seed, 0, first, measure, pool, results, bar, known, with_metrics)
             done, status = first, None
             rounds = 1
             while auto:
@@ -196,7 +303,7 @@ def replicate_each(
                 more = min(cap, _next_count(done, status)) - done
                 bar.total += more * len(names)
                 bar.refresh()
-                _run_range(scenarios, seed, done, done + more, measure, pool, results, bar, known)
+                _run_range(scenarios, seed, done, done + more, measure, pool, results, bar, known, with_metrics)
                 done += more
                 rounds += 1
     except BaseException:
@@ -219,17 +326,30 @@ def _check_count(field: str, n) -> None:
 
 
 def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, measure: Measure,
-               pool: Executor | None, results: dict[str, dict[int, dict]], bar, known: Known | None = None) -> None:
-    """Replications lo..hi-1 of every scenario, on `pool` (or here), into `results` (and `known`)."""
+               pool: Executor | None, results: dict[str, dict[int, dict]], bar, known: Known | None = None,
+               with_metrics: Sequence[str] = ()) -> None:
+    """Replications lo..hi-1 of every scenario, on `pool` (or here), into `results` (and `known`, and `RUNS`).
+
+    With the run cache on, a run it holds is not made again, and scenarios equal in every field (under
+    different names) are run once."""
     jobs = list(enumerate(seeds(seed, hi)))[lo:]
-    keys = {name: (sc.model_dump_json(), f"{measure.__module__}.{measure.__qualname__}", seed)
+    mkey = measure_key(measure)
+    keys = {name: (sc.model_dump_json(), f"{measure.__module__}.{getattr(measure, '__qualname__', type(measure).__qualname__)}", seed)
             for name, sc in scenarios.items()} if known is not None else {}
+    cached = RUNS.on and mkey is not None
+    digests = {name: scenario_key(sc) for name, sc in scenarios.items()} if cached else {}
+    first_of: dict[str, str] = {}                      # digest -> the name that runs it
     todo: dict[str, list] = {}
     for name in scenarios:
         todo[name] = []
+        if cached and first_of.setdefault(digests[name], name) != name:
+            continue                                   # an equal scenario under another name runs it
         for i, s in jobs:
             if known is not None and (*keys[name], i) in known:
-                results[name][i] = known[(*keys[name], i)]
+                results[name][i] = _with_metrics(known[(*keys[name], i)], {}, with_metrics)
+                bar.update(1)
+            elif cached and (got := RUNS.get((digests[name], seed, i), mkey, with_metrics)) is not None:
+                results[name][i] = got
                 bar.update(1)
             else:
                 todo[name].append((i, s))
@@ -237,26 +357,36 @@ def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, m
     workers = getattr(pool, "_max_workers", None) or os.cpu_count() or 1
     size = max(1, min(50, count // (4 * workers) if pool is not None else count))
     chunks = [(name, todo[name][k : k + size]) for name in scenarios for k in range(0, len(todo[name]), size)]
+    run = _run_chunk_with_metrics if (cached or with_metrics) else _run_chunk
 
-    def keep(name: str, measured: list[tuple[int, dict]]) -> None:
-        results[name].update(measured)
-        if known is not None:
-            known.update({(*keys[name], i): numbers for i, numbers in measured})
+    def keep(name: str, measured: list[tuple]) -> None:
+        for i, numbers, *metrics in measured:
+            numbers = _with_metrics(numbers, metrics[0] if metrics else {}, with_metrics)
+            results[name][i] = numbers
+            if known is not None:
+                known[(*keys[name], i)] = numbers
+            if cached:
+                RUNS.put((digests[name], seed, i), mkey, numbers, metrics[0])
 
     if pool is None:
         for name, chunk in chunks:
-            keep(name, _run_chunk(scenarios[name], chunk, measure))
+            keep(name, run(scenarios[name], chunk, measure))
             bar.update(len(chunk))
-        return
-    futures = {pool.submit(_run_chunk, scenarios[name], chunk, measure): (name, len(chunk)) for name, chunk in chunks}
-    try:
-        for fut in as_completed(futures):
-            name, count = futures[fut]
-            keep(name, fut.result())
-            bar.update(count)
-    except BaseException:
-        stop_pool(pool, futures, owned=False)   # our queued chunks never start (the owner ends the workers)
-        raise
+    else:
+        futures = {pool.submit(run, scenarios[name], chunk, measure): (name, len(chunk)) for name, chunk in chunks}
+        try:
+            for fut in as_completed(futures):
+                name, count = futures[fut]
+                keep(name, fut.result())
+                bar.update(count)
+        except BaseException:
+            stop_pool(pool, futures, owned=False)   # our queued chunks never start (the owner ends the workers)
+            raise
+    for name in scenarios:                             # the equal scenarios take the runs of the one that ran
+        if cached and (runner := first_of[digests[name]]) != name:
+            for i, _ in jobs:
+                results[name][i] = dict(results[runner][i])
+                bar.update(1)
 
 
 def _precision(results: dict[str, dict[int, dict]], names: list[str], n: int, metric: str, precision: float,

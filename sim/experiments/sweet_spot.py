@@ -306,8 +306,8 @@ def strictness_sentence(table: pd.DataFrame, strict: float = 0.5, loose: float =
 
     parts = []
     for world, row in table.iterrows():
-        money = f"{row['bookings, best minus loose'] / 1e6:+.2f} million (95% CI " \
-                f"{row['bookings, best minus loose_low'] / 1e6:+.2f} to {row['bookings, best minus loose_high'] / 1e6:+.2f})"
+        money = f"{in_words(row['bookings, best minus loose'], '+')} (95% CI " \
+                f"{in_words(row['bookings, best minus loose_low'], '+')} to {in_words(row['bookings, best minus loose_high'], '+')})"
         best = (f"the best threshold run is {row['best threshold']:.1f}, booking {money} against taking every lead"
                 if row["best threshold"] != loose else "the best threshold run is to take every lead")
         parts.append(f"{world}: {best}; the {strict} bar changes the win rate by {ci(row, 'win_rate', '+.3f')} and "

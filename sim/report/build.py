@@ -191,7 +191,8 @@ def build_report(
     `notebooks` (where the notebooks' own `../playbook/NN-slug.md` links point).
 
     `seed` and `reps` are passed to notebooks that declare them when given (fewer replications for the
-    what-ifs make a faster report); otherwise each notebook keeps its own. With no export, the notebooks
+    what-ifs make a faster report; `reps` also sets `side_reps`, the replications of a notebook's what-ifs beside
+    its headline); otherwise each notebook keeps its own. With no export, the notebooks
     all simulate with `seed` (0 when not given), so the report's summary describes the data they used.
     `timeout` bounds each notebook cell, in seconds. `open_as_lost` ("auto" or a number of days) applies the
     gate's open-as-lost rule to the export before anything runs (`sim.analysis.sufficiency.open_as_lost`); the
@@ -244,7 +245,7 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
     start = time.perf_counter()
     parameters = {"export": None if export is None else str(Path(export).resolve()), "crm": crm,
                   "mapping": None if mapping is None else str(Path(mapping).resolve())}
-    parameters.update({k: v for k, v in (("seed", seed), ("reps", reps)) if v is not None})
+    parameters.update({k: v for k, v in (("seed", seed), ("reps", reps), ("side_reps", reps)) if v is not None})
     (tmp / "notebooks").mkdir()
     jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env, links) for src in sources]
     results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}

@@ -23,6 +23,11 @@ from typing import TypeVar
 
 from ..core.tables import Tables
 
+try:
+    import fcntl
+except ImportError:        # not on this system (Windows): a notebook may then compute a value another is computing
+    fcntl = None
+
 T = TypeVar("T")
 
 ENV = "PLAYBOOK_SHARED_TABLES"
@@ -58,21 +63,36 @@ def once(name: str, make: Callable[[], T]) -> T:
     """In a report's notebooks: `make()` computed once for the whole report; elsewhere simply `make()`.
 
     `name` must identify everything the value depends on (e.g. the preset and a fingerprint of the tables).
-    The file is written aside and renamed, so two notebooks racing for it both get a whole value.
+    A notebook that needs the value while another is computing it waits for it (a lock file beside it) instead
+    of computing it a second time; the value is written aside and renamed, so a reader never sees half of it.
     """
     entry = os.environ.get(ENV)
     if not entry:
         return make()
     path = Path(json.loads(entry)["tables"]).with_name(f"once-{name}.pickle")
     if path.exists():
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    value = make()
-    aside = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(aside, "wb") as fh:
-        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(aside, path)
-    return value
+        return _read(path)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)    # the first notebook computes; the others wait here, then read
+        try:
+            if path.exists():
+                return _read(path)
+            value = make()
+            aside = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(aside, "wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(aside, path)
+            path.with_suffix(".lock").unlink()   # a notebook still waiting holds it open, then reads the value
+            return value
+        finally:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read(path: Path):
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
 
 
 def remove(folder: Path) -> None:

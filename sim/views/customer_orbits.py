@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..analysis.orbits import flows, occupancy
 from ..analysis.plots import interval_rows, new_figure
+from ..core.amounts import in_words
 from ..core.stats import mean_ci, verdict, with_interval
 from ..experiments.customer_orbits import METRIC
 
@@ -113,9 +114,9 @@ def orbit_diagram(orbit_history: pd.DataFrame, orbits: Sequence[str], start, end
 # ---- sentences the notebook prints ------------------------------------------------------------------
 def cost_of_sales_sentence(cost: dict[str, float], source: str) -> str:
     """The run's cost of sales per new customer and per unit booked (`sim.analysis.orbits.cost_of_sales`)."""
-    return (f"cost of sales ({source}): {cost['cost'] / 1e6:,.2f} million for {cost['new_customers']:,.0f} new customers "
+    return (f"cost of sales ({source}): {in_words(cost['cost'])} for {cost['new_customers']:,.0f} new customers "
             f"= {cost['cost_per_new_customer']:,.0f} per new customer; {cost['cost_per_booked']:.3f} per unit booked "
-            f"(bookings {cost['bookings'] / 1e6:,.2f} million, of which expansion {cost['expansion_bookings'] / 1e6:,.2f})")
+            f"(bookings {in_words(cost['bookings'])}, of which expansion {in_words(cost['expansion_bookings'])})")
 
 
 def ratio_map_lines(ratio: pd.DataFrame, direction: dict[str, tuple[float, float, float]],

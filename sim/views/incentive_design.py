@@ -76,13 +76,13 @@ def design_headline(summary: pd.DataFrame, currency: str = "USD") -> str:
     yours = summary.loc["your rules"]
     text = (f"Your rules: an award goes to nobody {yours['no_winner']:.0%} of the time "
             f"(95% CI {yours['no_winner_low']:.0%} to {yours['no_winner_high']:.0%}); bookings "
-            f"{yours['uplift'] / 1e6:+,.2f} million {currency} a year against no programme "
-            f"(95% CI {yours['uplift_low'] / 1e6:+,.2f} to {yours['uplift_high'] / 1e6:+,.2f}) "
-            f"for {yours['payout'] / 1e3:,.0f} thousand paid a year")
+            f"{in_words(yours['uplift'], '+')} {currency} a year against no programme "
+            f"(95% CI {in_words(yours['uplift_low'], '+')} to {in_words(yours['uplift_high'], '+')}) "
+            f"for {in_words(yours['payout'])} paid a year")
     if "relative version" in summary.index:
         rel = summary.loc["relative version"]
         text += (f"; the relative version: nobody {rel['no_winner']:.0%}, "
-                 f"{rel['uplift'] / 1e6:+,.2f} million (95% CI {rel['uplift_low'] / 1e6:+,.2f} to {rel['uplift_high'] / 1e6:+,.2f})")
+                 f"{in_words(rel['uplift'], '+')} (95% CI {in_words(rel['uplift_low'], '+')} to {in_words(rel['uplift_high'], '+')})")
     return text + "."
 
 
