@@ -308,7 +308,8 @@ def test_the_pages_workers_die_with_its_kernel(tmp_path):
     script = tmp_path / "kernel.py"
     script.write_text("if __name__ == '__main__':\n"
                       "    import time\n    from sim.explorer.pool import Pool\n"
-                      "    print(*Pool(workers=2).wait_warm(timeout=300), flush=True)\n    time.sleep(600)\n")
+                      "    pool = Pool(workers=2)   # held, as the page holds it: a pool no one holds is shut down\n"
+                      "    print(*pool.wait_warm(timeout=300), flush=True)\n    time.sleep(600)\n")
     kernel = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         line = kernel.stdout.readline()
