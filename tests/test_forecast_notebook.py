@@ -17,7 +17,7 @@ def test_forecast_notebook_scores_the_maven_export(tmp_path):
 
     out = tmp_path / "05.ipynb"
     papermill.execute_notebook(ROOT / "notebooks/05-forecast-discipline.ipynb", out, cwd=ROOT / "notebooks",
-                               progress_bar=False, parameters={"export": str(MAVEN), "reps": 2, "days": 365,
+                               progress_bar=False, parameters={"export": str(MAVEN), "reps": 2, "side_reps": 2, "days": 365,
                                                                "mapping": str(ROOT / "examples/maven-crm.yaml")})
     text = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
                      for cell in nbformat.read(out, 4).cells for o in cell.get("outputs", []))
