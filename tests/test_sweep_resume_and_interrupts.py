@@ -65,7 +65,7 @@ def _session_alive(pgid: int) -> bool:
 
 def test_ctrl_c_stops_a_long_compare_within_seconds(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "compare", "baseline", "baseline", "--reps", "20000",
-                             "--no-progress"], cwd=ROOT, start_new_session=True,
+                             "--no-progress"], cwd=ROOT, start_new_session=True, preexec_fn=_as_from_a_terminal,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 90     # wait for the pool's workers: the replications are under way
     while not _children(proc.pid) and time.time() < deadline and proc.poll() is None:
@@ -89,6 +89,14 @@ def test_ctrl_c_stops_a_long_compare_within_seconds(tmp_path):
     proc.stderr.close()
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
     assert stopped < 15, stopped
+
+
+def _as_from_a_terminal() -> None:
+    """In the child before it starts: Ctrl-C with its default meaning, as a terminal gives it. A process started
+    with SIGINT ignored keeps ignoring it (Python installs its KeyboardInterrupt handler only where SIGINT is not
+    ignored), and a pytest worker that ran other tests may hand its children an ignored SIGINT: the command
+    then ran on through the test's Ctrl-C (seen twice in CI, never alone)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _children(pid: int) -> list[int]:
