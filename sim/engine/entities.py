@@ -97,6 +97,6 @@ class Deal:
         """Close the stay in the current stage (the deal closed at `now`).
 
         Stays are tuples of numbers, not lists: the garbage collector stops tracking them, and a finished run's
-        thousands of stays cost it nothing to free (`sim.engine.model._collector_paused`)."""
+        thousands of stays cost it nothing to free (`sim.engine.model.collector_paused`)."""
         stage, entered, _ = self.history[-1]
         self.history[-1] = (stage, entered, now)

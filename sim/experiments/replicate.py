@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from ..core.metrics import METRICS
 from ..core.stats import mean_ci, paired_diff_ci
 from ..scenario import Scenario
-from .simulate import SimResult, simulate
+from .simulate import SimResult, measured, simulate
 
 Measure = Callable[[SimResult], Mapping[str, float]]
 Known = MutableMapping[tuple[str, str, int, int], dict]   # (scenario as JSON, measure, seed, replication) -> numbers
@@ -214,16 +214,12 @@ def stop_pool(pool: Executor, futures=(), owned: bool = True) -> None:
 
 def _run_chunk(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]], measure: Measure):
     """Worker: simulate each (replication, seed) and keep only the measured numbers."""
-    return [(i, dict(measure(simulate(scenario, seed=s)))) for i, s in jobs]
+    return [(i, measured(scenario, s, measure)[0]) for i, s in jobs]
 
 
 def _run_chunk_with_metrics(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]], measure: Measure):
     """Worker: as `_run_chunk`, with each run's headline metrics beside the measured numbers (for `RUNS`)."""
-    out = []
-    for i, s in jobs:
-        result = simulate(scenario, seed=s)
-        out.append((i, dict(measure(result)), dict(result.metrics)))
-    return out
+    return [(i, *measured(scenario, s, measure)) for i, s in jobs]
 
 
 def replicate_each(

@@ -5,14 +5,16 @@ It returns the engine's `SimResult` (`sim.engine.model`), the one result type of
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 
-from ..engine.model import SalesModel, SimResult
+from ..engine.model import SalesModel, SimResult, collector_paused
 from ..scenario import Scenario
 
 Seed = int | np.random.SeedSequence | None
 
-__all__ = ["Seed", "SimResult", "make_rng", "simulate"]
+__all__ = ["Seed", "SimResult", "make_rng", "measured", "simulate"]
 
 
 def make_rng(seed: Seed) -> np.random.Generator:
@@ -48,6 +50,17 @@ def simulate(scenario: Scenario, seed: Seed = 0, progress: bool = False) -> SimR
         result = model.run(seed)
         bar.update(scenario.days - bar.n)
     return result
+
+
+def measured(scenario: Scenario, seed: Seed, measure: Callable[[SimResult], Mapping[str, float]]
+             ) -> tuple[dict[str, float], dict[str, float]]:
+    """One run reduced to numbers: `measure`'s and the headline metrics, the model dropped before the garbage
+    collector wakes (`collector_paused`), so its first pass frees the run instead of scanning it alive."""
+    with collector_paused():
+        result = simulate(scenario, seed=seed)
+        numbers, metrics = dict(measure(result)), dict(result.metrics)
+        del result
+    return numbers, metrics
 
 
 def _tick(env, bar, days: int):
