@@ -20,24 +20,52 @@ from importlib.metadata import PackageNotFoundError, version
 # here, before anything imports pandas, jemalloc does without it (it only returns freed memory a bit later).
 os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
-from . import crm   # `sim.crm.load(...)` after `import sim`, as the README shows
-from .analysis.changes import changes
-from .core.schema import Col, Table
-from .core.tables import Tables
-from .engine.hooks import ModelView, Policy, PolicyRun, register, unregister
-from .engine.priority import Level, Priority
-from .experiments.backtest import backtest
-from .experiments.calibrate import calibrate
-from .experiments.forecast_backtest import forecast_backtest
-from .experiments.pipeline_forecast import forecast
-from .experiments.plan import Plan, plan
-from .experiments.replicate import compare, replicate, replicate_each, summarise
-from .experiments.sensitivity import sensitivity
-from .experiments.simulate import SimResult, simulate
-from .experiments.sweep import Sweep, sweep
-from .experiments.validate import validate
-from .scenario import Scenario, ScenarioError
-from .world.costs import Costs
+# What `import sim` offers, imported on first use (PEP 562), so that `import sim` costs little: a process that
+# only simulates (the explorer's and the sweeps' workers) never imports the loaders, pandera or the analyses.
+_EXPORTS = {
+    "crm": ("crm", None),   # `sim.crm.load(...)` after `import sim`, as the README shows
+    "changes": ("analysis.changes", "changes"),
+    "Col": ("core.schema", "Col"), "Table": ("core.schema", "Table"),
+    "Tables": ("core.tables", "Tables"),
+    "ModelView": ("engine.hooks", "ModelView"), "Policy": ("engine.hooks", "Policy"),
+    "PolicyRun": ("engine.hooks", "PolicyRun"), "register": ("engine.hooks", "register"),
+    "unregister": ("engine.hooks", "unregister"),
+    "Level": ("engine.priority", "Level"), "Priority": ("engine.priority", "Priority"),
+    "backtest": ("experiments.backtest", "backtest"),
+    "calibrate": ("experiments.calibrate", "calibrate"),
+    "forecast_backtest": ("experiments.forecast_backtest", "forecast_backtest"),
+    "forecast": ("experiments.pipeline_forecast", "forecast"),
+    "Plan": ("experiments.plan", "Plan"), "plan": ("experiments.plan", "plan"),
+    "compare": ("experiments.replicate", "compare"), "replicate": ("experiments.replicate", "replicate"),
+    "replicate_each": ("experiments.replicate", "replicate_each"),
+    "summarise": ("experiments.replicate", "summarise"),
+    "sensitivity": ("experiments.sensitivity", "sensitivity"),
+    "SimResult": ("experiments.simulate", "SimResult"), "simulate": ("experiments.simulate", "simulate"),
+    "Sweep": ("experiments.sweep", "Sweep"), "sweep": ("experiments.sweep", "sweep"),
+    "validate": ("experiments.validate", "validate"),
+    "Scenario": ("scenario", "Scenario"), "ScenarioError": ("scenario", "ScenarioError"),
+    "Costs": ("world.costs", "Costs"),
+}
+
+
+def __getattr__(name: str):
+    """`sim.X`: the module or name `_EXPORTS` lists, imported now and kept."""
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}") from None
+    import importlib
+
+    value = importlib.import_module(f"{__name__}.{module}")
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 try:
     __version__ = version("sales-playbook-lab")

@@ -255,6 +255,27 @@ def test_the_pool_gives_the_same_answer_as_serial(page_pool):
     assert pooled.table.equals(serial.table) and pooled.sentence() == serial.sentence()
 
 
+def test_the_pools_workers_import_only_what_a_run_needs_so_the_pool_is_warm_sooner(page_pool):
+    """Issue 28: the forkserver preloads the engine, policies and `replicate`, not the loaders, the analyses,
+    pandera or scipy.stats (seconds of imports before the first worker is warm); a run still works there."""
+    base = sim.Scenario.preset("baseline").replace(days=60)
+    pooled = whatif.answer(base, L.apply(base, {"reps.count": 10}), seed=3, max_n=10, executor=page_pool.ticket())
+    assert pooled.replications >= whatif.FIRST
+    # asked with a builtin: a function of this test module would import the module (and all it imports) there
+    loaded = set(page_pool.executor.submit(eval, "list(__import__('sys').modules)").result(timeout=120))
+    assert "sim.engine.model" in loaded
+    assert not {"pandera", "scipy.stats", "sim.crm", "sim.analysis.fit", "matplotlib"} & loaded
+
+
+def test_every_name_import_sim_offers_resolves():
+    """`import sim` imports its parts on first use; every name it lists is there, and a wrong one says so."""
+    for name in sim.__all__:
+        assert getattr(sim, name) is not None, name
+    assert set(sim.__all__) <= set(dir(sim))
+    with pytest.raises(AttributeError, match="no attribute 'simulte'"):
+        sim.simulte
+
+
 def test_until_its_workers_are_warm_the_pool_answers_in_the_kernel_with_the_same_numbers(page_pool, monkeypatch):
     """Issue 28: a move made while the pool's workers still start is answered in the page's own process (the
     forkserver takes seconds to import `sim`), from then on by the workers; the numbers are the same."""

@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa   # imported when a table is first validated: a simulation never needs it
 
 Kind = Literal["str", "datetime", "float", "int"]
 
@@ -216,7 +218,7 @@ def register(table: Table) -> Table:
         raise ValueError(f"table {table.name!r} is already declared with other columns")
     if known is None:
         TABLES[table.name] = table
-        _SCHEMAS[table.name] = _pandera_schema(table)
+        _SCHEMAS.pop(table.name, None)
     return table
 
 
@@ -267,6 +269,8 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 def _pandera_schema(spec: Table) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     cols = {}
     for c in spec.cols:
         checks = []
@@ -284,7 +288,8 @@ def _pandera_schema(spec: Table) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, checks=row_checks, strict=False, coerce=False)
 
 
-_SCHEMAS = {name: _pandera_schema(spec) for name, spec in TABLES.items()}
+_SCHEMAS: dict[str, pa.DataFrameSchema] = {}   # built on first use: importing pandera costs a second, and the
+                                               # explorer's and sweeps' worker processes never validate a table
 
 
 def validate(df: pd.DataFrame, table: str, source: str | None = None) -> pd.DataFrame:
@@ -293,9 +298,14 @@ def validate(df: pd.DataFrame, table: str, source: str | None = None) -> pd.Data
     The message lists each broken rule with the column and up to five offending row labels and values,
     so a user can find the problem in their file.
     """
+    import pandera.errors
+
+    schema = _SCHEMAS.get(table)
+    if schema is None:
+        schema = _SCHEMAS[table] = _pandera_schema(TABLES[table])
     try:
-        return _SCHEMAS[table].validate(df, lazy=True)
-    except pa.errors.SchemaErrors as err:
+        return schema.validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as err:
         raise TableError(_describe(err.failure_cases, table, source)) from None
 
 

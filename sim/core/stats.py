@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtri, stdtrit   # the normal's and Student t's quantiles (what scipy.stats' ppf
+                                           # calls), without importing scipy.stats: a second per process
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -19,7 +20,7 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
     mean = float(x.mean())
     if len(x) < 2:
         return (mean, np.nan, np.nan)
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    half = float(stdtrit(len(x) - 1, 0.5 + confidence / 2) * x.std(ddof=1) / np.sqrt(len(x)))
     return (mean, mean - half, mean + half)
 
 
@@ -41,7 +42,7 @@ def wilson_ci(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, 
     Well behaved for small counts and for rates near 0 or 1, where the usual normal interval is not.
     """
     k, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = ndtri(0.5 + confidence / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = k / n
         centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
@@ -63,7 +64,7 @@ def prediction_interval(values, confidence: float = 0.95, log: bool = False) -> 
         return (np.nan, float(np.median(x)) if len(x) else np.nan, np.nan)
     use_log = log and bool((x > 0).all())
     y = np.log(x) if use_log else x
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(y) - 1) * y.std(ddof=1) * np.sqrt(1 + 1 / len(y)))
+    half = float(stdtrit(len(y) - 1, 0.5 + confidence / 2) * y.std(ddof=1) * np.sqrt(1 + 1 / len(y)))
     lo, hi = y.mean() - half, y.mean() + half
     if use_log:
         lo, hi = np.exp(lo), np.exp(hi)
@@ -99,7 +100,7 @@ LEVEL = 0.05        # two-sided significance level
 
 def _z_sum(power: float = POWER, level: float = LEVEL) -> float:
     """z_{1-level/2} + z_{power}: 1.96 + 0.84 = 2.80 at the usual 80% power and 5% level."""
-    return float(stats.norm.ppf(1 - level / 2) + stats.norm.ppf(power))
+    return float(ndtri(1 - level / 2) + ndtri(power))
 
 
 def min_detectable_difference(n1: int, n2: int, p: float, power: float = POWER, level: float = LEVEL) -> float:
@@ -192,7 +193,7 @@ def detectable(won_a: int, n_a: int, won_b: int, n_b: int, label_a: str = "a", l
     pa, pb = won_a / n_a, won_b / n_b
     diff = pa - pb
     se = math.sqrt(pa * (1 - pa) / n_a + pb * (1 - pb) / n_b)
-    z = float(stats.norm.ppf(0.975))
+    z = float(ndtri(0.975))
     pooled = (won_a + won_b) / (n_a + n_b)
     mdd = min_detectable_difference(n_a, n_b, pooled)
     goal = diff if target is None else float(target)

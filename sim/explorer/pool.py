@@ -28,6 +28,9 @@ from ..experiments.simulate import simulate
 from ..scenario import Scenario
 
 
+WORKER_MODULES = ["sim.experiments.replicate", "sim.explorer.pool"]
+
+
 def warm() -> int:
     """Worker: run one short simulation, so the first real run meets warm caches."""
     simulate(Scenario.preset("baseline").replace(days=30), seed=0)
@@ -70,10 +73,12 @@ def _running(pid: int) -> bool:
 
 
 def _context() -> mp.context.BaseContext:
-    """`forkserver` (its server preloads `sim`) where the platform has it, else `spawn`: never `fork` in a kernel."""
+    """`forkserver` where the platform has it, else `spawn`: never `fork` in a kernel. The server preloads only what a
+    worker runs (`WORKER_MODULES`: the engine, the policies, `replicate`; not the loaders, the analyses, pandera or
+    scipy.stats, which `import sim` leaves for first use), so the pool is warm sooner after the page opens."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["sim"])
+        ctx.set_forkserver_preload(WORKER_MODULES)
         return ctx
     return mp.get_context("spawn")
 
