@@ -3,6 +3,7 @@ listed, answers that are `sim.compare`'s, saved scenarios that load back, snapsh
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
 import pytest
@@ -315,6 +316,22 @@ def test_a_second_quick_move_cancels_the_first_and_the_page_shows_its_answer(tmp
     assert app.snapshot() is not None
     app.close()                                                   # not its pool: the pool goes on for others
     assert page_pool.ticket().submit(pow, 2, 5).result(timeout=300) == 32
+
+
+def test_a_move_made_while_the_start_still_runs_queues_its_own_first_round_and_answers_as_serial(tmp_path, page_pool):
+    """Issue 28: the first move of a page comes while the starting scenario's first round is still running; the
+    moved scenario's first round is queued behind it at once (no worker idles at the start's tail), the start's
+    runs are not made twice, and the numbers are those of a serial answer."""
+    app = Explorer(tmp_path, seed=5, max_n=10, executor=page_pool.executor)
+    app.picker.value = "preset:customer-orbits"                   # two years of runs: its round takes a while
+    assert app._prefetching(app.start)                            # the start's round is on its way
+    app.controls["reps.count"].value = app.start.reps.count + 2
+    got = app.wait(timeout=600)
+    want = whatif.answer(app.start, app.current, seed=5, max_n=10)
+    assert got is not None and got.table.equals(want.table) and got.replications == want.replications
+    ran = [key for key in app.known if json.loads(key[0])["days"] == app.start.days]   # not the first pick's
+    assert len(ran) == 2 * got.replications                                            # each scenario's runs, once
+    app.close()
 
 
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")

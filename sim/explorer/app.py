@@ -204,6 +204,11 @@ class Explorer:
                               began: float) -> None:
         """One move's answer, off the kernel's main thread; shown only if no newer move came meanwhile."""
         try:
+            if self._prefetching(start):
+                # the changed scenario's first round is needed whatever the start's runs say: queue it behind the
+                # start's prefetched round now, so that no worker idles while the last of those finishes
+                replicate_each({whatif.CHANGED: changed}, min(whatif.FIRST, self.max_n), self.seed, executor=ticket,
+                               progress=False, known=self.known)
             self._wait_prefetch(start)
             got = whatif.answer(start, changed, seed=self.seed, precision=self.precision, max_n=self.max_n,
                                 executor=ticket, known=self.known)
@@ -254,6 +259,11 @@ class Explorer:
         thread = threading.Thread(target=run, name="whatif-start", daemon=True)
         self._prefetch = (ticket, thread)
         thread.start()
+
+    def _prefetching(self, start: Scenario) -> bool:
+        """Whether the start's first round is still being run for this very start."""
+        prefetch = self._prefetch
+        return prefetch is not None and start is self.start and prefetch[1].is_alive()
 
     def _wait_prefetch(self, start: Scenario) -> None:
         """A move on the same start needs the first round of the start's runs: wait for it rather than run it twice."""
