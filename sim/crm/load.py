@@ -36,6 +36,7 @@ from ..core.tables import Tables
 from . import parse
 from . import history_formats
 from .activities import load_activities, split_activity_files
+from .checks import validate_tables
 from .dates import EMPTY_TOKENS
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
@@ -144,8 +145,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     builder = _Builder()
     if fmt is not None:
         builder.notes += list(fmt.notes)
-    opps = builder.opportunities(opp_files)
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
+    opps = builder.opportunities(opp_files)
     history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
     field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
@@ -163,7 +164,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
         accounts=_accounts(opps),
         activities=activities.table,
         **({} if edits is None else {"field_edits": schema.conform(edits, "field_edits")}),
-    ).validate(source=str(path))
+    )
+    validate_tables(tables, source=str(path))    # every schema rule, checked on whole columns (pandera on a failure)
     return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
@@ -261,6 +263,7 @@ class _Builder(IssueLog):
         self.stage_report: dict[str, dict] = {}
         self.first_amounts = pd.Series(dtype="float64")
         self.positions: _Positions | None = None
+        self.codes = _Codes()
 
     # -- columns
     def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
@@ -293,7 +296,9 @@ class _Builder(IssueLog):
                 out[canon] = self._numbers(raw, canon, header, text, alive)
                 self._warn_if_unread(raw, canon, header, text, out[canon], alive, "a number", fmt)
             else:
-                out[canon] = parse.parse_text(text)
+                out[canon], known = parse.parse_text_coded(text)
+                if known is not None and canon == "stage":
+                    self.codes.remember(out[canon], *known)
         return out
 
     def _numbers(self, raw: RawTable, canon: str, header: str, text: pd.Series, alive: pd.Series) -> pd.Series:
@@ -371,7 +376,7 @@ class _Builder(IssueLog):
     def _clean_labels(self, raw: RawTable, header: str, labels: pd.Series, alive: pd.Series) -> pd.Series:
         """Stage labels Unicode-normalised and their spaces collapsed ('Closed\u00a0Won', 'Closed  Won' are
         'Closed Won'), once per distinct label; how many cells changed is said."""
-        codes, uniq = pd.factorize(labels)
+        codes, uniq = self.codes.factorize(labels)
         cleaned = [clean_label(u) for u in uniq]
         changed = [c != u for c, u in zip(cleaned, uniq)]
         if not any(changed):
@@ -382,7 +387,9 @@ class _Builder(IssueLog):
             self.notes.append(f"{raw.name}: {header}: {n:,} stage label(s) with unusual spaces or characters read "
                               f"as the plain label ({examples[:300]})")
         table = np.array(cleaned + [None], dtype=object)
-        return pd.Series(table[codes], index=labels.index, dtype="object")
+        out = pd.Series(table[codes], index=labels.index, dtype="object")
+        self.codes.remember(out, *parse.spread_codes(table[:-1], codes))
+        return out
 
     def _warn_open_but_closed(self, raw: RawTable, fmt: Format, cols: dict[str, str], labels: pd.Series,
                               outcome: pd.Series, out: dict[str, pd.Series], alive: pd.Series) -> None:
@@ -515,8 +522,9 @@ class _Builder(IssueLog):
             alive &= ~backwards
 
         first_row = pd.Series(raw.row_numbers(), index=frame.index)
-        ids_alive = ids.where(alive)
-        dup = alive & ids_alive.duplicated(keep="first") & ids_alive.notna()
+        in_order = _strictly_increasing(ids.to_numpy(dtype=object)[(alive & ids.notna()).to_numpy()])
+        ids_alive = None if in_order else ids.where(alive)
+        dup = _false(ids) if in_order else alive & ids_alive.duplicated(keep="first") & ids_alive.notna()
         if dup.any():
             first_seen = first_row.groupby(ids_alive).transform("min")
             self.flag("rejected", raw, dup, cols["opportunity_id"], ids,
@@ -530,6 +538,7 @@ class _Builder(IssueLog):
         table["_label"] = labels
         if fmt.currency and "currency" not in table:
             table["currency"] = fmt.currency
+        self.codes.forget()
         loaded = table[alive]
         loaded.insert(len(loaded.columns), "_index", loaded.index.to_numpy())
         self.reports.append(FileReport(
@@ -545,7 +554,7 @@ class _Builder(IssueLog):
         """
         index = raw.frame.index
         labels = out.get("stage", pd.Series(None, index=index, dtype="object"))
-        codes, uniq = pd.factorize(labels)
+        codes, uniq = self.codes.factorize(labels)
         meaning = [fmt.stage_meaning(lab) for lab in uniq]
         listed = [_listed(fmt, lab) or not fmt.strict_stages for lab in uniq]
         has_label = pd.Series(codes >= 0, index=index)
@@ -653,7 +662,8 @@ class _Builder(IssueLog):
                   "opportunity not among the loaded opportunities")
         alive &= ~orphan
         labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
-        stages = _meanings(labels, alive, fmt)
+        stages = _meanings(labels, alive, fmt, self.codes)
+        self.codes.forget()
         alive = self._history_in_lifetime(raw, cols, out, stages, deals, alive, pos)
         keep = alive.to_numpy()
         ids = deals["opportunity_id"].to_numpy(dtype=object)[pos[keep]]
@@ -693,6 +703,21 @@ class _Builder(IssueLog):
         return alive
 
 
+def _strictly_increasing(values: np.ndarray) -> bool:
+    """Whether each value is greater than the one before (then none repeats): one comparison per pair, for the ids of
+    an export listed in order (as most are), instead of hashing them all; False when unsure."""
+    if len(values) < 2:
+        return True
+    try:
+        return bool(np.all(values[1:] > values[:-1]))
+    except TypeError:
+        return False
+
+
+def _false(like: pd.Series) -> pd.Series:
+    return pd.Series(False, index=like.index)
+
+
 def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
     """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
     row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
@@ -708,11 +733,21 @@ def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.nd
         deal_ids = pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError, TypeError):
         return None
-    trimmed = pc.utf8_trim_whitespace(arr._pa_array)
+    trimmed = pc.utf8_trim_whitespace(arr._pa_array).combine_chunks()
     empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
     if pa.types.is_large_string(trimmed.type):
         deal_ids = deal_ids.cast(pa.large_string())
-    pos = pc.index_in(trimmed, value_set=deal_ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    # a deal's rows follow one another in most histories: each run of one id is looked up once
+    n = len(trimmed)
+    starts = np.ones(n, dtype=bool)
+    if n > 1:
+        starts[1:] = pc.not_equal(trimmed.slice(1), trimmed.slice(0, n - 1)).fill_null(True).to_numpy(zero_copy_only=False)
+    heads = trimmed.filter(pa.array(starts))
+    if len(heads) == len(deal_ids) and pc.all(pc.equal(heads, deal_ids).fill_null(False)).as_py():
+        at = np.arange(len(heads), dtype=np.intp)     # the runs are the deals, in their order: nothing to look up
+    else:
+        at = pc.index_in(heads, value_set=deal_ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    pos = at[np.cumsum(starts) - 1]
     pos[empty] = -1
     return empty, pos
 
@@ -724,9 +759,9 @@ def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(np.where(pos < 0, np.datetime64("NaT"), taken), index=index, dtype="datetime64[ns]")
 
 
-def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format) -> pd.Series:
+def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format, known: _Codes | None = None) -> pd.Series:
     """What each row's stage label means (worked out once per distinct label of the rows still alive; NaN elsewhere)."""
-    codes, uniq = pd.factorize(labels)
+    codes, uniq = known.factorize(labels) if known is not None else pd.factorize(labels)
     live = np.unique(codes[alive.to_numpy() & (codes >= 0)])
     table = np.full(len(uniq) + 1, np.nan, dtype=object)
     table[live] = [fmt.stage_meaning(uniq[k]) for k in live]
@@ -759,6 +794,27 @@ def _order_by_id_and_time(ids: pd.Series, when: pd.Series, pos: np.ndarray | Non
 
 def _listed(fmt: Format, label: str) -> bool:
     return fmt.known_stage(label) is not None
+
+
+class _Codes:
+    """`pd.factorize` answers for label columns the loader made itself (`parse.parse_text_coded`), so that cleaning the
+    labels, reading their meaning and the deals' outcomes group a million labels without hashing them again. Only the
+    very Series remembered is answered from memory; any other goes to `pd.factorize`."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[pd.Series, np.ndarray, np.ndarray]] = {}
+
+    def remember(self, labels: pd.Series, codes: np.ndarray, uniques: np.ndarray) -> None:
+        self._known[id(labels)] = (labels, codes, uniques)
+
+    def factorize(self, labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._known.get(id(labels))
+        if hit is not None and hit[0] is labels:
+            return hit[1], hit[2]
+        return pd.factorize(labels)
+
+    def forget(self) -> None:
+        self._known.clear()
 
 
 @dataclass
