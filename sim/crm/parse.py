@@ -437,8 +437,31 @@ def parse_text_coded(text: pd.Series) -> tuple[pd.Series, tuple[np.ndarray, np.n
         values = trimmed.where(~trimmed.isin(EMPTY_TOKENS), None).to_numpy(dtype=object)
         table = np.append(values, None)
         return pd.Series(table[codes], index=text.index, dtype="object"), spread_codes(values, codes)
+    if hasattr(text.array, "_pa_array"):    # text held in Arrow: trimmed there, each distinct value made a string once
+        return pd.Series(_trimmed_objects(text.array._pa_array, repeats=sample.nunique() < len(sample)),
+                         index=text.index, dtype="object"), None
     trimmed = text.str.strip()
     return trimmed.astype("object").where(~trimmed.isin(EMPTY_TOKENS), None), None
+
+
+def _trimmed_objects(cells: pa.ChunkedArray, repeats: bool) -> np.ndarray:
+    """What `text.str.strip()` (Arrow's whitespace trim), then `.astype("object")` (NaN for a missing cell) and
+    `.where(~trimmed.isin(EMPTY_TOKENS), None)` make of Arrow text, without pandas' passes over a million objects.
+    With `repeats` (some values come back, as account names do), each distinct value becomes one Python string
+    shared by its rows, through Arrow's dictionary encoding."""
+    trimmed = pc.utf8_trim_whitespace(cells)
+    tokens = pa.array(EMPTY_TOKENS, type=trimmed.type)
+    if repeats:
+        encoded = pc.dictionary_encode(trimmed).combine_chunks()
+        words = encoded.dictionary
+        table = np.append(words.to_numpy(zero_copy_only=False).astype(object), np.nan)   # the last: a missing cell
+        table[:-1][pc.is_in(words, value_set=tokens).fill_null(False).to_numpy(zero_copy_only=False)] = None
+        return table[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+    out = trimmed.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    if trimmed.null_count:
+        out[pc.is_null(trimmed).to_numpy(zero_copy_only=False)] = np.nan
+    out[pc.is_in(trimmed, value_set=tokens).fill_null(False).to_numpy(zero_copy_only=False)] = None
+    return out
 
 
 def spread_codes(table: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
