@@ -837,7 +837,7 @@ def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amou
         return opps
     if known is not None and (known.deals is not opps or known.stays is not history):
         known = None
-    opps = opps.copy()
+    opps = opps.copy(deep=False)     # (copy-on-write: the columns set here leave the caller's table as it was)
     if len(first_amounts) and ("first_estimate" not in opps or opps["first_estimate"].isna().all()):
         opps["first_estimate"] = (pd.Series(known.first_by_pos, index=opps.index, dtype="float64") if known is not None
                                   else opps["opportunity_id"].map(first_amounts).astype("float64"))
@@ -850,11 +850,24 @@ def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amou
     # each deal's last stage in the history: the last row with a stage, found by position, not by a group-by on ids
     pos = known.stay_pos if known is not None else index.get_indexer(history["opportunity_id"])
     stage = history["stage"].to_numpy(dtype=object)
-    rows = np.flatnonzero((pos >= 0) & pd.notna(stage))[::-1]
-    deals, first = np.unique(pos[rows], return_index=True)
+    rows = np.flatnonzero((pos >= 0) & pd.notna(stage))
+    latest = np.full(len(opps), -1, dtype=np.intp)
+    np.maximum.at(latest, pos[rows], rows)          # each deal's last row with a stage (no sort of the rows)
+    deals = np.flatnonzero(latest >= 0)
     last = np.full(len(opps), np.nan, dtype=object)
-    last[deals] = stage[rows[first]]
-    opps.loc[fill, "stage"] = last[fill.to_numpy()]
+    last[deals] = stage[latest[deals]]
+    fill = fill.to_numpy()
+    current = opps["stage"]
+    if fill.any() and current.dtype != object and pd.api.types.is_string_dtype(current):
+        # held already as `_text_as_objects` would hold the filled column (one string per label, None for none),
+        # instead of writing Python objects into Arrow text first
+        codes, uniq = pd.factorize(current)
+        filled = np.append(np.asarray(uniq, dtype=object), None)[codes]
+        got = last[fill]
+        filled[fill] = np.where(pd.isna(got), None, got)
+        opps["stage"] = pd.Series(filled, index=opps.index, dtype=object)
+    else:
+        opps.loc[fill, "stage"] = last[fill]
     return opps
 
 
