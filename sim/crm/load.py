@@ -531,7 +531,7 @@ class _Builder(IssueLog):
                       "duplicate opportunity id (first at row " + first_seen.astype("Int64").astype(str) + ")")
             alive &= ~dup
 
-        table = pd.DataFrame({c: v for c, v in out.items()}, index=frame.index)
+        table = pd.DataFrame({c: v for c, v in out.items()}, index=frame.index, copy=False)   # (not copied into blocks)
         labels = table.pop("stage_label")
         for c in keep:
             table[c] = parse.parse_text(frame[c])
@@ -631,7 +631,7 @@ class _Builder(IssueLog):
         at, keep_pos = at[keep], stay_pos[keep]
         stays = pd.DataFrame({"opportunity_id": pd.Series(rows["opportunity_id"].to_numpy(dtype=object)[at], dtype=object),
                               "stage": pd.Series(stage[at], dtype=object),
-                              "entered_at": entered[keep], "exited_at": exited[keep]})
+                              "entered_at": entered[keep], "exited_at": exited[keep]}, copy=False)
         for column in DATED:    # the deal's amount and expected close as they stood when the stay began
             if column in rows and rows[column].notna().any():
                 stays[column] = rows[column].to_numpy()[at]
@@ -674,7 +674,7 @@ class _Builder(IssueLog):
         rows = pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
                              "stage": pd.Series(stages.to_numpy()[keep], dtype=object),
                              "entered_at": out["entered_at"].to_numpy(dtype="datetime64[ns]")[keep],
-                             "amount": amount})
+                             "amount": amount}, copy=False)
         if "expected_close_at" in out:   # Salesforce's Opportunity History: the close date expected at each change
             rows["expected_close_at"] = out["expected_close_at"].to_numpy(dtype="datetime64[ns]")[keep]
         rows["_pos"] = pos[keep]
@@ -887,9 +887,14 @@ def _text_as_objects(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return df
 
 
+def _some_filled(column: pd.Series) -> bool:
+    """Whether some cell holds a value: answered by the first cells when one of them does (nearly always)."""
+    return bool(column.iloc[:100].notna().any() or column.notna().any())
+
+
 def _accounts(opps: pd.DataFrame) -> pd.DataFrame:
     """One row per account seen in the opportunities, with the won amount as its revenue."""
-    if "account_id" not in opps or opps["account_id"].isna().all():
+    if "account_id" not in opps or not _some_filled(opps["account_id"]):
         return schema.empty("accounts")
     codes, names = pd.factorize(opps["account_id"], sort=True)
     seen = codes >= 0
