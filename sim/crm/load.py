@@ -264,6 +264,7 @@ class _Builder(IssueLog):
         self.first_amounts = pd.Series(dtype="float64")
         self.positions: _Positions | None = None
         self.codes = _Codes()
+        self.deal_ids: tuple[pd.DataFrame | None, pa.Array | None] | None = None   # the loaded deals' ids in Arrow
 
     # -- columns
     def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
@@ -345,7 +346,10 @@ class _Builder(IssueLog):
         parts = [self._opportunity_file(raw, fmt, spec) for raw, fmt, spec in files]
         if len(parts) == 1:
             self._count_stages(parts[0])
-            return parts[0].drop(columns=["_index", "_label"])
+            opps = parts[0].drop(columns=["_index", "_label"])
+            self.deal_ids = (opps, self.deal_ids[1]) if self.deal_ids is not None else None
+            return opps
+        self.deal_ids = None
         for k, part in enumerate(parts):
             part["_part"] = k
         opps = pd.concat(parts, ignore_index=True)
@@ -539,6 +543,7 @@ class _Builder(IssueLog):
         if fmt.currency and "currency" not in table:
             table["currency"] = fmt.currency
         self.codes.forget()
+        self.deal_ids = (None, _ids_in_arrow(frame[cols["opportunity_id"]], alive))
         loaded = table[alive]
         loaded.insert(len(loaded.columns), "_index", loaded.index.to_numpy())
         self.reports.append(FileReport(
@@ -593,7 +598,9 @@ class _Builder(IssueLog):
         """
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
-        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index) for raw, fmt, spec in files], ignore_index=True)
+        in_arrow = self.deal_ids[1] if self.deal_ids is not None and self.deal_ids[0] is opps and deals is opps else None
+        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow) for raw, fmt, spec in files],
+                         ignore_index=True)
         order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
         if order is not None:
             rows = rows.iloc[order]
@@ -638,13 +645,15 @@ class _Builder(IssueLog):
         self.positions = _Positions(deals, stays, keep_pos, first_by_pos)
         return stays
 
-    def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index,
+                      in_arrow: pa.Array | None = None) -> pd.DataFrame:
         """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
-        deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns."""
+        deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns.
+        `in_arrow`: the ids of `index` as Arrow text, when known (`_ids_in_arrow`)."""
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
         alive = self.readable_rows(raw)
-        found = _deal_positions(frame[cols["opportunity_id"]], index)
+        found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow)
         if found is None:
             out = self.columns(raw, cols, fmt, alive)
             missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
@@ -718,7 +727,20 @@ def _false(like: pd.Series) -> pd.Series:
     return pd.Series(False, index=like.index)
 
 
-def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
+def _ids_in_arrow(text: pd.Series, alive: pd.Series) -> pa.Array | None:
+    """The ids of the rows loaded as Arrow text, when `parse.parse_text` read the column in Arrow (trimmed there; the
+    ids then equal the loaded deals' ids, in order), for looking the history's ids up without converting the deals'
+    ids back from Python strings. None otherwise."""
+    arr = text.array
+    if not hasattr(arr, "_pa_array") or len(text) == 0:
+        return None
+    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
+    if sample.nunique() < len(sample) // 2:    # read once per distinct value, with Python's strip
+        return None
+    return pc.utf8_trim_whitespace(arr._pa_array).combine_chunks().filter(pa.array(alive.to_numpy(dtype=bool)))
+
+
+def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
     row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
     Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
@@ -730,13 +752,14 @@ def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.nd
     if sample.nunique() < len(sample) // 2:    # parse_text reads such a column once per distinct value, differently
         return None
     try:
-        deal_ids = pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        deal_ids = (in_arrow if in_arrow is not None and len(in_arrow) == len(index)
+                    else pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
     except (pa.ArrowException, UnicodeError, TypeError):
         return None
     trimmed = pc.utf8_trim_whitespace(arr._pa_array).combine_chunks()
     empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
-    if pa.types.is_large_string(trimmed.type):
-        deal_ids = deal_ids.cast(pa.large_string())
+    if deal_ids.type != trimmed.type:
+        deal_ids = deal_ids.cast(trimmed.type)
     # a deal's rows follow one another in most histories: each run of one id is looked up once
     n = len(trimmed)
     starts = np.ones(n, dtype=bool)
