@@ -36,6 +36,7 @@ from ..core.tables import Tables
 from . import parse
 from . import history_formats
 from .activities import load_activities, split_activity_files
+from .arrow_text import one_array
 from .checks import validate_tables
 from .dates import EMPTY_TOKENS
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
@@ -145,8 +146,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     builder = _Builder()
     if fmt is not None:
         builder.notes += list(fmt.notes)
-    hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
     opps = builder.opportunities(opp_files)
+    hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
     history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
     field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
@@ -737,7 +738,7 @@ def _ids_in_arrow(text: pd.Series, alive: pd.Series) -> pa.Array | None:
     sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
     if sample.nunique() < len(sample) // 2:    # read once per distinct value, with Python's strip
         return None
-    return pc.utf8_trim_whitespace(arr._pa_array).combine_chunks().filter(pa.array(alive.to_numpy(dtype=bool)))
+    return one_array(pc.utf8_trim_whitespace(arr._pa_array)).filter(pa.array(alive.to_numpy(dtype=bool)))
 
 
 def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -756,7 +757,7 @@ def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None 
                     else pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
     except (pa.ArrowException, UnicodeError, TypeError):
         return None
-    trimmed = pc.utf8_trim_whitespace(arr._pa_array).combine_chunks()
+    trimmed = one_array(pc.utf8_trim_whitespace(arr._pa_array))
     empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
     if deal_ids.type != trimmed.type:
         deal_ids = deal_ids.cast(trimmed.type)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrow_text import arrow_cells
+from .arrow_text import arrow_cells, one_array
 from .dates import EMPTY_TOKENS, DateColumn, parse_dates
 from .files import (EXCEL_SUFFIXES, TEXT_SUFFIXES, ExportError, RawTable, Skipped, read_table, read_tables,
                     sniff_delimiter, sniff_encoding)
@@ -452,7 +452,7 @@ def _trimmed_objects(cells: pa.ChunkedArray, repeats: bool) -> np.ndarray:
     trimmed = pc.utf8_trim_whitespace(cells)
     tokens = pa.array(EMPTY_TOKENS, type=trimmed.type)
     if repeats:
-        encoded = pc.dictionary_encode(trimmed).combine_chunks()
+        encoded = one_array(pc.dictionary_encode(trimmed))
         words = encoded.dictionary
         table = np.append(words.to_numpy(zero_copy_only=False).astype(object), np.nan)   # the last: a missing cell
         table[:-1][pc.is_in(words, value_set=tokens).fill_null(False).to_numpy(zero_copy_only=False)] = None
