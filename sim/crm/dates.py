@@ -340,7 +340,7 @@ def _with_plain_layout(text: pd.Series, order: str | None, forced: bool) -> Date
     where = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
     if not len(where):
         return None
-    got = pc.filter(cells, plain)
+    got = cells if len(where) == n else pc.filter(cells, plain)     # (every cell plain: the column as it is)
     reading = _Readings(got, layout, order)
     read = reading.read
     if not read.any():

@@ -138,7 +138,7 @@ def _plain_amounts(text: pd.Series, dollar: bool, european: bool) -> tuple[np.nd
     if not dollar:
         pattern = pattern.replace("^\\$?", "^")
     plain = pc.match_substring_regex(cells, pattern).fill_null(False)
-    digits = pc.filter(cells, plain)
+    digits = cells if pc.all(plain).as_py() else pc.filter(cells, plain)     # (every cell plain: the column as it is)
     if dollar:
         digits = pc.replace_substring(digits, "$", "")
     digits = pc.replace_substring(digits, "." if european else ",", "")
