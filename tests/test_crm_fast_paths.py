@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,3 +46,19 @@ def test_the_codes_of_a_repeated_column_are_what_factorize_gives():
     values, (codes, uniques) = parse.parse_text_coded(text)
     want_codes, want_uniques = pd.factorize(values)
     assert np.array_equal(codes, want_codes) and list(uniques) == list(want_uniques)
+
+
+@pytest.mark.parametrize("table", [["won", "lost", "open", None], [None, "Prospect", None], [None, None],
+                                   [True, False, True], ["a", 1, None], [None]])
+def test_labels_spread_by_code_are_the_series_pandas_builds(table):
+    """Outcomes and stages spread from their few distinct values: pandas' Arrow text where it would infer it."""
+    load_module = importlib.import_module("sim.crm.load")
+    rng = np.random.default_rng(3)
+    values = np.array(table, dtype=object)
+    for n in (0, 1, 2, 60):
+        for _ in range(10):
+            codes = rng.integers(-1, len(values) - 1, n) if len(values) > 1 else np.full(n, -1)
+            got = load_module._spread(values, codes, pd.RangeIndex(n))
+            want = pd.Series(values[codes], index=pd.RangeIndex(n))
+            assert_series_equal(got, want, check_exact=True)
+            assert [type(v) for v in got.astype(object)] == [type(v) for v in want.astype(object)]

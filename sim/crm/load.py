@@ -567,7 +567,7 @@ class _Builder(IssueLog):
 
         def spread(per_label: list, missing=None) -> pd.Series:
             table = np.array(list(per_label) + [missing], dtype=object)
-            return pd.Series(table[codes], index=index)     # code -1 picks the last entry: `missing`
+            return _spread(table, codes, index)     # code -1 picks the last entry: `missing`
 
         if fmt.strict_stages and "stage" in cols:
             unknown = alive & ~spread(listed, True).astype(bool)
@@ -711,6 +711,23 @@ class _Builder(IssueLog):
                       + "); read as entered when it was created")
             out["entered_at"] = entered.where(~early, created)
         return alive
+
+
+_TEXT = pd.Series(np.array(["text"], dtype=object)).dtype    # the dtype pandas gives a Series of Python strings
+
+
+def _spread(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """`pd.Series(table[codes], index=index)` (code -1: the last entry), as pandas builds it. Where pandas would turn
+    the objects into its Arrow text (`_TEXT`: the entries taken are strings and None), the few entries are taken in
+    Arrow instead of converting a million Python objects."""
+    at = codes % len(table)
+    used = np.flatnonzero(np.bincount(at, minlength=len(table)))
+    texts = [table[k] for k in used if table[k] is not None]
+    if (len(codes) and texts and all(type(v) is str for v in texts) and getattr(_TEXT, "storage", None) == "pyarrow"
+            and type(pd.Series(table).array) is pd.arrays.ArrowStringArray):
+        taken = pa.array(list(table), type=pa.large_string()).take(pa.array(at))
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([taken]), dtype=_TEXT), index=index)
+    return pd.Series(table[codes], index=index)
 
 
 def _strictly_increasing(values: np.ndarray) -> bool:
