@@ -13,8 +13,14 @@ def arrow_cells(text: pd.Series | pd.api.extensions.ExtensionArray | np.ndarray)
     encode, such as a lone surrogate; cells that are not text): the caller then reads them with Python."""
     arr = text.array if isinstance(text, pd.Series) else text
     try:
-        cells = (arr._pa_array.combine_chunks() if hasattr(arr, "_pa_array")
+        cells = (one_array(arr._pa_array) if hasattr(arr, "_pa_array")
                  else pa.array(np.asarray(arr, dtype=object), type=pa.string(), from_pandas=True))
         return cells.cast(pa.string()) if pa.types.is_large_string(cells.type) else cells
     except (pa.ArrowException, UnicodeError, TypeError, AttributeError):
         return None
+
+
+def one_array(cells: pa.ChunkedArray) -> pa.Array:
+    """The cells as one Arrow array: the column's own when it is held in one piece (as the CSV reader's columns are,
+    `sim.crm.files`), else its pieces joined (a copy)."""
+    return cells.chunk(0) if cells.num_chunks == 1 else cells.combine_chunks()

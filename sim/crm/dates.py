@@ -123,13 +123,27 @@ def parse_dates(text: pd.Series, fmt: str | None = None, order: str | None = Non
     codes, uniques = pd.factorize(text.fillna("").astype(str))
     col = _parse_distinct(_stripped(uniques), fmt, order, forced)
 
-    def spread(values: pd.Series, missing):
-        taken = values.to_numpy()[codes] if len(values) else np.full(len(codes), missing, dtype=object)
-        return pd.Series(taken, index=text.index).where(codes >= 0, missing)
+    # each distinct cell's answer spread to its rows with one take per column (code -1, a missing cell: nothing)
+    missing = codes < 0
+    anywhere = bool(missing.any())
 
+    def spread(values: np.ndarray, empty) -> np.ndarray:
+        taken = values[codes] if len(values) else np.full(len(codes), empty, dtype=values.dtype)
+        if anywhere:
+            taken[missing] = empty
+        return taken
+
+    why = col.why.to_numpy(dtype=object)
+    # missing reasons as a Series built from the objects gives them: NaN once any cell has a reason, else None
+    gap = np.nan if len(codes) and pd.notna(why).any() else None
+    why = np.where(pd.notna(why), why, gap) if gap is not None else why
+    index = text.index
     return DateColumn(
-        spread(col.values, pd.NaT).astype("datetime64[ns]"), spread(col.invalid, False).astype(bool),
-        spread(col.fallback, False).astype(bool), spread(col.why, None).astype("object"),
+        pd.Series(spread(col.values.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT")), index=index,
+                  dtype="datetime64[ns]"),
+        pd.Series(spread(col.invalid.to_numpy(dtype=bool), False), index=index, dtype=bool),
+        pd.Series(spread(col.fallback.to_numpy(dtype=bool), False), index=index, dtype=bool),
+        pd.Series(spread(why, gap), index=index, dtype="object"),
         col.style, col.order, col.ambiguous, col.notes,
     )
 
@@ -326,7 +340,7 @@ def _with_plain_layout(text: pd.Series, order: str | None, forced: bool) -> Date
     where = np.flatnonzero(plain.to_numpy(zero_copy_only=False))
     if not len(where):
         return None
-    got = pc.filter(cells, plain)
+    got = cells if len(where) == n else pc.filter(cells, plain)     # (every cell plain: the column as it is)
     reading = _Readings(got, layout, order)
     read = reading.read
     if not read.any():

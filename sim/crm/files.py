@@ -352,7 +352,11 @@ def _arrow_csv(path: Path, delimiter: str) -> pd.DataFrame | None:
                                                  quoted_strings_can_be_null=False))
     except (pa.ArrowException, OSError, ValueError):
         return None
-    return pd.DataFrame({n: table.column(k).to_pandas() for k, n in enumerate(names)})
+    columns = {}
+    for name in names:    # each column held in one piece (later steps read it whole without joining its pieces)
+        columns[name] = pa.chunked_array([table.column(0).combine_chunks()]).to_pandas()
+        table = table.remove_column(0)    # (its pieces freed as it is joined)
+    return pd.DataFrame(columns)
 
 
 def _spans_lines(frame: pd.DataFrame, data: _FileBytes, encoding: str, skip: int = 0) -> bool:

@@ -36,6 +36,8 @@ from ..core.tables import Tables
 from . import parse
 from . import history_formats
 from .activities import load_activities, split_activity_files
+from .arrow_text import one_array
+from .checks import validate_tables
 from .dates import EMPTY_TOKENS
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
@@ -163,7 +165,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
         accounts=_accounts(opps),
         activities=activities.table,
         **({} if edits is None else {"field_edits": schema.conform(edits, "field_edits")}),
-    ).validate(source=str(path))
+    )
+    validate_tables(tables, source=str(path))    # every schema rule, checked on whole columns (pandera on a failure)
     return LoadResult(tables, combine_issues(builder.issues("rejected"), activities.rejected),
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
@@ -261,6 +264,8 @@ class _Builder(IssueLog):
         self.stage_report: dict[str, dict] = {}
         self.first_amounts = pd.Series(dtype="float64")
         self.positions: _Positions | None = None
+        self.codes = _Codes()
+        self.deal_ids: tuple[pd.DataFrame | None, pa.Array | None] | None = None   # the loaded deals' ids in Arrow
 
     # -- columns
     def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
@@ -293,7 +298,9 @@ class _Builder(IssueLog):
                 out[canon] = self._numbers(raw, canon, header, text, alive)
                 self._warn_if_unread(raw, canon, header, text, out[canon], alive, "a number", fmt)
             else:
-                out[canon] = parse.parse_text(text)
+                out[canon], known = parse.parse_text_coded(text)
+                if known is not None and canon == "stage":
+                    self.codes.remember(out[canon], *known)
         return out
 
     def _numbers(self, raw: RawTable, canon: str, header: str, text: pd.Series, alive: pd.Series) -> pd.Series:
@@ -340,7 +347,10 @@ class _Builder(IssueLog):
         parts = [self._opportunity_file(raw, fmt, spec) for raw, fmt, spec in files]
         if len(parts) == 1:
             self._count_stages(parts[0])
-            return parts[0].drop(columns=["_index", "_label"])
+            opps = parts[0].drop(columns=["_index", "_label"])
+            self.deal_ids = (opps, self.deal_ids[1]) if self.deal_ids is not None else None
+            return opps
+        self.deal_ids = None
         for k, part in enumerate(parts):
             part["_part"] = k
         opps = pd.concat(parts, ignore_index=True)
@@ -371,7 +381,7 @@ class _Builder(IssueLog):
     def _clean_labels(self, raw: RawTable, header: str, labels: pd.Series, alive: pd.Series) -> pd.Series:
         """Stage labels Unicode-normalised and their spaces collapsed ('Closed\u00a0Won', 'Closed  Won' are
         'Closed Won'), once per distinct label; how many cells changed is said."""
-        codes, uniq = pd.factorize(labels)
+        codes, uniq = self.codes.factorize(labels)
         cleaned = [clean_label(u) for u in uniq]
         changed = [c != u for c, u in zip(cleaned, uniq)]
         if not any(changed):
@@ -382,7 +392,9 @@ class _Builder(IssueLog):
             self.notes.append(f"{raw.name}: {header}: {n:,} stage label(s) with unusual spaces or characters read "
                               f"as the plain label ({examples[:300]})")
         table = np.array(cleaned + [None], dtype=object)
-        return pd.Series(table[codes], index=labels.index, dtype="object")
+        out = pd.Series(table[codes], index=labels.index, dtype="object")
+        self.codes.remember(out, *parse.spread_codes(table[:-1], codes))
+        return out
 
     def _warn_open_but_closed(self, raw: RawTable, fmt: Format, cols: dict[str, str], labels: pd.Series,
                               outcome: pd.Series, out: dict[str, pd.Series], alive: pd.Series) -> None:
@@ -515,21 +527,24 @@ class _Builder(IssueLog):
             alive &= ~backwards
 
         first_row = pd.Series(raw.row_numbers(), index=frame.index)
-        ids_alive = ids.where(alive)
-        dup = alive & ids_alive.duplicated(keep="first") & ids_alive.notna()
+        in_order = _strictly_increasing(ids.to_numpy(dtype=object)[(alive & ids.notna()).to_numpy()])
+        ids_alive = None if in_order else ids.where(alive)
+        dup = _false(ids) if in_order else alive & ids_alive.duplicated(keep="first") & ids_alive.notna()
         if dup.any():
             first_seen = first_row.groupby(ids_alive).transform("min")
             self.flag("rejected", raw, dup, cols["opportunity_id"], ids,
                       "duplicate opportunity id (first at row " + first_seen.astype("Int64").astype(str) + ")")
             alive &= ~dup
 
-        table = pd.DataFrame({c: v for c, v in out.items()}, index=frame.index)
+        table = pd.DataFrame({c: v for c, v in out.items()}, index=frame.index, copy=False)   # (not copied into blocks)
         labels = table.pop("stage_label")
         for c in keep:
             table[c] = parse.parse_text(frame[c])
         table["_label"] = labels
         if fmt.currency and "currency" not in table:
             table["currency"] = fmt.currency
+        self.codes.forget()
+        self.deal_ids = (None, _ids_in_arrow(frame[cols["opportunity_id"]], alive))
         loaded = table[alive]
         loaded.insert(len(loaded.columns), "_index", loaded.index.to_numpy())
         self.reports.append(FileReport(
@@ -545,14 +560,14 @@ class _Builder(IssueLog):
         """
         index = raw.frame.index
         labels = out.get("stage", pd.Series(None, index=index, dtype="object"))
-        codes, uniq = pd.factorize(labels)
+        codes, uniq = self.codes.factorize(labels)
         meaning = [fmt.stage_meaning(lab) for lab in uniq]
         listed = [_listed(fmt, lab) or not fmt.strict_stages for lab in uniq]
         has_label = pd.Series(codes >= 0, index=index)
 
         def spread(per_label: list, missing=None) -> pd.Series:
             table = np.array(list(per_label) + [missing], dtype=object)
-            return pd.Series(table[codes], index=index)     # code -1 picks the last entry: `missing`
+            return _spread(table, codes, index)     # code -1 picks the last entry: `missing`
 
         if fmt.strict_stages and "stage" in cols:
             unknown = alive & ~spread(listed, True).astype(bool)
@@ -584,7 +599,9 @@ class _Builder(IssueLog):
         """
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
-        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index) for raw, fmt, spec in files], ignore_index=True)
+        in_arrow = self.deal_ids[1] if self.deal_ids is not None and self.deal_ids[0] is opps and deals is opps else None
+        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow) for raw, fmt, spec in files],
+                         ignore_index=True)
         order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
         if order is not None:
             rows = rows.iloc[order]
@@ -622,20 +639,22 @@ class _Builder(IssueLog):
         at, keep_pos = at[keep], stay_pos[keep]
         stays = pd.DataFrame({"opportunity_id": pd.Series(rows["opportunity_id"].to_numpy(dtype=object)[at], dtype=object),
                               "stage": pd.Series(stage[at], dtype=object),
-                              "entered_at": entered[keep], "exited_at": exited[keep]})
+                              "entered_at": entered[keep], "exited_at": exited[keep]}, copy=False)
         for column in DATED:    # the deal's amount and expected close as they stood when the stay began
             if column in rows and rows[column].notna().any():
                 stays[column] = rows[column].to_numpy()[at]
         self.positions = _Positions(deals, stays, keep_pos, first_by_pos)
         return stays
 
-    def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index,
+                      in_arrow: pa.Array | None = None) -> pd.DataFrame:
         """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
-        deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns."""
+        deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns.
+        `in_arrow`: the ids of `index` as Arrow text, when known (`_ids_in_arrow`)."""
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
         alive = self.readable_rows(raw)
-        found = _deal_positions(frame[cols["opportunity_id"]], index)
+        found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow)
         if found is None:
             out = self.columns(raw, cols, fmt, alive)
             missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
@@ -653,7 +672,8 @@ class _Builder(IssueLog):
                   "opportunity not among the loaded opportunities")
         alive &= ~orphan
         labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
-        stages = _meanings(labels, alive, fmt)
+        stages = _meanings(labels, alive, fmt, self.codes)
+        self.codes.forget()
         alive = self._history_in_lifetime(raw, cols, out, stages, deals, alive, pos)
         keep = alive.to_numpy()
         ids = deals["opportunity_id"].to_numpy(dtype=object)[pos[keep]]
@@ -664,7 +684,7 @@ class _Builder(IssueLog):
         rows = pd.DataFrame({"opportunity_id": pd.Series(ids, dtype=object),
                              "stage": pd.Series(stages.to_numpy()[keep], dtype=object),
                              "entered_at": out["entered_at"].to_numpy(dtype="datetime64[ns]")[keep],
-                             "amount": amount})
+                             "amount": amount}, copy=False)
         if "expected_close_at" in out:   # Salesforce's Opportunity History: the close date expected at each change
             rows["expected_close_at"] = out["expected_close_at"].to_numpy(dtype="datetime64[ns]")[keep]
         rows["_pos"] = pos[keep]
@@ -693,7 +713,52 @@ class _Builder(IssueLog):
         return alive
 
 
-def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
+_TEXT = pd.Series(np.array(["text"], dtype=object)).dtype    # the dtype pandas gives a Series of Python strings
+
+
+def _spread(table: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """`pd.Series(table[codes], index=index)` (code -1: the last entry), as pandas builds it. Where pandas would turn
+    the objects into its Arrow text (`_TEXT`: the entries taken are strings and None), the few entries are taken in
+    Arrow instead of converting a million Python objects."""
+    at = codes % len(table)
+    used = np.flatnonzero(np.bincount(at, minlength=len(table)))
+    texts = [table[k] for k in used if table[k] is not None]
+    if (len(codes) and texts and all(type(v) is str for v in texts) and getattr(_TEXT, "storage", None) == "pyarrow"
+            and type(pd.Series(table).array) is pd.arrays.ArrowStringArray):
+        taken = pa.array(list(table), type=pa.large_string()).take(pa.array(at))
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([taken]), dtype=_TEXT), index=index)
+    return pd.Series(table[codes], index=index)
+
+
+def _strictly_increasing(values: np.ndarray) -> bool:
+    """Whether each value is greater than the one before (then none repeats): one comparison per pair, for the ids of
+    an export listed in order (as most are), instead of hashing them all; False when unsure."""
+    if len(values) < 2:
+        return True
+    try:
+        return bool(np.all(values[1:] > values[:-1]))
+    except TypeError:
+        return False
+
+
+def _false(like: pd.Series) -> pd.Series:
+    return pd.Series(False, index=like.index)
+
+
+def _ids_in_arrow(text: pd.Series, alive: pd.Series) -> pa.Array | None:
+    """The ids of the rows loaded as Arrow text, when `parse.parse_text` read the column in Arrow (trimmed there; the
+    ids then equal the loaded deals' ids, in order), for looking the history's ids up without converting the deals'
+    ids back from Python strings. None otherwise."""
+    arr = text.array
+    if not hasattr(arr, "_pa_array") or len(text) == 0:
+        return None
+    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
+    if sample.nunique() < len(sample) // 2:    # read once per distinct value, with Python's strip
+        return None
+    return one_array(pc.utf8_trim_whitespace(arr._pa_array)).filter(pa.array(alive.to_numpy(dtype=bool)))
+
+
+def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
     row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
     Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
@@ -705,14 +770,25 @@ def _deal_positions(text: pd.Series, index: pd.Index) -> tuple[np.ndarray, np.nd
     if sample.nunique() < len(sample) // 2:    # parse_text reads such a column once per distinct value, differently
         return None
     try:
-        deal_ids = pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        deal_ids = (in_arrow if in_arrow is not None and len(in_arrow) == len(index)
+                    else pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
     except (pa.ArrowException, UnicodeError, TypeError):
         return None
-    trimmed = pc.utf8_trim_whitespace(arr._pa_array)
+    trimmed = one_array(pc.utf8_trim_whitespace(arr._pa_array))
     empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
-    if pa.types.is_large_string(trimmed.type):
-        deal_ids = deal_ids.cast(pa.large_string())
-    pos = pc.index_in(trimmed, value_set=deal_ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    if deal_ids.type != trimmed.type:
+        deal_ids = deal_ids.cast(trimmed.type)
+    # a deal's rows follow one another in most histories: each run of one id is looked up once
+    n = len(trimmed)
+    starts = np.ones(n, dtype=bool)
+    if n > 1:
+        starts[1:] = pc.not_equal(trimmed.slice(1), trimmed.slice(0, n - 1)).fill_null(True).to_numpy(zero_copy_only=False)
+    heads = trimmed.filter(pa.array(starts))
+    if len(heads) == len(deal_ids) and pc.all(pc.equal(heads, deal_ids).fill_null(False)).as_py():
+        at = np.arange(len(heads), dtype=np.intp)     # the runs are the deals, in their order: nothing to look up
+    else:
+        at = pc.index_in(heads, value_set=deal_ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    pos = at[np.cumsum(starts) - 1]
     pos[empty] = -1
     return empty, pos
 
@@ -724,9 +800,9 @@ def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(np.where(pos < 0, np.datetime64("NaT"), taken), index=index, dtype="datetime64[ns]")
 
 
-def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format) -> pd.Series:
+def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format, known: _Codes | None = None) -> pd.Series:
     """What each row's stage label means (worked out once per distinct label of the rows still alive; NaN elsewhere)."""
-    codes, uniq = pd.factorize(labels)
+    codes, uniq = known.factorize(labels) if known is not None else pd.factorize(labels)
     live = np.unique(codes[alive.to_numpy() & (codes >= 0)])
     table = np.full(len(uniq) + 1, np.nan, dtype=object)
     table[live] = [fmt.stage_meaning(uniq[k]) for k in live]
@@ -761,6 +837,27 @@ def _listed(fmt: Format, label: str) -> bool:
     return fmt.known_stage(label) is not None
 
 
+class _Codes:
+    """`pd.factorize` answers for label columns the loader made itself (`parse.parse_text_coded`), so that cleaning the
+    labels, reading their meaning and the deals' outcomes group a million labels without hashing them again. Only the
+    very Series remembered is answered from memory; any other goes to `pd.factorize`."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[pd.Series, np.ndarray, np.ndarray]] = {}
+
+    def remember(self, labels: pd.Series, codes: np.ndarray, uniques: np.ndarray) -> None:
+        self._known[id(labels)] = (labels, codes, uniques)
+
+    def factorize(self, labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._known.get(id(labels))
+        if hit is not None and hit[0] is labels:
+            return hit[1], hit[2]
+        return pd.factorize(labels)
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
 @dataclass
 class _Positions:
     """What `_Builder.history` found by position: the stays' deals (`stay_pos`, positions among `deals`) and each
@@ -781,7 +878,7 @@ def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amou
         return opps
     if known is not None and (known.deals is not opps or known.stays is not history):
         known = None
-    opps = opps.copy()
+    opps = opps.copy(deep=False)     # (copy-on-write: the columns set here leave the caller's table as it was)
     if len(first_amounts) and ("first_estimate" not in opps or opps["first_estimate"].isna().all()):
         opps["first_estimate"] = (pd.Series(known.first_by_pos, index=opps.index, dtype="float64") if known is not None
                                   else opps["opportunity_id"].map(first_amounts).astype("float64"))
@@ -794,11 +891,24 @@ def _complete_from_history(opps: pd.DataFrame, history: pd.DataFrame, first_amou
     # each deal's last stage in the history: the last row with a stage, found by position, not by a group-by on ids
     pos = known.stay_pos if known is not None else index.get_indexer(history["opportunity_id"])
     stage = history["stage"].to_numpy(dtype=object)
-    rows = np.flatnonzero((pos >= 0) & pd.notna(stage))[::-1]
-    deals, first = np.unique(pos[rows], return_index=True)
+    rows = np.flatnonzero((pos >= 0) & pd.notna(stage))
+    latest = np.full(len(opps), -1, dtype=np.intp)
+    np.maximum.at(latest, pos[rows], rows)          # each deal's last row with a stage (no sort of the rows)
+    deals = np.flatnonzero(latest >= 0)
     last = np.full(len(opps), np.nan, dtype=object)
-    last[deals] = stage[rows[first]]
-    opps.loc[fill, "stage"] = last[fill.to_numpy()]
+    last[deals] = stage[latest[deals]]
+    fill = fill.to_numpy()
+    current = opps["stage"]
+    if fill.any() and current.dtype != object and pd.api.types.is_string_dtype(current):
+        # held already as `_text_as_objects` would hold the filled column (one string per label, None for none),
+        # instead of writing Python objects into Arrow text first
+        codes, uniq = pd.factorize(current)
+        filled = np.append(np.asarray(uniq, dtype=object), None)[codes]
+        got = last[fill]
+        filled[fill] = np.where(pd.isna(got), None, got)
+        opps["stage"] = pd.Series(filled, index=opps.index, dtype=object)
+    else:
+        opps.loc[fill, "stage"] = last[fill]
     return opps
 
 
@@ -818,9 +928,14 @@ def _text_as_objects(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return df
 
 
+def _some_filled(column: pd.Series) -> bool:
+    """Whether some cell holds a value: answered by the first cells when one of them does (nearly always)."""
+    return bool(column.iloc[:100].notna().any() or column.notna().any())
+
+
 def _accounts(opps: pd.DataFrame) -> pd.DataFrame:
     """One row per account seen in the opportunities, with the won amount as its revenue."""
-    if "account_id" not in opps or opps["account_id"].isna().all():
+    if "account_id" not in opps or not _some_filled(opps["account_id"]):
         return schema.empty("accounts")
     codes, names = pd.factorize(opps["account_id"], sort=True)
     seen = codes >= 0

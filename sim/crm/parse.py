@@ -16,13 +16,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrow_text import arrow_cells
+from .arrow_text import arrow_cells, one_array
 from .dates import EMPTY_TOKENS, DateColumn, parse_dates
 from .files import (EXCEL_SUFFIXES, TEXT_SUFFIXES, ExportError, RawTable, Skipped, read_table, read_tables,
                     sniff_delimiter, sniff_encoding)
 
 __all__ = ["EXCEL_SUFFIXES", "TEXT_SUFFIXES", "DateColumn", "ExportError", "Parsed", "RawTable", "Skipped",
-           "amount_currency", "blank_rows", "currency_code", "is_empty", "parse_amount", "parse_dates", "parse_text", "read_table", "read_tables",
+           "amount_currency", "blank_rows", "currency_code", "is_empty", "parse_amount", "parse_dates", "parse_text", "parse_text_coded", "read_table", "read_tables",
            "sniff_delimiter", "sniff_encoding"]
 
 
@@ -89,11 +89,12 @@ def parse_amount(text: pd.Series) -> Parsed:
     present = np.flatnonzero(~empty.to_numpy())
     picked = present[:: max(1, len(present) // 2000)][:2000]
     sample = [v for v in text.iloc[picked].tolist() if len(v) <= MAX_NUMBER_TEXT]
-    stripped = [_strip_symbols(v) for v in sample]
+    stripped = [_ASCII_NOT_NUMBER.sub("", v) if v.isascii() else _strip_symbols(v) for v in sample]
     european = _decimal_comma(stripped)
     by_groups = not european and _thousands_dot(stripped)   # '1.250 €', '12.500 €': dots that group thousands
     european = european or by_groups
-    symbols = [t for t in _SYMBOLS if any(t in v for v in sample)]
+    joined = "\x00".join(sample)     # a symbol (no NUL in any) is in some cell exactly when it is in the joined cells
+    symbols = [t for t in _SYMBOLS if t in joined]
     parens = any(v.lstrip().startswith("(") for v in sample)
     style = "decimal comma (1.234,56)" if european else "decimal point (1,234.56)"
     if by_groups:
@@ -137,7 +138,7 @@ def _plain_amounts(text: pd.Series, dollar: bool, european: bool) -> tuple[np.nd
     if not dollar:
         pattern = pattern.replace("^\\$?", "^")
     plain = pc.match_substring_regex(cells, pattern).fill_null(False)
-    digits = pc.filter(cells, plain)
+    digits = cells if pc.all(plain).as_py() else pc.filter(cells, plain)     # (every cell plain: the column as it is)
     if dollar:
         digits = pc.replace_substring(digits, "$", "")
     digits = pc.replace_substring(digits, "." if european else ",", "")
@@ -380,6 +381,9 @@ def _other_convention(cells: np.ndarray, european: bool) -> np.ndarray:
             | (np.strings.count(core, ".") >= 2))
 
 
+_ASCII_NOT_NUMBER = re.compile(r"[^0-9,.]")    # `_strip_symbols` for ASCII text: its only digits are 0-9
+
+
 def _strip_symbols(v: str) -> str:
     return "".join(ch for ch in v if ch.isdigit() or ch in ",.")
 
@@ -419,14 +423,53 @@ def parse_text(text: pd.Series) -> pd.Series:
 
     Columns that repeat their values (owners, stages, sources) are trimmed once per distinct value.
     """
+    return parse_text_coded(text)[0]
+
+
+def parse_text_coded(text: pd.Series) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+    """`parse_text`, and for a column that repeats its values also what `pd.factorize` gives for the result (codes,
+    the distinct values as an array), worked out from the distinct cells: a column of stage labels is then hashed
+    once, not again by each step that groups its labels."""
     sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
     if sample.nunique() < len(sample) // 2:
         codes, uniq = pd.factorize(text)
         trimmed = pd.Series(uniq, dtype="object").str.strip()
-        table = np.append(trimmed.where(~trimmed.isin(EMPTY_TOKENS), None).to_numpy(dtype=object), None)
-        return pd.Series(table[codes], index=text.index, dtype="object")
+        values = trimmed.where(~trimmed.isin(EMPTY_TOKENS), None).to_numpy(dtype=object)
+        table = np.append(values, None)
+        return pd.Series(table[codes], index=text.index, dtype="object"), spread_codes(values, codes)
+    if hasattr(text.array, "_pa_array"):    # text held in Arrow: trimmed there, each distinct value made a string once
+        return pd.Series(_trimmed_objects(text.array._pa_array, repeats=sample.nunique() < len(sample)),
+                         index=text.index, dtype="object"), None
     trimmed = text.str.strip()
-    return trimmed.astype("object").where(~trimmed.isin(EMPTY_TOKENS), None)
+    return trimmed.astype("object").where(~trimmed.isin(EMPTY_TOKENS), None), None
+
+
+def _trimmed_objects(cells: pa.ChunkedArray, repeats: bool) -> np.ndarray:
+    """What `text.str.strip()` (Arrow's whitespace trim), then `.astype("object")` (NaN for a missing cell) and
+    `.where(~trimmed.isin(EMPTY_TOKENS), None)` make of Arrow text, without pandas' passes over a million objects.
+    With `repeats` (some values come back, as account names do), each distinct value becomes one Python string
+    shared by its rows, through Arrow's dictionary encoding."""
+    trimmed = pc.utf8_trim_whitespace(cells)
+    tokens = pa.array(EMPTY_TOKENS, type=trimmed.type)
+    if repeats:
+        encoded = one_array(pc.dictionary_encode(trimmed))
+        words = encoded.dictionary
+        table = np.append(words.to_numpy(zero_copy_only=False).astype(object), np.nan)   # the last: a missing cell
+        table[:-1][pc.is_in(words, value_set=tokens).fill_null(False).to_numpy(zero_copy_only=False)] = None
+        return table[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+    out = trimmed.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    if trimmed.null_count:
+        out[pc.is_null(trimmed).to_numpy(zero_copy_only=False)] = np.nan
+    out[pc.is_in(trimmed, value_set=tokens).fill_null(False).to_numpy(zero_copy_only=False)] = None
+    return out
+
+
+def spread_codes(table: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize` of the column `table[codes]` (code -1: missing), from the small `table` of objects: the distinct
+    values come in the order they first appear in the column, which is the order of their first entry in `table`
+    when the codes themselves number the cells in order of first appearance (as `pd.factorize` numbers them)."""
+    inner, uniques = pd.factorize(np.asarray(table, dtype=object))
+    return np.append(inner, -1)[codes], np.asarray(uniques, dtype=object)
 
 
 def _false(like: pd.Series) -> pd.Series:
