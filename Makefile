@@ -57,7 +57,7 @@ demo: install
 	$(BIN)/playbook history --store runs/demo-history.duckdb
 
 test: install
-	PLAYBOOK_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval -p no:cacheprovider -n auto --dist loadfile
+	PLAYBOOK_PROGRESS=0 $(BIN)/python -m pytest tests notebooks --nbval -p no:cacheprovider -n auto --dist loadfile --durations=25
 
 test-unit: install
 	$(BIN)/python -m pytest tests

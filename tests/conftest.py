@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -40,3 +41,33 @@ def orders(tmp_path_factory):
     """The tables of order lines created and closed the same day, with no owner (tests/shapes.py)."""
     csv, mapping = shapes.order_lines(tmp_path_factory.mktemp("orders"))
     return load(csv, mapping=mapping).tables
+
+
+# The Forecast card of `playbook report` on an export (sim.report.forecast_section) forecasts and backtests the
+# export's pipeline: 6 cutoffs of 40 simulated runs each, about two thirds of a report on a small export. Tests of
+# what a report does with its notebooks, folders, store and pages use a light one (the same code on fewer cutoffs
+# and runs); tests/test_pipeline_forecast.py tests the card itself.
+LIGHT_FORECAST = {"cutoffs": 2, "draws": 3, "runs": 1}
+
+
+def _light_forecast(mp: pytest.MonkeyPatch) -> None:
+    from sim.report import build
+    from sim.report.forecast_section import forecast_section
+
+    mp.setattr(build, "forecast_section", functools.partial(forecast_section, **LIGHT_FORECAST))
+
+
+@pytest.fixture
+def light_forecast():
+    """This test's reports on an export carry a Forecast card made of LIGHT_FORECAST's cutoffs and runs."""
+    with pytest.MonkeyPatch.context() as mp:
+        _light_forecast(mp)
+        yield
+
+
+@pytest.fixture(scope="module")
+def light_forecast_module():
+    """light_forecast for a module-scoped fixture (a report built once and read by several tests)."""
+    with pytest.MonkeyPatch.context() as mp:
+        _light_forecast(mp)
+        yield

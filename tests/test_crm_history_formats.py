@@ -176,7 +176,7 @@ def test_synth_refuses_a_history_layout_of_another_crm(tmp_path, capsys):
     assert "--history wide is a hubspot layout" in capsys.readouterr().err
 
 
-def test_the_report_runs_on_the_history_formats(tmp_path, run):
+def test_the_report_runs_on_the_history_formats(tmp_path, run, light_forecast):
     """The report (a fixture notebook that loads the export the way the principle notebooks do) on a HubSpot
     export with two pipelines and on a Salesforce export whose history is the field history."""
     nbs = tmp_path / "nbs"

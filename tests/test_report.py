@@ -109,7 +109,7 @@ def test_an_existing_report_is_not_overwritten_without_force(tmp_path):
     assert main(["report", "-o", str(out), "--notebooks", str(FIXTURES)]) == 2
 
 
-def test_force_replaces_the_report_and_exit_status_says_not_everything_ran(tmp_path, capsys, export):
+def test_force_replaces_the_report_and_exit_status_says_not_everything_ran(tmp_path, capsys, export, light_forecast):
     out = tmp_path / "r"
     nbs = tmp_path / "nbs"
     nbs.mkdir()
@@ -157,7 +157,7 @@ def test_ctrl_c_or_kill_during_the_notebooks_stops_the_run_and_leaves_nothing(tm
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_export_without_lead_source_skips_that_analysis_says_so_and_exits_1(tmp_path, capsys):
+def test_an_export_without_lead_source_skips_that_analysis_says_so_and_exits_1(tmp_path, capsys, light_forecast):
     synth = pytest.importorskip("sim.crm.synth", reason="the CRM loader (issue 4) is not on this branch yet")
     export = tmp_path / "export"
     synth.write_export(sim.simulate(sim.Scenario.preset("baseline"), seed=2).tables, "salesforce", export, seed=2)
@@ -179,7 +179,7 @@ def test_an_export_without_lead_source_skips_that_analysis_says_so_and_exits_1(t
     assert re.search(r"<td>win rate by lead source</td><td>lead_source</td>", quality)
 
 
-def test_without_an_export_the_report_runs_on_a_simulated_salesforce_export(tmp_path, capsys):
+def test_without_an_export_the_report_runs_on_a_simulated_salesforce_export(tmp_path, capsys, light_forecast):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     (nbs / "01-runs.ipynb").write_bytes((FIXTURES / "01-runs.ipynb").read_bytes())
@@ -209,7 +209,7 @@ def test_a_file_that_is_not_a_notebook_gets_a_failed_card_not_a_crash(tmp_path):
     assert out.error in page.replace("&#39;", "'").replace("&quot;", '"') and 'href="../index.html"' in page
 
 
-def test_notebooks_reuse_the_export_the_report_loaded(tmp_path, monkeypatch, export):
+def test_notebooks_reuse_the_export_the_report_loaded(tmp_path, monkeypatch, export, light_forecast):
     from sim.report import build
 
     loaded, original = {}, build.load_export

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, light_forecast_module):
     """A Salesforce-style export with broken rows and every owner renamed to an HTML tag, and its report."""
     synth = pytest.importorskip("sim.crm.synth", reason="the CRM loader (issue 4) is not on this branch yet")
     root = tmp_path_factory.mktemp("e2e")

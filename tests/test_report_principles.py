@@ -20,7 +20,7 @@ from sim.report import build_report
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_report_runs_a_real_principle_notebook_on_a_generated_export(tmp_path):
+def test_the_report_runs_a_real_principle_notebook_on_a_generated_export(tmp_path, light_forecast):
     synth = pytest.importorskip("sim.crm.synth")
     from sim.crm import load
 

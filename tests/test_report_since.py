@@ -24,7 +24,7 @@ def notebooks(tmp_path_factory):
     return folder
 
 
-def test_a_report_on_a_later_export_opens_with_what_changed_since_the_last(tmp_path, notebooks, capsys):
+def test_a_report_on_a_later_export_opens_with_what_changed_since_the_last(tmp_path, notebooks, capsys, light_forecast):
     store = tmp_path / "h.duckdb"
     for d in ("2026-09-20", "2026-10-04"):
         assert main(["synth", "--crm", "hubspot", "--seed", "5", "--as-of", d, "--out", str(tmp_path / d)]) == 0
@@ -49,7 +49,7 @@ def test_a_report_on_a_later_export_opens_with_what_changed_since_the_last(tmp_p
     assert message.startswith("already stored") and again.date == snaps[0].as_of
 
 
-def test_no_store_leaves_the_store_alone(tmp_path, notebooks):
+def test_no_store_leaves_the_store_alone(tmp_path, notebooks, light_forecast):
     assert main(["synth", "--crm", "hubspot", "--seed", "5", "--out", str(tmp_path / "e")]) == 0
     store = tmp_path / "h.duckdb"
     assert main(["report", str(tmp_path / "e"), "-o", str(tmp_path / "r"), "--notebooks", str(notebooks),
