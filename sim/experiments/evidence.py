@@ -74,25 +74,53 @@ def _pair(a: Scenario, b: Scenario, days: int | None) -> dict[str, Scenario]:
     return {"claim": a, "reference": b}
 
 
+Point = tuple[Mapping[str, Any] | None, float]   # (changes, reps_factor): where on its ranges a claim is answered
+
+
 def answer(claim: Claim, start: Scenario, n: int = 8, seed: int = 0, changes: Mapping[str, Any] | None = None,
            reps_factor: float = 1.0) -> dict[str, float]:
     """The claim's paired difference (claim - reference) on `n` common seeds, 95% CI, and the reps' utilisation.
 
     `changes` (paths -> values) and `reps_factor` (the team's size against the start's) apply to both scenarios.
     """
+    return answers(claim, start, [(changes, reps_factor)], n, seed, executor="serial")[0]
+
+
+def _built(claim: Claim, start: Scenario, changes: Mapping[str, Any] | None, reps_factor: float) -> tuple[dict[str, Scenario], int]:
+    """The claim's pair at one point, and the reference's team size."""
     a, b = claim.build(start)
     if changes:
         a, b = a.replace(dict(changes)), b.replace(dict(changes))
+    count = b.reps.count
     if reps_factor != 1.0:
         count = max(1, int(round(b.reps.count * reps_factor)))
         a, b = a.replace({"reps.count": max(1, int(round(a.reps.count * reps_factor)))}), b.replace({"reps.count": count})
-    runs = replicate_each(_pair(a, b, claim.days), n, seed, measure=claim.measure, executor="serial",
-                          progress=False, with_metrics=("rep_utilisation",))   # the load `holds_when` reads
-    x, y = (runs[runs["scenario"] == s].sort_values("replication")[claim.metric].to_numpy(float) for s in ("claim", "reference"))
-    d, lo, hi = paired_diff_ci(x, y)
-    util = runs.loc[runs["scenario"] == "reference", "rep_utilisation"].mean() if "rep_utilisation" in runs else math.nan
-    return {"diff": d, "diff_low": lo, "diff_high": hi, "reference": float(np.nanmean(y)), "utilisation": float(util),
-            "reps": int(b.reps.count if reps_factor == 1.0 else count)}
+    return _pair(a, b, claim.days), int(count)
+
+
+def answers(claim: Claim, start: Scenario, points: Sequence[Point], n: int = 8, seed: int = 0,
+            executor: Any = None) -> list[dict[str, float]]:
+    """`answer` at each of `points`, every point's runs handed to `replicate_each` at once: a process pool on both
+    cores when there are enough of them (a notebook's evidence is 50 to 90 runs), the same numbers as one point
+    after the other (each run is its scenario and seed, whoever runs it)."""
+    scenarios: dict[str, Scenario] = {}
+    counts = []
+    for k, (changes, factor) in enumerate(points):
+        pair, count = _built(claim, start, changes, factor)
+        scenarios.update({f"{k} {role}": sc for role, sc in pair.items()})
+        counts.append(count)
+    runs = replicate_each(scenarios, n, seed, measure=claim.measure, executor=executor, progress=False,
+                          with_metrics=("rep_utilisation",))   # the load `holds_when` reads
+    by = {name: part.sort_values("replication") for name, part in runs.groupby("scenario", sort=False)}
+    out = []
+    for k, count in enumerate(counts):
+        x, y = (by[f"{k} {role}"][claim.metric].to_numpy(float) for role in ("claim", "reference"))
+        d, lo, hi = paired_diff_ci(x, y)
+        ref = by[f"{k} reference"]
+        util = ref["rep_utilisation"].mean() if "rep_utilisation" in ref else math.nan
+        out.append({"diff": d, "diff_low": lo, "diff_high": hi, "reference": float(np.nanmean(y)),
+                    "utilisation": float(util), "reps": count})
+    return out
 
 
 def parameter(start: Scenario, built: Scenario, path: str) -> dict[str, Any]:
@@ -117,27 +145,40 @@ def parameter(start: Scenario, built: Scenario, path: str) -> dict[str, Any]:
     return {"path": path, "value": value, "provenance": kind, "low": low, "high": high, "source": source}
 
 
-def dose_response(claim: Claim, start: Scenario, params: Sequence[dict], n: int = 8, seed: int = 0,
-                  at_start: Mapping[str, float] | None = None) -> list[dict]:
-    """The answer at the low and high end of each parameter's range, the other parameters as they are, and at
-    its current value (`at_start`: the answer already run on the start, reused)."""
+def _dose_points(claim: Claim, start: Scenario, params: Sequence[dict]) -> list[tuple[str, float]]:
+    """(path, value) of the dose-response's points: the low and high end of each parameter's range."""
+    return [(p["path"], _valid(claim, start, p["path"], float(v)))
+            for p in params if p["low"] is not None and p["high"] is not None for v in (p["low"], p["high"])]
+
+
+def _dose_rows(claim: Claim, params: Sequence[dict], points: Sequence[tuple[str, float]], got: Sequence[dict],
+               at_start: Mapping[str, float] | None) -> list[dict]:
+    """The dose-response's rows from the answers at its `points`, with the answer at each parameter's current value."""
+    tag = {"unit": claim.unit, "better": claim.higher_is_better}
     out = []
     for p in params:
-        if p["low"] is None or p["high"] is None:
+        rows = [{"path": path, "value": v, **tag, **a} for (path, v), a in zip(points, got) if path == p["path"]]
+        if not rows:
             continue
-        lo, hi = (_valid(claim, start, p["path"], float(v)) for v in (p["low"], p["high"]))
-        tag = {"unit": claim.unit, "better": claim.higher_is_better}
-        rows = [{"path": p["path"], "value": v, **tag, **answer(claim, start, n, seed, {p["path"]: v})} for v in (lo, hi)]
         if at_start is not None and isinstance(p["value"], (int, float)):
             rows.append({"path": p["path"], "value": float(p["value"]), **tag, **at_start})
         out.extend(sorted(rows, key=lambda r: r["value"]))
     return out
 
 
+def dose_response(claim: Claim, start: Scenario, params: Sequence[dict], n: int = 8, seed: int = 0,
+                  at_start: Mapping[str, float] | None = None) -> list[dict]:
+    """The answer at the low and high end of each parameter's range, the other parameters as they are, and at
+    its current value (`at_start`: the answer already run on the start, reused)."""
+    points = _dose_points(claim, start, params)
+    got = answers(claim, start, [({path: v}, 1.0) for path, v in points], n, seed)
+    return _dose_rows(claim, params, points, got, at_start)
+
+
 def load_response(claim: Claim, start: Scenario, loads: Sequence[float] = LOADS, n: int = 8, seed: int = 0) -> pd.DataFrame:
     """The answer with the team at each share of its reps in `loads`, with the reps' utilisation."""
-    rows = [{"load": f, **answer(claim, start, n, seed, reps_factor=f)} for f in loads]
-    return pd.DataFrame(rows)
+    got = answers(claim, start, [(None, f) for f in loads], n, seed)
+    return pd.DataFrame([{"load": f, **a} for f, a in zip(loads, got)])
 
 
 def verdict(row: Mapping[str, float], higher_is_better: bool = True) -> str:
@@ -181,14 +222,17 @@ def evidence(slug: str, start: Scenario, n: int = 8, seed: int = 0, detectable: 
     claim = claim_for(slug)
     built, _ = claim.build(start)
     params = [parameter(start, built, p) for p in claim.parameters]
-    table = load_response(claim, start, loads, n, seed).assign(n=n)
+    dosed = [p for p in params if dose is True or p["path"] in dose] if dose else []
+    points = _dose_points(claim, start, dosed)
+    # every point of the load and the dose response in one call: their runs share both cores
+    got = answers(claim, start, [*((None, f) for f in loads), *(({path: v}, 1.0) for path, v in points)], n, seed)
+    table = pd.DataFrame([{"load": f, **a} for f, a in zip(loads, got)]).assign(n=n)
     here = table.loc[table["load"] == 1.0].drop(columns=["load", "n"]).to_dict("records")
     out = {
         "kind": claim.kind, "says": claim.says, "metric": claim.metric, "unit": claim.unit,
         "answer": here[0] if here else {},
         "parameters": params,
-        "dose_response": dose_response(claim, start, [p for p in params if dose is True or p["path"] in dose], n, seed,
-                                       here[0] if here else None) if dose else [],
+        "dose_response": _dose_rows(claim, dosed, points, got[len(loads):], here[0] if here else None) if dose else [],
         "holds_when": holds_when(table, claim.higher_is_better),
         "precision": precision(n, here[0] if here else {}, claim.unit),
         "load_response": table.drop(columns="n").to_dict("records"),

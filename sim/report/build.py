@@ -30,7 +30,7 @@ from .links import SiteLinks
 from .plan import report_plan
 from .pages import fallback_page, notebook_html, render, rows_json
 from .playbook import principle_pages, site_links, write_playbook
-from .run import Run, principle_notebooks, run_notebook
+from .run import Run, longest_first, principle_notebooks, run_notebook
 from .shared import remove as remove_shared
 from .shared import share
 from .since import Since, keep_and_compare
@@ -247,7 +247,7 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
                   "mapping": None if mapping is None else str(Path(mapping).resolve())}
     parameters.update({k: v for k, v in (("seed", seed), ("reps", reps), ("side_reps", reps)) if v is not None})
     (tmp / "notebooks").mkdir()
-    jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env, links) for src in sources]
+    jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env, links) for src in longest_first(sources)]
     results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
     runs = [results[src.name][0] for src in sources]
     timings["notebooks"] = time.perf_counter() - start
