@@ -177,7 +177,11 @@ def dose_response(claim: Claim, start: Scenario, params: Sequence[dict], n: int 
 
 def load_response(claim: Claim, start: Scenario, loads: Sequence[float] = LOADS, n: int = 8, seed: int = 0) -> pd.DataFrame:
     """The answer with the team at each share of its reps in `loads`, with the reps' utilisation."""
-    got = answers(claim, start, [(None, f) for f in loads], n, seed)
+    return _load_table(loads, answers(claim, start, [(None, f) for f in loads], n, seed))
+
+
+def _load_table(loads: Sequence[float], got: Sequence[dict]) -> pd.DataFrame:
+    """The load response's rows from the answers at each share of the team in `loads`."""
     return pd.DataFrame([{"load": f, **a} for f, a in zip(loads, got)])
 
 
@@ -226,7 +230,7 @@ def evidence(slug: str, start: Scenario, n: int = 8, seed: int = 0, detectable: 
     points = _dose_points(claim, start, dosed)
     # every point of the load and the dose response in one call: their runs share both cores
     got = answers(claim, start, [*((None, f) for f in loads), *(({path: v}, 1.0) for path, v in points)], n, seed)
-    table = pd.DataFrame([{"load": f, **a} for f, a in zip(loads, got)]).assign(n=n)
+    table = _load_table(loads, got[:len(loads)]).assign(n=n)
     here = table.loc[table["load"] == 1.0].drop(columns=["load", "n"]).to_dict("records")
     out = {
         "kind": claim.kind, "says": claim.says, "metric": claim.metric, "unit": claim.unit,

@@ -318,11 +318,16 @@ def standings_split(world: Scenario, award: float = 50_000.0, cadences: Sequence
                     n: int = 8, seed: int = 0, flat: bool = False, **kwargs) -> pd.DataFrame:
     """One top award a year with standings shown at each cadence (the first is the reference); with `flat`,
     the ablation instead: the same with a flat response (reps respond to a prize whatever their chance)."""
-    rule = [{"name": "Top seller", "kind": "relative", "award": award}]
-    arms = {f"standings {c}": programme(world, rule, c) for c in cadences}
+    arms = _standings_arms(world, award, cadences)
     if flat:
         arms = {f"{name}, flat response": flat_response(s) for name, s in arms.items()}
     return replicate_each(arms, n, seed, measure=measure, **kwargs)
+
+
+def _standings_arms(world: Scenario, award: float, cadences: Sequence[str]) -> dict[str, Scenario]:
+    """One top award a year with standings shown at each cadence, named "standings <cadence>"."""
+    rule = [{"name": "Top seller", "kind": "relative", "award": award}]
+    return {f"standings {c}": programme(world, rule, c) for c in cadences}
 
 
 def split_table(runs: pd.DataFrame, reference: str = "never") -> pd.DataFrame:
@@ -351,10 +356,9 @@ def standings_across(world: Scenario, teams: Sequence[int] = (8, 16), cadences: 
                      award: float = 50_000.0, n: int = 4, seed: int = 0, **kwargs) -> pd.DataFrame:
     """`split_table` for each team size (lead flow scaled with the team): where the near-lead gain holds. Every team
     size's runs go to `replicate_each` at once (both cores when there are enough), the same runs as one by one."""
-    rule = [{"name": "Top seller", "kind": "relative", "award": award}]
-    arms = {(reps, f"standings {c}"): programme(team_world(world, reps), rule, c) for reps in teams for c in cadences}
-    runs = replicate_each({f"{reps} reps, {name}": sc for (reps, name), sc in arms.items()}, n, seed, measure=measure,
-                          **kwargs)
+    arms = {f"{reps} reps, {name}": sc for reps in teams
+            for name, sc in _standings_arms(team_world(world, reps), award, cadences).items()}
+    runs = replicate_each(arms, n, seed, measure=measure, **kwargs)
     tables = []
     for reps in teams:
         prefix = f"{reps} reps, "
