@@ -752,8 +752,7 @@ def _ids_in_arrow(text: pd.Series, alive: pd.Series) -> pa.Array | None:
     arr = text.array
     if not hasattr(arr, "_pa_array") or len(text) == 0:
         return None
-    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
-    if sample.nunique() < len(sample) // 2:    # read once per distinct value, with Python's strip
+    if parse.read_per_value(text):    # read once per distinct value, with Python's strip
         return None
     return one_array(pc.utf8_trim_whitespace(arr._pa_array)).filter(pa.array(alive.to_numpy(dtype=bool)))
 
@@ -766,8 +765,7 @@ def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None 
     arr = text.array
     if not hasattr(arr, "_pa_array") or len(text) == 0:
         return None
-    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
-    if sample.nunique() < len(sample) // 2:    # parse_text reads such a column once per distinct value, differently
+    if parse.read_per_value(text):    # parse_text reads such a column once per distinct value, differently
         return None
     try:
         deal_ids = (in_arrow if in_arrow is not None and len(in_arrow) == len(index)

@@ -426,18 +426,30 @@ def parse_text(text: pd.Series) -> pd.Series:
     return parse_text_coded(text)[0]
 
 
+def _sample(text: pd.Series) -> pd.Series:
+    """Up to 1,000 of the column's cells, evenly spread."""
+    return text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
+
+
+def read_per_value(text: pd.Series) -> bool:
+    """Whether `parse_text` reads this column once per distinct value (its values repeat: a sample holds fewer than
+    half as many distinct values as cells); code that reads such a column its own way must decide the same."""
+    sample = _sample(text)
+    return sample.nunique() < len(sample) // 2
+
+
 def parse_text_coded(text: pd.Series) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
     """`parse_text`, and for a column that repeats its values also what `pd.factorize` gives for the result (codes,
     the distinct values as an array), worked out from the distinct cells: a column of stage labels is then hashed
     once, not again by each step that groups its labels."""
-    sample = text.iloc[:: max(1, len(text) // 1000)].iloc[:1000]
-    if sample.nunique() < len(sample) // 2:
+    if read_per_value(text):
         codes, uniq = pd.factorize(text)
         trimmed = pd.Series(uniq, dtype="object").str.strip()
         values = trimmed.where(~trimmed.isin(EMPTY_TOKENS), None).to_numpy(dtype=object)
         table = np.append(values, None)
         return pd.Series(table[codes], index=text.index, dtype="object"), spread_codes(values, codes)
     if hasattr(text.array, "_pa_array"):    # text held in Arrow: trimmed there, each distinct value made a string once
+        sample = _sample(text)
         return pd.Series(_trimmed_objects(text.array._pa_array, repeats=sample.nunique() < len(sample)),
                          index=text.index, dtype="object"), None
     trimmed = text.str.strip()
