@@ -91,6 +91,25 @@ def test_ctrl_c_stops_a_long_compare_within_seconds(tmp_path):
     assert stopped < 15, stopped
 
 
+def test_stopping_a_busy_pool_ends_its_workers_and_manager_so_the_exit_is_quiet():
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sim.experiments.replicate import stop_pool, worker_start
+
+    pool = ProcessPoolExecutor(max_workers=2, initializer=worker_start)
+    futures = [pool.submit(time.sleep, 60) for _ in range(4)]
+    while not any(f.running() for f in futures):
+        time.sleep(0.05)
+    workers = list(pool._processes.values())
+    manager, wakeup = pool._executor_manager_thread, pool._executor_manager_thread_wakeup
+    start = time.perf_counter()
+    stop_pool(pool, futures)
+    assert time.perf_counter() - start < 15
+    assert not any(w.is_alive() for w in workers)
+    # what Python's exit hook writes to: a manager still closing its pipe then printed "Bad file descriptor"
+    assert not manager.is_alive() and wakeup._closed
+
+
 def _as_from_a_terminal() -> None:
     """In the child before it starts: Ctrl-C with its default meaning, as a terminal gives it. A process started
     with SIGINT ignored keeps ignoring it (Python installs its KeyboardInterrupt handler only where SIGINT is not

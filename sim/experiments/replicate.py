@@ -203,13 +203,18 @@ def stop_pool(pool: Executor, futures=(), owned: bool = True) -> None:
     if not owned:
         return
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)   # shutdown() forgets it: keep it to join
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         if proc.is_alive():
             proc.terminate()
     for proc in processes:
         proc.join(timeout=5)
-    pool.shutdown(wait=True)   # the pool's manager thread ends too (it sees the workers gone): a clean exit
+    if manager is not None:
+        # The manager thread sees the workers gone and closes its wakeup pipe. Wait for it: at interpreter
+        # exit Python wakes every live manager through that pipe, and one closing it meanwhile printed
+        # "Exception ignored ... Bad file descriptor" after "interrupted" (a second shutdown() joins nothing).
+        manager.join(timeout=10)
 
 
 def _run_chunk(scenario: Scenario, jobs: list[tuple[int, np.random.SeedSequence]], measure: Measure):
