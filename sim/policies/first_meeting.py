@@ -186,11 +186,12 @@ class FirstMeetings(PolicyRun):
         """Process: book the meeting until the customer shows (or the tries run out), then hold it."""
         policy, log = self.policy, self.activities
         tries = policy.tries
-        u = self.streams.of(deal, "first_meeting").random(tries + 2 + streams.BLOCK).tolist()   # compared only: floats
-        fmt = policy.formats[policy.format_for(u[-1])]
+        drawn = self.streams.of(deal, "first_meeting").random(tries + 2 + streams.BLOCK)
+        u = drawn[: tries + 1].tolist()      # compared only: as Python floats (numpy scalars compare slowly)
+        fmt = policy.formats[policy.format_for(float(drawn[-1]))]
         state = FirstMeeting()
         self.meetings[deal] = state
-        state.numbers = u[tries + 1 : -1]
+        state.numbers = drawn[tries + 1 : -1]   # an array, made floats if a champion is drawn (not every deal's)
         for attempt in range(tries):
             if attempt:
                 yield model.env.timeout(policy.rebook_days)

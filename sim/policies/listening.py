@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field
 
 from ..engine.entities import Deal
@@ -103,7 +104,7 @@ class Listening(PolicyRun):
         self.activities, self.streams = model.activities, model.streams
         self.habits: dict[Rep, tuple[float, float]] = {}                # rep -> (usual talk share, questions)
         self.need: dict[Deal, int | None] = {}                          # stage at whose meeting the need came out
-        self.drawn: dict[Deal, tuple[list[list[float]], list[float]]] = {}   # the deal's numbers for its meetings
+        self.drawn: dict[Deal, tuple[np.ndarray, list[float]]] = {}     # the deal's numbers for its meetings
 
     # ---- hooks ---------------------------------------------------------------------------------
     def enter_stage(self, model: ModelView, deal: Deal, i: int) -> None:
@@ -174,11 +175,15 @@ class Listening(PolicyRun):
 
     def numbers(self, model: ModelView, deal: Deal, i: int) -> tuple[list[float], float]:
         """Stage `i`'s uniforms (questions, attendees, discovery, then one per attendee who may speak) and
-        normal (talk share) for this deal, drawn for every stage at its first meeting from its own stream
-        (kept as Python floats: they are only compared, and numpy scalars are slow to compare one by one)."""
+        normal (talk share) for this deal, drawn for every stage at its first meeting from its own stream.
+
+        The uniforms are kept as one array per deal and a stage's row is made Python floats when its meeting
+        is held (they are only compared, and numpy scalars are slow to compare one by one): most stages hold no
+        meeting, and a run's deals would otherwise keep a list of floats per stage alive, which the garbage
+        collector has to scan item by item)."""
         drawn = self.drawn.get(deal)
         if drawn is None:
             rng = self.streams.of(deal, "listening.meeting")
             stages = len(model.world.stages)
-            drawn = self.drawn[deal] = (rng.random((stages, 3 + streams.BLOCK)).tolist(), rng.standard_normal(stages).tolist())
-        return drawn[0][i], drawn[1][i]
+            drawn = self.drawn[deal] = (rng.random((stages, 3 + streams.BLOCK)), rng.standard_normal(stages).tolist())
+        return drawn[0][i].tolist(), drawn[1][i]
