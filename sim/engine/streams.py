@@ -41,6 +41,7 @@ class Streams:
     def __init__(self, rng: np.random.Generator):
         self._seq = rng.bit_generator.seed_seq
         self._prefixes: dict[str, _Prefix | None] = {}
+        self._hashed: dict[int, dict] = {}     # a `_Prefix.hashed` for each hash constant the key words start at
 
     def stream(self, purpose: str, *keys: int) -> np.random.Generator:
         """A random stream for one purpose and key (a deal's identity, a rep's number): the same in every
@@ -48,6 +49,8 @@ class Streams:
         prefix = self._prefixes.get(purpose, False)
         if prefix is False:
             prefix = self._prefixes[purpose] = _Prefix.of(self._seq, zlib.crc32(purpose.encode()))
+            if prefix is not None:      # purposes whose key words meet the same hash constants share their hashes
+                prefix.hashed = self._hashed.setdefault(prefix.start, {})
         if prefix is None:        # an unusual seed (not an int, another pool size): numpy's own way
             seq = self._seq
             salt = zlib.crc32(purpose.encode())
@@ -85,12 +88,20 @@ class _Prefix:
 
     The hash constants numpy steps through do not depend on the data, so the ones the keys' words meet are
     listed once (`_consts`) and the mixing of a stream is plain integer arithmetic with no call per word.
+
+    numpy hashes each key word with those constants alone before mixing it into the pool, and the constants
+    depend only on how many words came before, which is the same for every purpose of a run (one salt word
+    each). So a deal's key words are hashed once (`hashed`, keys -> hashes, shared by the purposes whose
+    constants are the same: `start`), and each further stream of the deal (its meeting's, its trial's...)
+    only mixes them into its purpose's pool: about half the arithmetic.
     """
 
     KEY_WORDS = 8        # key words mixed this way (two 64-bit keys need 4); more go to numpy's own way
 
     def __init__(self, entropy, spawn_key: tuple[int, ...], pool: list[int], const: int):
         self.entropy, self.spawn_key, self.pool = entropy, spawn_key, tuple(pool)
+        self.start = const                    # the hash constant the first key word meets
+        self.hashed: dict[tuple[int, ...], tuple[tuple[int, int, int, int], ...]] = {}
         self._consts = []                     # (xor, multiply) of each hash of a key word, in numpy's order
         for _ in range(POOL_SIZE * self.KEY_WORDS):
             after = (const * _MULT_A) & _MASK
@@ -115,29 +126,40 @@ class _Prefix:
 
     def generator(self, keys: tuple[int, ...]) -> np.random.Generator:
         """The stream of these keys (non-negative ints), exactly as numpy would make it."""
-        if any(k < 0 for k in keys):                 # numpy says what is wrong with them
-            return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, *keys)))
-        words = [w for k in keys for w in _uint32_words(k)]
-        if len(words) > self.KEY_WORDS:
-            pool, _ = _mix_more(list(self.pool), self._consts[0][0], words)
-            state = _generate_state(pool)
-        else:   # `_mix_more` on the key words, written out (about half the time; a test checks it against numpy)
-            mask, left, right = _MASK, _MIX_L, _MIX_R
-            p0, p1, p2, p3 = self.pool
-            for w, (x0, m0, x1, m1, x2, m2, x3, m3) in zip(words, self._word_consts):
-                v = ((w ^ x0) * m0) & mask
-                r = (p0 * left - (v ^ (v >> 16)) * right) & mask
-                p0 = r ^ (r >> 16)
-                v = ((w ^ x1) * m1) & mask
-                r = (p1 * left - (v ^ (v >> 16)) * right) & mask
-                p1 = r ^ (r >> 16)
-                v = ((w ^ x2) * m2) & mask
-                r = (p2 * left - (v ^ (v >> 16)) * right) & mask
-                p2 = r ^ (r >> 16)
-                v = ((w ^ x3) * m3) & mask
-                r = (p3 * left - (v ^ (v >> 16)) * right) & mask
-                p3 = r ^ (r >> 16)
-            state = _state_of(p0, p1, p2, p3)
+        hashed = self.hashed.get(keys)
+        if hashed is None:
+            if any(k < 0 for k in keys):                 # numpy says what is wrong with them
+                return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, *keys)))
+            words = [w for k in keys for w in _uint32_words(k)]
+            if len(words) > self.KEY_WORDS:
+                pool, _ = _mix_more(list(self.pool), self._consts[0][0], words)
+                return self._started(_generate_state(pool), keys)
+            hashed = self.hashed[keys] = self._hash(words)
+        # `_mix_more` on the key words, written out with their hashes known (a test checks it against numpy)
+        mask, left = _MASK, _MIX_L
+        p0, p1, p2, p3 = self.pool
+        for h0, h1, h2, h3 in hashed:
+            r = (p0 * left - h0) & mask
+            p0 = r ^ (r >> 16)
+            r = (p1 * left - h1) & mask
+            p1 = r ^ (r >> 16)
+            r = (p2 * left - h2) & mask
+            p2 = r ^ (r >> 16)
+            r = (p3 * left - h3) & mask
+            p3 = r ^ (r >> 16)
+        return self._started(_state_of(p0, p1, p2, p3), keys)
+
+    def _hash(self, words: list[int]) -> tuple[tuple[int, int, int, int], ...]:
+        """numpy's hash of each key word for each of the 4 pool words it is mixed into, times the mixing's right
+        multiplier (what `_mix` subtracts): the part of the mixing that does not depend on the pool."""
+        mask, right, out = _MASK, _MIX_R, []
+        for w, (x0, m0, x1, m1, x2, m2, x3, m3) in zip(words, self._word_consts):
+            a, b, c, d = ((w ^ x0) * m0) & mask, ((w ^ x1) * m1) & mask, ((w ^ x2) * m2) & mask, ((w ^ x3) * m3) & mask
+            out.append(((a ^ (a >> 16)) * right, (b ^ (b >> 16)) * right, (c ^ (c >> 16)) * right,
+                        (d ^ (d >> 16)) * right))
+        return tuple(out)
+
+    def _started(self, state: list[int], keys: tuple[int, ...]) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64(_Seeded(np.array(state, dtype=np.uint64), self.entropy,
                                                             (*self.spawn_key, *keys))))
 
