@@ -134,3 +134,51 @@ def test_a_clock_runs_its_own_loop_which_leaves_a_release_nobody_waits_for_off_t
     env.process(work())
     env.run(until=5)
     assert scheduled == [1]                    # only the run's stop event is still to come
+
+
+
+def process_story(env_class) -> tuple[list[tuple], list[int]]:
+    """Processes ending at tied times, some awaited by others (directly or through `AllOf`), some by nobody: what
+    happens, in order; and the ended processes still on the schedule, seen at the end of each day."""
+    env = env_class()
+    log: list[tuple] = []
+
+    def job(k: int, days: float):
+        yield env.timeout(days)
+        log.append((env.now, "done", k))
+        return k
+
+    def alone(k: int):
+        yield env.timeout(1)
+        log.append((env.now, "alone", k))
+
+    def waiter():
+        first = env.process(job(0, 1))
+        env.process(alone(1))
+        log.append((env.now, "waited", (yield first)))
+        both = yield env.all_of([env.process(job(2, 1)), env.process(job(3, 0))])
+        log.append((env.now, "both", sorted(both.values())))
+        env.process(alone(4))
+
+    ended: list[int] = []
+
+    def watcher():      # started last: at each day, after the others' steps that day
+        for _ in range(3):
+            yield env.timeout(1)
+            ended.append(sum(type(e) is simpy.Process and not e.is_alive for *_, e in env._queue))
+
+    env.process(waiter())
+    env.process(alone(5))
+    env.process(watcher())
+    env.run(until=10)
+    log.append(("events scheduled", next(env._eid)))
+    return log, ended
+
+
+def test_a_clock_leaves_the_end_of_a_process_nobody_waits_for_off_the_schedule_in_simpys_order():
+    """`Clock.schedule`: a process that ends with nobody waiting is not put on the schedule, yet every event keeps
+    the id and the order SimPy gives it, and a process something waits for still wakes it as in SimPy."""
+    mine, mine_ended = process_story(desk_module.Clock)
+    simpys, simpys_ended = process_story(simpy.Environment)
+    assert mine == simpys
+    assert sum(simpys_ended) > 0 and sum(mine_ended) == 0
