@@ -52,6 +52,10 @@ def scenarios() -> dict[str, sim.Scenario]:
         "refocus": rem.replace({"policies.staffing": {"action": "refocus", "at": "2026-09-01"}}),
         "weekly forecast": base.replace({"policies.forecast": {"cadence": "weekly", "inclusion": "evidence_gated"}}),
         "largest first": base.replace({"reps.count": 4, "policies.allocation": {"rule": "largest_first"}}),
+        "quota by month, hires and a cut": sim.Scenario.preset("sweet-spot").replace(
+            {"days": 300, "reps.quota_period": "month", "reps.hires": [{"at": "2026-03-01", "count": 2}],
+             "policies.staffing": {"action": "cut", "at": "2026-06-01", "cut_share": 0.5}}),
+        "demo, quota by year": sim.Scenario.preset("demo").replace({"days": 200, "reps.quota_period": "year"}),
         "relax when behind": sim.Scenario.preset("sweet-spot").replace(
             {"days": 200, "policies.qualification": {"threshold": 0.5, "relax_when_behind": {"threshold": 0.0}}}),
     }

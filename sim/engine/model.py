@@ -280,9 +280,8 @@ class SalesModel:
         out["reps_at_end"] = float(len(self.team.active))
         out.update(self.team.headcount(days))
         if self.world.reps.quota is not None:
-            attainment = (tables.attainment if tables is not None
-                          else recorder.attainment(self.world, self.team.reps, recorder.won_deals(self.world, self.deals)))
-            out["attainment"] = quota.annual_attainment(attainment)
+            out["attainment"] = (quota.annual_attainment(tables.attainment) if tables is not None
+                                 else recorder.annual_attainment(self.world, self.team.reps, self.deals))
         for run in self.runs:
             out.update(run.metrics(self))
         return out
