@@ -94,14 +94,19 @@ class _Prefix:
     each). So a deal's key words are hashed once (`hashed`, keys -> hashes, shared by the purposes whose
     constants are the same: `start`), and each further stream of the deal (its meeting's, its trial's...)
     only mixes them into its purpose's pool: about half the arithmetic.
+
+    That mixing multiplies each of the 4 pool words by the same constant, so the 4 words are mixed together,
+    packed in one Python int (`_LANE` bits each: room for a 65-bit sum, so no word spills into the next) — one
+    multiplication, addition and mask per key word instead of four (`_pack`; a test checks it against numpy).
     """
 
     KEY_WORDS = 8        # key words mixed this way (two 64-bit keys need 4); more go to numpy's own way
 
     def __init__(self, entropy, spawn_key: tuple[int, ...], pool: list[int], const: int):
         self.entropy, self.spawn_key, self.pool = entropy, spawn_key, tuple(pool)
+        self._packed_pool = _pack(pool)
         self.start = const                    # the hash constant the first key word meets
-        self.hashed: dict[tuple[int, ...], tuple[tuple[int, int, int, int], ...]] = {}
+        self.hashed: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._consts = []                     # (xor, multiply) of each hash of a key word, in numpy's order
         for _ in range(POOL_SIZE * self.KEY_WORDS):
             after = (const * _MULT_A) & _MASK
@@ -135,33 +140,40 @@ class _Prefix:
                 pool, _ = _mix_more(list(self.pool), self._consts[0][0], words)
                 return self._started(_generate_state(pool), keys)
             hashed = self.hashed[keys] = self._hash(words)
-        # `_mix_more` on the key words, written out with their hashes known (a test checks it against numpy)
-        mask, left = _MASK, _MIX_L
-        p0, p1, p2, p3 = self.pool
-        for h0, h1, h2, h3 in hashed:
-            r = (p0 * left - h0) & mask
-            p0 = r ^ (r >> 16)
-            r = (p1 * left - h1) & mask
-            p1 = r ^ (r >> 16)
-            r = (p2 * left - h2) & mask
-            p2 = r ^ (r >> 16)
-            r = (p3 * left - h3) & mask
-            p3 = r ^ (r >> 16)
-        return self._started(_state_of(p0, p1, p2, p3), keys)
+        # `_mix_more` on the key words with their hashes known, the 4 pool words at once: for each word,
+        # `_mix(p, h) = (p * left - h) & mask`, then `r ^ (r >> 16)`, in every lane (see the class's docstring)
+        lanes, left = _LANES_MASK, _MIX_L
+        pool = self._packed_pool
+        for minus_h in hashed:
+            r = (pool * left + minus_h) & lanes
+            pool = (r ^ (r >> 16)) & lanes          # the second mask drops what the shift moved in from the next lane
+        return self._started(_state_of(pool & _MASK, (pool >> _LANE) & _MASK, (pool >> 2 * _LANE) & _MASK,
+                                       pool >> 3 * _LANE), keys)
 
-    def _hash(self, words: list[int]) -> tuple[tuple[int, int, int, int], ...]:
+    def _hash(self, words: list[int]) -> tuple[int, ...]:
         """numpy's hash of each key word for each of the 4 pool words it is mixed into, times the mixing's right
-        multiplier (what `_mix` subtracts): the part of the mixing that does not depend on the pool."""
+        multiplier (what `_mix` subtracts): the part of the mixing that does not depend on the pool. Packed per
+        word as `2**64 - h` in each lane: the same modulo 2**32 as subtracting `h`, and never below zero, so no
+        lane borrows from the next."""
         mask, right, out = _MASK, _MIX_R, []
         for w, (x0, m0, x1, m1, x2, m2, x3, m3) in zip(words, self._word_consts):
             a, b, c, d = ((w ^ x0) * m0) & mask, ((w ^ x1) * m1) & mask, ((w ^ x2) * m2) & mask, ((w ^ x3) * m3) & mask
-            out.append(((a ^ (a >> 16)) * right, (b ^ (b >> 16)) * right, (c ^ (c >> 16)) * right,
-                        (d ^ (d >> 16)) * right))
+            out.append(_pack([_TWO_64 - (h ^ (h >> 16)) * right for h in (a, b, c, d)]))
         return tuple(out)
 
     def _started(self, state: list[int], keys: tuple[int, ...]) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64(_Seeded(np.array(state, dtype=np.uint64), self.entropy,
                                                             (*self.spawn_key, *keys))))
+
+
+_LANE = 80                     # bits per pool word packed in one int: a lane's sum stays below 2**65
+_TWO_64 = 1 << 64
+_LANES_MASK = sum(_MASK << (_LANE * j) for j in range(POOL_SIZE))   # the low 32 bits of each lane
+
+
+def _pack(words) -> int:
+    """The 4 pool words (or one value per pool word) in one int, `_LANE` bits apart, the first in the lowest bits."""
+    return sum(w << (_LANE * j) for j, w in enumerate(words))
 
 
 def seeded(entropy: list[int]) -> np.random.Generator:
