@@ -116,7 +116,7 @@ class _Seeded(ISpawnableSeedSequence):
         return np.random.SeedSequence(self.entropy, spawn_key=self.spawn_key)
 
     def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
-        if n_words == POOL_SIZE and np.dtype(dtype) == np.uint64:
+        if n_words == POOL_SIZE and (dtype is np.uint64 or np.dtype(dtype) == np.uint64):   # as PCG64 asks: no np.dtype()
             return self._state.copy()
         return self._numpys().generate_state(n_words, dtype)
 
