@@ -22,6 +22,7 @@ What happens to imperfect input:
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,9 +147,11 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     builder = _Builder()
     if fmt is not None:
         builder.notes += list(fmt.notes)
-    opps = builder.opportunities(opp_files)
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
-    history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
+    with _ReadAhead(hist_files) as builder.ahead:   # the history's own columns parsed on the other core meanwhile
+        opps = builder.opportunities(opp_files)
+        history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
+    builder.ahead = None
     field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
@@ -266,25 +269,20 @@ class _Builder(IssueLog):
         self.positions: _Positions | None = None
         self.codes = _Codes()
         self.deal_ids: tuple[pd.DataFrame | None, pa.Array | None] | None = None   # the loaded deals' ids in Arrow
+        self.ahead: _ReadAhead | None = None    # the history files' columns being parsed in a thread, if they are
 
     # -- columns
-    def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
+    def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series,
+                read: _ColumnsRead | None = None) -> dict[str, pd.Series]:
         """Every canonical column of a file, parsed; unreadable or re-read values are reported as repairs.
 
         Date columns are read together: one whose every date fits both day/month orders follows the order
-        the file's other date columns show.
+        the file's other date columns show. `read`: the columns parsed already (`parse_columns`, perhaps in
+        another thread by `_ReadAhead`); what is reported is reported here, in the same order either way.
         """
-        dates = {c: parse.parse_dates(raw.frame[cols[c]], fmt.date_format_for(c)) for c in cols if c in DATE_COLUMNS}
-        settled = {p.order for p in dates.values() if p.order and not p.ambiguous}
-        for c, p in list(dates.items()):
-            if p.ambiguous and len(settled) == 1 and fmt.date_format_for(c) is None:
-                hint = next(iter(settled))
-                dates[c] = parse.parse_dates(raw.frame[cols[c]], None, order=hint)
-                self.notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {hint} first "
-                                  "like the file's other date columns")
-            elif p.ambiguous:
-                self.notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {p.order} first "
-                                  f"({p.style}); set date_format in a mapping (e.g. day-first) to override")
+        read = read if read is not None else parse_columns(raw, cols, fmt)
+        self.notes += read.notes
+        dates = read.dates
         out = {}
         for canon in cols:
             header, text = cols[canon], raw.frame[cols[canon]]
@@ -295,16 +293,16 @@ class _Builder(IssueLog):
                 out[canon] = p.values
                 self._warn_if_unread(raw, canon, header, text, p.values, alive, "a date", fmt)
             elif canon in NUMBER_COLUMNS:
-                out[canon] = self._numbers(raw, canon, header, text, alive)
+                out[canon] = self._numbers(raw, canon, header, text, alive, read.amounts[canon])
                 self._warn_if_unread(raw, canon, header, text, out[canon], alive, "a number", fmt)
             else:
-                out[canon], known = parse.parse_text_coded(text)
+                out[canon], known = read.texts[canon] if canon in read.texts else parse.parse_text_coded(text)
                 if known is not None and canon == "stage":
                     self.codes.remember(out[canon], *known)
         return out
 
-    def _numbers(self, raw: RawTable, canon: str, header: str, text: pd.Series, alive: pd.Series) -> pd.Series:
-        p = parse.parse_amount(text)
+    def _numbers(self, raw: RawTable, canon: str, header: str, text: pd.Series, alive: pd.Series,
+                 p: parse.Parsed) -> pd.Series:
         self.flag("repaired", raw, p.invalid & alive, header, text, "not a number (text or a formula); left empty")
         self.flag("repaired", raw, p.fallback & alive, header, text, p.why)
         if p.ambiguous:
@@ -600,8 +598,9 @@ class _Builder(IssueLog):
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
         in_arrow = self.deal_ids[1] if self.deal_ids is not None and self.deal_ids[0] is opps and deals is opps else None
-        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow) for raw, fmt, spec in files],
-                         ignore_index=True)
+        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow,
+                                             self.ahead.result(raw) if self.ahead is not None else None)
+                          for raw, fmt, spec in files], ignore_index=True)
         order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
         if order is not None:
             rows = rows.iloc[order]
@@ -647,19 +646,22 @@ class _Builder(IssueLog):
         return stays
 
     def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index,
-                      in_arrow: pa.Array | None = None) -> pd.DataFrame:
+                      in_arrow: pa.Array | None = None, read: _ColumnsRead | None = None) -> pd.DataFrame:
         """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
         deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns.
-        `in_arrow`: the ids of `index` as Arrow text, when known (`_ids_in_arrow`)."""
+        `in_arrow`: the ids of `index` as Arrow text, when known (`_ids_in_arrow`); `read`: the file's columns but
+        the id parsed already (`history_columns`)."""
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
         alive = self.readable_rows(raw)
         found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow)
-        if found is None:
-            out = self.columns(raw, cols, fmt, alive)
+        if read is None:
+            read = history_columns(raw, fmt, spec)
+        if found is None:    # (the id column is then parsed as text too)
+            out = self.columns(raw, cols, fmt, alive, read)
             missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
         else:    # the ids looked up in Arrow: no Python string made for each row's id
-            out = self.columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt, alive)
+            out = self.columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt, alive, read)
             missing = {"opportunity_id": pd.Series(found[0], index=frame.index),
                        **{c: out[c].isna() for c in ("stage", "entered_at")}}
         for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
@@ -711,6 +713,77 @@ class _Builder(IssueLog):
                       + "); read as entered when it was created")
             out["entered_at"] = entered.where(~early, created)
         return alive
+
+
+@dataclass
+class _ColumnsRead:
+    """A file's canonical columns parsed, before anything is reported: the dates (`parse.parse_dates`), numbers
+    (`parse.parse_amount`) and text (`parse.parse_text_coded`) by canonical name, and the notes the dates gave."""
+
+    dates: dict[str, parse.DateColumn]
+    amounts: dict[str, parse.Parsed]
+    texts: dict[str, tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]]
+    notes: list[str]
+
+
+def parse_columns(raw: RawTable, cols: dict[str, str], fmt: Format) -> _ColumnsRead:
+    """Every canonical column of `cols` parsed, reporting nothing (`_Builder.columns` reports): a function of the file
+    alone, so it may run in another thread. Date columns are read together: one whose every date fits both day/month
+    orders follows the order the file's other date columns show."""
+    frame = raw.frame
+    dates = {c: parse.parse_dates(frame[cols[c]], fmt.date_format_for(c)) for c in cols if c in DATE_COLUMNS}
+    settled = {p.order for p in dates.values() if p.order and not p.ambiguous}
+    notes = []
+    for c, p in list(dates.items()):
+        if p.ambiguous and len(settled) == 1 and fmt.date_format_for(c) is None:
+            hint = next(iter(settled))
+            dates[c] = parse.parse_dates(frame[cols[c]], None, order=hint)
+            notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {hint} first "
+                         "like the file's other date columns")
+        elif p.ambiguous:
+            notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {p.order} first "
+                         f"({p.style}); set date_format in a mapping (e.g. day-first) to override")
+    amounts = {c: parse.parse_amount(frame[cols[c]]) for c in cols if c not in dates and c in NUMBER_COLUMNS}
+    texts = {c: parse.parse_text_coded(frame[cols[c]]) for c in cols if c not in dates and c not in NUMBER_COLUMNS}
+    return _ColumnsRead(dates, amounts, texts, notes)
+
+
+def history_columns(raw: RawTable, fmt: Format, spec: FileSpec) -> _ColumnsRead:
+    """A history file's columns but its id parsed (`parse_columns`): they need nothing from the deals, so they can be
+    read while the opportunities are (the id is looked up among the loaded deals, `_deal_positions`)."""
+    cols = spec.resolve(list(raw.frame.columns))
+    return parse_columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt)
+
+
+AHEAD_MIN_ROWS = 100_000    # history rows from which `_ReadAhead` parses them in a thread (below, a thread gains nothing)
+
+
+class _ReadAhead:
+    """The history files' columns parsed (`history_columns`) in one worker thread while the main thread reads the
+    opportunities: Arrow's compute functions and numpy release the GIL, so on a machine with two cores about half of
+    the history's parsing is done by the time the deals are. Only parsing happens there; every rejection, repair,
+    note and warning is still made by the main thread in the order of a serial load. Files of fewer than
+    `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before."""
+
+    def __init__(self, files: list[tuple[RawTable, Format, FileSpec]]):
+        self._futures: dict[int, Future] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        if sum(len(raw.frame) for raw, _, _ in files) >= AHEAD_MIN_ROWS:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-read-ahead")
+            self._futures = {id(raw): self._pool.submit(history_columns, raw, fmt, spec) for raw, fmt, spec in files}
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:   # (on an error: waits for the parsing under way, so no thread outlives the load)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._futures.clear()
+
+    def result(self, raw: RawTable) -> _ColumnsRead | None:
+        """The file's columns parsed (an error raised there is raised here), or None when not read ahead."""
+        future = self._futures.pop(id(raw), None)
+        return future.result() if future is not None else None
 
 
 _TEXT = pd.Series(np.array(["text"], dtype=object)).dtype    # the dtype pandas gives a Series of Python strings
