@@ -22,8 +22,10 @@ What happens to imperfect input:
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -122,9 +124,9 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     skipped: list[Skipped] = []
     folder = Path(path).is_dir()
     files, not_read = _files(Path(path))
-    for file in files:
+    for file, reading in _read_files(files, fmt.sheets if fmt is not None and fmt.sheets else None):
         try:
-            found, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+            found, sheets_not_read = reading()
         except ExportError as err:
             if not folder:
                 raise
@@ -174,6 +176,27 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
                       builder.warnings + activities.warnings, skipped, not_read)
+
+
+READ_TOGETHER_BYTES = 16 << 20    # CSV files from this size are read two at a time when a folder has two or more
+
+
+def _read_files(files: list[Path], sheets: tuple[str, ...] | None):
+    """Each file with a function returning what `parse.read_tables` gives for it (or raising what it raises), in the
+    files' order. When two or more are large CSV files (`READ_TOGETHER_BYTES`: the opportunities and their history),
+    they are read two at a time, each as one block by one thread, in a pool that is done before the first answer is
+    used: the two cores parse a file each, and no column is copied to join its pieces (`sim.crm.files._arrow_csv`).
+    What is read, and every message, is the same as one file after the other."""
+    big = [f for f in files if f.suffix.lower() in parse.TEXT_SUFFIXES and f.stat().st_size >= READ_TOGETHER_BYTES]
+    if len(big) < 2:
+        for file in files:
+            yield file, lambda file=file: parse.read_tables(file, sheets)
+        return
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="crm-read") as pool:
+        futures = [pool.submit(parse.read_tables, file, sheets, file in big) for file in files]
+        wait(futures)
+    for file, future in zip(files, futures):
+        yield file, future.result
 
 
 def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:
@@ -654,9 +677,9 @@ class _Builder(IssueLog):
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
         alive = self.readable_rows(raw)
-        found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow)
         if read is None:
             read = history_columns(raw, fmt, spec)
+        found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow, read.id_runs)
         if found is None:    # (the id column is then parsed as text too)
             out = self.columns(raw, cols, fmt, alive, read)
             missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
@@ -699,20 +722,24 @@ class _Builder(IssueLog):
         Negotiation); one before the deal was created is read as entered at its creation. Both listed. `pos` is each
         row's deal among `deals` (-1: none)."""
         entered = out["entered_at"]
+        day = _days(entered)    # (NaT compares false, as pandas compares it)
         if "closed_at" in deals:
             closed = _at(deals["closed_at"], pos, entered.index)
-            late = alive & closed.notna() & (entered.dt.normalize() > closed.dt.normalize()) & ~stages.isin(TERMINAL)
+            late = alive & closed.notna() & pd.Series(day > _days(closed), index=entered.index) & ~stages.isin(TERMINAL)
             self.flag("rejected", raw, late, cols["entered_at"], raw.frame[cols["entered_at"]],
                       "a stage change after the deal closed (" + closed[late].dt.strftime("%Y-%m-%d") + "); not used")
             alive = alive & ~late
         if "created_at" in deals:
             created = _at(deals["created_at"], pos, entered.index)
-            early = alive & created.notna() & (entered.dt.normalize() < created.dt.normalize())
+            early = alive & created.notna() & pd.Series(day < _days(created), index=entered.index)
             self.flag("repaired", raw, early, cols["entered_at"], raw.frame[cols["entered_at"]],
                       "before the deal was created (" + created[early].dt.strftime("%Y-%m-%d")
                       + "); read as entered when it was created")
             out["entered_at"] = entered.where(~early, created)
         return alive
+
+
+_NOT_READ = object()    # (`_deal_positions`: the ids' runs not read yet)
 
 
 @dataclass
@@ -724,14 +751,33 @@ class _ColumnsRead:
     amounts: dict[str, parse.Parsed]
     texts: dict[str, tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]]
     notes: list[str]
+    id_runs: object = _NOT_READ     # a history file's ids as `_id_runs` reads them, when read with its columns
 
 
 def parse_columns(raw: RawTable, cols: dict[str, str], fmt: Format) -> _ColumnsRead:
     """Every canonical column of `cols` parsed, reporting nothing (`_Builder.columns` reports): a function of the file
-    alone, so it may run in another thread. Date columns are read together: one whose every date fits both day/month
-    orders follows the order the file's other date columns show."""
+    alone, so its pieces (`_column_tasks`) may run in another thread."""
+    return _assemble([(task, task[2]()) for task in _column_tasks(raw, cols, fmt)])
+
+
+def _column_tasks(raw: RawTable, cols: dict[str, str], fmt: Format) -> list[tuple[str, str | None, Callable]]:
+    """The parsing of a file's columns in independent pieces (kind, canonical name, a function of no arguments): its
+    date columns together (`_read_dates`), then each number column, then each text column."""
     frame = raw.frame
-    dates = {c: parse.parse_dates(frame[cols[c]], fmt.date_format_for(c)) for c in cols if c in DATE_COLUMNS}
+    dated = [c for c in cols if c in DATE_COLUMNS]
+    tasks: list[tuple[str, str | None, Callable]] = [("dates", None, partial(_read_dates, raw, cols, dated, fmt))] if dated else []
+    tasks += [("amount", c, partial(parse.parse_amount, frame[cols[c]])) for c in cols if c not in dated and c in NUMBER_COLUMNS]
+    tasks += [("text", c, partial(parse.parse_text_coded, frame[cols[c]]))
+              for c in cols if c not in dated and c not in NUMBER_COLUMNS]
+    return tasks
+
+
+def _read_dates(raw: RawTable, cols: dict[str, str], dated: list[str],
+                fmt: Format) -> tuple[dict[str, parse.DateColumn], list[str]]:
+    """The date columns `dated`, read together: one whose every date fits both day/month orders follows the order the
+    file's other date columns show. With the notes to make about it."""
+    frame = raw.frame
+    dates = {c: parse.parse_dates(frame[cols[c]], fmt.date_format_for(c)) for c in dated}
     settled = {p.order for p in dates.values() if p.order and not p.ambiguous}
     notes = []
     for c, p in list(dates.items()):
@@ -743,47 +789,73 @@ def parse_columns(raw: RawTable, cols: dict[str, str], fmt: Format) -> _ColumnsR
         elif p.ambiguous:
             notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {p.order} first "
                          f"({p.style}); set date_format in a mapping (e.g. day-first) to override")
-    amounts = {c: parse.parse_amount(frame[cols[c]]) for c in cols if c not in dates and c in NUMBER_COLUMNS}
-    texts = {c: parse.parse_text_coded(frame[cols[c]]) for c in cols if c not in dates and c not in NUMBER_COLUMNS}
-    return _ColumnsRead(dates, amounts, texts, notes)
+    return dates, notes
+
+
+def _assemble(answers: list[tuple[tuple[str, str | None, Callable], object]]) -> _ColumnsRead:
+    """The answers of `_column_tasks`' pieces as one `_ColumnsRead`."""
+    read = _ColumnsRead({}, {}, {}, [])
+    for (kind, name, _), got in answers:
+        if kind == "dates":
+            read.dates, read.notes = got
+        elif kind == "amount":
+            read.amounts[name] = got
+        elif kind == "ids":
+            read.id_runs = got
+        else:
+            read.texts[name] = got
+    return read
+
+
+def _history_tasks(raw: RawTable, fmt: Format, spec: FileSpec) -> list[tuple[str, str | None, Callable]]:
+    """A history file's columns but its id, in pieces (`_column_tasks`), and what `_deal_positions` reads from the id
+    column alone (`_id_runs`): they need nothing from the deals, so they can be read while the opportunities are (the
+    ids are then looked up among the loaded deals)."""
+    cols = spec.resolve(list(raw.frame.columns))
+    return (_column_tasks(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt)
+            + [("ids", "opportunity_id", partial(_id_runs, raw.frame[cols["opportunity_id"]]))])
 
 
 def history_columns(raw: RawTable, fmt: Format, spec: FileSpec) -> _ColumnsRead:
-    """A history file's columns but its id parsed (`parse_columns`): they need nothing from the deals, so they can be
-    read while the opportunities are (the id is looked up among the loaded deals, `_deal_positions`)."""
-    cols = spec.resolve(list(raw.frame.columns))
-    return parse_columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt)
+    """A history file's columns but its id, and its ids' runs, parsed (`_history_tasks`)."""
+    return _assemble([(task, task[2]()) for task in _history_tasks(raw, fmt, spec)])
 
 
 AHEAD_MIN_ROWS = 100_000    # history rows from which `_ReadAhead` parses them in a thread (below, a thread gains nothing)
 
 
 class _ReadAhead:
-    """The history files' columns parsed (`history_columns`) in one worker thread while the main thread reads the
-    opportunities: Arrow's compute functions and numpy release the GIL, so on a machine with two cores about half of
-    the history's parsing is done by the time the deals are. Only parsing happens there; every rejection, repair,
-    note and warning is still made by the main thread in the order of a serial load. Files of fewer than
-    `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before."""
+    """The history files' columns parsed (`_history_tasks`) in one worker thread while the main thread reads the
+    opportunities: Arrow's compute functions and numpy release the GIL, so with two cores much of the history's
+    parsing is done by the time the deals are. When the main thread comes to a history file, it takes back the pieces
+    the worker has not begun and parses them itself while the worker finishes its own. Only parsing happens in the
+    worker; every rejection, repair, note and warning is still made by the main thread in the order of a serial load.
+    Files of fewer than `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before."""
 
     def __init__(self, files: list[tuple[RawTable, Format, FileSpec]]):
-        self._futures: dict[int, Future] = {}
+        self._tasks: dict[int, list[tuple[tuple[str, str | None, Callable], Future]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         if sum(len(raw.frame) for raw, _, _ in files) >= AHEAD_MIN_ROWS:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-read-ahead")
-            self._futures = {id(raw): self._pool.submit(history_columns, raw, fmt, spec) for raw, fmt, spec in files}
+            for raw, fmt, spec in files:
+                self._tasks[id(raw)] = [(task, self._pool.submit(task[2])) for task in _history_tasks(raw, fmt, spec)]
 
     def __enter__(self) -> _ReadAhead:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:   # (on an error: waits for the parsing under way, so no thread outlives the load)
+        if self._pool is not None:   # (on an error: waits for the piece under way, so no thread outlives the load)
             self._pool.shutdown(wait=True, cancel_futures=True)
-        self._futures.clear()
+        self._tasks.clear()
 
     def result(self, raw: RawTable) -> _ColumnsRead | None:
-        """The file's columns parsed (an error raised there is raised here), or None when not read ahead."""
-        future = self._futures.pop(id(raw), None)
-        return future.result() if future is not None else None
+        """The file's columns parsed (an error raised in the worker is raised here), or None when not read ahead."""
+        entries = self._tasks.pop(id(raw), None)
+        if entries is None:
+            return None
+        taken = [future.cancel() for _, future in entries]     # the pieces not begun: parsed here, meanwhile
+        mine = {k: task[2]() for k, ((task, _), took) in enumerate(zip(entries, taken)) if took}
+        return _assemble([(task, mine[k] if k in mine else future.result()) for k, (task, future) in enumerate(entries)])
 
 
 _TEXT = pd.Series(np.array(["text"], dtype=object)).dtype    # the dtype pandas gives a Series of Python strings
@@ -830,31 +902,45 @@ def _ids_in_arrow(text: pd.Series, alive: pd.Series) -> pa.Array | None:
     return one_array(pc.utf8_trim_whitespace(arr._pa_array)).filter(pa.array(alive.to_numpy(dtype=bool)))
 
 
-def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
-    row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
-    Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
-    None for other columns (text held as Python objects, ids that repeat): the ids are then read as text."""
+def _id_runs(text: pd.Series) -> tuple[pa.DataType, np.ndarray, np.ndarray, pa.Array] | None:
+    """What `_deal_positions` reads from a history file's id column alone, so that it can be read ahead
+    (`_history_tasks`): for a column held in Arrow with (nearly) one id per row, the ids' type, which cells hold no id
+    (trimmed as pandas trims Arrow text, placeholders such as 'N/A' for nothing), where each run of one id starts, and
+    the runs' ids. None for other columns (text held as Python objects, ids that repeat)."""
     arr = text.array
     if not hasattr(arr, "_pa_array") or len(text) == 0:
         return None
     if parse.read_per_value(text):    # parse_text reads such a column once per distinct value, differently
         return None
-    try:
-        deal_ids = (in_arrow if in_arrow is not None and len(in_arrow) == len(index)
-                    else pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
-    except (pa.ArrowException, UnicodeError, TypeError):
-        return None
     trimmed = one_array(pc.utf8_trim_whitespace(arr._pa_array))
     empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
-    if deal_ids.type != trimmed.type:
-        deal_ids = deal_ids.cast(trimmed.type)
     # a deal's rows follow one another in most histories: each run of one id is looked up once
     n = len(trimmed)
     starts = np.ones(n, dtype=bool)
     if n > 1:
         starts[1:] = pc.not_equal(trimmed.slice(1), trimmed.slice(0, n - 1)).fill_null(True).to_numpy(zero_copy_only=False)
-    heads = trimmed.filter(pa.array(starts))
+    return trimmed.type, empty, starts, trimmed.filter(pa.array(starts))
+
+
+
+def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None = None,
+                    runs=_NOT_READ) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
+    row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
+    Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
+    None for other columns (text held as Python objects, ids that repeat): the ids are then read as text. `runs`: what
+    `_id_runs` gives for `text`, when read already."""
+    runs = _id_runs(text) if runs is _NOT_READ else runs
+    if runs is None:
+        return None
+    kind, empty, starts, heads = runs
+    try:
+        deal_ids = (in_arrow if in_arrow is not None and len(in_arrow) == len(index)
+                    else pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    if deal_ids.type != kind:
+        deal_ids = deal_ids.cast(kind)
     if len(heads) == len(deal_ids) and pc.all(pc.equal(heads, deal_ids).fill_null(False)).as_py():
         at = np.arange(len(heads), dtype=np.intp)     # the runs are the deals, in their order: nothing to look up
     else:
@@ -862,6 +948,12 @@ def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None 
     pos = at[np.cumsum(starts) - 1]
     pos[empty] = -1
     return empty, pos
+
+
+def _days(when: pd.Series) -> np.ndarray:
+    """The days of datetimes (`Series.dt.normalize`'s days, NaT kept), as numpy's datetime64[D]: floored, as pandas
+    floors, one cast instead of pandas' pass over the fields."""
+    return when.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
 
 
 def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
