@@ -632,7 +632,7 @@ class _Builder(IssueLog):
         with_amount = np.flatnonzero(~np.isnan(amount))
         first = with_amount[np.r_[True, pos[with_amount][1:] != pos[with_amount][:-1]]] if len(with_amount) else with_amount
         self.first_amounts = pd.Series(amount[first], index=pd.Index(rows["opportunity_id"].to_numpy()[first],
-                                       name="opportunity_id"), name="amount", dtype="float64")
+                                       name="opportunity_id", dtype=object), name="amount", dtype="float64")
         first_by_pos = np.full(len(deals), np.nan)
         first_by_pos[pos[first]] = amount[first]
         # a new stay starts where the stage differs from the previous row of the same deal (numpy on the sorted rows)
