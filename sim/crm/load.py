@@ -628,6 +628,9 @@ class _Builder(IssueLog):
         if order is not None:
             rows = rows.iloc[order]
         pos = rows.pop("_pos").to_numpy()
+        codes = rows.pop("_stage").to_numpy() if "_stage" in rows else None     # (one file's numbers for its stages)
+        codes = codes if len(files) == 1 else None
+        terminal = rows.pop("_terminal").to_numpy(dtype=bool) if "_terminal" in rows else None
         amount = rows["amount"].to_numpy(dtype="float64")
         with_amount = np.flatnonzero(~np.isnan(amount))
         first = with_amount[np.r_[True, pos[with_amount][1:] != pos[with_amount][:-1]]] if len(with_amount) else with_amount
@@ -640,8 +643,9 @@ class _Builder(IssueLog):
         n = len(rows)
         new_stay = np.ones(n, dtype=bool)
         if n > 1:
-            missing = pd.isna(stage)      # as pandas compares: a missing stage differs from every other
-            new_stay[1:] = (pos[1:] != pos[:-1]) | (stage[1:] != stage[:-1]) | missing[1:] | missing[:-1]
+            missing = pd.isna(stage) if codes is None else codes < 0   # as pandas compares: a missing stage differs
+            differs = stage[1:] != stage[:-1] if codes is None else codes[1:] != codes[:-1]    # from every other
+            new_stay[1:] = (pos[1:] != pos[:-1]) | differs | missing[1:] | missing[:-1]
         at = np.flatnonzero(new_stay)
         stay_pos = pos[at]
         entered = rows["entered_at"].to_numpy(dtype="datetime64[ns]")[at]
@@ -653,8 +657,11 @@ class _Builder(IssueLog):
             last = ~nxt_same
             exited[last] = deals["closed_at"].to_numpy(dtype="datetime64[ns]")[stay_pos[last]]
         keep = np.ones(len(at), dtype=bool)
-        for end in TERMINAL:      # compared as objects (pandas' isin would first copy the stages into Arrow text)
-            keep &= stage[at] != end
+        if terminal is not None:
+            keep = ~terminal[at]
+        else:
+            for end in TERMINAL:      # compared as objects (pandas' isin would first copy the stages into Arrow text)
+                keep &= stage[at] != end
         # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
         early = exited < entered
         exited[early] = entered[early]
@@ -697,7 +704,7 @@ class _Builder(IssueLog):
                   "opportunity not among the loaded opportunities")
         alive &= ~orphan
         labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
-        stages = _meanings(labels, alive, fmt, self.codes)
+        stages, stage_codes, terminal = _coded_meanings(labels, alive, fmt, self.codes)
         self.codes.forget()
         alive = self._history_in_lifetime(raw, cols, out, stages, deals, alive, pos)
         keep = alive.to_numpy()
@@ -713,6 +720,7 @@ class _Builder(IssueLog):
         if "expected_close_at" in out:   # Salesforce's Opportunity History: the close date expected at each change
             rows["expected_close_at"] = out["expected_close_at"].to_numpy(dtype="datetime64[ns]")[keep]
         rows["_pos"] = pos[keep]
+        rows["_stage"], rows["_terminal"] = stage_codes[keep], terminal[keep]    # (`history`: stays found on numbers)
         return rows
 
     def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
@@ -965,11 +973,20 @@ def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
 
 def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format, known: _Codes | None = None) -> pd.Series:
     """What each row's stage label means (worked out once per distinct label of the rows still alive; NaN elsewhere)."""
+    return _coded_meanings(labels, alive, fmt, known)[0]
+
+
+def _coded_meanings(labels: pd.Series, alive: pd.Series, fmt: Format,
+                    known: _Codes | None = None) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """`_meanings`, and for each row a number standing for its meaning (equal meanings, equal numbers; -1 for none,
+    as pandas counts missing) and whether it is a won or lost one: the stays compare those instead of the objects."""
     codes, uniq = known.factorize(labels) if known is not None else pd.factorize(labels)
     live = np.unique(codes[alive.to_numpy() & (codes >= 0)])
     table = np.full(len(uniq) + 1, np.nan, dtype=object)
     table[live] = [fmt.stage_meaning(uniq[k]) for k in live]
-    return pd.Series(table[codes], index=labels.index, dtype="object")
+    inner, distinct = pd.factorize(table)      # (code -1 of a row picks the last entry, NaN, as `table[codes]` does)
+    terminal = np.array([v in TERMINAL for v in np.asarray(distinct, dtype=object)] + [False], dtype=bool)
+    return pd.Series(table[codes], index=labels.index, dtype="object"), inner[codes], terminal[inner[codes]]
 
 
 def _order_by_id_and_time(ids: pd.Series, when: pd.Series, pos: np.ndarray | None = None,
