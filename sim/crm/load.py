@@ -187,7 +187,7 @@ def _read_files(files: list[Path], sheets: tuple[str, ...] | None):
     they are read two at a time, each as one block by one thread, in a pool that is done before the first answer is
     used: the two cores parse a file each, and no column is copied to join its pieces (`sim.crm.files._arrow_csv`).
     What is read, and every message, is the same as one file after the other."""
-    big = [f for f in files if f.suffix.lower() in parse.TEXT_SUFFIXES and f.stat().st_size >= READ_TOGETHER_BYTES]
+    big = [f for f in files if f.suffix.lower() in parse.TEXT_SUFFIXES and _size(f) >= READ_TOGETHER_BYTES]
     if len(big) < 2:
         for file in files:
             yield file, lambda file=file: parse.read_tables(file, sheets)
@@ -197,6 +197,14 @@ def _read_files(files: list[Path], sheets: tuple[str, ...] | None):
         wait(futures)
     for file, future in zip(files, futures):
         yield file, future.result
+
+
+def _size(file: Path) -> int:
+    """The file's size in bytes; 0 when it cannot be read (`parse.read_tables` then says why, as for any file)."""
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:
