@@ -437,6 +437,8 @@ class _Builder(IssueLog):
         if not suspect.any():
             return
         unknown = {lab for lab in pd.unique(labels[suspect]) if fmt.known_stage(lab) is None}
+        if not unknown:    # every label the format knows (nearly always): none is suspect
+            return
         suspect &= labels.isin(unknown)
         if not suspect.any():
             return
