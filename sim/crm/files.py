@@ -148,11 +148,13 @@ def sniff_delimiter(first_line: str) -> str:
 
 
 # ---- reading --------------------------------------------------------------------------------------
-def read_tables(path: str | Path, sheets: tuple[str, ...] | None = None) -> tuple[list[RawTable], list[Skipped]]:
+def read_tables(path: str | Path, sheets: tuple[str, ...] | None = None,
+                whole: bool = False) -> tuple[list[RawTable], list[Skipped]]:
     """Every table in a file: one for a CSV, one per sheet with rows for a workbook (only `sheets` if named).
 
     Returns the tables and the sheets not read (with why). Raises `ExportError` naming the file when it is
-    not an export at all, and `OSError` (with the file name) when it cannot be opened.
+    not an export at all, and `OSError` (with the file name) when it cannot be opened. `whole`: a CSV file is
+    parsed as one block by one thread (see `_arrow_csv`), for a caller reading several files at once.
     """
     path = Path(path)
     if not path.exists():
@@ -180,7 +182,7 @@ def read_tables(path: str | Path, sheets: tuple[str, ...] | None = None) -> tupl
     if kind == "binary":
         raise ExportError(f"{path}: binary data, not a CSV or Excel export (control bytes in its first "
                           f"{min(len(head), 8192):,} bytes); export the report from your CRM as CSV or .xlsx")
-    return [_read_text(path, head)], []     # `sheets` concern workbooks only
+    return [_read_text(path, head, whole)], []     # `sheets` concern workbooks only
 
 
 def read_table(path: str | Path) -> RawTable:
@@ -196,7 +198,7 @@ def read_table(path: str | Path) -> RawTable:
 
 
 # ---- CSV -----------------------------------------------------------------------------------------
-def _read_text(path: Path, head: bytes) -> RawTable:
+def _read_text(path: Path, head: bytes, whole: bool = False) -> RawTable:
     encoding = sniff_encoding(head)
     text_head = head.decode(encoding, errors="replace").lstrip("\ufeff")
     lines = text_head.splitlines()
@@ -206,7 +208,7 @@ def _read_text(path: Path, head: bytes) -> RawTable:
     data = _FileBytes(path)
     text = None
     try:
-        frame = _fast_csv(path, encoding, delimiter, skip)
+        frame = _fast_csv(path, encoding, delimiter, skip, whole)
     except UnicodeDecodeError:   # the sample was UTF-8 but a later byte is not
         text, encoding, note = _decode(data.all, encoding)
         notes.append(note)
@@ -314,9 +316,9 @@ def _cut_last_row(data: _FileBytes, encoding: str, delimiter: str, frame: pd.Dat
 _PARSE_ERRORS = (pd.errors.ParserError, csv.Error, ValueError, OverflowError)
 
 
-def _fast_csv(path, encoding: str | None, delimiter: str, skip: int = 0) -> pd.DataFrame:
+def _fast_csv(path, encoding: str | None, delimiter: str, skip: int = 0, whole: bool = False) -> pd.DataFrame:
     if isinstance(path, Path) and encoding in ("utf-8", "utf-8-sig") and not skip:
-        frame = _arrow_csv(path, delimiter)
+        frame = _arrow_csv(path, delimiter, whole) if whole else _arrow_csv(path, delimiter)
         if frame is not None:
             return frame
     with warnings.catch_warnings():
@@ -327,11 +329,18 @@ def _fast_csv(path, encoding: str | None, delimiter: str, skip: int = 0) -> pd.D
         )
 
 
-def _arrow_csv(path: Path, delimiter: str) -> pd.DataFrame | None:
+WHOLE_BLOCK_MAX = 1 << 30    # bytes: the largest block Arrow's reader is given (its block size is a 32-bit number)
+
+
+def _arrow_csv(path: Path, delimiter: str, whole: bool = False) -> pd.DataFrame | None:
     """The file read by Arrow's multi-threaded CSV reader into the same text columns pandas' C parser gives (pandas'
     own `str` columns, Arrow-backed): every cell text, '' when empty. None when Arrow cannot read it the same way (a
     row of another width, a blank line, a header with repeated or empty names, bytes that are not UTF-8): pandas'
-    parser then reads it as before."""
+    parser then reads it as before.
+
+    `whole`: the file parsed as one block (up to `WHOLE_BLOCK_MAX` bytes), so by one thread and into columns of one
+    piece each, with no copy to join the pieces; for files read two at a time, each on its own core (`sim.crm.load`).
+    The same parser reads the same cells either way."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
@@ -345,8 +354,9 @@ def _arrow_csv(path: Path, delimiter: str) -> pd.DataFrame | None:
     if len(set(names)) != len(names) or any(not n for n in names):
         return None
     try:
+        block = {"block_size": int(min(path.stat().st_size + 1, WHOLE_BLOCK_MAX))} if whole else {}
         table = pacsv.read_csv(
-            path, read_options=pacsv.ReadOptions(use_threads=True),
+            path, read_options=pacsv.ReadOptions(use_threads=True, **block),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names}, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False))
@@ -354,7 +364,8 @@ def _arrow_csv(path: Path, delimiter: str) -> pd.DataFrame | None:
         return None
     columns = {}
     for name in names:    # each column held in one piece (later steps read it whole without joining its pieces)
-        columns[name] = pa.chunked_array([table.column(0).combine_chunks()]).to_pandas()
+        column = table.column(0)
+        columns[name] = (column if column.num_chunks == 1 else pa.chunked_array([column.combine_chunks()])).to_pandas()
         table = table.remove_column(0)    # (its pieces freed as it is joined)
     return pd.DataFrame(columns)
 

@@ -60,7 +60,8 @@ class IssueLog:
             text = pd.Series([raw.malformed[p][1][:SHOWN_LINE] for p in positions], index=frame.index[positions])
             self.flag("rejected", raw, malformed, "(line)", text, why)
         blank = parse.blank_rows(frame) & ~malformed
-        self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
+        if blank.any():    # (the column of empty values made only when some row is blank)
+            self.flag("rejected", raw, blank, "(all)", pd.Series("", index=frame.index), "blank row")
         header = repeated_header(frame) & ~malformed & ~blank
         self.flag("rejected", raw, header, "(all)", frame.iloc[:, 0] if frame.shape[1] else pd.Series("", index=frame.index),
                   "the header row again (two exports pasted into one file?); not a deal")

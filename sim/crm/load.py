@@ -22,7 +22,10 @@ What happens to imperfect input:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -121,9 +124,9 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     skipped: list[Skipped] = []
     folder = Path(path).is_dir()
     files, not_read = _files(Path(path))
-    for file in files:
+    for file, reading in _read_files(files, fmt.sheets if fmt is not None and fmt.sheets else None):
         try:
-            found, sheets_not_read = parse.read_tables(file, fmt.sheets if fmt is not None and fmt.sheets else None)
+            found, sheets_not_read = reading()
         except ExportError as err:
             if not folder:
                 raise
@@ -146,9 +149,11 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     builder = _Builder()
     if fmt is not None:
         builder.notes += list(fmt.notes)
-    opps = builder.opportunities(opp_files)
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
-    history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
+    with _ReadAhead(hist_files) as builder.ahead:   # the history's own columns parsed on the other core meanwhile
+        opps = builder.opportunities(opp_files)
+        history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
+    builder.ahead = None
     field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
@@ -171,6 +176,35 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
                       combine_issues(builder.issues("repaired"), activities.repaired), " + ".join(sorted(used)),
                       builder.reports + activities.files, builder.stage_report, builder.notes + activities.notes,
                       builder.warnings + activities.warnings, skipped, not_read)
+
+
+READ_TOGETHER_BYTES = 16 << 20    # CSV files from this size are read two at a time when a folder has two or more
+
+
+def _read_files(files: list[Path], sheets: tuple[str, ...] | None):
+    """Each file with a function returning what `parse.read_tables` gives for it (or raising what it raises), in the
+    files' order. When two or more are large CSV files (`READ_TOGETHER_BYTES`: the opportunities and their history),
+    they are read two at a time, each as one block by one thread, in a pool that is done before the first answer is
+    used: the two cores parse a file each, and no column is copied to join its pieces (`sim.crm.files._arrow_csv`).
+    What is read, and every message, is the same as one file after the other."""
+    big = [f for f in files if f.suffix.lower() in parse.TEXT_SUFFIXES and _size(f) >= READ_TOGETHER_BYTES]
+    if len(big) < 2:
+        for file in files:
+            yield file, lambda file=file: parse.read_tables(file, sheets)
+        return
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="crm-read") as pool:
+        futures = [pool.submit(parse.read_tables, file, sheets, file in big) for file in files]
+        wait(futures)
+    for file, future in zip(files, futures):
+        yield file, future.result
+
+
+def _size(file: Path) -> int:
+    """The file's size in bytes; 0 when it cannot be read (`parse.read_tables` then says why, as for any file)."""
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 def _choose_format(crm: str | None, mapping: str | Path | None) -> Format | None:
@@ -266,25 +300,20 @@ class _Builder(IssueLog):
         self.positions: _Positions | None = None
         self.codes = _Codes()
         self.deal_ids: tuple[pd.DataFrame | None, pa.Array | None] | None = None   # the loaded deals' ids in Arrow
+        self.ahead: _ReadAhead | None = None    # the history files' columns being parsed in a thread, if they are
 
     # -- columns
-    def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series) -> dict[str, pd.Series]:
+    def columns(self, raw: RawTable, cols: dict[str, str], fmt: Format, alive: pd.Series,
+                read: _ColumnsRead | None = None) -> dict[str, pd.Series]:
         """Every canonical column of a file, parsed; unreadable or re-read values are reported as repairs.
 
         Date columns are read together: one whose every date fits both day/month orders follows the order
-        the file's other date columns show.
+        the file's other date columns show. `read`: the columns parsed already (`parse_columns`, perhaps in
+        another thread by `_ReadAhead`); what is reported is reported here, in the same order either way.
         """
-        dates = {c: parse.parse_dates(raw.frame[cols[c]], fmt.date_format_for(c)) for c in cols if c in DATE_COLUMNS}
-        settled = {p.order for p in dates.values() if p.order and not p.ambiguous}
-        for c, p in list(dates.items()):
-            if p.ambiguous and len(settled) == 1 and fmt.date_format_for(c) is None:
-                hint = next(iter(settled))
-                dates[c] = parse.parse_dates(raw.frame[cols[c]], None, order=hint)
-                self.notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {hint} first "
-                                  "like the file's other date columns")
-            elif p.ambiguous:
-                self.notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {p.order} first "
-                                  f"({p.style}); set date_format in a mapping (e.g. day-first) to override")
+        read = read if read is not None else parse_columns(raw, cols, fmt)
+        self.notes += read.notes
+        dates = read.dates
         out = {}
         for canon in cols:
             header, text = cols[canon], raw.frame[cols[canon]]
@@ -295,16 +324,16 @@ class _Builder(IssueLog):
                 out[canon] = p.values
                 self._warn_if_unread(raw, canon, header, text, p.values, alive, "a date", fmt)
             elif canon in NUMBER_COLUMNS:
-                out[canon] = self._numbers(raw, canon, header, text, alive)
+                out[canon] = self._numbers(raw, canon, header, text, alive, read.amounts[canon])
                 self._warn_if_unread(raw, canon, header, text, out[canon], alive, "a number", fmt)
             else:
-                out[canon], known = parse.parse_text_coded(text)
+                out[canon], known = read.texts[canon] if canon in read.texts else parse.parse_text_coded(text)
                 if known is not None and canon == "stage":
                     self.codes.remember(out[canon], *known)
         return out
 
-    def _numbers(self, raw: RawTable, canon: str, header: str, text: pd.Series, alive: pd.Series) -> pd.Series:
-        p = parse.parse_amount(text)
+    def _numbers(self, raw: RawTable, canon: str, header: str, text: pd.Series, alive: pd.Series,
+                 p: parse.Parsed) -> pd.Series:
         self.flag("repaired", raw, p.invalid & alive, header, text, "not a number (text or a formula); left empty")
         self.flag("repaired", raw, p.fallback & alive, header, text, p.why)
         if p.ambiguous:
@@ -408,6 +437,8 @@ class _Builder(IssueLog):
         if not suspect.any():
             return
         unknown = {lab for lab in pd.unique(labels[suspect]) if fmt.known_stage(lab) is None}
+        if not unknown:    # every label the format knows (nearly always): none is suspect
+            return
         suspect &= labels.isin(unknown)
         if not suspect.any():
             return
@@ -600,17 +631,21 @@ class _Builder(IssueLog):
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
         in_arrow = self.deal_ids[1] if self.deal_ids is not None and self.deal_ids[0] is opps and deals is opps else None
-        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow) for raw, fmt, spec in files],
-                         ignore_index=True)
+        rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow,
+                                             self.ahead.result(raw) if self.ahead is not None else None)
+                          for raw, fmt, spec in files], ignore_index=True)
         order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
         if order is not None:
             rows = rows.iloc[order]
         pos = rows.pop("_pos").to_numpy()
+        codes = rows.pop("_stage").to_numpy() if "_stage" in rows else None     # (one file's numbers for its stages)
+        codes = codes if len(files) == 1 else None
+        terminal = rows.pop("_terminal").to_numpy(dtype=bool) if "_terminal" in rows else None
         amount = rows["amount"].to_numpy(dtype="float64")
         with_amount = np.flatnonzero(~np.isnan(amount))
         first = with_amount[np.r_[True, pos[with_amount][1:] != pos[with_amount][:-1]]] if len(with_amount) else with_amount
         self.first_amounts = pd.Series(amount[first], index=pd.Index(rows["opportunity_id"].to_numpy()[first],
-                                       name="opportunity_id"), name="amount", dtype="float64")
+                                       name="opportunity_id", dtype=object), name="amount", dtype="float64")
         first_by_pos = np.full(len(deals), np.nan)
         first_by_pos[pos[first]] = amount[first]
         # a new stay starts where the stage differs from the previous row of the same deal (numpy on the sorted rows)
@@ -618,8 +653,9 @@ class _Builder(IssueLog):
         n = len(rows)
         new_stay = np.ones(n, dtype=bool)
         if n > 1:
-            missing = pd.isna(stage)      # as pandas compares: a missing stage differs from every other
-            new_stay[1:] = (pos[1:] != pos[:-1]) | (stage[1:] != stage[:-1]) | missing[1:] | missing[:-1]
+            missing = pd.isna(stage) if codes is None else codes < 0   # as pandas compares: a missing stage differs
+            differs = stage[1:] != stage[:-1] if codes is None else codes[1:] != codes[:-1]    # from every other
+            new_stay[1:] = (pos[1:] != pos[:-1]) | differs | missing[1:] | missing[:-1]
         at = np.flatnonzero(new_stay)
         stay_pos = pos[at]
         entered = rows["entered_at"].to_numpy(dtype="datetime64[ns]")[at]
@@ -631,8 +667,11 @@ class _Builder(IssueLog):
             last = ~nxt_same
             exited[last] = deals["closed_at"].to_numpy(dtype="datetime64[ns]")[stay_pos[last]]
         keep = np.ones(len(at), dtype=bool)
-        for end in TERMINAL:      # compared as objects (pandas' isin would first copy the stages into Arrow text)
-            keep &= stage[at] != end
+        if terminal is not None:
+            keep = ~terminal[at]
+        else:
+            for end in TERMINAL:      # compared as objects (pandas' isin would first copy the stages into Arrow text)
+                keep &= stage[at] != end
         # a close date before the stay began (date-only close vs timed stage change) ends the stay as it began
         early = exited < entered
         exited[early] = entered[early]
@@ -647,19 +686,22 @@ class _Builder(IssueLog):
         return stays
 
     def _history_file(self, raw: RawTable, fmt: Format, spec: FileSpec, deals: pd.DataFrame, index: pd.Index,
-                      in_arrow: pa.Array | None = None) -> pd.DataFrame:
+                      in_arrow: pa.Array | None = None, read: _ColumnsRead | None = None) -> pd.DataFrame:
         """One history file's rows still alive, with their deal's position (`_pos`). The id column holds the loaded
         deal's own id (equal text), so the file's copies of the ids are freed with the file's parsed columns.
-        `in_arrow`: the ids of `index` as Arrow text, when known (`_ids_in_arrow`)."""
+        `in_arrow`: the ids of `index` as Arrow text, when known (`_ids_in_arrow`); `read`: the file's columns but
+        the id parsed already (`history_columns`)."""
         frame = raw.frame
         cols = spec.resolve(list(frame.columns))
         alive = self.readable_rows(raw)
-        found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow)
-        if found is None:
-            out = self.columns(raw, cols, fmt, alive)
+        if read is None:
+            read = history_columns(raw, fmt, spec)
+        found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow, read.id_runs)
+        if found is None:    # (the id column is then parsed as text too)
+            out = self.columns(raw, cols, fmt, alive, read)
             missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
         else:    # the ids looked up in Arrow: no Python string made for each row's id
-            out = self.columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt, alive)
+            out = self.columns(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt, alive, read)
             missing = {"opportunity_id": pd.Series(found[0], index=frame.index),
                        **{c: out[c].isna() for c in ("stage", "entered_at")}}
         for c, reason in (("opportunity_id", "no opportunity id"), ("stage", "no stage"), ("entered_at", "no date")):
@@ -672,7 +714,7 @@ class _Builder(IssueLog):
                   "opportunity not among the loaded opportunities")
         alive &= ~orphan
         labels = self._clean_labels(raw, cols["stage"], out["stage"], alive)
-        stages = _meanings(labels, alive, fmt, self.codes)
+        stages, stage_codes, terminal = _coded_meanings(labels, alive, fmt, self.codes)
         self.codes.forget()
         alive = self._history_in_lifetime(raw, cols, out, stages, deals, alive, pos)
         keep = alive.to_numpy()
@@ -688,6 +730,7 @@ class _Builder(IssueLog):
         if "expected_close_at" in out:   # Salesforce's Opportunity History: the close date expected at each change
             rows["expected_close_at"] = out["expected_close_at"].to_numpy(dtype="datetime64[ns]")[keep]
         rows["_pos"] = pos[keep]
+        rows["_stage"], rows["_terminal"] = stage_codes[keep], terminal[keep]    # (`history`: stays found on numbers)
         return rows
 
     def _history_in_lifetime(self, raw: RawTable, cols: dict[str, str], out: dict[str, pd.Series], stages: pd.Series,
@@ -697,20 +740,140 @@ class _Builder(IssueLog):
         Negotiation); one before the deal was created is read as entered at its creation. Both listed. `pos` is each
         row's deal among `deals` (-1: none)."""
         entered = out["entered_at"]
+        day = _days(entered)    # (NaT compares false, as pandas compares it)
         if "closed_at" in deals:
             closed = _at(deals["closed_at"], pos, entered.index)
-            late = alive & closed.notna() & (entered.dt.normalize() > closed.dt.normalize()) & ~stages.isin(TERMINAL)
+            late = alive & closed.notna() & pd.Series(day > _days(closed), index=entered.index) & ~stages.isin(TERMINAL)
             self.flag("rejected", raw, late, cols["entered_at"], raw.frame[cols["entered_at"]],
                       "a stage change after the deal closed (" + closed[late].dt.strftime("%Y-%m-%d") + "); not used")
             alive = alive & ~late
         if "created_at" in deals:
             created = _at(deals["created_at"], pos, entered.index)
-            early = alive & created.notna() & (entered.dt.normalize() < created.dt.normalize())
+            early = alive & created.notna() & pd.Series(day < _days(created), index=entered.index)
             self.flag("repaired", raw, early, cols["entered_at"], raw.frame[cols["entered_at"]],
                       "before the deal was created (" + created[early].dt.strftime("%Y-%m-%d")
                       + "); read as entered when it was created")
             out["entered_at"] = entered.where(~early, created)
         return alive
+
+
+_NOT_READ = object()    # (`_deal_positions`: the ids' runs not read yet)
+
+
+@dataclass
+class _ColumnsRead:
+    """A file's canonical columns parsed, before anything is reported: the dates (`parse.parse_dates`), numbers
+    (`parse.parse_amount`) and text (`parse.parse_text_coded`) by canonical name, and the notes the dates gave."""
+
+    dates: dict[str, parse.DateColumn]
+    amounts: dict[str, parse.Parsed]
+    texts: dict[str, tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]]
+    notes: list[str]
+    id_runs: object = _NOT_READ     # a history file's ids as `_id_runs` reads them, when read with its columns
+
+
+def parse_columns(raw: RawTable, cols: dict[str, str], fmt: Format) -> _ColumnsRead:
+    """Every canonical column of `cols` parsed, reporting nothing (`_Builder.columns` reports): a function of the file
+    alone, so its pieces (`_column_tasks`) may run in another thread."""
+    return _assemble([(task, task[2]()) for task in _column_tasks(raw, cols, fmt)])
+
+
+def _column_tasks(raw: RawTable, cols: dict[str, str], fmt: Format) -> list[tuple[str, str | None, Callable]]:
+    """The parsing of a file's columns in independent pieces (kind, canonical name, a function of no arguments): its
+    date columns together (`_read_dates`), then each number column, then each text column."""
+    frame = raw.frame
+    dated = [c for c in cols if c in DATE_COLUMNS]
+    tasks: list[tuple[str, str | None, Callable]] = [("dates", None, partial(_read_dates, raw, cols, dated, fmt))] if dated else []
+    tasks += [("amount", c, partial(parse.parse_amount, frame[cols[c]])) for c in cols if c not in dated and c in NUMBER_COLUMNS]
+    tasks += [("text", c, partial(parse.parse_text_coded, frame[cols[c]]))
+              for c in cols if c not in dated and c not in NUMBER_COLUMNS]
+    return tasks
+
+
+def _read_dates(raw: RawTable, cols: dict[str, str], dated: list[str],
+                fmt: Format) -> tuple[dict[str, parse.DateColumn], list[str]]:
+    """The date columns `dated`, read together: one whose every date fits both day/month orders follows the order the
+    file's other date columns show. With the notes to make about it."""
+    frame = raw.frame
+    dates = {c: parse.parse_dates(frame[cols[c]], fmt.date_format_for(c)) for c in dated}
+    settled = {p.order for p in dates.values() if p.order and not p.ambiguous}
+    notes = []
+    for c, p in list(dates.items()):
+        if p.ambiguous and len(settled) == 1 and fmt.date_format_for(c) is None:
+            hint = next(iter(settled))
+            dates[c] = parse.parse_dates(frame[cols[c]], None, order=hint)
+            notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {hint} first "
+                         "like the file's other date columns")
+        elif p.ambiguous:
+            notes.append(f"{raw.name}: {cols[c]}: every date fits both day/month orders; read {p.order} first "
+                         f"({p.style}); set date_format in a mapping (e.g. day-first) to override")
+    return dates, notes
+
+
+def _assemble(answers: list[tuple[tuple[str, str | None, Callable], object]]) -> _ColumnsRead:
+    """The answers of `_column_tasks`' pieces as one `_ColumnsRead`."""
+    read = _ColumnsRead({}, {}, {}, [])
+    for (kind, name, _), got in answers:
+        if kind == "dates":
+            read.dates, read.notes = got
+        elif kind == "amount":
+            read.amounts[name] = got
+        elif kind == "ids":
+            read.id_runs = got
+        else:
+            read.texts[name] = got
+    return read
+
+
+def _history_tasks(raw: RawTable, fmt: Format, spec: FileSpec) -> list[tuple[str, str | None, Callable]]:
+    """A history file's columns but its id, in pieces (`_column_tasks`), and what `_deal_positions` reads from the id
+    column alone (`_id_runs`): they need nothing from the deals, so they can be read while the opportunities are (the
+    ids are then looked up among the loaded deals)."""
+    cols = spec.resolve(list(raw.frame.columns))
+    return (_column_tasks(raw, {k: v for k, v in cols.items() if k != "opportunity_id"}, fmt)
+            + [("ids", "opportunity_id", partial(_id_runs, raw.frame[cols["opportunity_id"]]))])
+
+
+def history_columns(raw: RawTable, fmt: Format, spec: FileSpec) -> _ColumnsRead:
+    """A history file's columns but its id, and its ids' runs, parsed (`_history_tasks`)."""
+    return _assemble([(task, task[2]()) for task in _history_tasks(raw, fmt, spec)])
+
+
+AHEAD_MIN_ROWS = 100_000    # history rows from which `_ReadAhead` parses them in a thread (below, a thread gains nothing)
+
+
+class _ReadAhead:
+    """The history files' columns parsed (`_history_tasks`) in one worker thread while the main thread reads the
+    opportunities: Arrow's compute functions and numpy release the GIL, so with two cores much of the history's
+    parsing is done by the time the deals are. When the main thread comes to a history file, it takes back the pieces
+    the worker has not begun and parses them itself while the worker finishes its own. Only parsing happens in the
+    worker; every rejection, repair, note and warning is still made by the main thread in the order of a serial load.
+    Files of fewer than `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before."""
+
+    def __init__(self, files: list[tuple[RawTable, Format, FileSpec]]):
+        self._tasks: dict[int, list[tuple[tuple[str, str | None, Callable], Future]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        if sum(len(raw.frame) for raw, _, _ in files) >= AHEAD_MIN_ROWS:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-read-ahead")
+            for raw, fmt, spec in files:
+                self._tasks[id(raw)] = [(task, self._pool.submit(task[2])) for task in _history_tasks(raw, fmt, spec)]
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:   # (on an error: waits for the piece under way, so no thread outlives the load)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._tasks.clear()
+
+    def result(self, raw: RawTable) -> _ColumnsRead | None:
+        """The file's columns parsed (an error raised in the worker is raised here), or None when not read ahead."""
+        entries = self._tasks.pop(id(raw), None)
+        if entries is None:
+            return None
+        taken = [future.cancel() for _, future in entries]     # the pieces not begun: parsed here, meanwhile
+        mine = {k: task[2]() for k, ((task, _), took) in enumerate(zip(entries, taken)) if took}
+        return _assemble([(task, mine[k] if k in mine else future.result()) for k, (task, future) in enumerate(entries)])
 
 
 _TEXT = pd.Series(np.array(["text"], dtype=object)).dtype    # the dtype pandas gives a Series of Python strings
@@ -757,31 +920,45 @@ def _ids_in_arrow(text: pd.Series, alive: pd.Series) -> pa.Array | None:
     return one_array(pc.utf8_trim_whitespace(arr._pa_array)).filter(pa.array(alive.to_numpy(dtype=bool)))
 
 
-def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
-    row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
-    Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
-    None for other columns (text held as Python objects, ids that repeat): the ids are then read as text."""
+def _id_runs(text: pd.Series) -> tuple[pa.DataType, np.ndarray, np.ndarray, pa.Array] | None:
+    """What `_deal_positions` reads from a history file's id column alone, so that it can be read ahead
+    (`_history_tasks`): for a column held in Arrow with (nearly) one id per row, the ids' type, which cells hold no id
+    (trimmed as pandas trims Arrow text, placeholders such as 'N/A' for nothing), where each run of one id starts, and
+    the runs' ids. None for other columns (text held as Python objects, ids that repeat)."""
     arr = text.array
     if not hasattr(arr, "_pa_array") or len(text) == 0:
         return None
     if parse.read_per_value(text):    # parse_text reads such a column once per distinct value, differently
         return None
-    try:
-        deal_ids = (in_arrow if in_arrow is not None and len(in_arrow) == len(index)
-                    else pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
-    except (pa.ArrowException, UnicodeError, TypeError):
-        return None
     trimmed = one_array(pc.utf8_trim_whitespace(arr._pa_array))
     empty = pc.is_in(trimmed, value_set=pa.array(EMPTY_TOKENS, type=trimmed.type)).to_numpy(zero_copy_only=False)
-    if deal_ids.type != trimmed.type:
-        deal_ids = deal_ids.cast(trimmed.type)
     # a deal's rows follow one another in most histories: each run of one id is looked up once
     n = len(trimmed)
     starts = np.ones(n, dtype=bool)
     if n > 1:
         starts[1:] = pc.not_equal(trimmed.slice(1), trimmed.slice(0, n - 1)).fill_null(True).to_numpy(zero_copy_only=False)
-    heads = trimmed.filter(pa.array(starts))
+    return trimmed.type, empty, starts, trimmed.filter(pa.array(starts))
+
+
+
+def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None = None,
+                    runs=_NOT_READ) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a history file's id column held in Arrow with (nearly) one id per row: which cells hold no id, and each
+    row's deal position among `index` (-1: none), read as `parse.parse_text` reads the column (trimmed as pandas trims
+    Arrow text, placeholders such as 'N/A' for nothing) and looked up in Arrow, without a Python string per row.
+    None for other columns (text held as Python objects, ids that repeat): the ids are then read as text. `runs`: what
+    `_id_runs` gives for `text`, when read already."""
+    runs = _id_runs(text) if runs is _NOT_READ else runs
+    if runs is None:
+        return None
+    kind, empty, starts, heads = runs
+    try:
+        deal_ids = (in_arrow if in_arrow is not None and len(in_arrow) == len(index)
+                    else pa.array(index.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return None
+    if deal_ids.type != kind:
+        deal_ids = deal_ids.cast(kind)
     if len(heads) == len(deal_ids) and pc.all(pc.equal(heads, deal_ids).fill_null(False)).as_py():
         at = np.arange(len(heads), dtype=np.intp)     # the runs are the deals, in their order: nothing to look up
     else:
@@ -789,6 +966,12 @@ def _deal_positions(text: pd.Series, index: pd.Index, in_arrow: pa.Array | None 
     pos = at[np.cumsum(starts) - 1]
     pos[empty] = -1
     return empty, pos
+
+
+def _days(when: pd.Series) -> np.ndarray:
+    """The days of datetimes (`Series.dt.normalize`'s days, NaT kept), as numpy's datetime64[D]: floored, as pandas
+    floors, one cast instead of pandas' pass over the fields."""
+    return when.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
 
 
 def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
@@ -800,11 +983,20 @@ def _at(dates: pd.Series, pos: np.ndarray, index: pd.Index) -> pd.Series:
 
 def _meanings(labels: pd.Series, alive: pd.Series, fmt: Format, known: _Codes | None = None) -> pd.Series:
     """What each row's stage label means (worked out once per distinct label of the rows still alive; NaN elsewhere)."""
+    return _coded_meanings(labels, alive, fmt, known)[0]
+
+
+def _coded_meanings(labels: pd.Series, alive: pd.Series, fmt: Format,
+                    known: _Codes | None = None) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """`_meanings`, and for each row a number standing for its meaning (equal meanings, equal numbers; -1 for none,
+    as pandas counts missing) and whether it is a won or lost one: the stays compare those instead of the objects."""
     codes, uniq = known.factorize(labels) if known is not None else pd.factorize(labels)
     live = np.unique(codes[alive.to_numpy() & (codes >= 0)])
     table = np.full(len(uniq) + 1, np.nan, dtype=object)
     table[live] = [fmt.stage_meaning(uniq[k]) for k in live]
-    return pd.Series(table[codes], index=labels.index, dtype="object")
+    inner, distinct = pd.factorize(table)      # (code -1 of a row picks the last entry, NaN, as `table[codes]` does)
+    terminal = np.array([v in TERMINAL for v in np.asarray(distinct, dtype=object)] + [False], dtype=bool)
+    return pd.Series(table[codes], index=labels.index, dtype="object"), inner[codes], terminal[inner[codes]]
 
 
 def _order_by_id_and_time(ids: pd.Series, when: pd.Series, pos: np.ndarray | None = None,
