@@ -41,15 +41,15 @@ def exact_timing(scenario: sim.Scenario) -> sim.Scenario:
 @pytest.fixture(scope="module")
 def runs() -> pd.DataFrame:
     base = sim.Scenario.preset("baseline").replace(days=730)
-    main = sim.replicate_each(fd.forecast_scenarios(base, HABITS, MARKETS), n=N, seed=2026, measure=measure,
-                              progress=False)
+    main = fd.replicate_forecasts(fd.forecast_scenarios(base, HABITS, MARKETS), n=N, seed=2026, measure=measure,
+                                  progress=False)
     ablations = fd.forecast_scenarios(exact_timing(base), {k: HABITS[k] for k in ("QS", "WS", "WE")}, {"exact": 0.5})
     ablations.update(fd.forecast_scenarios(base.replace(fd.NO_TRUTH), {k: HABITS[k] for k in ("WS", "WE")},
                                            {"no truth": 0.5}))
     judged = base.replace({"market.volatility": 0.5, "policies.forecast": {"cadence": "weekly",
                                                                             "inclusion": "rep_judgement", "optimism": 0.0}})
     ablations[f"plain dates{fd.SEP}WJ"] = judged
-    extra = sim.replicate_each(ablations, n=N_ABLATION, seed=2026, measure=measure, progress=False)
+    extra = fd.replicate_forecasts(ablations, n=N_ABLATION, seed=2026, measure=measure, progress=False)
     return pd.concat([main, extra], ignore_index=True)
 
 

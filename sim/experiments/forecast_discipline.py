@@ -3,14 +3,19 @@ and volatile markets, scored at every horizon with the same accuracy analysis an
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..analysis.forecast import accuracy_summary, forecast_accuracy
+from ..core import schema
 from ..core.stats import mean_ci, paired_diff_ci, verdict
+from ..core.tables import Tables
+from ..scenario import Scenario
+from .replicate import replicate_each, scenario_key
 from .simulate import SimResult
 
 
@@ -50,6 +55,80 @@ def forecast_scenarios(base, habits: Mapping[str, tuple[str, str]], markets: Map
     return {f"{market}{SEP}{habit}": base.replace({"market.volatility": vol,
                                                     "policies.forecast": {"cadence": cadence, "inclusion": inclusion}})
             for market, vol in markets.items() for habit, (cadence, inclusion) in habits.items()}
+
+RULE_SEP = "\t"     # between an inclusion rule and a measured name in `replicate_forecasts`' own runs
+
+
+def replicate_forecasts(scenarios: Mapping[str, Scenario], n: int, seed: int = 0,
+                        measure: Callable[[SimResult], Mapping[str, float]] = forecast_measure, **kwargs) -> pd.DataFrame:
+    """`sim.replicate_each(scenarios, n, seed, measure=measure)` with one run for the scenarios that differ only in
+    their forecast's inclusion rule: the same rows, in the same order, with the same numbers.
+
+    A rule changes the call written, never a deal (`ForecastPolicy.also_score`), so each such group is run once
+    with its other rules scored beside the first: notebook 05's grid of five habits on two cadences is two runs per
+    market and seed instead of five. `n` is a fixed count (with `n="auto"` use `replicate_each`)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise ValueError(f"n: {n!r} is not allowed here, must be a number of replications (use sim.replicate_each "
+                         "for n='auto')")
+    groups: dict[str, list[str]] = {}
+    for name, sc in scenarios.items():
+        groups.setdefault(_run_key(sc), []).append(name)
+    runners: dict[str, Scenario] = {}
+    ran_as: dict[str, tuple[str, str | None]] = {}      # scenario -> (the run it is read from, its rule there)
+    for names in groups.values():
+        first = scenarios[names[0]]
+        rules = list(dict.fromkeys(_rule(scenarios[name]) for name in names))
+        runners[names[0]] = first.replace({"policies.forecast.also_score": rules[1:]}) if len(rules) > 1 else first
+        ran_as.update({name: (names[0], _rule(scenarios[name])) for name in names})
+    by_rule = functools.partial(_measured_by_rule, measure=measure)
+    runs = replicate_each(runners, n, seed, measure=by_rule, **kwargs)
+    rows = []
+    for name in scenarios:
+        runner, rule = ran_as[name]
+        for row in runs[runs["scenario"] == runner].to_dict("records"):
+            rows.append({"scenario": name, "replication": row["replication"],
+                         **{key: value for column, value in row.items() if column not in ("scenario", "replication")
+                            for key in [_for_rule(column, rule)] if key is not None}})
+    return pd.DataFrame(rows)
+
+
+def _rule(scenario: Scenario) -> str:
+    """The inclusion rule of the scenario's forecast ("-": it does not forecast)."""
+    policy = getattr(scenario.policies, "forecast", None)
+    return "-" if policy is None else policy.inclusion
+
+
+def _run_key(scenario: Scenario) -> str:
+    """What a run of `scenario` depends on: every field but its name and its forecast's inclusion rule."""
+    if _rule(scenario) == "-":
+        return scenario_key(scenario)
+    return scenario_key(scenario.replace({"policies.forecast.inclusion": "stage_weighted",
+                                          "policies.forecast.also_score": []}))
+
+
+def _for_rule(column: str, rule: str) -> str | None:
+    """The measured name a column of `_measured_by_rule` gives `rule`'s scenario (None: another rule's column)."""
+    if RULE_SEP not in column:
+        return column                   # the run's own, whatever the rule (`with_metrics`)
+    of, key = column.split(RULE_SEP, 1)
+    return key if of == rule else None
+
+
+def _measured_by_rule(result: SimResult, measure: Callable[[SimResult], Mapping[str, float]]) -> dict[str, float]:
+    """`measure` of the run under its forecast's own rule and under each rule of `also_score`, the latter read from
+    the `forecast_calls` table as the `forecasts` a run with that rule writes; keys are ``rule<TAB>name``."""
+    out = {f"{_rule(result.scenario)}{RULE_SEP}{k}": v for k, v in measure(result).items()}
+    policy = getattr(result.scenario.policies, "forecast", None)
+    if policy is None or not policy.also_score:
+        return out
+    calls = result.tables.forecast_calls
+    for rule in policy.also_score:
+        own = calls[calls["rule"] == rule].drop(columns="rule").reset_index(drop=True)
+        seen = Tables(**(dict(result.tables.items()) | {"forecasts": schema.conform(own, "forecasts")}))
+        got = measure(SimResult(result.scenario, result.seed, result.metrics, tables=seen))
+        out.update({f"{rule}{RULE_SEP}{k}": v for k, v in got.items()})
+    return out
+
 
 def _by_market_habit(runs: pd.DataFrame) -> pd.DataFrame:
     parts = runs["scenario"].str.split(SEP, n=1, expand=True, regex=False)

@@ -24,6 +24,12 @@ Amounts are the first estimate times the scenario's median realisation (what the
 expect a quote to sign at), except under ``rep_judgement``, where the rep takes the quote at face value.
 
 The forecast call is closed + commit; `sim.analysis.forecast` compares it with what was booked.
+
+An inclusion rule changes only the call written, never a deal (a review's contacts and hours are the same
+whatever the rule), so one run can be scored under several rules: `also_score` names other rules whose calls
+are written beside the team's, one row set per rule, to the `forecast_calls` table. Each rule's rows are what
+a run with that rule would write to `forecasts` (`sim.experiments.forecast_discipline.replicate_forecasts`
+runs a grid of rules this way, a run per cadence instead of one per habit).
 """
 
 from __future__ import annotations
@@ -49,6 +55,13 @@ from ..world import World
 
 Inclusion = Literal["stage_weighted", "rep_judgement", "evidence_gated"]
 Criterion = Literal["budget", "champion", "no_competitor_ahead", "recent_contact"]
+
+FORECAST_CALLS = schema.register(schema.Table(
+    "forecast_calls",
+    (*schema.FORECASTS.cols,
+     schema.Col("rule", "str", required=True, nullable=False, doc="the inclusion rule that wrote these rows")),
+    doc="the same run's forecast snapshots under other inclusion rules (`ForecastPolicy.also_score`)",
+))
 
 
 @register
@@ -77,11 +90,18 @@ class ForecastPolicy(Policy):
     stage_probabilities: tuple[float, ...] | None = Field(
         None, description="chance of winning from each stage for stage_weighted (null = from the scenario's stage table)"
     )
+    also_score: tuple[Inclusion, ...] = Field(
+        (), description="other inclusion rules whose calls on the same deals are written too, to the forecast_calls "
+                        "table (the run itself is the same whatever the rule)"
+    )
 
     @model_validator(mode="after")
     def _probabilities(self) -> ForecastPolicy:
         if self.stage_probabilities is not None and not all(0 <= p <= 1 for p in self.stage_probabilities):
             raise ValueError("stage_probabilities must each be between 0 and 1")
+        if self.inclusion in self.also_score or len(set(self.also_score)) < len(self.also_score):
+            raise ValueError(f"also_score: {list(self.also_score)} must name each rule once, and not the call's own "
+                             f"rule ({self.inclusion})")
         return self
 
     def check(self, world: World) -> list[str]:
@@ -118,11 +138,11 @@ class ForecastPolicy(Policy):
         book.review_hours += self.review_hours
 
     # ---- the inclusion rule ----------------------------------------------------------------------
-    def commit_test(self) -> Callable[[Deal, float], bool]:
-        """Whether the rule puts a deal in the call at day `now` (`stage_weighted` commits a share of every
-        deal instead), as one fast function of (deal, now): the evidence list is read once, since the
-        test runs for every open deal at every review. Unknown evidence is not evidence."""
-        if self.inclusion != "evidence_gated":
+    def commit_test(self, inclusion: Inclusion | None = None) -> Callable[[Deal, float], bool]:
+        """Whether the rule (the call's own, or `inclusion`) puts a deal in the call at day `now` (`stage_weighted`
+        commits a share of every deal instead), as one fast function of (deal, now): the evidence list is read
+        once, since the test runs for every open deal at every review. Unknown evidence is not evidence."""
+        if (inclusion or self.inclusion) != "evidence_gated":
             return lambda deal, now: not self.heard_against(deal)
         budget, champion = "budget" in self.evidence, "champion" in self.evidence
         competitor, recent = "no_competitor_ahead" in self.evidence, "recent_contact" in self.evidence
@@ -153,8 +173,29 @@ def review_days(world: World, cadence: Cadence) -> list[float]:
 
 
 @dataclass(eq=False)
+class _Rule:
+    """One inclusion rule's way of calling the deals: the share of a deal it commits, and the rep's view of a deal's
+    amount and remaining time (the quote at face value and an optimist's dates under `rep_judgement`)."""
+
+    name: Inclusion
+    weighted: bool
+    committed: Callable[[Deal, float], bool]
+    amount_factor: float                 # expected signed amount / first estimate
+    time_factor: float                   # the rep's view of the time a deal still needs / the typical time
+    rows: list[tuple] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, policy: ForecastPolicy, inclusion: Inclusion, world: World) -> _Rule:
+        judgement = inclusion == "rep_judgement"
+        return cls(inclusion, inclusion == "stage_weighted", policy.commit_test(inclusion),
+                   amount_factor=1.0 if judgement else world.deal_value.realisation_median,
+                   time_factor=1.0 - policy.optimism if judgement else 1.0)
+
+
+@dataclass(eq=False)
 class ForecastBook(PolicyRun):
-    """One run of `ForecastPolicy`: open deals, bookings per rep and period, and the snapshots written."""
+    """One run of `ForecastPolicy`: open deals, bookings per rep and period, and the snapshots written (the call's
+    own rule first, then each of `also_score`)."""
 
     policy: ForecastPolicy
     world: World
@@ -163,10 +204,8 @@ class ForecastBook(PolicyRun):
     later_days: list[float]              # median days of the stages after each stage
     stage_medians: list[float]               # median days of each stage
     stage_prob: list[float]
-    amount_factor: float                 # expected signed amount / first estimate
-    time_factor: float                   # the rep's view of the time a deal still needs / the typical time
+    rules: list[_Rule]
     won: defaultdict = field(default_factory=lambda: defaultdict(float))
-    rows: list[tuple] = field(default_factory=list)
     live: dict = field(default_factory=dict)     # open deals by id
     seen: int = 0
     reviews: int = 0
@@ -182,17 +221,20 @@ class ForecastBook(PolicyRun):
         else:
             passes = pass_chances(world, 0.5, 1.0)
             prob = [math.prod(passes[i:]) for i in range(len(passes))]
-        judgement = policy.inclusion == "rep_judgement"
-        return cls(policy, world, starts, labels, later, medians, prob,
-                   amount_factor=1.0 if judgement else world.deal_value.realisation_median,
-                   time_factor=1.0 - policy.optimism if judgement else 1.0)
+        rules = [_Rule.of(policy, inclusion, world) for inclusion in (policy.inclusion, *policy.also_score)]
+        return cls(policy, world, starts, labels, later, medians, prob, rules)
 
     def on_close(self, model: ModelView, deal: Deal) -> None:
         if deal.won:
             self.won[(deal.owner.name, self.period_of(deal.closed)[0])] += deal.amount
 
     def tables(self, model: ModelView) -> dict[str, pd.DataFrame]:
-        return {"forecasts": self.table(model)}
+        own, *others = self.rules
+        out = {"forecasts": self.table(model, own.rows)}
+        if others:
+            calls = [self.table(model, rule.rows).assign(rule=rule.name) for rule in others]
+            out["forecast_calls"] = schema.conform(pd.concat(calls, ignore_index=True), "forecast_calls")
+        return out
 
     def metrics(self, model: ModelView) -> dict[str, float]:
         return {"forecast_reviews": float(self.reviews), "forecast_review_hours": self.review_hours}
@@ -211,26 +253,31 @@ class ForecastBook(PolicyRun):
             del self.live[key]
         return list(self.live.values())
 
-    def expected_close(self, deal: Deal, now: float) -> float:
+    def expected_close(self, deal: Deal, now: float, rule: _Rule) -> float:
         """The day the rep expects the deal to close: the typical time its remaining stages take."""
         i = deal.stage_index
         remaining = max(self.stage_medians[i] - (now - deal.history[-1][1]), 0.0) + self.later_days[i]
-        return now + remaining * self.time_factor
+        return now + remaining * rule.time_factor
 
     def snapshot(self, now: float, next_review: float, deals: list[Deal], model: ModelView) -> None:
-        """Write every rep's forecast for each period that the time until the next review touches."""
+        """Write every rep's forecast for each period that the time until the next review touches, under each rule."""
         self.reviews += 1
         first = self.period_of(now)[1]
         last = self.period_of(max(now, next_review - 1e-9))[1]
+        for rule in self.rules:
+            self._call(rule, now, first, last, deals, model)
+
+    def _call(self, rule: _Rule, now: float, first: int, last: int, deals: list[Deal], model: ModelView) -> None:
+        """One rule's rows of a review: closed, commit and pipeline per rep and period."""
         lo, hi = self.bounds[first], self.bounds[last + 1]
-        weighted, committed = self.policy.inclusion == "stage_weighted", self.policy.commit_test()
+        weighted, committed = rule.weighted, rule.committed
         amounts: dict[tuple[str, int, str], float] = defaultdict(float)
         for deal in deals:
-            close = self.expected_close(deal, now)
+            close = self.expected_close(deal, now, rule)
             if not lo <= close < hi:
                 continue
             p = first if last == first else self.period_of(close)[1]
-            value = deal.lead.first_estimate * self.amount_factor
+            value = deal.lead.first_estimate * rule.amount_factor
             share = self.stage_prob[deal.stage_index] if weighted else float(committed(deal, now))
             owner = deal.owner.name
             amounts[(owner, p, "commit")] += value * share
@@ -240,13 +287,13 @@ class ForecastBook(PolicyRun):
             for rep in model.team.reps:
                 if rep.left is not None and rep.left <= now:
                     continue
-                self.rows.append((now, label, rep.name, "closed", self.won[(rep.name, label)]))
+                rule.rows.append((now, label, rep.name, "closed", self.won[(rep.name, label)]))
                 for category in ("commit", "pipeline"):
-                    self.rows.append((now, label, rep.name, category, amounts[(rep.name, p, category)]))
+                    rule.rows.append((now, label, rep.name, category, amounts[(rep.name, p, category)]))
 
-    def table(self, model: ModelView) -> pd.DataFrame:
-        """The snapshots as the canonical `forecasts` table (amounts rounded to cents)."""
-        df = pd.DataFrame(self.rows, columns=["as_of", "period", "owner", "category", "amount"])
+    def table(self, model: ModelView, rows: list[tuple]) -> pd.DataFrame:
+        """Snapshots as the canonical `forecasts` table (amounts rounded to cents)."""
+        df = pd.DataFrame(rows, columns=["as_of", "period", "owner", "category", "amount"])
         df["as_of"] = model.timestamps(df["as_of"].to_numpy(dtype=float))
         df["amount"] = df["amount"].round(2)
         return schema.conform(df, "forecasts")
