@@ -74,7 +74,7 @@ def replicate_forecasts(scenarios: Mapping[str, Scenario], n: int, seed: int = 0
     for name, sc in scenarios.items():
         groups.setdefault(_run_key(sc), []).append(name)
     runners: dict[str, Scenario] = {}
-    ran_as: dict[str, tuple[str, str | None]] = {}      # scenario -> (the run it is read from, its rule there)
+    ran_as: dict[str, tuple[str, str]] = {}      # scenario -> (the run it is read from, its rule there)
     for names in groups.values():
         first = scenarios[names[0]]
         rules = list(dict.fromkeys(_rule(scenarios[name]) for name in names))
@@ -82,13 +82,10 @@ def replicate_forecasts(scenarios: Mapping[str, Scenario], n: int, seed: int = 0
         ran_as.update({name: (names[0], _rule(scenarios[name])) for name in names})
     by_rule = functools.partial(_measured_by_rule, measure=measure)
     runs = replicate_each(runners, n, seed, measure=by_rule, **kwargs)
-    rows = []
-    for name in scenarios:
-        runner, rule = ran_as[name]
-        for row in runs[runs["scenario"] == runner].to_dict("records"):
-            rows.append({"scenario": name, "replication": row["replication"],
-                         **{key: value for column, value in row.items() if column not in ("scenario", "replication")
-                            for key in [_for_rule(column, rule)] if key is not None}})
+    by_runner = {runner: part.drop(columns="scenario").to_dict("records")
+                 for runner, part in runs.groupby("scenario", sort=False)}
+    rows = [{"scenario": name, **_for_rule(row, ran_as[name][1])} for name in scenarios
+            for row in by_runner[ran_as[name][0]]]
     return pd.DataFrame(rows)
 
 
@@ -106,12 +103,17 @@ def _run_key(scenario: Scenario) -> str:
                                           "policies.forecast.also_score": []}))
 
 
-def _for_rule(column: str, rule: str) -> str | None:
-    """The measured name a column of `_measured_by_rule` gives `rule`'s scenario (None: another rule's column)."""
-    if RULE_SEP not in column:
-        return column                   # the run's own, whatever the rule (`with_metrics`)
-    of, key = column.split(RULE_SEP, 1)
-    return key if of == rule else None
+def _for_rule(row: Mapping[str, float], rule: str) -> dict[str, float]:
+    """A row of `_measured_by_rule`'s runs as `rule`'s scenario reads it: its own ``rule<TAB>name`` columns by name,
+    and the run's columns without a rule (the replication, `with_metrics`); other rules' columns left out."""
+    out = {}
+    for column, value in row.items():
+        of, sep, key = column.partition(RULE_SEP)
+        if not sep:
+            out[column] = value
+        elif of == rule:
+            out[key] = value
+    return out
 
 
 def _measured_by_rule(result: SimResult, measure: Callable[[SimResult], Mapping[str, float]]) -> dict[str, float]:
