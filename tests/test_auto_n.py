@@ -92,3 +92,24 @@ def test_bad_settings_are_named(quick):
     with pytest.raises(ValueError, match="max_n: 0"):
         sim.replicate(quick, n="auto", max_n=0)
     assert np.isfinite(sim.replicate(quick, n=3, progress=False)["bookings"]).all()
+
+
+
+def test_a_move_that_just_misses_at_its_first_round_takes_a_few_more_runs_not_ten(quick):
+    """The explorer adds at least 4 replications a round (`step`), not 10: when its first round of 10 just misses
+    the precision, it answers after the few runs the interval needs, and they are the runs a larger step makes."""
+    pair = {"8 reps": quick, "10 reps": quick.replace({"reps.count": 10})}
+    ten = sim.replicate_each(pair, 10, seed=3, progress=False, executor="serial")
+    base, more = (ten[ten["scenario"] == s]["bookings"].to_numpy() for s in pair)
+    _, lo, hi = paired_diff_ci(more, base)
+    just_missed = 0.97 * (hi - lo) / 2 / base.mean()          # a precision 10 runs miss by 3%
+    ask = dict(n="auto", seed=3, precision=just_missed, first=10, progress=False, executor="serial")
+    coarse = sim.replicate_each(pair, **ask)
+    fine = sim.replicate_each(pair, step=4, **ask)
+    assert coarse.attrs["precision"]["reached"] and fine.attrs["precision"]["reached"]
+    assert coarse.attrs["precision"]["n"] == 20 and fine.attrs["precision"]["n"] == 14
+    at_14 = coarse[coarse["replication"] < 14].reset_index(drop=True)
+    pd.testing.assert_frame_equal(fine.sort_values(["scenario", "replication"]).reset_index(drop=True),
+                                  at_14.sort_values(["scenario", "replication"]).reset_index(drop=True))
+    with pytest.raises(ValueError, match="step: 0"):
+        sim.replicate_each(pair, n="auto", step=0)

@@ -49,6 +49,7 @@ Known = MutableMapping[tuple[str, str, int, int], dict]   # (scenario as JSON, m
 
 PARALLEL_FROM = 24   # below this many runs, a process pool costs more than it saves
 AUTO_FIRST = 20      # replications of the first round with n="auto" (fewer make the interval itself unreliable)
+AUTO_STEP = 10       # at least this many more replications a later round (a round's set-up is then paid rarely)
 AUTO_MAX = 1000      # default cap on replications per scenario with n="auto"
 AUTO_PRECISION = 0.05
 
@@ -241,6 +242,7 @@ def replicate_each(
     confidence: float = 0.95,
     known: Known | None = None,
     first: int = AUTO_FIRST,
+    step: int = AUTO_STEP,
     with_metrics: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Run every scenario `n` times on common seeds; one row per (scenario, replication).
@@ -255,7 +257,8 @@ def replicate_each(
     mean; several: each paired difference to the first) has a half-width of at most `precision` x |mean of
     the first scenario| (default 0.05), with at most `max_n` replications (or `n`, when `n` is a number).
     How it ended is in `runs.attrs["precision"]` (a `Precision`, as a dict). `first`: replications of the first
-    round (20 by default; the explorer, which must answer in a second or two, starts with 10).
+    round (20 by default; the explorer, which must answer in a second or two, starts with 10). A later round adds
+    as many as the interval needs if its spread stays as it is, and at least `step` (10; the explorer, 4).
 
     `known`: a dict the caller keeps between calls (the what-if explorer does): runs found in it are not made
     again, and the runs made are added to it. A run is the same run when its scenario (every field), measure,
@@ -281,6 +284,7 @@ def replicate_each(
         _check_count("first", first)
         if first < 2:
             raise ValueError(f"first: {first!r} is not allowed, must be >= 2 (an interval needs two replications)")
+        _check_count("step", step)
     else:
         _check_count("n", n)
     names = list(scenarios)
@@ -301,7 +305,7 @@ def replicate_each(
                 status = _precision(results, names, done, metric, precision, confidence, rounds)
                 if status.reached or done >= cap:
                     break
-                more = min(cap, _next_count(done, status)) - done
+                more = min(cap, _next_count(done, status, step)) - done
                 bar.total += more * len(names)
                 bar.refresh()
                 _run_range(scenarios, seed, done, done + more, measure, pool, results, bar, known, with_metrics)
@@ -414,13 +418,13 @@ def _precision(results: dict[str, dict[int, dict]], names: list[str], n: int, me
     return Precision(n=n, metric=metric, target=float(target), half_width=float(widest), reached=reached, rounds=rounds)
 
 
-def _next_count(n: int, status: Precision) -> int:
+def _next_count(n: int, status: Precision, step: int = AUTO_STEP) -> int:
     """Replications to have after the next round: enough for the target if the spread stays as it is (the
-    half-width shrinks as 1/sqrt(n)), with 10% to spare, at least 10 more and at most 4x as many."""
+    half-width shrinks as 1/sqrt(n)), with 10% to spare, at least `step` more and at most 4x as many."""
     if not (np.isfinite(status.half_width) and np.isfinite(status.target) and status.target > 0):
         return 2 * n
     needed = n * (status.half_width / status.target) ** 2 * 1.1
-    return int(min(4 * n, max(n + 10, math.ceil(needed))))
+    return int(min(4 * n, max(n + step, math.ceil(needed))))
 
 
 def _choose_executor(executor: Executor | str | None, total: int, auto: bool = False) -> Executor | None:
