@@ -57,7 +57,7 @@ from ..core.stats import wilson_ci
 from ..engine.hooks import REGISTRY
 from ..scenario import Scenario, ScenarioError
 from ..world.costs import Costs
-from .replicate import replicate_each, worker_start
+from .replicate import RunCache, replicate_each, worker_start
 from .simulate import SimResult, simulate
 from .sweep import sweep
 
@@ -360,7 +360,7 @@ class _Estimator:
     def __init__(self, measure: PeriodHit, seed: int, confidence: float, precision: float, executor, max_n: int):
         self.measure, self.seed, self.confidence, self.precision = measure, seed, confidence, precision
         self.executor, self.max_n = executor, max_n
-        self.known: dict = {}
+        self.known = RunCache(on=True)
 
     def __call__(self, scenario: Scenario, seed: int | None = None, decide: bool = True,
                  precision: float | None = None) -> dict[str, float]:

@@ -17,7 +17,8 @@ same seed gives the same runs and the same answer on any executor.
 `remember_runs()` switches on the process's run cache (`RUNS`): a run is made once per process however many
 cells, sweeps or evidence points ask for it again (same scenario, seed, replication and measure), and a run
 whose headline metrics are kept answers any later request for those metrics. The notebooks switch it on in
-their kernels (`sim.notebook`), where a what-if, its sweep and its evidence share runs.
+their kernels (`sim.notebook`), where a what-if, its sweep and its evidence share runs. A caller that keeps
+runs of its own passes its own `RunCache` (`known=`): the explorer's page and the plan's search do.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
@@ -45,7 +46,6 @@ from ..scenario import Scenario
 from .simulate import SimResult, measured, simulate
 
 Measure = Callable[[SimResult], Mapping[str, float]]
-Known = MutableMapping[tuple[str, str, int, int], dict]   # (scenario as JSON, measure, seed, replication) -> numbers
 
 PARALLEL_FROM = 24   # below this many runs, a process pool costs more than it saves
 AUTO_FIRST = 20      # replications of the first round with n="auto" (fewer make the interval itself unreliable)
@@ -84,13 +84,13 @@ def scenario_key(scenario: Scenario) -> str:
 
 
 class RunCache:
-    """The runs made in this process, by (scenario digest, seed, replication): each run's headline metrics and
-    what each measure made of it. Off until `remember_runs()`; at most `limit` runs are kept (the oldest
-    asked for go first)."""
+    """Runs made, by (scenario digest, seed, replication): each run's headline metrics and what each measure made
+    of it; at most `limit` runs are kept (the oldest asked for go first). `RUNS` is the process's, off until
+    `remember_runs()`; a caller may keep one of its own (`RunCache(on=True)`: the explorer, one per page)."""
 
-    def __init__(self, limit: int = 20_000):
+    def __init__(self, limit: int = 20_000, on: bool = False):
         self.limit = limit
-        self.on = False
+        self.on = on
         self.hits = 0      # measured numbers served without a run
         self.made = 0      # runs made while on
         self._runs: OrderedDict[tuple[str, int, int], dict[str, dict]] = OrderedDict()
@@ -119,6 +119,13 @@ class RunCache:
         self._runs.move_to_end(key)
         while len(self._runs) > self.limit:
             self._runs.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def keys(self) -> list[tuple[str, int, int]]:
+        """The (scenario digest, seed, replication) of each run kept (`scenario_key` makes the digest)."""
+        return list(self._runs)
 
     def clear(self) -> None:
         self._runs.clear()
@@ -240,7 +247,7 @@ def replicate_each(
     metric: str = "bookings",
     max_n: int = AUTO_MAX,
     confidence: float = 0.95,
-    known: Known | None = None,
+    known: RunCache | None = None,
     first: int = AUTO_FIRST,
     step: int = AUTO_STEP,
     with_metrics: Sequence[str] = (),
@@ -260,9 +267,10 @@ def replicate_each(
     round (20 by default; the explorer, which must answer in a second or two, starts with 10). A later round adds
     as many as the interval needs if its spread stays as it is, and at least `step` (10; the explorer, 4).
 
-    `known`: a dict the caller keeps between calls (the what-if explorer does): runs found in it are not made
-    again, and the runs made are added to it. A run is the same run when its scenario (every field), measure,
-    seed and replication are, so a starting scenario compared again and again is simulated once.
+    `known`: a `RunCache` the caller keeps between calls (the what-if explorer does), used instead of the
+    process's (`remember_runs`): runs found in it are not made again, and the runs made are added to it. A run is
+    the same run when its scenario (every field but the name), measure, seed and replication are, so a starting
+    scenario compared again and again is simulated once.
 
     `with_metrics`: headline metrics of each run (e.g. ``("rep_utilisation",)``) kept beside what `measure`
     gives, where it does not give them itself.
@@ -331,17 +339,17 @@ def _check_count(field: str, n) -> None:
 
 
 def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, measure: Measure,
-               pool: Executor | None, results: dict[str, dict[int, dict]], bar, known: Known | None = None,
+               pool: Executor | None, results: dict[str, dict[int, dict]], bar, known: RunCache | None = None,
                with_metrics: Sequence[str] = ()) -> None:
-    """Replications lo..hi-1 of every scenario, on `pool` (or here), into `results` (and `known`, and `RUNS`).
+    """Replications lo..hi-1 of every scenario, on `pool` (or here), into `results` (and the run cache: `known`,
+    else the process's `RUNS`).
 
     With the run cache on, a run it holds is not made again, and scenarios equal in every field (under
     different names) are run once."""
     jobs = list(enumerate(seeds(seed, hi)))[lo:]
     mkey = measure_key(measure)
-    keys = {name: (sc.model_dump_json(), f"{measure.__module__}.{getattr(measure, '__qualname__', type(measure).__qualname__)}", seed)
-            for name, sc in scenarios.items()} if known is not None else {}
-    cached = RUNS.on and mkey is not None
+    runs = known if known is not None else RUNS
+    cached = runs.on and mkey is not None
     digests = {name: scenario_key(sc) for name, sc in scenarios.items()} if cached else {}
     first_of: dict[str, str] = {}                      # digest -> the name that runs it
     todo: dict[str, list] = {}
@@ -350,10 +358,7 @@ def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, m
         if cached and first_of.setdefault(digests[name], name) != name:
             continue                                   # an equal scenario under another name runs it
         for i, s in jobs:
-            if known is not None and (*keys[name], i) in known:
-                results[name][i] = _with_metrics(known[(*keys[name], i)], {}, with_metrics)
-                bar.update(1)
-            elif cached and (got := RUNS.get((digests[name], seed, i), mkey, with_metrics)) is not None:
+            if cached and (got := runs.get((digests[name], seed, i), mkey, with_metrics)) is not None:
                 results[name][i] = got
                 bar.update(1)
             else:
@@ -368,10 +373,8 @@ def _run_range(scenarios: Mapping[str, Scenario], seed: int, lo: int, hi: int, m
         for i, numbers, *metrics in measured:
             numbers = _with_metrics(numbers, metrics[0] if metrics else {}, with_metrics)
             results[name][i] = numbers
-            if known is not None:
-                known[(*keys[name], i)] = numbers
             if cached:
-                RUNS.put((digests[name], seed, i), mkey, numbers, metrics[0])
+                runs.put((digests[name], seed, i), mkey, numbers, metrics[0])
 
     if pool is None:
         for name, chunk in chunks:

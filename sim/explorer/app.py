@@ -23,7 +23,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..core.outputs import write_text
-from ..experiments.replicate import replicate_each
+from ..experiments.replicate import RunCache, replicate_each
 from ..scenario import Scenario, ScenarioError
 from . import levers as L
 from . import whatif
@@ -59,7 +59,7 @@ class Explorer:
             self.executor = executor
         else:
             raise ValueError(f"executor: {executor!r} is not allowed, must be 'serial', 'pool' or a concurrent.futures.Executor")
-        self.known: dict = {}   # runs already made this session: the starting scenario is simulated once
+        self.known = RunCache(on=True)   # runs already made this session: the starting scenario is simulated once
         self._lock = threading.Lock()
         self._move = 0                                   # moves so far: a thread's answer is shown only if still the last
         self._ticket: Ticket | None = None               # the last move's share of the pool

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..analysis.plots import interval_rows, new_figure
 from ..core.stats import excludes_zero
-from ..experiments.replicate import Known, replicate_each, summarise
+from ..experiments.replicate import RunCache, replicate_each, summarise
 from ..scenario import Scenario
 
 # metric -> (label, unit, how to show a value, +1 if more is better / -1 if less is better); shown when runs report it
@@ -87,12 +87,12 @@ class Answer:
 
 def answer(start: Scenario, changed: Scenario, seed: int = 7, precision: float = PRECISION, max_n: int = MAX_N,
            executor: Executor | str | None = "serial", metrics: Sequence[str] | None = None,
-           known: Known | None = None, first: int = FIRST, step: int = STEP) -> Answer:
+           known: RunCache | None = None, first: int = FIRST, step: int = STEP) -> Answer:
     """Replicate `start` and `changed` on the same seeds and compare them metric by metric.
 
     Replications are added (`n="auto"`, from a first round of `first`, at least `step` a round) until the 95% CI
     of the bookings difference is within `precision` of the starting scenario's mean bookings, or `max_n` per
-    scenario. `known` keeps runs between calls, so the starting scenario is simulated once for a session of changes.
+    scenario. `known` (a `RunCache`) keeps runs between calls, so the starting scenario is simulated once for a session of changes.
     """
     began = time.perf_counter()
     runs = replicate_each({START: start, CHANGED: changed}, "auto", seed, precision=precision, max_n=max_n,
