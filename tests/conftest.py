@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 
 import pytest
@@ -46,15 +45,14 @@ def orders(tmp_path_factory):
 # The Forecast card of `playbook report` on an export (sim.report.forecast_section) forecasts and backtests the
 # export's pipeline: 6 cutoffs of 40 simulated runs each, about two thirds of a report on a small export. Tests of
 # what a report does with its notebooks, folders, store and pages use a light one (the same code on fewer cutoffs
-# and runs); tests/test_pipeline_forecast.py tests the card itself.
+# and runs, which the forecast notebook is then given too); tests/test_pipeline_forecast.py tests the card itself.
 LIGHT_FORECAST = {"cutoffs": 2, "draws": 3, "runs": 1}
 
 
 def _light_forecast(mp: pytest.MonkeyPatch) -> None:
     from sim.report import build
-    from sim.report.forecast_section import forecast_section
 
-    mp.setattr(build, "forecast_section", functools.partial(forecast_section, **LIGHT_FORECAST))
+    mp.setattr(build, "FORECAST_SETTINGS", LIGHT_FORECAST)     # the Forecast card's, and the forecast notebook's
 
 
 @pytest.fixture

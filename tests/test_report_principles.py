@@ -52,3 +52,29 @@ def test_a_headline_says_where_it_comes_from():
 
     with pytest.raises(ValueError, match="source: 'guess' is not allowed"):
         notebook.headline("a number", source="guess")
+
+
+def test_the_forecast_notebooks_card_states_the_front_pages_forecast(tmp_path, light_forecast):
+    """The report's front page opens with its Forecast (`sim.report.forecast_section`) and has a card for notebook
+    14, which forecasts the same quarter: given the section's seed, target, cutoffs, draws and runs, it states the
+    same P50 and the same backtest error, not a second forecast with other numbers beside the first."""
+    import re
+
+    synth = pytest.importorskip("sim.crm.synth")
+    tables = sim.simulate(sim.Scenario.preset("baseline").replace(days=540), seed=5).tables
+    export = tmp_path / "export"
+    synth.write_export(tables, "salesforce", export, seed=5)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(ROOT / "notebooks" / "14-forecast.ipynb", notebooks)
+
+    report = build_report(export, tmp_path / "report", notebooks=notebooks, playbook=ROOT / "playbook", seed=3,
+                          target=900_000, workers=1, progress=False)
+
+    card = report.cards[0]
+    assert card.status == "ok", (card.error, card.skipped)
+    front = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (report.path / "index.html").read_text()))
+    p50 = re.search(r"Forecast \S+: P50 (\S+ \w+)", front)
+    mape = re.search(r"MAPE (\d+\.\d%) against", front)
+    assert p50 and mape, front[:800]
+    assert f"P50 {p50[1]}" in card.headline and f"MAPE {mape[1]}" in card.headline, (card.headline, p50[1], mape[1])

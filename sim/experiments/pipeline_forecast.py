@@ -52,6 +52,8 @@ from .simulate import SimResult
 DAY = pd.Timedelta(days=1)
 MIN_DAYS_BEFORE = 90           # a forecast needs a quarter of history to learn from
 DRAWS, RUNS = 20, 2            # parameter draws, and simulations of each: 40 runs (a 10,000-deal export in ~20 s)
+SHORTEST_RUN = 7               # days: a scenario's shortest calendar; a period ending sooner (an export taken in a quarter's
+                               # last week) is simulated a week on and measured to its end
 UNCERTAIN = ("market.leads_per_month", "segments.*.deal_size", "stages.*.loss_chance", "stages.*.median_days",
              "deal_value.realisation_median", "accounts.repeat_per_year")
 TEAM = "(team)"
@@ -339,7 +341,7 @@ def simulate_period(known: Tables, cut: pd.Timestamp, period: fb.Period, sc: Cal
     deals = open_deal_data(live, known, sc)
     customers = _customers(known, sc) if sc.accounts.repeat_per_year > 0 else []
     data = _shift_dates(sc.to_dict(), cut.date() - sc.start)
-    data.update(start=cut.date(), days=max(1, int(math.ceil((period.end - cut) / DAY))))
+    data.update(start=cut.date(), days=max(SHORTEST_RUN, int(math.ceil((period.end - cut) / DAY))))
     plain = Scenario.build(data, "forecast run")
     data["policies"]["open_pipeline"] = {"deals": deals, "customers": customers}
     forward = Scenario.build(data, "forecast run")

@@ -24,13 +24,15 @@ from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
 from .gate import apply_gate
-from .forecast_section import ForecastSection, forecast_section, write_forecast_page
+from .forecast_section import FORECAST_PARAMETERS, ForecastSection, forecast_section, notebook_settings
+from .forecast_section import SETTINGS as FORECAST_SETTINGS   # tests make it lighter
+from .forecast_section import write_forecast_page
 from .data import ReportData, load_export, simulated
 from .links import SiteLinks
 from .plan import report_plan
 from .pages import fallback_page, notebook_html, render, rows_json
 from .playbook import principle_pages, site_links, write_playbook
-from .run import Run, longest_first, principle_notebooks, run_notebook
+from .run import Run, longest_first, notebook_parameters, principle_notebooks, run_notebook
 from .shared import remove as remove_shared
 from .shared import share
 from .since import Since, keep_and_compare
@@ -86,6 +88,15 @@ def _run_and_render(job: Job) -> tuple[Run, float]:
     except Exception as err:  # not even a readable notebook: the card says why; the link still leads somewhere  # noqa: BLE001
         fallback_page(page, source.stem, run.error or f"{type(err).__name__}: {err}")
     return run, time.perf_counter() - start
+
+
+def _parameters_of(source: Path, parameters: dict[str, Any], with_forecast: bool, seed: int | None,
+                   target: float | None) -> dict[str, Any]:
+    """`parameters`, and for the forecast notebook of a report with a Forecast section the section's own settings:
+    its card and the front page's Forecast then give the same numbers."""
+    if not with_forecast or not FORECAST_PARAMETERS <= notebook_parameters(source):
+        return parameters
+    return {**parameters, **notebook_settings(seed or 0, target, FORECAST_SETTINGS)}
 
 
 def _run_all(jobs: list[Job], workers: int, progress: bool) -> list[tuple[Run, float]]:
@@ -247,16 +258,19 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
                   "mapping": None if mapping is None else str(Path(mapping).resolve())}
     parameters.update({k: v for k, v in (("seed", seed), ("reps", reps), ("side_reps", reps)) if v is not None})
     (tmp / "notebooks").mkdir()
-    jobs = [(src.resolve(), tmp / "notebooks" / src.name, parameters, timeout, env, links) for src in longest_first(sources)]
+    with_forecast = forecast or (forecast is None and export is not None)
+    jobs = [(src.resolve(), tmp / "notebooks" / src.name, _parameters_of(src, parameters, with_forecast, seed, target),
+             timeout, env, links) for src in longest_first(sources)]
     results = {run.source.name: (run, html_s) for run, html_s in _run_all(jobs, workers, progress)}
     runs = [results[src.name][0] for src in sources]
     timings["notebooks"] = time.perf_counter() - start
     timings["notebook_html"] = sum(html_s for _, html_s in results.values())
 
     section = None
-    if forecast or (forecast is None and export is not None):
+    if with_forecast:
         start = time.perf_counter()
-        section = forecast_section(data.tables, tmp, target=target, seed=seed or 0, progress=progress)
+        section = forecast_section(data.tables, tmp, target=target, seed=seed or 0, progress=progress,
+                                   **FORECAST_SETTINGS)
         timings["forecast"] = time.perf_counter() - start
     plan_html = None
     if plan is not None:
