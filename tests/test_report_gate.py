@@ -209,3 +209,35 @@ def test_the_calibration_notebooks_what_if_on_a_blocked_calibration_says_why(fun
     kept = [Card("13-assumptions", "Assumptions", 1.0, whatif="+22,127 USD")]
     apply_gate(kept, gate.sufficiency(orders))                             # order lines calibrate: the swing stays
     assert kept[0].whatif == "+22,127 USD"
+
+
+def test_no_forecast_of_a_funnel_that_never_loses_and_has_no_amounts(funnel, tmp_path):
+    """The report's Forecast is bookings simulated on the export's calibration: on a lead funnel (no deal lost,
+    146 of 155 won amounts 0) it once headlined a P50 of 8.61M BRL and a backtest error of 331,663,737%. It now
+    says why there is no forecast, with the gate's fix, and a healthy export still gets one."""
+    from sim.report.gate import FORECAST, forecast_blocked
+
+    why = forecast_blocked(gate.sufficiency(funnel))
+    assert why.startswith("Not measured on this export: No deal is marked lost")
+    assert "won amounts are 0 or missing" in why and "--open-as-lost" in why
+    assert needs("14-forecast") == FORECAST
+    csv, mapping = shapes.one_stage(tmp_path)
+    assert forecast_blocked(gate.sufficiency(load(csv, mapping=mapping).tables)) is None
+    assert forecast_blocked(None) is None
+
+
+def test_the_report_of_a_funnel_opens_with_why_there_is_no_forecast(tmp_path):
+    import re
+    import shutil
+    from pathlib import Path
+
+    from sim.report import build_report
+
+    csv, mapping = shapes.lead_funnel(tmp_path / "export")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(Path(__file__).parent / "fixtures" / "report_notebooks" / "01-runs.ipynb", notebooks)
+    report = build_report(csv, tmp_path / "report", mapping=mapping, notebooks=notebooks, workers=1, progress=False)
+    front = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (report.path / "index.html").read_text()))
+    assert "No forecast Not measured on this export: No deal is marked lost" in front
+    assert "MAPE" not in front and "P50" not in front

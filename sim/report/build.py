@@ -23,7 +23,7 @@ from ..core.outputs import OutputError, OutputFolder, check_replaceable, move_in
 from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
-from .gate import apply_gate
+from .gate import apply_gate, forecast_blocked
 from .forecast_section import FORECAST_PARAMETERS, ForecastSection, forecast_section, notebook_settings
 from .forecast_section import SETTINGS as FORECAST_SETTINGS   # tests make it lighter
 from .forecast_section import write_forecast_page
@@ -269,8 +269,9 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
     section = None
     if with_forecast:
         start = time.perf_counter()
-        section = forecast_section(data.tables, tmp, target=target, seed=seed or 0, progress=progress,
-                                   **FORECAST_SETTINGS)
+        blocked = forecast_blocked(data.gate)
+        section = ForecastSection(note=blocked) if blocked else forecast_section(
+            data.tables, tmp, target=target, seed=seed or 0, progress=progress, **FORECAST_SETTINGS)
         timings["forecast"] = time.perf_counter() - start
     plan_html = None
     if plan is not None:

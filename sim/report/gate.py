@@ -12,6 +12,9 @@ from __future__ import annotations
 from ..analysis.sufficiency import AMOUNTS, CALIBRATION, COMPARISONS, CYCLE, PER_REP, STAGES, WIN_RATES, Sufficiency, describe
 from .cards import Card
 
+# the report's Forecast (its front-page card and notebook 14's headline): bookings simulated on the export's calibration
+FORECAST = (AMOUNTS, CALIBRATION)
+
 HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
     "01": (WIN_RATES, COMPARISONS),            # win rate by lead source
     "02": (WIN_RATES, COMPARISONS),            # referral deals' win rate
@@ -25,7 +28,7 @@ HEADLINE_NEEDS: dict[str, tuple[str, ...]] = {
     "11": (WIN_RATES, AMOUNTS, COMPARISONS),    # win rate and deal size by group
     "12": (AMOUNTS,),              # revenue concentration
     "13": (CALIBRATION,),          # how well the calibration matches
-    "14": (AMOUNTS,),              # the period's bookings forecast
+    "14": FORECAST,                # the period's bookings forecast
 }
 
 
@@ -39,6 +42,16 @@ WHATIF_NEEDS: dict[str, tuple[str, ...]] = {
 def needs(slug: str) -> tuple[str, ...]:
     """What the data headline of notebook `slug` ("01-force-concentration") measures."""
     return HEADLINE_NEEDS.get(slug[:2], ())
+
+
+def forecast_blocked(gate: Sufficiency | None) -> str | None:
+    """Why the report makes no Forecast of this export (its amounts or its calibration fail the gate: a P50 of
+    bookings from mostly-zero amounts, or simulated from a pipeline that never loses, is not a forecast), with the
+    gate's fixes; None when it can be made."""
+    why = describe(gate, FORECAST) if gate is not None else None
+    if why is None:
+        return None
+    return why + "".join(f" {f.fix}" for f in gate.blocks(*FORECAST) if f.fix)
 
 
 def apply_gate(cards: list[Card], gate: Sufficiency | None) -> None:
