@@ -87,3 +87,13 @@ def test_data_half_comparisons_on_a_simulated_export_say_what_they_can_detect():
     # a 3-point what-if effect needs thousands of deals; a year of the demo team has hundreds
     assert talk.deals_needed > 5 * (talk.n_a + talk.n_b)
     assert "cannot tell apart" in talk.sentence() or talk.shown
+
+
+def test_two_groups_that_all_won_are_not_said_to_resolve_a_zero_point_difference():
+    """A funnel that never marks a deal lost: 100% against 100% once read "your data cannot tell apart a difference
+    smaller than 0 points", as if it could tell any difference at all."""
+    both_won = detectable(80, 80, 24, 24, "Organic search", "Email")
+    assert both_won.sentence() == ("Organic search: 100% of 80 deals; Email: 100% of 24: every one of these deals "
+                                   "won, so this data cannot compare the two groups at all.")
+    assert "every one of these deals was lost" in detectable(0, 30, 0, 40).sentence()
+    assert "smaller than" in detectable(29, 30, 40, 40).sentence()       # some spread: the usual reading

@@ -159,6 +159,9 @@ class Detectable:
     def sentence(self) -> str:
         """One sentence for a reader: the difference and its interval, or what the data cannot tell apart."""
         gap = f"{self.label_a}: {self.rate_a:.0%} of {self.n_a:,} deals; {self.label_b}: {self.rate_b:.0%} of {self.n_b:,}"
+        if self.rate_a == self.rate_b and self.rate_a in (0.0, 1.0):     # nothing varies: no spread to test against
+            return (f"{gap}: every one of these deals {'won' if self.rate_a else 'was lost'}, so this data cannot "
+                    "compare the two groups at all.")
         if self.shown:
             return (f"{gap}: a difference of {100 * self.difference:+.0f} points (95% CI {100 * self.low:+.0f} to "
                     f"{100 * self.high:+.0f}), which your data can show.")
