@@ -92,7 +92,8 @@ def answer(start: Scenario, changed: Scenario, seed: int = 7, precision: float =
 
     Replications are added (`n="auto"`, from a first round of `first`, at least `step` a round) until the 95% CI
     of the bookings difference is within `precision` of the starting scenario's mean bookings, or `max_n` per
-    scenario. `known` (a `RunCache`) keeps runs between calls, so the starting scenario is simulated once for a session of changes.
+    scenario. `known` (a `RunCache`) keeps runs between calls, so the starting scenario is simulated once for a
+    session of changes.
     """
     began = time.perf_counter()
     runs = replicate_each({START: start, CHANGED: changed}, "auto", seed, precision=precision, max_n=max_n,
