@@ -245,3 +245,17 @@ def test_deals_still_open_at_the_end_count_as_slipped(staged):
                    period="month").set_index("period")
     assert got.loc["2026-03", "slipped"] == 1 and got.loc["2026-03", "still_open"] == 1
     assert np.isnan(got.loc["2026-03", "median_slip_days"])   # its slip is not known yet: not a number of days
+
+
+def test_the_headline_names_what_it_scored(orders):
+    """Notebook 05 once said "rebuilt from the stage history" of an export that has none (order lines)."""
+    from sim.analysis.forecast import scored_source
+
+    assert scored_source(orders) == ("a stage-weighted forecast rebuilt from creation and close dates (the export "
+                                     "has no stage history)")
+    simulated = sim.simulate(sim.Scenario.preset("baseline").replace(days=120), seed=1).tables
+    assert scored_source(simulated) == "a stage-weighted forecast rebuilt from the stage history"
+    with_history = sim.Tables(**{**dict(simulated.items()), "forecasts": pd.DataFrame(
+        {"as_of": [pd.Timestamp("2026-02-01")], "period": ["2026-Q1"], "owner": ["Rep 1"], "category": ["commit"],
+         "amount": [1000.0]})})
+    assert scored_source(with_history) == "your team's forecast"

@@ -222,3 +222,22 @@ def test_an_export_taken_in_the_quarters_last_week_is_forecast_to_the_quarters_e
     assert (fc.period.end - fc.as_of).days <= 7
     low, high = np.percentile(fc.totals, [10, 90])
     assert fc.closed > 0 and fc.closed <= low <= high < 1.2 * fc.closed        # six days add a little to the quarter
+
+
+def test_the_forecast_per_owner_of_an_export_without_owners_is_a_skip_not_a_failure(orders):
+    """Order lines with no owner column: notebook 14 failed on `fc.by("owner")` ("ValueError: by: the export has no
+    owner column"). `by` now says which column is missing, as every analysis does, so the notebook skips that
+    table, saying why, and the CLI's error names it."""
+    from sim.core.schema import MissingColumns
+
+    pytest.importorskip("IPython")
+    from sim import notebook
+
+    fc = sim.forecast(orders, draws=2, runs=1, seed=1)
+    with pytest.raises(MissingColumns, match="the forecast by owner needs column\\(s\\) owner"):
+        fc.by("owner")
+    shown = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(notebook, "_show", lambda obj, role, **meta: shown.append((role, meta)))
+        assert notebook.guarded("the forecast per owner", fc.by, "owner") is None
+    assert shown == [("skipped", {"analysis": "the forecast per owner", "missing": ["owner"], "lacks": None})]

@@ -150,6 +150,17 @@ def accuracy_summary(
     })
 
 
+def scored_source(tables) -> str:
+    """What the accuracy on an export scores, in words for its headline: the team's own forecast history when the
+    export has one, else a stage-weighted forecast rebuilt from the stage history, or from creation and close
+    dates where there is no stage history (one stage: each open deal at the win rate)."""
+    if not tables.forecasts.empty:
+        return "your team's forecast"
+    if tables.stage_history.empty:
+        return "a stage-weighted forecast rebuilt from creation and close dates (the export has no stage history)"
+    return "a stage-weighted forecast rebuilt from the stage history"
+
+
 def data_headline(summary: pd.DataFrame, horizon: int = 4, source: str = "the team's forecast") -> str:
     """An `accuracy_summary` by horizon in one sentence: how far off the call was `horizon` weeks out, and which way."""
     if horizon not in summary.index or not summary.loc[horizon, "forecasts"]:

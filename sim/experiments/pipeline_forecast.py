@@ -42,6 +42,7 @@ from ..analysis import forecast_baselines as fb
 from ..analysis import snapshots
 from ..analysis.forecast import data_end
 from ..analysis.plots import new_figure
+from ..core.schema import MissingColumns
 from ..core.tables import Tables
 from ..scenario import Scenario, ScenarioError
 from .backtest import _customers
@@ -482,7 +483,7 @@ class Forecast:
             raise ValueError(f"by: {what!r} is not allowed, must be owner or segment")
         opp = self.known.opportunities
         if what not in opp or opp[what].isna().all():
-            raise ValueError(f"by: the export has no {what} column")
+            raise MissingColumns(f"the forecast by {what}", [what])
         won = opp[(opp["outcome"] == "won") & (opp["closed_at"] >= self.period.start)]
         closed = won.groupby(won[what].fillna(TEAM))["amount"].sum()
         groups = self.live[what].fillna(TEAM) if what in self.live else pd.Series(TEAM, index=self.live.index)
