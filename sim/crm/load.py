@@ -45,6 +45,7 @@ from .dates import EMPTY_TOKENS
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
+from .memory import give_back_freed_memory
 from .parse import ExportError, RawTable, Skipped
 
 TERMINAL = ("won", "lost")
@@ -132,6 +133,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
                 raise
             not_read.append((file.name, str(err).removeprefix(f"{file}: ")))   # said, not fatal, in a folder
             continue
+        finally:
+            del reading    # (when read with others, it holds the file's tables until `raws` is freed below)
         raws += found
         skipped += sheets_not_read
         del found
@@ -309,7 +312,10 @@ class _Builder(IssueLog):
 
         Date columns are read together: one whose every date fits both day/month orders follows the order
         the file's other date columns show. `read`: the columns parsed already (`parse_columns`, perhaps in
-        another thread by `_ReadAhead`); what is reported is reported here, in the same order either way.
+        another thread by `_ReadAhead`); what is reported is reported here, in the same order either way. Each piece
+        is taken out of `read` as it is used (the caller's `read` keeps none of them): what a piece holds besides the
+        column's values (its masks, reasons, the values before a repair, a label column's codes) is freed as soon as
+        it is reported, not kept to the end of the file's reading.
         """
         read = read if read is not None else parse_columns(raw, cols, fmt)
         self.notes += read.notes
@@ -318,16 +324,16 @@ class _Builder(IssueLog):
         for canon in cols:
             header, text = cols[canon], raw.frame[cols[canon]]
             if canon in dates:
-                p = dates[canon]
+                p = dates.pop(canon)
                 self.flag("repaired", raw, (p.invalid | p.fallback) & alive, header, text, p.why)
                 self.notes += [f"{raw.name}: {header}: {note}" for note in p.notes]
                 out[canon] = p.values
                 self._warn_if_unread(raw, canon, header, text, p.values, alive, "a date", fmt)
             elif canon in NUMBER_COLUMNS:
-                out[canon] = self._numbers(raw, canon, header, text, alive, read.amounts[canon])
+                out[canon] = self._numbers(raw, canon, header, text, alive, read.amounts.pop(canon))
                 self._warn_if_unread(raw, canon, header, text, out[canon], alive, "a number", fmt)
             else:
-                out[canon], known = read.texts[canon] if canon in read.texts else parse.parse_text_coded(text)
+                out[canon], known = read.texts.pop(canon) if canon in read.texts else parse.parse_text_coded(text)
                 if known is not None and canon == "stage":
                     self.codes.remember(out[canon], *known)
         return out
@@ -697,6 +703,7 @@ class _Builder(IssueLog):
         if read is None:
             read = history_columns(raw, fmt, spec)
         found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow, read.id_runs)
+        read.id_runs = None    # (the runs' ids, in Arrow, freed now: the caller's `read` lives to the end of the file)
         if found is None:    # (the id column is then parsed as text too)
             out = self.columns(raw, cols, fmt, alive, read)
             missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
@@ -848,7 +855,9 @@ class _ReadAhead:
     parsing is done by the time the deals are. When the main thread comes to a history file, it takes back the pieces
     the worker has not begun and parses them itself while the worker finishes its own. Only parsing happens in the
     worker; every rejection, repair, note and warning is still made by the main thread in the order of a serial load.
-    Files of fewer than `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before."""
+    Files of fewer than `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before.
+    Once the last file's columns are taken, the worker is stopped and the memory it freed is given back
+    (`sim.crm.memory`): kept by its thread, it would add to the peak of the rest of the load."""
 
     def __init__(self, files: list[tuple[RawTable, Format, FileSpec]]):
         self._tasks: dict[int, list[tuple[tuple[str, str | None, Callable], Future]]] = {}
@@ -873,7 +882,13 @@ class _ReadAhead:
             return None
         taken = [future.cancel() for _, future in entries]     # the pieces not begun: parsed here, meanwhile
         mine = {k: task[2]() for k, ((task, _), took) in enumerate(zip(entries, taken)) if took}
-        return _assemble([(task, mine[k] if k in mine else future.result()) for k, (task, future) in enumerate(entries)])
+        read = _assemble([(task, mine[k] if k in mine else future.result()) for k, (task, future) in enumerate(entries)])
+        del entries, mine
+        if not self._tasks and self._pool is not None:    # the worker's part is done
+            self._pool.shutdown(wait=True)
+            self._pool = None
+            give_back_freed_memory()
+        return read
 
 
 _TEXT = pd.Series(np.array(["text"], dtype=object)).dtype    # the dtype pandas gives a Series of Python strings
