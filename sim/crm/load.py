@@ -153,11 +153,15 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     if fmt is not None:
         builder.notes += list(fmt.notes)
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
+    field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
+    # `hist_files` alone holds the history files from here (nothing after the history reads them): `history` lets
+    # their text go once their rows are read, before it builds the stays
+    raws = [raw for raw in raws if raw not in kinds or kinds[raw][1].kind != "history"]
+    kinds = {raw: kind for raw, kind in kinds.items() if kind[1].kind != "history"}
     with _ReadAhead(hist_files) as builder.ahead:   # the history's own columns parsed on the other core meanwhile
         opps = builder.opportunities(opp_files)
         history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
     builder.ahead = None
-    field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
     opps = _complete_from_history(opps, history, builder.first_amounts, builder.positions)
@@ -633,6 +637,9 @@ class _Builder(IssueLog):
         Each history row finds its deal once (its position among the loaded deals); the lifetime checks, the
         sort and the stays work on those positions, not by looking the ids up again. The positions of the stays'
         deals and each deal's first amount are kept (`self.positions`) for `_complete_from_history`.
+
+        `files` is emptied once their rows are read: the files' text (in the caller, only this list holds it) is let
+        go before the stays are built, the peak of a load, and for a large history its memory is given back.
         """
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
@@ -640,12 +647,16 @@ class _Builder(IssueLog):
         rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow,
                                              self.ahead.result(raw) if self.ahead is not None else None)
                           for raw, fmt, spec in files], ignore_index=True)
+        several, big = len(files) > 1, sum(len(raw.frame) for raw, _, _ in files) >= AHEAD_MIN_ROWS
+        files.clear()
+        if big:
+            give_back_freed_memory()
         order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
         if order is not None:
             rows = rows.iloc[order]
         pos = rows.pop("_pos").to_numpy()
         codes = rows.pop("_stage").to_numpy() if "_stage" in rows else None     # (one file's numbers for its stages)
-        codes = codes if len(files) == 1 else None
+        codes = None if several else codes
         terminal = rows.pop("_terminal").to_numpy(dtype=bool) if "_terminal" in rows else None
         amount = rows["amount"].to_numpy(dtype="float64")
         with_amount = np.flatnonzero(~np.isnan(amount))
