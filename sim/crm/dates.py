@@ -450,7 +450,8 @@ def _two_numbers(cells: pa.Array, layout: _Layout) -> tuple[np.ndarray, np.ndarr
     """The first two numbers of a dd/mm cell (the month and day of a year-first one), read from the cells' bytes:
     each is one digit, or two when a digit follows the first (the cells fit the layout's pattern). Held as 16-bit
     numbers, the positions as the cells' own 32-bit offsets: a timestamp column of millions of cells is read ahead in
-    a second thread while the deals are parsed (`sim.crm.load._ReadAhead`), and these arrays are most of its memory."""
+    a second thread while the deals are parsed (`sim.crm.load._ReadAhead`), and these arrays are a large part of
+    what its parsing holds at once."""
     offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + len(cells) + 1]
     data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)
     end = offsets[1:]
