@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import weakref
 
 import pandas as pd
 import pytest
@@ -140,3 +141,61 @@ def test_a_csv_parsed_as_one_block_is_the_csv_parsed_in_blocks(tmp_path, text):
         return
     assert_frame_equal(one, blocks)
     assert all(one[c].array._pa_array.num_chunks == 1 for c in one.columns)
+
+
+# ---- memory: what the worker and the files held is let go -----------------------------------------------------
+def test_the_workers_freed_memory_is_given_back_once_its_part_is_done(tmp_path, monkeypatch, simulated):
+    """Read ahead, the worker is stopped and its freed memory given back when the main thread takes the history's
+    columns (kept by its thread, it would add to the rest of the load's peak), and again once the history's text is
+    let go; a serial load of a small history has no worker to stop and little to give back."""
+    write_export(simulated, "salesforce", tmp_path, seed=1)
+    calls: list[list[str]] = []
+
+    def give_back():
+        calls.append([t.name for t in threading.enumerate() if t.name.startswith("crm-read-ahead")])
+
+    monkeypatch.setattr(load_module, "give_back_freed_memory", give_back)
+    with monkeypatch.context() as m:
+        m.setattr(load_module, "AHEAD_MIN_ROWS", 0)
+        load(tmp_path, crm="salesforce")
+    assert calls == [[], []]       # the worker gone by then
+    with monkeypatch.context() as m:
+        m.setattr(load_module, "AHEAD_MIN_ROWS", 10**12)
+        load(tmp_path, crm="salesforce")
+    assert calls == [[], []]
+
+
+@pytest.mark.parametrize("together", [0, 10**12])
+@pytest.mark.parametrize("ahead", [0, 10**12])
+def test_the_files_text_is_freed_before_the_tables_are_built(tmp_path, monkeypatch, simulated, together, ahead):
+    """Every file's cells are let go once read and accounted for: the history's once its rows are read (before the
+    deals are completed from it), every file's before the tables are conformed and checked (the peak of a load);
+    read two at a time or one after the other, the history read ahead or not."""
+    write_export(simulated, "salesforce", tmp_path, seed=1, broken=25)
+    read_tables, held = parse.read_tables, []
+
+    def remembered(*args, **kw):
+        tables, skipped = read_tables(*args, **kw)
+        held.extend((t.name, weakref.ref(t.frame)) for t in tables)
+        return tables, skipped
+
+    def alive(kind=""):
+        return [name for name, r in held if kind in name and r() is not None]
+
+    complete, seen = load_module._complete_from_history, []
+
+    def completing(*args, **kw):
+        seen.append(("completing", alive("history")))
+        return complete(*args, **kw)
+
+    def check(tables, source):
+        seen.append(("checking", alive()))
+
+    monkeypatch.setattr(parse, "read_tables", remembered)
+    monkeypatch.setattr(load_module, "_complete_from_history", completing)
+    monkeypatch.setattr(load_module, "validate_tables", check)
+    monkeypatch.setattr(load_module, "READ_TOGETHER_BYTES", together)
+    monkeypatch.setattr(load_module, "AHEAD_MIN_ROWS", ahead)
+    load(tmp_path, crm="salesforce")
+    assert len(held) == 2 and any("history" in name for name, _ in held)
+    assert seen == [("completing", []), ("checking", [])]

@@ -448,8 +448,11 @@ class _Readings:
 
 def _two_numbers(cells: pa.Array, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
     """The first two numbers of a dd/mm cell (the month and day of a year-first one), read from the cells' bytes:
-    each is one digit, or two when a digit follows the first (the cells fit the layout's pattern)."""
-    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + len(cells) + 1].astype(np.int64)
+    each is one digit, or two when a digit follows the first (the cells fit the layout's pattern). Held as 16-bit
+    numbers, the positions as the cells' own 32-bit offsets: a timestamp column of millions of cells is read ahead in
+    a second thread while the deals are parsed (`sim.crm.load._ReadAhead`), and these arrays are a large part of
+    what its parsing holds at once."""
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset:cells.offset + len(cells) + 1]
     data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)
     end = offsets[1:]
     at = offsets[:-1] + (5 if layout.family == "ymd" else 0)
@@ -457,8 +460,8 @@ def _two_numbers(cells: pa.Array, layout: _Layout) -> tuple[np.ndarray, np.ndarr
     def number(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         after = data[np.minimum(at + 1, len(data) - 1)]
         two = (at + 1 < end) & (after >= 48) & (after <= 57)
-        first = data[at].astype(np.int64) - 48
-        return np.where(two, first * 10 + after.astype(np.int64) - 48, first), at + np.where(two, 3, 2)
+        first = data[at].astype(np.int16) - 48
+        return np.where(two, first * 10 + after.astype(np.int16) - 48, first), at + 2 + two
 
     a, at = number(at)
     b, _ = number(at)

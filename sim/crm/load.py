@@ -45,6 +45,7 @@ from .dates import EMPTY_TOKENS
 from .formats import DATE_COLUMNS, NUMBER_COLUMNS, OUTCOME_WORDS, PRESETS, FileSpec, Format, clean_label, detect
 from .issues import ISSUE_COLUMNS, FileReport, IssueLog, combine_issues  # noqa: F401 - ISSUE_COLUMNS re-exported
 from .mapping import read_mapping
+from .memory import give_back_freed_memory
 from .parse import ExportError, RawTable, Skipped
 
 TERMINAL = ("won", "lost")
@@ -132,6 +133,8 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
                 raise
             not_read.append((file.name, str(err).removeprefix(f"{file}: ")))   # said, not fatal, in a folder
             continue
+        finally:
+            del reading    # (when read with others, it holds the file's tables until `raws` is freed below)
         raws += found
         skipped += sheets_not_read
         del found
@@ -150,11 +153,15 @@ def load(path: str | Path, crm: str | None = None, mapping: str | Path | None = 
     if fmt is not None:
         builder.notes += list(fmt.notes)
     hist_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "history"]
+    field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
+    # `hist_files` alone holds the history files from here (nothing after the history reads them): `history` lets
+    # their text go once their rows are read, before it builds the stays
+    raws = [raw for raw in raws if raw not in kinds or kinds[raw][1].kind != "history"]
+    kinds = {raw: kind for raw, kind in kinds.items() if kind[1].kind != "history"}
     with _ReadAhead(hist_files) as builder.ahead:   # the history's own columns parsed on the other core meanwhile
         opps = builder.opportunities(opp_files)
         history = builder.history(hist_files, opps) if hist_files else schema.empty("stage_history")
     builder.ahead = None
-    field_files = [(raw, f, spec) for raw, (f, spec) in kinds.items() if spec.kind == "field_history"]
     opps, history, edits = history_formats.extend(builder, builder.reports, builder.notes, opp_files, field_files,
                                                   opps, history, pipeline)   # HubSpot / field history / Pipedrive
     opps = _complete_from_history(opps, history, builder.first_amounts, builder.positions)
@@ -309,7 +316,10 @@ class _Builder(IssueLog):
 
         Date columns are read together: one whose every date fits both day/month orders follows the order
         the file's other date columns show. `read`: the columns parsed already (`parse_columns`, perhaps in
-        another thread by `_ReadAhead`); what is reported is reported here, in the same order either way.
+        another thread by `_ReadAhead`); what is reported is reported here, in the same order either way. Each piece
+        is taken out of `read` as it is used (the caller's `read` keeps none of them): what a piece holds besides the
+        column's values (its masks, reasons, the values before a repair, a label column's codes) is freed as soon as
+        it is reported, not kept to the end of the file's reading.
         """
         read = read if read is not None else parse_columns(raw, cols, fmt)
         self.notes += read.notes
@@ -318,16 +328,16 @@ class _Builder(IssueLog):
         for canon in cols:
             header, text = cols[canon], raw.frame[cols[canon]]
             if canon in dates:
-                p = dates[canon]
+                p = dates.pop(canon)
                 self.flag("repaired", raw, (p.invalid | p.fallback) & alive, header, text, p.why)
                 self.notes += [f"{raw.name}: {header}: {note}" for note in p.notes]
                 out[canon] = p.values
                 self._warn_if_unread(raw, canon, header, text, p.values, alive, "a date", fmt)
             elif canon in NUMBER_COLUMNS:
-                out[canon] = self._numbers(raw, canon, header, text, alive, read.amounts[canon])
+                out[canon] = self._numbers(raw, canon, header, text, alive, read.amounts.pop(canon))
                 self._warn_if_unread(raw, canon, header, text, out[canon], alive, "a number", fmt)
             else:
-                out[canon], known = read.texts[canon] if canon in read.texts else parse.parse_text_coded(text)
+                out[canon], known = read.texts.pop(canon) if canon in read.texts else parse.parse_text_coded(text)
                 if known is not None and canon == "stage":
                     self.codes.remember(out[canon], *known)
         return out
@@ -627,6 +637,9 @@ class _Builder(IssueLog):
         Each history row finds its deal once (its position among the loaded deals); the lifetime checks, the
         sort and the stays work on those positions, not by looking the ids up again. The positions of the stays'
         deals and each deal's first amount are kept (`self.positions`) for `_complete_from_history`.
+
+        `files` is emptied once their rows are read: the files' text (in the caller, only this list holds it) is let
+        go before the stays are built, the peak of a load, and for a large history its memory is given back.
         """
         deals = opps.drop_duplicates("opportunity_id") if not pd.Index(opps["opportunity_id"]).is_unique else opps
         index = pd.Index(deals["opportunity_id"])
@@ -634,12 +647,16 @@ class _Builder(IssueLog):
         rows = pd.concat([self._history_file(raw, fmt, spec, deals, index, in_arrow,
                                              self.ahead.result(raw) if self.ahead is not None else None)
                           for raw, fmt, spec in files], ignore_index=True)
+        several, big = len(files) > 1, sum(len(raw.frame) for raw, _, _ in files) >= AHEAD_MIN_ROWS
+        files.clear()
+        if big:
+            give_back_freed_memory()
         order = _order_by_id_and_time(rows["opportunity_id"], rows["entered_at"], rows["_pos"].to_numpy(), index)
         if order is not None:
             rows = rows.iloc[order]
         pos = rows.pop("_pos").to_numpy()
         codes = rows.pop("_stage").to_numpy() if "_stage" in rows else None     # (one file's numbers for its stages)
-        codes = codes if len(files) == 1 else None
+        codes = None if several else codes
         terminal = rows.pop("_terminal").to_numpy(dtype=bool) if "_terminal" in rows else None
         amount = rows["amount"].to_numpy(dtype="float64")
         with_amount = np.flatnonzero(~np.isnan(amount))
@@ -697,6 +714,7 @@ class _Builder(IssueLog):
         if read is None:
             read = history_columns(raw, fmt, spec)
         found = _deal_positions(frame[cols["opportunity_id"]], index, in_arrow, read.id_runs)
+        read.id_runs = None    # (the runs' ids, in Arrow, freed now: the caller's `read` lives to the end of the file)
         if found is None:    # (the id column is then parsed as text too)
             out = self.columns(raw, cols, fmt, alive, read)
             missing = {c: out[c].isna() for c in ("opportunity_id", "stage", "entered_at")}
@@ -848,7 +866,9 @@ class _ReadAhead:
     parsing is done by the time the deals are. When the main thread comes to a history file, it takes back the pieces
     the worker has not begun and parses them itself while the worker finishes its own. Only parsing happens in the
     worker; every rejection, repair, note and warning is still made by the main thread in the order of a serial load.
-    Files of fewer than `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before."""
+    Files of fewer than `AHEAD_MIN_ROWS` rows in all are parsed when needed (`result` returns None), as before.
+    Once the last file's columns are taken, the worker is stopped and the memory it freed is given back
+    (`sim.crm.memory`): kept by its thread, it would add to the peak of the rest of the load."""
 
     def __init__(self, files: list[tuple[RawTable, Format, FileSpec]]):
         self._tasks: dict[int, list[tuple[tuple[str, str | None, Callable], Future]]] = {}
@@ -873,7 +893,13 @@ class _ReadAhead:
             return None
         taken = [future.cancel() for _, future in entries]     # the pieces not begun: parsed here, meanwhile
         mine = {k: task[2]() for k, ((task, _), took) in enumerate(zip(entries, taken)) if took}
-        return _assemble([(task, mine[k] if k in mine else future.result()) for k, (task, future) in enumerate(entries)])
+        read = _assemble([(task, mine[k] if k in mine else future.result()) for k, (task, future) in enumerate(entries)])
+        del entries, mine
+        if not self._tasks and self._pool is not None:    # the worker's part is done
+            self._pool.shutdown(wait=True)
+            self._pool = None
+            give_back_freed_memory()
+        return read
 
 
 _TEXT = pd.Series(np.array(["text"], dtype=object)).dtype    # the dtype pandas gives a Series of Python strings
