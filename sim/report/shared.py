@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from .. import crm  # noqa: F401 - registers the loader's own tables (field_edits), which the shared tables may hold
 from ..core.tables import Tables
 
 try:
@@ -55,8 +56,6 @@ def shared_tables(export: str | Path, crm: str | None, mapping: str | Path | Non
     shared = json.loads(entry)
     if {k: shared.get(k) for k in ("export", "crm", "mapping")} != _key(export, crm, mapping):
         return None
-    from .. import crm  # noqa: F401 - registers the loader's own tables (field_edits) that the shared tables may hold
-
     with open(shared["tables"], "rb") as fh:
         return pickle.load(fh)
 
