@@ -20,16 +20,22 @@ from sim.report import build_report
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_report_runs_a_real_principle_notebook_on_a_generated_export(tmp_path, light_forecast):
+def export_and_notebook(tmp_path: Path, notebook: str, days: int) -> tuple[Path, Path]:
+    """A Salesforce export of `days` of the baseline team (sim.crm.synth), and a folder holding only `notebook`."""
     synth = pytest.importorskip("sim.crm.synth")
-    from sim.crm import load
-
-    tables = sim.simulate(sim.Scenario.preset("baseline"), seed=5).tables
+    tables = sim.simulate(sim.Scenario.preset("baseline").replace(days=days), seed=5).tables
     export = tmp_path / "export"
     synth.write_export(tables, "salesforce", export, seed=5)
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    shutil.copy(ROOT / "notebooks" / "01-force-concentration.ipynb", notebooks)
+    shutil.copy(ROOT / "notebooks" / f"{notebook}.ipynb", notebooks)
+    return export, notebooks
+
+
+def test_the_report_runs_a_real_principle_notebook_on_a_generated_export(tmp_path, light_forecast):
+    from sim.crm import load
+
+    export, notebooks = export_and_notebook(tmp_path, "01-force-concentration", days=365)
 
     report = build_report(export, tmp_path / "report", notebooks=notebooks, playbook=ROOT / "playbook", reps=2,
                           workers=1, progress=False)
@@ -60,13 +66,7 @@ def test_the_forecast_notebooks_card_states_the_front_pages_forecast(tmp_path, l
     same P50 and the same backtest error, not a second forecast with other numbers beside the first."""
     import re
 
-    synth = pytest.importorskip("sim.crm.synth")
-    tables = sim.simulate(sim.Scenario.preset("baseline").replace(days=540), seed=5).tables
-    export = tmp_path / "export"
-    synth.write_export(tables, "salesforce", export, seed=5)
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    shutil.copy(ROOT / "notebooks" / "14-forecast.ipynb", notebooks)
+    export, notebooks = export_and_notebook(tmp_path, "14-forecast", days=540)    # to 2027-06-24: a quarter's last week
 
     report = build_report(export, tmp_path / "report", notebooks=notebooks, playbook=ROOT / "playbook", seed=3,
                           target=900_000, workers=1, progress=False)
