@@ -97,3 +97,15 @@ def test_two_groups_that_all_won_are_not_said_to_resolve_a_zero_point_difference
                                    "won, so this data cannot compare the two groups at all.")
     assert "every one of these deals was lost" in detectable(0, 30, 0, 40).sentence()
     assert "smaller than" in detectable(29, 30, 40, 40).sentence()       # some spread: the usual reading
+
+
+def test_a_headlines_days_to_win_never_reads_a_median_of_0_days(orders):
+    """Order lines are won the day they are created: card 01 once read "phone wins 95% of its closed deals ... in a
+    median 0 days to win"."""
+    from sim.analysis import model_cards
+    from sim.core.stats import days_to_win_words
+
+    assert days_to_win_words(0.0) == " in under a day (median)" and days_to_win_words(float("nan")) == ""
+    assert days_to_win_words(141.2) == " in a median 141 days to win"
+    headline = model_cards.data_headline(orders.opportunities)
+    assert "median 0 days" not in headline and "in under a day (median)" in headline, headline

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.schema import MissingColumns, require
-from ..core.stats import wilson_ci
+from ..core.stats import days_to_win_words, wilson_ci
 from ..core.tables import Tables
 from .pipeline import DAY, stage_days
 from .plots import new_figure
@@ -125,8 +125,7 @@ def data_headline(opportunities: pd.DataFrame, min_closed: int = 10) -> str:
         if len(src) >= 2:
             def said(name: str) -> str:
                 row = src.loc[name]
-                days = (f" in a median {row['median_days_to_win']:.0f} days to win"
-                        if "median_days_to_win" in row and row["median_days_to_win"] == row["median_days_to_win"] else "")
+                days = days_to_win_words(row["median_days_to_win"]) if "median_days_to_win" in row else ""
                 return (f"{name} wins {row['win_rate']:.0%} of its closed deals "
                         f"(95% CI {row['win_rate_low']:.0%}-{row['win_rate_high']:.0%}){days}")
             return f"Of the lead sources, {said(src.index[0])}; {said(src.index[-1])}."

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..core.periods import labels
 from ..core.schema import require
-from ..core.stats import wilson_ci
+from ..core.stats import days_to_win_words, wilson_ci
 from .plots import new_figure
 
 NEW = "(new)"
@@ -242,8 +242,7 @@ def referral_headline(table: pd.DataFrame) -> str:
     """A `referral_performance` table in one sentence: how referral deals win (95% Wilson CI) and how fast,
     against the other deals."""
     def said(row: pd.Series) -> str:
-        days = (f" in a median {row['median_days_to_win']:.0f} days to win"
-                if row["median_days_to_win"] == row["median_days_to_win"] else "")
+        days = days_to_win_words(row["median_days_to_win"])
         return (f"{row['win_rate']:.0%} of their closed deals (95% CI {row['win_rate_low']:.0%}-"
                 f"{row['win_rate_high']:.0%}, {row['closed']:,.0f} closed){days}")
     ref, other = table.loc["referral"], table.loc["other"]

@@ -175,6 +175,16 @@ class Detectable:
                 "sentence": self.sentence()}
 
 
+def days_to_win_words(median: float) -> str:
+    """" in a median N days to win" for a headline; "" when not known, and " in under a day (median)" where the median
+    deal was won the day it was created (order lines, web orders), which "a median 0 days" would misstate."""
+    if median != median:
+        return ""
+    if median < 0.5:
+        return " in under a day (median)"
+    return f" in a median {median:.0f} days to win"
+
+
 def cannot_tell(mdd: float, needed: int | None) -> str:
     """"your data cannot tell apart a difference smaller than X points (you would need about N deals)"."""
     text = f"your data cannot tell apart a difference smaller than {100 * mdd:.0f} points"
