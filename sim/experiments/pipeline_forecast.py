@@ -45,6 +45,7 @@ from ..analysis.plots import new_figure
 from ..core.schema import MissingColumns
 from ..core.tables import Tables
 from ..scenario import Scenario, ScenarioError
+from ..world.world import SHORTEST_DAYS
 from .backtest import _customers
 from .calibrate import CalibratedScenario, _shift_dates, calibrate
 from .replicate import PARALLEL_FROM, _run_chunk, stop_pool, worker_start
@@ -53,8 +54,6 @@ from .simulate import SimResult
 DAY = pd.Timedelta(days=1)
 MIN_DAYS_BEFORE = 90           # a forecast needs a quarter of history to learn from
 DRAWS, RUNS = 20, 2            # parameter draws, and simulations of each: 40 runs (a 10,000-deal export in ~20 s)
-SHORTEST_RUN = 7               # days: a scenario's shortest calendar; a period ending sooner (an export taken in a quarter's
-                               # last week) is simulated a week on and measured to its end
 UNCERTAIN = ("market.leads_per_month", "segments.*.deal_size", "stages.*.loss_chance", "stages.*.median_days",
              "deal_value.realisation_median", "accounts.repeat_per_year")
 TEAM = "(team)"
@@ -342,7 +341,9 @@ def simulate_period(known: Tables, cut: pd.Timestamp, period: fb.Period, sc: Cal
     deals = open_deal_data(live, known, sc)
     customers = _customers(known, sc) if sc.accounts.repeat_per_year > 0 else []
     data = _shift_dates(sc.to_dict(), cut.date() - sc.start)
-    data.update(start=cut.date(), days=max(SHORTEST_RUN, int(math.ceil((period.end - cut) / DAY))))
+    # a period ending sooner than a run's shortest calendar (an export taken in a quarter's last week) is simulated
+    # that long and measured to its end
+    data.update(start=cut.date(), days=max(SHORTEST_DAYS, int(math.ceil((period.end - cut) / DAY))))
     plain = Scenario.build(data, "forecast run")
     data["policies"]["open_pipeline"] = {"deals": deals, "customers": customers}
     forward = Scenario.build(data, "forecast run")

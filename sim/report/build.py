@@ -24,7 +24,7 @@ from ..crm.outputs import write_csv
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
 from .gate import apply_gate, forecast_blocked
-from .forecast_section import FORECAST_PARAMETERS, ForecastSection, forecast_section, notebook_settings
+from .forecast_section import FORECAST_PARAMETERS, ForecastSection, forecast_section
 from .forecast_section import SETTINGS as FORECAST_SETTINGS   # tests make it lighter
 from .forecast_section import write_forecast_page
 from .data import ReportData, load_export, simulated
@@ -92,11 +92,11 @@ def _run_and_render(job: Job) -> tuple[Run, float]:
 
 def _parameters_of(source: Path, parameters: dict[str, Any], with_forecast: bool, seed: int | None,
                    target: float | None) -> dict[str, Any]:
-    """`parameters`, and for the forecast notebook of a report with a Forecast section the section's own settings:
-    its card and the front page's Forecast then give the same numbers."""
+    """`parameters`, and for the forecast notebook of a report with a Forecast section the section's own seed,
+    target, cutoffs, draws and runs: its card and the front page's Forecast then give the same numbers."""
     if not with_forecast or not FORECAST_PARAMETERS <= notebook_parameters(source):
         return parameters
-    return {**parameters, **notebook_settings(seed or 0, target, FORECAST_SETTINGS)}
+    return {**parameters, "seed": seed or 0, "target": target, **FORECAST_SETTINGS}
 
 
 def _run_all(jobs: list[Job], workers: int, progress: bool) -> list[tuple[Run, float]]:

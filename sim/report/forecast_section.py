@@ -29,12 +29,6 @@ REPORT_DRAWS, REPORT_RUNS = 20, 2   # ... of 40 simulated runs each, as the fore
 SETTINGS = {"cutoffs": REPORT_CUTOFFS, "draws": REPORT_DRAWS, "runs": REPORT_RUNS}   # what `playbook report` uses
 
 
-def notebook_settings(seed: int, target: float | None, settings: dict[str, int]) -> dict[str, Any]:
-    """The parameters that make the forecast notebook (14) compute what the section made with `settings` shows: the
-    same seed, target, cutoffs, draws and runs, so the front page's Forecast and the notebook's card agree."""
-    return {"seed": seed, "target": target, **settings}
-
-
 FORECAST_PARAMETERS = set(SETTINGS)   # a notebook declaring these parameters is the forecast notebook
 
 

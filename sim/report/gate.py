@@ -9,7 +9,8 @@ computed once on the export the report loaded. A notebook not listed has a headl
 
 from __future__ import annotations
 
-from ..analysis.sufficiency import AMOUNTS, CALIBRATION, COMPARISONS, CYCLE, PER_REP, STAGES, WIN_RATES, Sufficiency, describe
+from ..analysis.sufficiency import (AMOUNTS, CALIBRATION, COMPARISONS, CYCLE, PER_REP, STAGES, WIN_RATES, Finding,
+                                   Sufficiency, describe)
 from .cards import Card
 
 # the report's Forecast (its front-page card and notebook 14's headline): bookings simulated on the export's calibration
@@ -51,7 +52,12 @@ def forecast_blocked(gate: Sufficiency | None) -> str | None:
     why = describe(gate, FORECAST) if gate is not None else None
     if why is None:
         return None
-    return why + "".join(f" {f.fix}" for f in gate.blocks(*FORECAST) if f.fix)
+    return why + _fixes(gate.blocks(*FORECAST))
+
+
+def _fixes(found: list[Finding]) -> str:
+    """What the reader can do about `found`, each finding's fix after a space ("" when none has one)."""
+    return "".join(f" {f.fix}" for f in found if f.fix)
 
 
 def apply_gate(cards: list[Card], gate: Sufficiency | None) -> None:
@@ -63,7 +69,6 @@ def apply_gate(cards: list[Card], gate: Sufficiency | None) -> None:
         if card.headline is not None and (why := describe(gate, needs(card.slug))):
             card.gated = why
         if card.whatif and (found := gate.blocks(*WHATIF_NEEDS.get(card.slug[:2], ()))):
-            fixes = "".join(f" {f.fix}" for f in found if f.fix)
             card.whatif = (f"Not measured on this export: the calibration it ran on would simulate nonsense "
                            f"({'; '.join(f.text.rstrip('.') for f in found)}), so its numbers are not this pipeline's."
-                           f"{fixes}")
+                           f"{_fixes(found)}")

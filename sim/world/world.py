@@ -30,11 +30,14 @@ def _default_stages() -> tuple[Stage, ...]:
     return tuple(Stage(name=n, median_days=14.0) for n in DEFAULT_STAGES)
 
 
+SHORTEST_DAYS = 7   # a run's shortest calendar: a week
+
+
 class World(Data):
     """The calendar, the market, who is sold to, how deals move, and the team: the simulator's settings."""
 
     start: dt.date = Field(dt.date(2026, 1, 1), description="first simulated day; tables carry real dates from here")
-    days: int = Field(365, ge=7, le=3650, description="simulated calendar days")
+    days: int = Field(365, ge=SHORTEST_DAYS, le=3650, description="simulated calendar days")
     currency: str = Field("USD", min_length=1, max_length=12, description="currency of all amounts")
     market: Market = Field(default_factory=Market, description="lead flow and market conditions")
     segments: tuple[Segment, ...] = Field(default_factory=_default_segments, min_length=1, max_length=100, description="market segments")
