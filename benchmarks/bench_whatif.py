@@ -14,8 +14,9 @@ the answer on the page. Targets: <= 2 s after a move, <= 4 s for the first answe
 `--executor serial` times the same page answering in its kernel, one run after another (`--executor both`: each
 preset both ways, one right after the other, so that both meet the same load).
 Run: `.venv/bin/python benchmarks/bench_whatif.py [--fixed 200] [--presets baseline demo] [--explorer-only]
-[--executor pool|serial|both] [--scenario runs/demo-calibrated.yaml]` (`--scenario`: also these scenario files, e.g.
-what `playbook calibrate` made of the demo export, as a leader's own pipeline would be explored).
+[--executor pool|serial|both] [--scenario runs/demo-calibrated.yaml] [--pause 3]` (`--scenario`: also these scenario files, e.g.
+what `playbook calibrate` made of the demo export, as a leader's own pipeline would be explored; `--pause S`: the leader
+reads each answer S seconds before the next move, which the page spends on the start's later runs).
 (`--fixed N` also times the same question with a fixed N paired replications, as asked before n="auto").
 """
 
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--executor", choices=("pool", "serial", "both"), default="pool",
                         help="the page's way of running replications (both: each preset both ways)")
     parser.add_argument("--scenario", nargs="*", default=[], help="scenario YAML files to time as well (a calibration)")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds the leader reads each answer before the next move (default 0: moves back to back)")
     args = parser.parse_args()
     base = sim.Scenario.preset("baseline")
     scenarios = {"8 reps": base, "10 reps": base.replace({"reps.count": 10}, name="10 reps")}
@@ -60,7 +63,7 @@ def main() -> None:
     starts = [f"preset:{p}" for p in (args.presets if args.presets is not None else sim.Scenario.presets())]
     starts += [str(os.path.abspath(f)) for f in args.scenario]
     if args.explorer_only:
-        explorer(starts, args.repeat, ways)
+        explorer(starts, args.repeat, ways, args.pause)
         return
     sim.simulate(base, seed=0)   # imports and caches warm, as in a session that already ran something
     asked = [ask(scenarios, n="auto", precision=PRECISION) for _ in range(args.repeat)]
@@ -79,21 +82,23 @@ def main() -> None:
     if args.fixed:
         fwall, fcpu, _ = ask(scenarios, n=args.fixed)
         print(f"  the same question with n={args.fixed} fixed: {fwall:.1f} s wall, {fcpu:.1f} s CPU")
-    explorer(starts, args.repeat, ways)
+    explorer(starts, args.repeat, ways, args.pause)
     print(f"  load average after: {os.getloadavg()[0]:.1f}")
 
 
-def explorer(starts: list[str], repeat: int, ways: tuple[str, ...] = ("pool",)) -> None:
+def explorer(starts: list[str], repeat: int, ways: tuple[str, ...] = ("pool",), pause: float = 0.0) -> None:
     """The explorer page's waits, as a leader meets them, per starting scenario: a fresh page (`Explorer(executor=
     "pool")`: its process pool started and warmed when it opens; or "serial": runs in the kernel), the scenario
     picked, a lever moved at once (the first answer: pool warm-up and the starting scenario's runs included), then
-    more moves (the start's runs kept)."""
+    more moves (the start's runs kept), each `pause` seconds after the answer before it (not counted: the page
+    spends them on the start's later runs, `sim.explorer.app.SPARE`)."""
     import shutil
     import tempfile
 
     from sim.explorer.app import Explorer
 
-    print(f"explorer page on {os.cpu_count()} cores, per starting scenario ({' and '.join(ways)}):")
+    print(f"explorer page on {os.cpu_count()} cores, per starting scenario ({' and '.join(ways)}"
+          f"{f'; {pause:g} s read between moves' if pause else '; moves back to back'}):")
     for start_at in starts:
         for way in ways:
             with tempfile.TemporaryDirectory() as folder:
@@ -110,7 +115,9 @@ def explorer(starts: list[str], repeat: int, ways: tuple[str, ...] = ("pool",)) 
                 moves = [("reps.count", start.reps.count + 2), ("reps.count", max(1, start.reps.count - 1)),
                          ("reps.count", start.reps.count + 1), ("reps.count", start.reps.count + 3)]
                 waits, reps = [], []
-                for path, value in moves[: 1 + repeat]:
+                for k, (path, value) in enumerate(moves[: 1 + repeat]):
+                    if k:
+                        time.sleep(pause)
                     began = time.perf_counter()
                     app.controls[path].value = value
                     got = app.wait()

@@ -335,6 +335,52 @@ def test_a_move_made_while_the_start_still_runs_queues_its_own_first_round_and_a
     app.close()
 
 
+def test_while_the_leader_reads_an_answer_the_start_runs_on_so_a_second_round_runs_only_the_moved_scenario(
+        tmp_path, page_pool):
+    """Issue 28: once the page has been idle after an answer, the starting scenario's runs are taken on to `SPARE`;
+    a later move whose interval needs a second round then makes only its own runs (not the start's as well),
+    and gives the numbers of a serial answer."""
+    from sim.explorer.app import SPARE
+
+    sim.Scenario.preset("baseline").replace(days=180, name="half a year").to_yaml(tmp_path / "start.yaml")
+    app = Explorer(tmp_path, seed=5, max_n=40, executor=page_pool.executor)
+    app.idle_seconds = 0.0
+    app.picker.value = str(tmp_path / "start.yaml")
+    app.controls["reps.count"].value = app.start.reps.count + 3
+    assert app.wait(timeout=600).replications == whatif.FIRST      # one round: the start's first 10 runs only
+    app._spare[2].join(600)                                         # the page idles: the start's runs go on
+    start = scenario_key(app.start)
+    assert sorted(i for digest, _, i in app.known.keys() if digest == start) == list(range(SPARE))
+    made = app.known.made
+    app.controls["reps.count"].value = app.start.reps.count + 1     # needs 20 runs to be within +-5%
+    got = app.wait(timeout=600)
+    assert whatif.FIRST < got.replications <= SPARE
+    assert app.known.made - made == got.replications               # the moved scenario's runs, no more of the start's
+    assert got.table.equals(whatif.answer(app.start, app.current, seed=5, max_n=40).table)
+    app.close()
+
+
+def test_a_move_stops_the_idle_runs_and_a_page_answering_in_its_kernel_makes_none(tmp_path, page_pool):
+    """Issue 28: the idle runs wait for the leader to read (`idle_seconds`) and give way to the next move at
+    once; a serial page (tests, scripts) never makes them."""
+    app = Explorer(tmp_path, seed=5, max_n=20, executor=page_pool.executor)
+    app.idle_seconds = 600.0
+    app.controls["reps.count"].value = app.start.reps.count + 2
+    app.wait(timeout=600)
+    waiting = app._spare[2]
+    assert waiting.is_alive()                                       # waits for the leader to read the answer
+    app.controls["reps.count"].value = app.start.reps.count + 1
+    waiting.join(10)
+    assert not waiting.is_alive()                                   # stopped at once
+    got = app.wait(timeout=600)
+    start = scenario_key(app.start)                                 # of the start, only the runs the answers needed
+    assert sorted(i for digest, _, i in app.known.keys() if digest == start) == list(range(got.replications))
+    app.close()
+    serial = Explorer(tmp_path, seed=5, max_n=20)
+    serial.controls["reps.count"].value = serial.start.reps.count + 2
+    assert serial.answer is not None and serial._spare is None
+
+
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
 def test_the_pages_workers_die_with_its_kernel(tmp_path):
     """Issue 28: a kernel killed hard (SIGKILL) leaves none of its pool's workers running."""

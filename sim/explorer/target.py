@@ -93,6 +93,7 @@ class TargetPanel:
             self.answer.value = f"<p style='color:#a00'>{html.escape(str(err))}</p>"
             return None
         ex = self.explorer
+        ex._stop_spare()                         # the page's idle runs give way to the search
         self.answer.value = "<p><em>Running…</em></p>"
         self.options.children = []
         self.limits.value = ""
