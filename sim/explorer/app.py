@@ -49,9 +49,9 @@ class Explorer:
     the kernel) and answers in a background thread: the page stays responsive and says "Running…", and a
     newer move cancels the older one's queued runs, so the page only ever shows the answer to the last move.
     The starting scenario's first round of runs starts as soon as it is picked, and its later runs while the leader
-    reads an answer (`SPARE`). Any `concurrent.futures`
-    executor can be given instead of "pool". The numbers are the same in every mode (common random numbers:
-    replication i runs on seed i wherever it runs). `wait()` blocks until the page shows its latest answer.
+    reads an answer (`SPARE`). Any `concurrent.futures` executor can be given instead of "pool". The numbers are
+    the same in every mode (common random numbers: replication i runs on seed i wherever it runs). `wait()` blocks
+    until the page shows its latest answer.
     """
 
     def __init__(self, folder: str | Path | None = None, seed: int = 7, precision: float = whatif.PRECISION,
