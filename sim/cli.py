@@ -20,8 +20,9 @@ import os
 import signal
 import sys
 import traceback
+import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -607,6 +608,18 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     _open_as_lost_arg(p)
 
 
+def kept_by_section(paths: Iterable[str]) -> list[str]:
+    """Scenario paths as one line per section ("policies.trials: engineers, pilot_fee"), list entries named by their
+    list ("lead_sources", not "lead_sources.0.share"), so that a reader sees where each value lives."""
+    sections: dict[str, set[str]] = {}
+    for path in paths:
+        parts = re.sub(r"\.\d+(\..*)?$", "", path).split(".")
+        cut = 2 if parts[0] == "policies" and len(parts) > 2 else 1
+        sections.setdefault(".".join(parts[:cut]), set()).add(".".join(parts[cut:]))
+    return [f"{name}: {', '.join(sorted(fields))}" if fields - {""} else f"{name} (some values)"
+            for name, fields in sorted(sections.items())]
+
+
 @command("calibrate", "fit a scenario to a CRM export (every value with its evidence), write it as YAML and "
          "validate it against the export; exit 1 if the validation fails", _calibrate_args)
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -633,7 +646,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
           + ("one stage (no stage history)" if cal.one_stage else f"stages: {', '.join(sc.stage_names)}"))
     for note in cal.notes:
         print(f"  note: {note}")
-    print("  not in the export (preset values): " + ", ".join(sorted({e.path.split('.')[-1] for e in cal.not_fitted()})))
+    print(f"  not in the export, so kept from {args.base!r} (each marked 'assumed' in the YAML, with the range explored):")
+    for line in kept_by_section(e.path for e in cal.not_fitted()):
+        print(f"    {line}")
     cf = cal.closed_form
     if gate.blocks(WIN_RATES):
         print(f"  Markov chain of the export: no win probability (the export has {gate.lost:,} lost and {gate.won:,} won "

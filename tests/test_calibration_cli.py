@@ -33,6 +33,16 @@ def test_calibrate_writes_the_yaml_and_a_validation_summary(export_dir, tmp_path
     sc = sim.Scenario.from_yaml(out)
     assert sc.stage_names == ["Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review"]
     assert "95% CI" in out.read_text() and "not in the export, preset value" in out.read_text()
+    kept = text.split("not in the export, so kept from 'baseline'")[1].splitlines()[1:]
+    assert any(line.strip().startswith("reps: ") and "selling_hours_per_week" in line for line in kept)
+
+
+def test_the_values_kept_from_the_preset_are_listed_where_they_live():
+    """`calibrate` lists what the export could not give by section, not as bare names ("0, 1, tries")."""
+    assert cli.kept_by_section(["policies.nurture.failure_months.0", "policies.nurture.failure_months.1", "reps.ramp_days",
+                                "stages.2.median_days", "policies.first_meeting.formats.video.attendees"]) == [
+        "policies.first_meeting: formats.video.attendees", "policies.nurture: failure_months", "reps: ramp_days",
+        "stages (some values)"]
 
 
 @pytest.mark.parametrize("args, words", [

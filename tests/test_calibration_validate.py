@@ -37,6 +37,10 @@ def test_a_wrong_scenario_fails_on_what_it_gets_wrong(made):
     assert check.figures.loc["win_rate", "export"] > check.figures.loc["win_rate", "band_high"]
     stage = check.figures.loc["stage/Evaluation of Options"]
     assert stage["export"] < stage["band_low"]              # the stage made twice as slow is flagged on its own
+    markov = check.markov.loc["expected cycle days"]         # the chain's days to a win, against the runs'
+    assert not markov["agree"] and markov["simulated"] > markov["closed_form"]
+    gap = f"{markov['simulated'] - markov['closed_form']:,.1f}"
+    assert f"DISAGREE: the simulation's is {gap} higher than the export's stage chain gives" in "\n".join(check.summary())
 
 
 def test_validate_refuses_a_scenario_with_other_stages(made):
