@@ -83,6 +83,18 @@ def test_index_loads_offline_with_no_console_errors_and_decoded_figures(built, b
     assert "deliberate failure" in page.locator("#card-03-raises").inner_text()
 
 
+def test_a_long_parameter_path_wraps_inside_its_card(built, browser):
+    """A what-if's parameters are listed by their paths (`policies.orbits.model.marketing_touch.inward`): on a
+    laptop-width page such a path wraps inside its card instead of running over the next one."""
+    page, errors = open_page(browser, built["out"] / "index.html", viewport={"width": 1100, "height": 800})
+    card = page.locator(".card").first
+    card.evaluate("c => c.insertAdjacentHTML('beforeend', '<ul class=\"parameters\"><li><code>"
+                  "policies.orbits.model.marketing_touch.inward_and_outward</code> = 0.15: assumed</li></ul>')")
+    inside = card.evaluate("c => c.scrollWidth <= c.clientWidth && [...c.querySelectorAll('code')].every("
+                           "k => k.getBoundingClientRect().right <= c.getBoundingClientRect().right)")
+    assert errors == [] and inside
+
+
 def test_every_page_opens_cleanly_offline_and_every_link_resolves(built, browser):
     """Follow every link from the front page through the whole site: report, playbook and notebook pages."""
     out = built["out"].resolve()
