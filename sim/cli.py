@@ -303,7 +303,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if gate.currency:
             print(f"  currency: {gate.currency}")
         elif "amount" in (opp := result.tables.opportunities) and opp["amount"].notna().any():
-            print("  currency: not stated (plain numbers): what-ifs show them in their preset's currency; "
+            print("  currency: not stated (plain numbers): the forecast and what-ifs show them in their preset's currency; "
                   "set `currency: EUR` (say) in a mapping to have every page say yours")
         print_gate(gate)
         if repairs is not None and len(repairs):

@@ -191,9 +191,19 @@ def test_an_export_that_states_no_currency_is_said_so_on_the_front_page(tmp_path
     from sim.report.data import load_export
 
     csv, mapping = shapes.order_lines(tmp_path)
-    assert load_export(csv, mapping=mapping).overview()["currency"].startswith("not stated in the export")
+    plain = load_export(csv, mapping=mapping)
+    assert plain.overview()["currency"].startswith("not stated in the export") and plain.currency_unstated
+    assert "the forecast and what-ifs show them in their preset's currency" in plain.overview()["currency"]
     csv, mapping = shapes.one_stage(tmp_path / "eur")
-    assert load_export(csv, mapping=mapping).overview()["currency"] == "EUR"
+    stated = load_export(csv, mapping=mapping)
+    assert stated.overview()["currency"] == "EUR" and not stated.currency_unstated
+    from sim.report.build import _write_pages
+
+    for name, data, said in (("plain", plain, "amounts: currency not stated"), ("eur", stated, "amounts in EUR")):
+        (tmp_path / name).mkdir(exist_ok=True)
+        _write_pages(tmp_path / name, data, [], crm=None, mapping=None)
+        for page in ("index.html", "data-quality.html"):                     # every page's header says it
+            assert said in (tmp_path / name / page).read_text(), (name, page)
 
 
 def test_the_calibration_notebooks_what_if_on_a_blocked_calibration_says_why(funnel, orders):

@@ -38,6 +38,12 @@ class ReportData:
         return self.gate.currency if self.gate is not None else None
 
     @property
+    def currency_unstated(self) -> bool:
+        """An export with amounts that does not say their currency (plain numbers): pages say so."""
+        opp = self.tables.opportunities
+        return not self.currency and self.gate is not None and "amount" in opp and bool(opp["amount"].notna().any())
+
+    @property
     def warnings(self) -> list[str]:
         """What the reader must see before any number: a mapped column none of whose values could be read
         (its analyses are silently empty otherwise). From the loader's summary."""
@@ -79,9 +85,9 @@ class ReportData:
                 out["columns mapped but empty (or only won/lost labels)"] = ", ".join(empty)
         if self.currency:
             out["currency"] = self.currency
-        elif self.gate is not None and "amount" in opp and opp["amount"].notna().any():
-            out["currency"] = ("not stated in the export (plain numbers): what-ifs show them in their preset's "
-                               "currency; set `currency:` in a mapping to have every page say yours")
+        elif self.currency_unstated:
+            out["currency"] = ("not stated in the export (plain numbers): the forecast and what-ifs show them in their "
+                               "preset's currency; set `currency:` in a mapping to have every page say yours")
         if self.not_read:
             out["files or sheets not read"] = f"{len(self.not_read):,} (listed on the data-quality page)"
         return out
