@@ -17,10 +17,10 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import signal
 import sys
 import traceback
-import re
 import warnings
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager

@@ -97,8 +97,9 @@ class Validation:
                              f"{'losing' if r['closed_low'] >= 1 else 'winning'}")
                 continue
             gap = r["simulated"] - r["closed_form"]
-            said = "agree" if r["agree"] else (f"DISAGREE: the simulation's is {_num(abs(gap))} {'higher' if gap > 0 else 'lower'}"
-                                               " than the export's stage chain gives")
+            way = "higher" if gap > 0 else "lower"
+            said = ("agree" if r["agree"] else
+                    f"DISAGREE: the simulation's is {_num(abs(gap))} {way} than the export's stage chain gives")
             lines.append(f"Markov check, {what}: closed form {_num(r['closed_form'])} (95% CI {_num(r['closed_low'])} to "
                          f"{_num(r['closed_high'])}), simulation {_num(r['simulated'])} (95% CI {_num(r['ci_low'])} to "
                          f"{_num(r['ci_high'])}): {said}")
