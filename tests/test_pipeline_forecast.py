@@ -54,6 +54,20 @@ def test_forecast_mid_quarter_counts_what_closed_and_resumes_what_is_open(genera
     assert deals["expected"].is_monotonic_decreasing
 
 
+def test_open_deals_without_a_creation_date_are_counted_and_said_not_silently_dropped(generated):
+    """A deal the export gives no creation date cannot be placed in time (`fit.as_of`): the forecast leaves it out
+    and says how many, in its lines and its summary (which the report's Forecast card shows)."""
+    opp = generated.opportunities.copy()
+    cut = T("2027-02-15")
+    open_then = opp.index[(opp["created_at"] < cut) & ~(opp["closed_at"] < cut)]
+    opp.loc[open_then[:3], "created_at"] = pd.NaT
+    opp.loc[opp.index[(opp["outcome"] == "won") & (opp["closed_at"] < cut)][:2], "created_at"] = pd.NaT   # closed then
+    fc = sim.forecast(sim.Tables(opportunities=opp, stage_history=generated.stage_history), as_of="2027-02-14", seed=1,
+                      **FAST)
+    assert fc.undated == 3 and fc.summary()["undated"] == 3 and len(fc.live) == len(open_then) - 3
+    assert "3 more open deal(s) left out: the export gives no creation date" in "\n".join(fc.lines())
+
+
 def test_by_owner_adds_up_to_the_team(midquarter):
     fc = midquarter
     owners = fc.by("owner")
@@ -196,7 +210,11 @@ def test_report_forecast_card_and_page(generated, tmp_path):
     index = render("index.html.j2", tmp_path / "index.html", forecast=section, cards=[], figures={}, all_ran=True,
                    status_line="", skipped_count=0, pages=set(), root="", here="report", **common).read_text()
     assert index.index('id="card-forecast"') < index.index('id="summary"')      # first on the front page
-    assert "Chance of reaching the target 2.00M" in index
+    assert "Chance of reaching the target 2.00M" in index and "left out" not in index
+    section.summary["undated"] = 2                                            # open deals the export does not date
+    index = render("index.html.j2", tmp_path / "index.html", forecast=section, cards=[], figures={}, all_ran=True,
+                   status_line="", skipped_count=0, pages=set(), root="", here="report", **common).read_text()
+    assert "2 more open deal(s) left out: the export gives no creation date" in index
     # an export too short to forecast: a sentence in the card, no error
     short = forecast_section(fit.as_of(generated, T("2026-02-15")), tmp_path / "short", progress=False)
     assert short.summary is None and "less than 90 days" in short.note and not short.error

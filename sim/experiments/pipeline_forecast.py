@@ -416,6 +416,7 @@ class Forecast:
     scenario: CalibratedScenario
     known: Tables = field(repr=False)
     assumed: list[str] = field(default_factory=list)
+    undated: int = 0                    # deals open at as_of that are left out: the export gives no creation date
 
     def quantiles(self) -> tuple[float, float, float]:
         q = np.quantile(self.totals, fb.QUANTILES)
@@ -439,7 +440,7 @@ class Forecast:
                 "closed": self.closed, "p10": p10, "p50": p50, "p90": p90, "target": self.target,
                 "p_target": self.p_target, "open_deals": int(len(self.live)),
                 "from_pipeline": float(self.runs["pipeline"].mean()), "from_new_deals": float(self.runs["new"].mean()),
-                "runs": int(len(self.runs)), "currency": self.currency}
+                "runs": int(len(self.runs)), "currency": self.currency, "undated": self.undated}
 
     def lines(self) -> list[str]:
         """The summary as sentences."""
@@ -449,7 +450,9 @@ class Forecast:
                f"{_money(s['closed'])}; forecast P50 {_money(s['p50'])} (P10 {_money(s['p10'])} to P90 {_money(s['p90'])}) "
                f"{self.currency}",
                f"  from the {s['open_deals']:,} open deals {_money(s['from_pipeline'])} expected, from deals not yet "
-               f"created {_money(s['from_new_deals'])}; {s['runs']} simulated runs over the fit's uncertainty"]
+               f"created {_money(s['from_new_deals'])}; {s['runs']} simulated runs over the fit's uncertainty"
+               + (f"; {self.undated:,} more open deal(s) left out: the export gives no creation date, so how long "
+                  "they have been open is unknown" if self.undated else "")]
         for path, (_, ratio, count) in (self.runs.attrs.get("recent_arrivals") or {}).items():
             kind = "leads" if path.startswith("market") else "repeat business"
             out.append(f"  {kind} at the flow of the last {RECENT_DAYS} days ({count:,} deals created then): "
@@ -584,8 +587,18 @@ def forecast(tables: Tables, as_of: Any = None, horizon: str = "quarter", target
     period = fb.period_of(cut, horizon)
     known = fit.as_of(tables, cut)
     today = cut > fit.window(tables).end - DAY
-    return forecast_at(known, cut, period, target, today=today, draws=draws, runs=runs, seed=seed, base=base,
-                       refine=refine, executor=executor, progress=progress)
+    result = forecast_at(known, cut, period, target, today=today, draws=draws, runs=runs, seed=seed, base=base,
+                         refine=refine, executor=executor, progress=progress)
+    result.undated = undated_open(tables, cut)
+    return result
+
+
+def undated_open(tables: Tables, cut: pd.Timestamp) -> int:
+    """Deals without a creation date that were open at `cut` (open in the export, or closed on or after `cut`):
+    `fit.as_of` cannot place them in time, so a forecast leaves them out and says how many."""
+    opp = tables.opportunities
+    closed = opp["closed_at"] if "closed_at" in opp else pd.Series(pd.NaT, index=opp.index)
+    return int((opp["created_at"].isna() & ((opp["outcome"] == "open") | (closed >= cut))).sum())
 
 
 def forecast_at(known: Tables, cut: pd.Timestamp, period: fb.Period, target: float | None = None, *, today: bool = False,
