@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import math
 import os
-import re
 import signal
 import sys
 import traceback
@@ -31,14 +30,14 @@ import yaml
 
 from . import __version__
 from .experiments.replicate import compare
-from .scenario import MAX_LEADS, Scenario, ScenarioError, run_size
+from .scenario import MAX_LEADS, Scenario, ScenarioError, field_of, run_size
 from .experiments.simulate import simulate
 from .experiments.calibrate import calibrate
 from .experiments.validate import validate
 from .core.amounts import parse_amount, parse_share
 from .core.schema import TableError
 from .core.outputs import OutputError, OutputFolder, check_replaceable, write_text
-from .analysis.sufficiency import WIN_RATES, sufficiency
+from .analysis.sufficiency import WIN_RATES, currency_unstated, sufficiency
 from .analysis.sufficiency import open_as_lost as repair
 from .crm import PRESETS, ExportError
 from .crm import load as load_export
@@ -302,7 +301,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         _, gate, repairs = gated(result.tables, args.open_as_lost)
         if gate.currency:
             print(f"  currency: {gate.currency}")
-        elif "amount" in (opp := result.tables.opportunities) and opp["amount"].notna().any():
+        elif currency_unstated(gate, result.tables.opportunities):
             print("  currency: not stated (plain numbers): the forecast and what-ifs show them in their preset's currency; "
                   "set `currency: EUR` (say) in a mapping to have every page say yours")
         print_gate(gate)
@@ -613,7 +612,7 @@ def kept_by_section(paths: Iterable[str]) -> list[str]:
     list ("lead_sources", not "lead_sources.0.share"), so that a reader sees where each value lives."""
     sections: dict[str, set[str]] = {}
     for path in paths:
-        parts = re.sub(r"\.\d+(\..*)?$", "", path).split(".")
+        parts = field_of(path).split(".")
         cut = 2 if parts[0] == "policies" and len(parts) > 2 else 1
         sections.setdefault(".".join(parts[:cut]), set()).add(".".join(parts[cut:]))
     return [f"{name}: {', '.join(sorted(fields))}" if fields - {""} else f"{name} (some values)"

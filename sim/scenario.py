@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -296,6 +297,12 @@ class RunSize:
         per = f" for {runs:,} runs" if runs > 1 else ""
         return (f"about {self.leads:,.0f} leads per run; roughly {took}{per} on one core and "
                 f"{self.megabytes / 1024:,.1f} GB of memory per run (a rough estimate)")
+
+
+def field_of(path: str) -> str:
+    """The path of the scenario field that holds `path`: a list entry's (`stages.2.median_days`, `reps.hires.0`) is
+    its list's (`stages`, `reps.hires`), the field `to_yaml` writes and notes a list under."""
+    return re.sub(r"\.\d+(\..*)?$", "", path)
 
 
 def run_size(scenario: Scenario) -> RunSize:

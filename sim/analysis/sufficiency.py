@@ -113,6 +113,12 @@ def currency_of(opp: pd.DataFrame) -> str | None:
     return str(cur.mode().iloc[0]) if len(cur) else None
 
 
+def currency_unstated(gate: Sufficiency, opp: pd.DataFrame) -> bool:
+    """An export with amounts that does not say their currency (plain numbers): `check` and every report page say
+    so, since the forecast and the what-ifs then label them in their preset's currency."""
+    return gate.currency is None and "amount" in opp and bool(opp["amount"].notna().any())
+
+
 def days_to_win(opp: pd.DataFrame) -> pd.Series:
     """Days from creation to close of the won deals that have both dates."""
     won = opp[(opp["outcome"] == "won")] if "outcome" in opp else opp.iloc[:0]

@@ -597,7 +597,7 @@ def undated_open(tables: Tables, cut: pd.Timestamp) -> int:
     """Deals without a creation date that were open at `cut` (open in the export, or closed on or after `cut`):
     `fit.as_of` cannot place them in time, so a forecast leaves them out and says how many."""
     opp = tables.opportunities
-    closed = opp["closed_at"] if "closed_at" in opp else pd.Series(pd.NaT, index=opp.index)
+    closed = opp.get("closed_at", pd.Series(pd.NaT, index=opp.index))
     return int((opp["created_at"].isna() & ((opp["outcome"] == "open") | (closed >= cut))).sum())
 
 

@@ -24,7 +24,7 @@ import ipywidgets as w
 
 from ..core.outputs import write_text
 from ..experiments.replicate import RunCache, replicate_each
-from ..scenario import Scenario, ScenarioError
+from ..scenario import Scenario, ScenarioError, field_of
 from . import levers as L
 from . import whatif
 from .pool import Pool, Ticket
@@ -385,5 +385,5 @@ def _to_fields(notes: dict[str, str]) -> dict[str, str]:
     """Notes by the path the YAML writer uses: a change inside a list (a hire) is noted on the list."""
     out: dict[str, str] = {}
     for path, note in notes.items():
-        out.setdefault(re.sub(r"\.\d+(\..*)?$", "", path), note)
+        out.setdefault(field_of(path), note)
     return out

@@ -8,12 +8,13 @@ rejected row with its reason for the data-quality page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..analysis.sufficiency import Sufficiency, open_as_lost, sufficiency
+from ..analysis.sufficiency import Sufficiency, currency_unstated, open_as_lost, sufficiency
 from ..experiments.simulate import simulate
 from ..scenario import Scenario
 from ..core.tables import Tables
@@ -37,11 +38,10 @@ class ReportData:
     def currency(self) -> str | None:
         return self.gate.currency if self.gate is not None else None
 
-    @property
+    @cached_property
     def currency_unstated(self) -> bool:
-        """An export with amounts that does not say their currency (plain numbers): pages say so."""
-        opp = self.tables.opportunities
-        return not self.currency and self.gate is not None and "amount" in opp and bool(opp["amount"].notna().any())
+        """An export of plain numbers (`sufficiency.currency_unstated`): every page's header says so, read once."""
+        return self.gate is not None and currency_unstated(self.gate, self.tables.opportunities)
 
     @property
     def warnings(self) -> list[str]:
