@@ -10,6 +10,7 @@ figure are exactly what the notebook computed.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import sys
 import warnings
 from collections.abc import Callable
@@ -20,6 +21,10 @@ import pandas as pd
 
 from .experiments.calibrate import calibrate
 from .experiments.replicate import remember_runs
+from .experiments.forecast_backtest import ForecastBacktest
+from .experiments.forecast_backtest import forecast_backtest as backtest_forecasts
+from .experiments.pipeline_forecast import Forecast
+from .experiments.pipeline_forecast import forecast as pipeline_forecast
 from .experiments.evidence import evidence as compute_evidence, in_unit as _amount, verdict
 from .experiments.simulate import simulate
 from .experiments.validate import validate
@@ -166,6 +171,35 @@ def tables_fingerprint(tables: Tables) -> str:
             except TypeError:   # a column of lists or dicts: hash its text instead
                 digest.update(df.to_csv(index=False).encode())
     return digest.hexdigest()[:16]
+
+
+QUIET = ("progress", "executor")   # arguments that change how a call runs, not what it returns
+
+
+def computed_once(fn: Callable[..., T], tables: Tables, *, entry: str | None = None, **kwargs: Any) -> T:
+    """`fn(tables, **kwargs)`, computed once for a whole report and simply called elsewhere.
+
+    In a report the forecast notebook and the report's own Forecast section ask for the same forecast and backtest;
+    the first to ask computes it and the other reads it (`report.shared.once`, keyed by the tables' fingerprint and
+    every argument but those in `QUIET`). `entry`: the report's shared-tables entry, for the report's own process.
+    """
+    from .report.shared import once
+
+    bound = inspect.signature(fn).bind(tables, **kwargs)
+    bound.apply_defaults()
+    args = sorted((k, v) for k, v in list(bound.arguments.items())[1:] if k not in QUIET)
+    key = hashlib.sha256(repr(args).encode()).hexdigest()[:16]
+    return once(f"{fn.__name__}-{tables_fingerprint(tables)}-{key}", lambda: fn(tables, **kwargs), entry)
+
+
+def forecast(tables: Tables, **kwargs: Any) -> Forecast:
+    """`sim.forecast`, computed once per report (`computed_once`): the report's Forecast card shows this very one."""
+    return computed_once(pipeline_forecast, tables, **kwargs)
+
+
+def forecast_backtest(tables: Tables, **kwargs: Any) -> ForecastBacktest:
+    """`sim.forecast_backtest`, computed once per report (`computed_once`)."""
+    return computed_once(backtest_forecasts, tables, **kwargs)
 
 
 def download(filename: str, text: str, what: str) -> None:

@@ -260,3 +260,44 @@ def test_the_forecast_per_owner_of_an_export_without_owners_is_a_skip_not_a_fail
         assert notebook.guarded("the forecast per owner", fc.by, "owner") is None
     assert [(role, meta["analysis"], meta["missing"]) for role, meta in shown] == [
         ("skipped", "the forecast per owner", ["owner"])]
+
+
+def test_a_report_makes_its_forecast_once_for_the_notebook_and_the_front_page(generated, tmp_path, monkeypatch):
+    """The forecast notebook and the report's Forecast card ask for the same forecast and backtest: the first makes
+    them, the other reads them (and shows the very same numbers); other settings are made anew."""
+    import functools
+
+    import sim.notebook
+    import sim.report.forecast_section as section_module
+    from sim.experiments import forecast_backtest as fbt
+    from sim.report.forecast_section import forecast_section
+    from sim.report.shared import ENV, share
+
+    made = []
+
+    def counted(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            made.append(fn.__name__)
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(sim.notebook, "pipeline_forecast", counted(pf.forecast))
+    monkeypatch.setattr(sim.notebook, "backtest_forecasts", counted(fbt.forecast_backtest))
+    monkeypatch.setattr(section_module, "forecast", counted(pf.forecast))
+    monkeypatch.setattr(section_module, "forecast_backtest", counted(fbt.forecast_backtest))
+    entry = share(generated, tmp_path, tmp_path / "export.csv", None, None)[ENV]
+    monkeypatch.setenv(ENV, entry)                     # in a kernel of the report: notebook 14 with the report's settings
+    fc = sim.notebook.forecast(generated, as_of=None, horizon="quarter", target=2_000_000, draws=3, runs=2, seed=4)
+    bt = sim.notebook.forecast_backtest(generated, cutoffs=2, horizon="quarter", draws=3, runs=2, seed=4)
+    assert made == ["forecast", "forecast_backtest"]
+    monkeypatch.delenv(ENV)                            # the report's own process
+    section = forecast_section(generated, tmp_path / "site", target=2_000_000, seed=4, cutoffs=2, draws=3, runs=2,
+                               progress=False, shared=entry)
+    assert made == ["forecast", "forecast_backtest"]   # read, not made again
+    assert section.summary == fc.summary() and section.verdict == bt.verdict()
+    forecast_section(generated, tmp_path / "other", target=2_000_000, seed=5, cutoffs=2, draws=3, runs=2,
+                     progress=False, shared=entry)
+    assert made == ["forecast", "forecast_backtest"] * 2   # another seed: another forecast
+    forecast_section(generated, tmp_path / "alone", target=2_000_000, seed=4, cutoffs=2, draws=3, runs=2, progress=False)
+    assert len(made) == 6                               # outside a report nothing is shared

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..core.outputs import OutputError, OutputFolder, check_replaceable, move_into_place, write_text
 from ..crm.outputs import write_csv
+from ..notebook import with_every_column
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
 from .gate import apply_gate, forecast_blocked
@@ -34,9 +35,9 @@ from .pages import fallback_page, notebook_html, render, rows_json
 from .playbook import principle_pages, site_links, write_playbook
 from .run import Run, longest_first, notebook_parameters, principle_notebooks, run_notebook
 from .shared import remove as remove_shared
+from .shared import ENV as SHARED_ENV
 from .shared import share
 from .since import Since, keep_and_compare
-from .plan import report_plan
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # the repository's notebooks/
 
@@ -270,8 +271,10 @@ def _build(tmp: Path, out: Path, export, crm, mapping, sources, links, playbook,
     if with_forecast:
         start = time.perf_counter()
         blocked = forecast_blocked(data.gate)
+        # the tables as the notebooks read them (`load_tables`): the forecast notebook's forecast is then read, not redone
         section = ForecastSection(note=blocked) if blocked else forecast_section(
-            data.tables, tmp, target=target, seed=seed or 0, progress=progress, **FORECAST_SETTINGS)
+            with_every_column(data.tables), tmp, target=target, seed=seed or 0, progress=progress,
+            shared=env.get(SHARED_ENV), **FORECAST_SETTINGS)
         timings["forecast"] = time.perf_counter() - start
     plan_html = None
     if plan is not None:

@@ -21,6 +21,7 @@ import pandas as pd
 from ..core.tables import Tables
 from ..experiments.forecast_backtest import ForecastBacktest, forecast_backtest
 from ..experiments.pipeline_forecast import Forecast, _money, forecast
+from ..notebook import computed_once
 from .pages import render
 
 REPORT_CUTOFFS = 6          # the report's backtest: six cutoffs ...
@@ -55,11 +56,15 @@ class ForecastSection:
 
 def forecast_section(tables: Tables, folder: Path, *, target: float | None = None, seed: int = 0,
                      progress: bool | None = None, cutoffs: int = REPORT_CUTOFFS, draws: int = REPORT_DRAWS,
-                     runs: int = REPORT_RUNS) -> ForecastSection:
-    """Forecast this period and backtest the methods on `tables`; write the figures into `folder/figures`."""
+                     runs: int = REPORT_RUNS, shared: str | None = None) -> ForecastSection:
+    """Forecast this period and backtest the methods on `tables`; write the figures into `folder/figures`.
+
+    `shared`: the report's shared-tables entry (`report.shared`): the forecast and backtest the forecast notebook
+    already made on the same tables and settings are read, not made again."""
     section = ForecastSection(backtest_runs=draws * runs)
     try:
-        fc = forecast(tables, target=target, seed=seed, draws=draws, runs=runs, progress=progress)
+        fc = computed_once(forecast, tables, entry=shared, target=target, seed=seed, draws=draws, runs=runs,
+                           progress=progress)
     except ValueError as err:       # the export cannot give a forecast: say why
         section.note = str(err)
         return section
@@ -68,7 +73,8 @@ def forecast_section(tables: Tables, folder: Path, *, target: float | None = Non
         return section
     _fill_forecast(section, fc, folder)
     try:
-        bt = forecast_backtest(tables, cutoffs=cutoffs, draws=draws, runs=runs, seed=seed, progress=progress)
+        bt = computed_once(forecast_backtest, tables, entry=shared, cutoffs=cutoffs, draws=draws, runs=runs, seed=seed,
+                           progress=progress)
     except Exception as err:  # noqa: BLE001
         section.error = _error(err)
         return section

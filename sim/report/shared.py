@@ -7,8 +7,8 @@ which the notebooks' kernels inherit. `sim.notebook.load_tables` takes them when
 export, CRM and mapping, and loads the export itself in every other case.
 
 `once` does the same for what several notebooks compute from the same data: the export calibrated on a preset
-(six notebooks start from "baseline"). The first notebook to need it writes it next to the tables; the others
-read it. It lives only in the report's working folder, so nothing carries over from one report to the next.
+(six notebooks start from "baseline"), and the forecast with its backtest, which the forecast notebook and the
+report's own Forecast section both show. The first to need it writes it next to the tables; the others read it. It lives only in the report's working folder, so nothing carries over from one report to the next.
 """
 
 from __future__ import annotations
@@ -60,14 +60,17 @@ def shared_tables(export: str | Path, crm: str | None, mapping: str | Path | Non
         return pickle.load(fh)
 
 
-def once(name: str, make: Callable[[], T]) -> T:
+def once(name: str, make: Callable[[], T], entry: str | None = None) -> T:
     """In a report's notebooks: `make()` computed once for the whole report; elsewhere simply `make()`.
+
+    `entry`: the report's shared-tables entry (what `share` returns under `ENV`), for the report's own process,
+    which the notebooks' environment does not reach; by default the environment's.
 
     `name` must identify everything the value depends on (e.g. the preset and a fingerprint of the tables).
     A notebook that needs the value while another is computing it waits for it (a lock file beside it) instead
     of computing it a second time; the value is written aside and renamed, so a reader never sees half of it.
     """
-    entry = os.environ.get(ENV)
+    entry = entry or os.environ.get(ENV)
     if not entry:
         return make()
     path = Path(json.loads(entry)["tables"]).with_name(f"once-{name}.pickle")
