@@ -360,6 +360,29 @@ def test_while_the_leader_reads_an_answer_the_start_runs_on_so_a_second_round_ru
     app.close()
 
 
+def test_while_the_leader_reads_the_levers_of_a_start_just_picked_its_runs_go_on_before_the_first_move(
+        tmp_path, page_pool):
+    """Issue 28: after a pick, once the start's first round is made and the page has stayed idle, the start's runs are
+    taken on to `SPARE` before any move; a first move that needs a second round then makes only its own runs."""
+    from sim.explorer.app import SPARE
+
+    sim.Scenario.preset("baseline").replace(days=180, name="half a year").to_yaml(tmp_path / "start.yaml")
+    app = Explorer(tmp_path, seed=5, max_n=40, executor=page_pool.executor)
+    app.idle_seconds = 0.0
+    app.picker.value = str(tmp_path / "start.yaml")
+    app._prefetch[1].join(600)                                     # the start's first round
+    app._spare[2].join(600)                                        # the page idles: the start's runs go on
+    start = scenario_key(app.start)
+    assert sorted(i for digest, _, i in app.known.keys() if digest == start) == list(range(SPARE))
+    made = app.known.made
+    app.controls["reps.count"].value = app.start.reps.count + 1    # needs 20 runs to be within +-5%
+    got = app.wait(timeout=600)
+    assert whatif.FIRST < got.replications <= SPARE
+    assert app.known.made - made == got.replications               # the moved scenario's runs only
+    assert got.table.equals(whatif.answer(app.start, app.current, seed=5, max_n=40).table)
+    app.close()
+
+
 def test_a_move_stops_the_idle_runs_and_a_page_answering_in_its_kernel_makes_none(tmp_path, page_pool):
     """Issue 28: the idle runs wait for the leader to read (`idle_seconds`) and give way to the next move at
     once; a serial page (tests, scripts) never makes them."""

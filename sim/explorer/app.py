@@ -32,8 +32,8 @@ from .serve import FOLDER_VARIABLE
 from .target import TargetPanel
 
 HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
-# While the leader reads an answer (IDLE_SECONDS after it, with no move since), a page with a pool takes the starting
-# scenario's runs on from its first round to SPARE, one run per core at a time: a later move whose interval needs a
+# While the leader reads an answer, or the levers of a start just picked (IDLE_SECONDS after it, with no move since), a
+# page with a pool takes the starting scenario's runs on from its first round to SPARE, one run per core at a time: a later move whose interval needs a
 # second round then runs only its own scenario's extra runs, not the start's as well (on `demo`, about a second less
 # for a move that needs 14). A move made meanwhile cancels what is queued and waits for at most the runs in flight.
 SPARE = 2 * whatif.FIRST
@@ -139,8 +139,8 @@ class Explorer:
         self.levers_box.children = rows
         self._enable()
         self.status.value = status_html(self.start)
+        self.rerun()                             # "Nothing yet": a new move number, which the start's runs belong to
         self._start_prefetch()
-        self.rerun()
 
     def _control(self, lever: L.Lever) -> w.Widget:
         value, style = L.current(self.start, lever), {"description_width": "12rem"}
@@ -254,9 +254,9 @@ class Explorer:
     def _start_spare(self, move: int) -> None:
         """With a pool, once the page has been idle `idle_seconds` after answering `move`: the starting scenario's
         runs taken on to `SPARE` (see there), a run per worker at a time, until a newer move or pick stops it."""
-        self._stop_spare()
-        if self.executor == "serial":
+        if self.executor == "serial" or move != self._move:   # a newer move or pick came: its own runs come first
             return
+        self._stop_spare()
         ticket, start, stop = Ticket(self.executor), self.start, threading.Event()
         spare, step = min(SPARE, self.max_n), ticket._max_workers
 
@@ -283,21 +283,23 @@ class Explorer:
             spare[0].cancel()
 
     def _start_prefetch(self) -> None:
-        """With a pool: run the starting scenario's first round now, before any move asks for it."""
+        """With a pool: run the starting scenario's first round now, before any move asks for it; then, while the
+        leader reads the levers before a first move, take the start's runs on as after an answer (`_start_spare`)."""
         self._stop_spare()
         if self._prefetch is not None:
             self._prefetch[0].cancel()
             self._prefetch = None
         if self.executor == "serial":
             return
-        ticket, start = Ticket(self.executor), self.start
+        ticket, start, picked = Ticket(self.executor), self.start, self._move
 
         def run() -> None:
             try:
                 replicate_each({whatif.START: start}, min(whatif.FIRST, self.max_n), self.seed, executor=ticket,
                                progress=False, known=self.known)
             except CancelledError:
-                pass
+                return
+            self._start_spare(picked)          # nothing if a move came meanwhile (a newer move number)
 
         thread = threading.Thread(target=run, name="whatif-start", daemon=True)
         self._prefetch = (ticket, thread)
