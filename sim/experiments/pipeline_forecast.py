@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from tqdm.auto import tqdm
 
 from ..analysis import fit
@@ -539,6 +539,7 @@ class Forecast:
             ax.axvline(self.target, color="tab:red", ls="--", label=f"target {_money(self.target)} ({self.p_target:.0%})")
         ax.set_xlabel(f"bookings in {self.period.label} [{self.currency}]")
         ax.set_ylabel("simulated runs")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))     # a count of runs: no 2.5 on the axis
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _money(v)))
         ax.set_title(f"{self.period.label} as of {self.as_of:%Y-%m-%d}: P50 {_money(p50)}, "
                      f"80% between {_money(p10)} and {_money(p90)}", fontsize=10)
