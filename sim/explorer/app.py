@@ -33,9 +33,10 @@ from .target import TargetPanel
 
 HELP_STYLE = "color:#555;font-size:0.85em;margin:-4px 0 6px 0"
 # While the leader reads an answer, or the levers of a start just picked (IDLE_SECONDS after it, with no move since), a
-# page with a pool takes the starting scenario's runs on from its first round to SPARE, one run per core at a time: a later move whose interval needs a
-# second round then runs only its own scenario's extra runs, not the start's as well (on `demo`, about a second less
-# for a move that needs 14). A move made meanwhile cancels what is queued and waits for at most the runs in flight.
+# page with a pool takes the starting scenario's runs on from its first round to SPARE, one run per core at a time: a
+# later move whose interval needs a second round then runs only its own scenario's extra runs, not the start's as well
+# (on `demo`, about a second less for a move that needs 14). A move made meanwhile cancels what is queued and waits for
+# at most the runs in flight.
 SPARE = 2 * whatif.FIRST
 IDLE_SECONDS = 1.0
 

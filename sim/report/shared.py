@@ -8,7 +8,8 @@ export, CRM and mapping, and loads the export itself in every other case.
 
 `once` does the same for what several notebooks compute from the same data: the export calibrated on a preset
 (six notebooks start from "baseline"), and the forecast with its backtest, which the forecast notebook and the
-report's own Forecast section both show. The first to need it writes it next to the tables; the others read it. It lives only in the report's working folder, so nothing carries over from one report to the next.
+report's own Forecast section both show. The first to need it writes it next to the tables; the others read it.
+It lives only in the report's working folder, so nothing carries over from one report to the next.
 """
 
 from __future__ import annotations
