@@ -9,15 +9,11 @@ figure are exactly what the notebook computed.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-
-import pandas as pd
 
 from .experiments.calibrate import calibrate
 from .experiments.replicate import remember_runs
@@ -30,9 +26,8 @@ from .experiments.simulate import simulate
 from .experiments.validate import validate
 from .scenario import Scenario
 from .analysis.sufficiency import Sufficiency, missing_words, sufficiency
-from .core import schema
 from .core.schema import MissingColumns
-from .core.tables import Tables
+from .core.tables import Tables, tables_fingerprint, with_every_column  # noqa: F401 - re-exported
 
 T = TypeVar("T")
 
@@ -63,20 +58,6 @@ def load_tables(
 
 
 _LOADED: list[Tables | None] = [None]   # the export this notebook loaded: what a skip says is missing is read on it
-
-
-def with_every_column(tables: Tables) -> Tables:
-    """The tables with every canonical column of the opportunities present, empty where the export lacks it:
-    a notebook that counts owners reads 0 on an export without an owner column, and the analyses needing
-    owners skip with a reason (an absent column and an empty one mean the same: not in the export)."""
-    opp = tables.opportunities
-    absent = [c for c in schema.OPPORTUNITIES.columns if c not in opp.columns]
-    if not absent:
-        return tables
-    blank = schema.empty("opportunities")
-    extra = pd.DataFrame({c: pd.Series(pd.NA if blank[c].dtype == object else None, index=opp.index, dtype=blank[c].dtype)
-                          for c in absent})
-    return Tables(**{**dict(tables.items()), "opportunities": pd.concat([opp, extra], axis=1)})
 
 
 def show_gate(tables: Tables) -> Sufficiency:
@@ -160,45 +141,17 @@ def quick_validation(fitted: Scenario, tables: Tables, n: int = VALIDATION_RUNS)
     return {"passed": check.passed, "verdict": check.verdict(), "runs": n}
 
 
-def tables_fingerprint(tables: Tables) -> str:
-    """A short hash of every table's values and columns: the same data gives the same fingerprint."""
-    digest = hashlib.sha256()
-    for name, df in sorted(tables.items()):
-        digest.update(f"{name}:{','.join(map(str, df.columns))}:{len(df)}".encode())
-        if len(df):
-            try:
-                digest.update(pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy().tobytes())
-            except TypeError:   # a column of lists or dicts: hash its text instead
-                digest.update(df.to_csv(index=False).encode())
-    return digest.hexdigest()[:16]
-
-
-QUIET = ("progress", "executor")   # arguments that change how a call runs, not what it returns
-
-
-def computed_once(fn: Callable[..., T], tables: Tables, *, entry: str | None = None, **kwargs: Any) -> T:
-    """`fn(tables, **kwargs)`, computed once for a whole report and simply called elsewhere.
-
-    In a report the forecast notebook and the report's own Forecast section ask for the same forecast and backtest;
-    the first to ask computes it and the other reads it (`report.shared.once`, keyed by the tables' fingerprint and
-    every argument but those in `QUIET`). `entry`: the report's shared-tables entry, for the report's own process.
-    """
-    from .report.shared import once
-
-    bound = inspect.signature(fn).bind(tables, **kwargs)
-    bound.apply_defaults()
-    args = sorted((k, v) for k, v in list(bound.arguments.items())[1:] if k not in QUIET)
-    key = hashlib.sha256(repr(args).encode()).hexdigest()[:16]
-    return once(f"{fn.__name__}-{tables_fingerprint(tables)}-{key}", lambda: fn(tables, **kwargs), entry)
-
-
 def forecast(tables: Tables, **kwargs: Any) -> Forecast:
-    """`sim.forecast`, computed once per report (`computed_once`): the report's Forecast card shows this very one."""
+    """`sim.forecast`, computed once per report (`report.shared.computed_once`): the report's Forecast card shows this very one."""
+    from .report.shared import computed_once
+
     return computed_once(pipeline_forecast, tables, **kwargs)
 
 
 def forecast_backtest(tables: Tables, **kwargs: Any) -> ForecastBacktest:
-    """`sim.forecast_backtest`, computed once per report (`computed_once`)."""
+    """`sim.forecast_backtest`, computed once per report (`report.shared.computed_once`)."""
+    from .report.shared import computed_once
+
     return computed_once(backtest_forecasts, tables, **kwargs)
 
 

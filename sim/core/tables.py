@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -80,3 +81,30 @@ class Tables:
             if path.exists():
                 out[name] = schema.conform(pd.read_csv(path), name)
         return cls(**out)
+
+
+def with_every_column(tables: Tables) -> Tables:
+    """The tables with every canonical column of the opportunities present, empty where the export lacks it:
+    a notebook that counts owners reads 0 on an export without an owner column, and the analyses needing
+    owners skip with a reason (an absent column and an empty one mean the same: not in the export)."""
+    opp = tables.opportunities
+    absent = [c for c in schema.OPPORTUNITIES.columns if c not in opp.columns]
+    if not absent:
+        return tables
+    blank = schema.empty("opportunities")
+    extra = pd.DataFrame({c: pd.Series(pd.NA if blank[c].dtype == object else None, index=opp.index, dtype=blank[c].dtype)
+                          for c in absent})
+    return Tables(**{**dict(tables.items()), "opportunities": pd.concat([opp, extra], axis=1)})
+
+
+def tables_fingerprint(tables: Tables) -> str:
+    """A short hash of every table's values and columns: the same data gives the same fingerprint."""
+    digest = hashlib.sha256()
+    for name, df in sorted(tables.items()):
+        digest.update(f"{name}:{','.join(map(str, df.columns))}:{len(df)}".encode())
+        if len(df):
+            try:
+                digest.update(pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy().tobytes())
+            except TypeError:   # a column of lists or dicts: hash its text instead
+                digest.update(df.to_csv(index=False).encode())
+    return digest.hexdigest()[:16]

@@ -20,8 +20,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..core.outputs import OutputError, OutputFolder, check_replaceable, move_into_place, write_text
+from ..core.tables import with_every_column
 from ..crm.outputs import write_csv
-from ..notebook import with_every_column
 from .cards import Card, card_from_run, save_downloads, save_figure
 from .errors import ReportError
 from .gate import apply_gate, forecast_blocked

@@ -21,8 +21,8 @@ import pandas as pd
 from ..core.tables import Tables
 from ..experiments.forecast_backtest import ForecastBacktest, forecast_backtest
 from ..experiments.pipeline_forecast import Forecast, _money, forecast
-from ..notebook import computed_once
 from .pages import render
+from .shared import computed_once
 
 REPORT_CUTOFFS = 6          # the report's backtest: six cutoffs ...
 REPORT_DRAWS, REPORT_RUNS = 20, 2   # ... of 40 simulated runs each, as the forecast (the command's default: 8 cutoffs)

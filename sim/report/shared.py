@@ -14,16 +14,18 @@ It lives only in the report's working folder, so nothing carries over from one r
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
 import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import crm  # noqa: F401 - registers the loader's own tables (field_edits), which the shared tables may hold
-from ..core.tables import Tables
+from ..core.tables import Tables, tables_fingerprint
 
 try:
     import fcntl
@@ -93,6 +95,23 @@ def once(name: str, make: Callable[[], T], entry: str | None = None) -> T:
         finally:
             if fcntl is not None:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+QUIET = ("progress", "executor")   # arguments that change how a call runs, not what it returns
+
+
+def computed_once(fn: Callable[..., T], tables: Tables, *, entry: str | None = None, **kwargs: Any) -> T:
+    """`fn(tables, **kwargs)`, computed once for a whole report and simply called elsewhere.
+
+    In a report the forecast notebook and the report's own Forecast section ask for the same forecast and backtest;
+    the first to ask computes it and the other reads it (`once`, keyed by the tables' fingerprint and
+    every argument but those in `QUIET`). `entry`: the report's shared-tables entry, for the report's own process.
+    """
+    bound = inspect.signature(fn).bind(tables, **kwargs)
+    bound.apply_defaults()
+    args = sorted((k, v) for k, v in list(bound.arguments.items())[1:] if k not in QUIET)
+    key = hashlib.sha256(repr(args).encode()).hexdigest()[:16]
+    return once(f"{fn.__name__}-{tables_fingerprint(tables)}-{key}", lambda: fn(tables, **kwargs), entry)
 
 
 def _read(path: Path):
