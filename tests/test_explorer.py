@@ -335,19 +335,20 @@ def test_a_move_made_while_the_start_still_runs_queues_its_own_first_round_and_a
     app.close()
 
 
-def test_while_the_leader_reads_an_answer_the_start_runs_on_so_a_second_round_runs_only_the_moved_scenario(
-        tmp_path, page_pool):
-    """Issue 28: once the page has been idle after an answer, the starting scenario's runs are taken on to `SPARE`;
-    a later move whose interval needs a second round then makes only its own runs (not the start's as well),
-    and gives the numbers of a serial answer."""
-    from sim.explorer.app import SPARE
-
+def _page_on_half_a_year(tmp_path, page_pool) -> Explorer:
+    """A page on the pool, with no wait before its idle runs, on half a year of the baseline team just picked."""
     sim.Scenario.preset("baseline").replace(days=180, name="half a year").to_yaml(tmp_path / "start.yaml")
     app = Explorer(tmp_path, seed=5, max_n=40, executor=page_pool.executor)
     app.idle_seconds = 0.0
     app.picker.value = str(tmp_path / "start.yaml")
-    app.controls["reps.count"].value = app.start.reps.count + 3
-    assert app.wait(timeout=600).replications == whatif.FIRST      # one round: the start's first 10 runs only
+    return app
+
+
+def _idle_runs_then_a_move_needing_20_makes_only_its_own(app: Explorer) -> None:
+    """Once the page has idled, the start holds `SPARE` runs; a move needing 20 runs then makes only its own 20
+    (not the start's as well), with a serial answer's numbers."""
+    from sim.explorer.app import SPARE
+
     app._spare[2].join(600)                                         # the page idles: the start's runs go on
     start = scenario_key(app.start)
     assert sorted(i for digest, _, i in app.known.keys() if digest == start) == list(range(SPARE))
@@ -360,27 +361,24 @@ def test_while_the_leader_reads_an_answer_the_start_runs_on_so_a_second_round_ru
     app.close()
 
 
+def test_while_the_leader_reads_an_answer_the_start_runs_on_so_a_second_round_runs_only_the_moved_scenario(
+        tmp_path, page_pool):
+    """Issue 28: once the page has been idle after an answer, the starting scenario's runs are taken on to `SPARE`;
+    a later move whose interval needs a second round then makes only its own runs (not the start's as well),
+    and gives the numbers of a serial answer."""
+    app = _page_on_half_a_year(tmp_path, page_pool)
+    app.controls["reps.count"].value = app.start.reps.count + 3
+    assert app.wait(timeout=600).replications == whatif.FIRST      # one round: the start's first 10 runs only
+    _idle_runs_then_a_move_needing_20_makes_only_its_own(app)
+
+
 def test_while_the_leader_reads_the_levers_of_a_start_just_picked_its_runs_go_on_before_the_first_move(
         tmp_path, page_pool):
     """Issue 28: after a pick, once the start's first round is made and the page has stayed idle, the start's runs are
     taken on to `SPARE` before any move; a first move that needs a second round then makes only its own runs."""
-    from sim.explorer.app import SPARE
-
-    sim.Scenario.preset("baseline").replace(days=180, name="half a year").to_yaml(tmp_path / "start.yaml")
-    app = Explorer(tmp_path, seed=5, max_n=40, executor=page_pool.executor)
-    app.idle_seconds = 0.0
-    app.picker.value = str(tmp_path / "start.yaml")
-    app._prefetch[1].join(600)                                     # the start's first round
-    app._spare[2].join(600)                                        # the page idles: the start's runs go on
-    start = scenario_key(app.start)
-    assert sorted(i for digest, _, i in app.known.keys() if digest == start) == list(range(SPARE))
-    made = app.known.made
-    app.controls["reps.count"].value = app.start.reps.count + 1    # needs 20 runs to be within +-5%
-    got = app.wait(timeout=600)
-    assert whatif.FIRST < got.replications <= SPARE
-    assert app.known.made - made == got.replications               # the moved scenario's runs only
-    assert got.table.equals(whatif.answer(app.start, app.current, seed=5, max_n=40).table)
-    app.close()
+    app = _page_on_half_a_year(tmp_path, page_pool)
+    app._prefetch[1].join(600)                                      # the start's first round, then its idle runs
+    _idle_runs_then_a_move_needing_20_makes_only_its_own(app)
 
 
 def test_a_move_stops_the_idle_runs_and_a_page_answering_in_its_kernel_makes_none(tmp_path, page_pool):
