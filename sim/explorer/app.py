@@ -50,8 +50,8 @@ class Explorer:
     the kernel) and answers in a background thread: the page stays responsive and says "Running…", and a
     newer move cancels the older one's queued runs, so the page only ever shows the answer to the last move.
     The starting scenario's first round of runs starts as soon as it is picked, and its later runs while the leader
-    reads an answer (`SPARE`). Any `concurrent.futures` executor can be given instead of "pool". The numbers are
-    the same in every mode (common random numbers: replication i runs on seed i wherever it runs). `wait()` blocks
+    reads an answer or the levers (`SPARE`). Any `concurrent.futures` executor can be given instead of "pool". The
+    numbers are the same in every mode (common random numbers: replication i runs on seed i wherever it runs). `wait()` blocks
     until the page shows its latest answer.
     """
 
@@ -285,8 +285,8 @@ class Explorer:
 
     def _start_prefetch(self) -> None:
         """With a pool: run the starting scenario's first round now, before any move asks for it; then, while the
-        leader reads the levers before a first move, take the start's runs on as after an answer (`_start_spare`)."""
-        self._stop_spare()
+        leader reads the levers before a first move, take the start's runs on as after an answer (`_start_spare`).
+        Called on a pick, after `rerun` has stopped the older start's idle runs."""
         if self._prefetch is not None:
             self._prefetch[0].cancel()
             self._prefetch = None
